@@ -1,0 +1,133 @@
+/**
+ * `daemon.lock`: the exclusive lock every mutating command holds for its whole
+ * critical section, so concurrent `start`/`stop`/`restart`/… on one CODEX_HOME
+ * run one after another. The holder writes its pid into the file so a waiter
+ * that gives up can name who is wedged. Waits are always bounded.
+ *
+ * The lock is a `flock` on an open file: the kernel drops it when the holder
+ * dies, even by SIGKILL, so a crashed command never leaves it held.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { CodexdError } from "./errors.ts";
+
+/** Default bound on waiting for the lock (the reference uses 75 s). */
+export const LOCK_TIMEOUT_MS = 75_000;
+/** How often a waiter retries; short because lock holders are quick. */
+export const LOCK_POLL_MS = 5;
+
+/** A held lock; releasing it (or exiting) lets the next waiter in. */
+export interface DaemonLock extends AsyncDisposable {
+  /** Releases the lock. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Options for {@linkcode acquireDaemonLock}. */
+export interface LockOptions {
+  /** @default {LOCK_TIMEOUT_MS} */
+  timeoutMs?: number;
+  /** @default {LOCK_POLL_MS} */
+  pollMs?: number;
+  /** @default {systemClock} */
+  clock?: Clock;
+}
+
+interface HolderNote {
+  pid: number;
+  since: number;
+}
+
+async function openLockFile(lockFile: string): Promise<Deno.FsFile> {
+  return await Deno.open(lockFile, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o600,
+  });
+}
+
+async function noteHolder(file: Deno.FsFile, now: number): Promise<void> {
+  const note: HolderNote = { pid: Deno.pid, since: now };
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+}
+
+function heldLock(file: Deno.FsFile): DaemonLock {
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    try {
+      await file.unlock();
+    } finally {
+      file.close();
+    }
+  };
+  return { release, [Symbol.asyncDispose]: release };
+}
+
+/** Reads the pid the current holder wrote, if any. */
+export async function readLockHolder(
+  lockFile: string,
+): Promise<HolderNote | undefined> {
+  try {
+    const note = JSON.parse(await Deno.readTextFile(lockFile)) as HolderNote;
+    return Number.isSafeInteger(note.pid) ? note : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes the lock if it is free right now; `undefined` when someone holds it. */
+export async function tryAcquireDaemonLock(
+  lockFile: string,
+  clock: Clock = systemClock,
+): Promise<DaemonLock | undefined> {
+  const file = await openLockFile(lockFile);
+  if (!(await file.tryLock(true))) {
+    file.close();
+    return undefined;
+  }
+  await noteHolder(file, clock.now());
+  return heldLock(file);
+}
+
+/**
+ * Waits (bounded) for the exclusive lock.
+ *
+ * @throws {CodexdError} `LOCK_TIMEOUT`, naming the holder's pid.
+ */
+export async function acquireDaemonLock(
+  lockFile: string,
+  options: LockOptions = {},
+): Promise<DaemonLock> {
+  const {
+    timeoutMs = LOCK_TIMEOUT_MS,
+    pollMs = LOCK_POLL_MS,
+    clock = systemClock,
+  } = options;
+  const file = await openLockFile(lockFile);
+  const deadline = clock.now() + timeoutMs;
+  try {
+    while (!(await file.tryLock(true))) {
+      if (clock.now() >= deadline) {
+        const holder = await readLockHolder(lockFile);
+        const who = holder
+          ? `held by pid ${holder.pid} for ${Math.round((clock.now() - holder.since) / 1000)} s`
+          : "held by another process";
+        throw new CodexdError(
+          "LOCK_TIMEOUT",
+          `Cannot acquire daemon lock ${lockFile}: ${who}`,
+          holder ? `kill ${holder.pid}` : undefined,
+        );
+      }
+      await clock.sleep(pollMs);
+    }
+    await noteHolder(file, clock.now());
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return heldLock(file);
+}

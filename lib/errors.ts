@@ -1,0 +1,64 @@
+/**
+ * The one domain error of codexd and its stable codes.
+ *
+ * Every failure a caller may want to branch on is a {@linkcode CodexdError}
+ * with a {@linkcode ErrorCode}; the CLI maps it to JSON and an exit code in
+ * one place (`cli.ts`). Codes are public API: never rename one.
+ *
+ * @module
+ */
+
+/** Stable error codes. Documented in README; never renamed. */
+export type ErrorCode =
+  | "UNSUPPORTED_PLATFORM"
+  | "BINARY_MISSING"
+  | "BINARY_NOT_EXECUTABLE"
+  | "BINARY_VERSION_MALFORMED"
+  | "LOCK_TIMEOUT"
+  | "SPAWN_FAILED"
+  | "NOT_READY"
+  | "NOT_RUNNING"
+  | "UNMANAGED_SERVER"
+  | "PID_UNVERIFIABLE"
+  | "STOP_TIMEOUT"
+  | "SETTINGS_INVALID"
+  | "INSTALL_FAILED"
+  | "UPDATE_FAILED"
+  | "USAGE"
+  | "INTERNAL";
+
+/**
+ * A failure with a stable {@linkcode ErrorCode}, a message naming the action
+ * and the state, and optionally the next command a user should run.
+ *
+ * @example Branch on the code
+ * ```ts
+ * import { CodexdError } from "./errors.ts";
+ * try {
+ *   throw new CodexdError("NOT_RUNNING", "No app-server answers", "codexd start");
+ * } catch (error) {
+ *   if (error instanceof CodexdError && error.code === "NOT_RUNNING") {
+ *     console.log(error.hint); // "codexd start"
+ *   }
+ * }
+ * ```
+ */
+export class CodexdError extends Error {
+  /** The stable code callers branch on. */
+  readonly code: ErrorCode;
+  /** The next command a user should run, where there is one. */
+  readonly hint?: string;
+
+  /** Creates an error with a stable code, a message and an optional hint. */
+  constructor(code: ErrorCode, message: string, hint?: string) {
+    super(message);
+    this.name = "CodexdError";
+    this.code = code;
+    this.hint = hint;
+  }
+}
+
+/** Returns the message of any thrown value, for wrapping in a {@linkcode CodexdError}. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

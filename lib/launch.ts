@@ -1,0 +1,72 @@
+/**
+ * Spawning the app-server detached: its own session and process group, stdin
+ * and stdout to /dev/null, stderr appended to the log file, and the CLI free
+ * to exit. `Deno.Command` cannot point stdio at a file, so a POSIX `sh`
+ * `exec`s the binary with stderr redirected; paths travel as positional
+ * arguments, never interpolated into the script. After `exec` the pid is the
+ * app-server's own.
+ *
+ * @module
+ */
+import { CodexdError, describeError } from "./errors.ts";
+import { rotateLog } from "./logs.ts";
+
+/** A spawned detached process. */
+export interface SpawnedProcess {
+  /** Its pid (also its process group id). */
+  pid: number;
+  /** Resolves when it exits, while this process is still its parent. */
+  exited: Promise<Deno.CommandStatus>;
+  /** Lets this process exit without waiting for the child. */
+  detach(): void;
+}
+
+/** What to spawn. */
+export interface SpawnSpec {
+  /** Executable path. */
+  command: string;
+  /** Arguments. */
+  args: string[];
+  /** Environment added to the inherited one. */
+  env: Record<string, string>;
+  /** Variables removed from the inherited environment. */
+  unsetEnv?: string[];
+  /** File that receives stderr (appended). */
+  logFile: string;
+}
+
+const LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
+
+/**
+ * Spawns `spec` detached with stderr going to its log file (rotated first).
+ *
+ * @throws {CodexdError} `SPAWN_FAILED`.
+ */
+export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
+  await rotateLog(spec.logFile);
+  const env = Deno.env.toObject();
+  for (const name of spec.unsetEnv ?? []) delete env[name];
+  Object.assign(env, spec.env);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("/bin/sh", {
+      args: ["-c", LAUNCH_SCRIPT, "codexd-launch", spec.logFile, spec.command, ...spec.args],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    throw new CodexdError(
+      "SPAWN_FAILED",
+      `Cannot spawn ${spec.command}: ${describeError(error)}`,
+    );
+  }
+  return {
+    pid: child.pid,
+    exited: child.status,
+    detach: () => child.unref(),
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The stderr logs of the app-server and the updater: rotated at every spawn
+ * (the previous run becomes `.1`), capped in size with a few numbered backups
+ * (checked on every updater pass), and read back as tails for error messages
+ * and `codexd logs`.
+ *
+ * @module
+ */
+
+/** A log larger than this is rotated on the next check. */
+export const MAX_LOG_BYTES = 4 * 1024 * 1024;
+/** How many rotated backups (`.1` … `.N`) are kept. */
+export const LOG_BACKUPS = 3;
+
+/** Options for {@linkcode rotateLog}. */
+export interface RotateOptions {
+  /** Rotate only when the log exceeds this many bytes; 0 rotates any non-empty log. @default {0} */
+  minBytes?: number;
+  /** @default {LOG_BACKUPS} */
+  backups?: number;
+  /**
+   * Copy then truncate instead of renaming, for a log a running process still
+   * appends to (its O_APPEND descriptor keeps writing at the new end).
+   * @default {false}
+   */
+  copyTruncate?: boolean;
+}
+
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
+/** Shifts `log.1`… up by one and moves the current log to `log.1`. */
+export async function rotateLog(
+  logFile: string,
+  options: RotateOptions = {},
+): Promise<boolean> {
+  const { minBytes = 0, backups = LOG_BACKUPS, copyTruncate = false } = options;
+  const size = sizeOf(logFile);
+  if (size <= 0 || size < minBytes) return false;
+  for (let i = backups - 1; i >= 1; i--) {
+    await Deno.rename(`${logFile}.${i}`, `${logFile}.${i + 1}`).catch(() => {});
+  }
+  if (copyTruncate) {
+    await Deno.copyFile(logFile, `${logFile}.1`);
+    await Deno.truncate(logFile, 0);
+  } else {
+    await Deno.rename(logFile, `${logFile}.1`);
+  }
+  return true;
+}
+
+/** Rotates a log that a live process appends to, when it has grown too big. */
+export function capLog(logFile: string, maxBytes = MAX_LOG_BYTES): Promise<boolean> {
+  return rotateLog(logFile, { minBytes: maxBytes, copyTruncate: true });
+}
+
+/** The last `lines` lines of a file (reads at most the last 64 KiB). */
+export async function tailFile(path: string, lines: number): Promise<string[]> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return [];
+  }
+  try {
+    const size = (await file.stat()).size;
+    const window = Math.min(size, 64 * 1024);
+    await file.seek(size - window, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(window);
+    let filled = 0;
+    while (filled < window) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    const text = new TextDecoder().decode(buffer.subarray(0, filled));
+    const all = text.split("\n");
+    if (all.at(-1) === "") all.pop();
+    return lines <= 0 ? [] : all.slice(-lines);
+  } finally {
+    file.close();
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The codex binary codexd launches: where it is, whether it can run, its
+ * version and which launch flags it supports. `--version` and `--help` are
+ * spawned once per binary and cached in `managed-binary.json`, keyed by the
+ * binary's real path, size and mtime, so hot commands never spawn it.
+ *
+ * @module
+ */
+import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import { CodexdError } from "./errors.ts";
+import { type DaemonPaths, join } from "./paths.ts";
+
+/** Flags the reference passes when the binary knows them. */
+export const OPTIONAL_LAUNCH_FLAGS: readonly string[] = [
+  "--analytics-default-enabled",
+  "--managed-daemon",
+];
+
+/** What codexd knows about the binary it launches. */
+export interface ManagedBinary {
+  /** The path codexd launches (the `current` symlink path, or `codexBin`). */
+  path: string;
+  /** Whether it is the standalone managed install (the updater may replace it). */
+  managed: boolean;
+}
+
+/** Cached facts about one binary file. */
+export interface BinaryFacts {
+  /** `X.Y.Z` from `codex-cli X.Y.Z`. */
+  version: string;
+  /** The optional launch flags this binary accepts. */
+  launchFlags: string[];
+}
+
+interface CacheEntry extends BinaryFacts {
+  realPath: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** The candidates for the managed binary, in order of preference. */
+export function managedBinaryCandidates(paths: DaemonPaths): string[] {
+  const current = join(paths.standaloneDir, "current");
+  return [join(current, "codex"), join(current, "bin", "codex")];
+}
+
+/** Picks the binary to launch: `codexBin` when set, else the managed install. */
+export function locateBinary(
+  paths: DaemonPaths,
+  codexBin?: string,
+): ManagedBinary {
+  if (codexBin !== undefined) return { path: codexBin, managed: false };
+  const candidates = managedBinaryCandidates(paths);
+  for (const candidate of candidates) {
+    try {
+      Deno.statSync(candidate);
+      return { path: candidate, managed: true };
+    } catch {
+      // try the next layout
+    }
+  }
+  return { path: candidates[0], managed: true };
+}
+
+/**
+ * Checks the binary exists, is a file and is executable — before any spawn.
+ *
+ * @throws {CodexdError} `BINARY_MISSING` or `BINARY_NOT_EXECUTABLE`.
+ */
+export function preflightBinary(binary: ManagedBinary): Deno.FileInfo {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(binary.path);
+  } catch {
+    throw new CodexdError(
+      "BINARY_MISSING",
+      `Cannot find the codex binary at ${binary.path}`,
+      binary.managed ? "codexd bootstrap --install" : "codexd start --codex-bin <path>",
+    );
+  }
+  if (!info.isFile) {
+    throw new CodexdError(
+      "BINARY_NOT_EXECUTABLE",
+      `Cannot launch ${binary.path}: it is not a regular file`,
+      binary.managed ? "codexd bootstrap --install" : undefined,
+    );
+  }
+  if (info.mode !== null && (info.mode & 0o111) === 0) {
+    throw new CodexdError(
+      "BINARY_NOT_EXECUTABLE",
+      `Cannot launch ${binary.path}: it is not executable`,
+      `chmod +x ${binary.path}`,
+    );
+  }
+  return info;
+}
+
+/** Parses `codex-cli X.Y.Z` output of `codex --version`. */
+export function parseCliVersion(output: string): string | undefined {
+  const match = /^codex-cli\s+(\S+)/m.exec(output.trim());
+  return match?.[1];
+}
+
+async function run(
+  path: string,
+  args: string[],
+): Promise<{ success: boolean; stdout: string }> {
+  try {
+    const out = await new Deno.Command(path, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return { success: out.success, stdout: new TextDecoder().decode(out.stdout) };
+  } catch {
+    return { success: false, stdout: "" };
+  }
+}
+
+async function probeFacts(path: string): Promise<BinaryFacts> {
+  const [versionRun, allFlags] = await Promise.all([
+    run(path, ["--version"]),
+    run(path, ["app-server", ...OPTIONAL_LAUNCH_FLAGS, "--help"]),
+  ]);
+  const version = parseCliVersion(versionRun.stdout);
+  if (!versionRun.success || version === undefined) {
+    throw new CodexdError(
+      "BINARY_VERSION_MALFORMED",
+      `Cannot read the version of ${path}: \`--version\` printed "${
+        versionRun.stdout.trim().slice(0, 120)
+      }"`,
+      "codexd update",
+    );
+  }
+  if (allFlags.success) return { version, launchFlags: [...OPTIONAL_LAUNCH_FLAGS] };
+  // clap rejects unknown flags before `--help`, so test them one by one.
+  const accepted = await Promise.all(
+    OPTIONAL_LAUNCH_FLAGS.map((flag) => run(path, ["app-server", flag, "--help"])),
+  );
+  return {
+    version,
+    launchFlags: OPTIONAL_LAUNCH_FLAGS.filter((_, i) => accepted[i].success),
+  };
+}
+
+/**
+ * Returns the binary's version and supported flags, from the cache when the
+ * real path, size and mtime match, else by running it once.
+ *
+ * @throws {CodexdError} `BINARY_VERSION_MALFORMED` when `--version` is not `codex-cli X.Y.Z`.
+ */
+export async function readBinaryFacts(
+  paths: DaemonPaths,
+  binaryPath: string,
+): Promise<BinaryFacts> {
+  const realPath = Deno.realPathSync(binaryPath);
+  const info = Deno.statSync(realPath);
+  const mtimeMs = info.mtime?.getTime() ?? 0;
+  const cached = await readCache(paths);
+  const hit = cached.find((entry) =>
+    entry.realPath === realPath && entry.size === info.size &&
+    entry.mtimeMs === mtimeMs
+  );
+  if (hit) return { version: hit.version, launchFlags: hit.launchFlags };
+  const facts = await probeFacts(realPath);
+  const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ...facts };
+  // Keep a few entries: an update flips between the old and the new release.
+  const next = [entry, ...cached.filter((e) => e.realPath !== realPath)]
+    .slice(0, 4);
+  await writeFileAtomic(paths.binaryCacheFile, JSON.stringify(next) + "\n")
+    .catch(() => {});
+  return facts;
+}
+
+/** Like {@linkcode readBinaryFacts} but `undefined` instead of throwing. */
+export async function tryReadBinaryFacts(
+  paths: DaemonPaths,
+  binaryPath: string,
+): Promise<BinaryFacts | undefined> {
+  try {
+    return await readBinaryFacts(paths, binaryPath);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readCache(paths: DaemonPaths): Promise<CacheEntry[]> {
+  try {
+    const parsed = JSON.parse(
+      (await readTextIfPresent(paths.binaryCacheFile)) ?? "[]",
+    );
+    return Array.isArray(parsed) ? parsed as CacheEntry[] : [];
+  } catch {
+    return [];
+  }
+}

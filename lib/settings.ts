@@ -1,0 +1,220 @@
+/**
+ * `settings.json`: the persisted launch and updater settings. Missing means
+ * defaults; malformed is `SETTINGS_INVALID` (except where a caller such as
+ * `stop` asks for the lenient read). Keys codexd does not know are kept on
+ * every write, and every write is atomic.
+ *
+ * @module
+ */
+import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import { CodexdError } from "./errors.ts";
+import { type DaemonPaths, ensureStateDir } from "./paths.ts";
+
+/** Default grace between SIGTERM and SIGKILL, in seconds. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
+/** Upper bound of `shutdownGraceSeconds`. */
+export const MAX_SHUTDOWN_GRACE_SECONDS = 300;
+/** Default minutes between updater passes. */
+export const DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
+
+/** Where the updater installs releases from. */
+export type InstallSource = "npm" | "install-sh";
+
+/** Updater settings. */
+export interface UpdaterSettings {
+  /**
+   * Whether the resident updater loop runs (set by `bootstrap`); it supervises
+   * the app-server and, when {@linkcode UpdaterSettings.autoUpdateEnabled},
+   * installs updates. `start`/`restart` re-ensure it when true.
+   */
+  enabled: boolean;
+  /** Whether the updater installs new releases (supervision runs regardless). */
+  autoUpdateEnabled: boolean;
+  /** Minutes between update passes. */
+  updateIntervalMinutes: number;
+  /** Install source for updates. */
+  source: InstallSource;
+}
+
+/** The settings codexd understands. */
+export interface DaemonSettings {
+  /** Launch the app-server with `--remote-control`. */
+  remoteControlEnabled: boolean;
+  /** Seconds between SIGTERM and SIGKILL on stop (0..300). */
+  shutdownGraceSeconds: number;
+  /** An externally owned codex binary to launch instead of the managed one. */
+  codexBin?: string;
+  /** Updater settings. */
+  updater: UpdaterSettings;
+}
+
+/** Settings as read: the typed view plus the raw object (unknown keys kept). */
+export interface LoadedSettings {
+  /** The typed, defaulted view. */
+  settings: DaemonSettings;
+  /** The raw JSON object, written back with changes merged in. */
+  raw: Record<string, unknown>;
+}
+
+/** The settings used when `settings.json` is missing. */
+export function defaultSettings(): DaemonSettings {
+  return {
+    remoteControlEnabled: false,
+    shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    updater: {
+      enabled: false,
+      autoUpdateEnabled: true,
+      updateIntervalMinutes: DEFAULT_UPDATE_INTERVAL_MINUTES,
+      source: "npm",
+    },
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Validates a parsed settings object. Returns the typed view or the reason it
+ * is invalid; pure so it is tested by a table.
+ */
+export function validateSettings(raw: unknown): DaemonSettings | string {
+  if (!isObject(raw)) return "settings must be a JSON object";
+  const settings = defaultSettings();
+  const { remoteControlEnabled, shutdownGraceSeconds, codexBin, updater } = raw;
+  if (remoteControlEnabled !== undefined) {
+    if (typeof remoteControlEnabled !== "boolean") {
+      return "remoteControlEnabled must be a boolean";
+    }
+    settings.remoteControlEnabled = remoteControlEnabled;
+  }
+  if (shutdownGraceSeconds !== undefined) {
+    if (
+      typeof shutdownGraceSeconds !== "number" ||
+      !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 ||
+      shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS
+    ) {
+      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`;
+    }
+    settings.shutdownGraceSeconds = shutdownGraceSeconds;
+  }
+  if (codexBin !== undefined && codexBin !== null) {
+    if (typeof codexBin !== "string" || !codexBin.startsWith("/")) {
+      return "codexBin must be an absolute path";
+    }
+    settings.codexBin = codexBin;
+  }
+  if (updater !== undefined) {
+    if (!isObject(updater)) return "updater must be an object";
+    const { enabled, autoUpdateEnabled, updateIntervalMinutes, source } = updater;
+    if (enabled !== undefined) {
+      if (typeof enabled !== "boolean") {
+        return "updater.enabled must be a boolean";
+      }
+      settings.updater.enabled = enabled;
+    }
+    if (autoUpdateEnabled !== undefined) {
+      if (typeof autoUpdateEnabled !== "boolean") {
+        return "updater.autoUpdateEnabled must be a boolean";
+      }
+      settings.updater.autoUpdateEnabled = autoUpdateEnabled;
+    }
+    if (updateIntervalMinutes !== undefined) {
+      if (
+        typeof updateIntervalMinutes !== "number" ||
+        !(updateIntervalMinutes > 0)
+      ) {
+        return "updater.updateIntervalMinutes must be a positive number";
+      }
+      settings.updater.updateIntervalMinutes = updateIntervalMinutes;
+    }
+    if (source !== undefined) {
+      if (source !== "npm" && source !== "install-sh") {
+        return 'updater.source must be "npm" or "install-sh"';
+      }
+      settings.updater.source = source;
+    }
+  }
+  return settings;
+}
+
+/**
+ * Reads `settings.json`.
+ *
+ * @throws {CodexdError} `SETTINGS_INVALID` when the file is malformed.
+ */
+export async function loadSettings(paths: DaemonPaths): Promise<LoadedSettings> {
+  const text = await readTextIfPresent(paths.settingsFile);
+  if (text === undefined || text.trim() === "") {
+    if (text !== undefined) {
+      throw invalid(paths, "the file is empty");
+    }
+    return { settings: defaultSettings(), raw: {} };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw invalid(paths, `not JSON (${(error as Error).message})`);
+  }
+  const settings = validateSettings(raw);
+  if (typeof settings === "string") throw invalid(paths, settings);
+  return { settings, raw: raw as Record<string, unknown> };
+}
+
+/** Reads settings, falling back to defaults when the file is malformed (for `stop`). */
+export async function loadSettingsLenient(
+  paths: DaemonPaths,
+): Promise<DaemonSettings> {
+  try {
+    return (await loadSettings(paths)).settings;
+  } catch (error) {
+    if (error instanceof CodexdError) return defaultSettings();
+    throw error;
+  }
+}
+
+function invalid(paths: DaemonPaths, why: string): CodexdError {
+  return new CodexdError(
+    "SETTINGS_INVALID",
+    `Cannot read settings ${paths.settingsFile}: ${why}`,
+    `fix or remove ${paths.settingsFile}`,
+  );
+}
+
+/** A change to settings; `updater` is merged key by key. */
+export type SettingsPatch =
+  & Partial<Omit<DaemonSettings, "updater" | "codexBin">>
+  & { codexBin?: string | null; updater?: Partial<UpdaterSettings> };
+
+/**
+ * Applies `patch` to the settings file atomically, keeping unknown keys.
+ * Call under the daemon lock. Returns the new typed settings.
+ */
+export async function updateSettings(
+  paths: DaemonPaths,
+  patch: SettingsPatch,
+): Promise<DaemonSettings> {
+  const { raw } = await loadSettings(paths);
+  const next: Record<string, unknown> = { ...raw };
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === "updater") continue;
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = value;
+  }
+  if (patch.updater !== undefined) {
+    const updater = isObject(raw.updater) ? { ...raw.updater } : {};
+    for (const [key, value] of Object.entries(patch.updater)) {
+      if (value !== undefined) updater[key] = value;
+    }
+    next.updater = updater;
+  }
+  const settings = validateSettings(next);
+  if (typeof settings === "string") throw invalid(paths, settings);
+  await ensureStateDir(paths);
+  await writeFileAtomic(
+    paths.settingsFile,
+    JSON.stringify(next, null, 2) + "\n",
+  );
+  return settings;
+}

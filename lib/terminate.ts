@@ -1,0 +1,90 @@
+/**
+ * Stopping a recorded process: SIGTERM to its process group, a bounded wait,
+ * then SIGKILL — and never a signal to a pid whose identity no longer matches
+ * the record (pid reuse). A signal that finds no process counts as success.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { CodexdError } from "./errors.ts";
+import { isRecordAlive, type PidRecord } from "./pid_record.ts";
+
+/** How often a stop checks whether the process has exited. */
+export const STOP_POLL_MS = 10;
+/** How long to wait for the kernel after SIGKILL before giving up. */
+export const KILL_WAIT_MS = 5_000;
+
+/** Options for {@linkcode terminateRecorded}. */
+export interface TerminateOptions {
+  /** Grace between SIGTERM and SIGKILL. */
+  graceMs: number;
+  /** @default {STOP_POLL_MS} */
+  pollMs?: number;
+  /** @default {KILL_WAIT_MS} */
+  killWaitMs?: number;
+  /** @default {systemClock} */
+  clock?: Clock;
+}
+
+/** How the process ended. */
+export type TerminateOutcome = "exited" | "killed" | "alreadyGone";
+
+/**
+ * Sends `signal` to the process group led by `pid` (the daemon runs in its
+ * own session, so its children go too), falling back to the pid alone.
+ */
+export function signalGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+    return;
+  } catch {
+    // Not a group leader (or the group is gone): signal the pid itself.
+  }
+  try {
+    Deno.kill(pid, signal);
+  } catch {
+    // Already gone: success.
+  }
+}
+
+async function waitForExit(
+  record: PidRecord,
+  waitMs: number,
+  pollMs: number,
+  clock: Clock,
+): Promise<boolean> {
+  const deadline = clock.now() + waitMs;
+  while (isRecordAlive(record)) {
+    if (clock.now() >= deadline) return false;
+    await clock.sleep(pollMs);
+  }
+  return true;
+}
+
+/**
+ * Stops the process a verified record names.
+ *
+ * @throws {CodexdError} `STOP_TIMEOUT` when it survives even SIGKILL.
+ */
+export async function terminateRecorded(
+  record: PidRecord,
+  options: TerminateOptions,
+): Promise<TerminateOutcome> {
+  const {
+    graceMs,
+    pollMs = STOP_POLL_MS,
+    killWaitMs = KILL_WAIT_MS,
+    clock = systemClock,
+  } = options;
+  if (!isRecordAlive(record)) return "alreadyGone";
+  signalGroup(record.pid, "SIGTERM");
+  if (await waitForExit(record, graceMs, pollMs, clock)) return "exited";
+  // Re-check identity right before the SIGKILL: never kill a stranger.
+  if (!isRecordAlive(record)) return "exited";
+  signalGroup(record.pid, "SIGKILL");
+  if (await waitForExit(record, killWaitMs, pollMs, clock)) return "killed";
+  throw new CodexdError(
+    "STOP_TIMEOUT",
+    `Cannot stop pid ${record.pid}: still alive ${killWaitMs} ms after SIGKILL`,
+  );
+}

@@ -1,0 +1,43 @@
+/**
+ * codexd runs the Codex app-server as a managed background daemon on Unix
+ * hosts, one per CODEX_HOME: `start`, `stop`, `restart`, `version`, `status`,
+ * remote control, `bootstrap`, `update` and a self-refreshing updater. Each
+ * function returns the same object the CLI prints as JSON and throws
+ * {@linkcode CodexdError} with a stable `code` on failure.
+ *
+ * Run as a CLI: `deno run -A jsr:@codexd/daemon start`.
+ *
+ * @example Ensure the daemon runs and read its version
+ * ```ts ignore
+ * import { CodexdError, start, version } from "jsr:@codexd/daemon";
+ *
+ * try {
+ *   await start({ codexHome: "/home/me/.codex" });
+ *   const { appServerVersion } = await version({ codexHome: "/home/me/.codex" });
+ *   console.log(`app-server ${appServerVersion} is up`);
+ * } catch (error) {
+ *   if (error instanceof CodexdError && error.code === "BINARY_MISSING") {
+ *     console.error(`install codex first: ${error.hint}`);
+ *   } else throw error;
+ * }
+ * ```
+ *
+ * @module
+ */
+export { CodexdError, type ErrorCode } from "./lib/errors.ts";
+export {
+  type DaemonOptions,
+  type LifecycleResult,
+  type LifecycleStatus,
+  restart,
+  start,
+  stop,
+  version,
+} from "./lib/lifecycle.ts";
+export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
+export { CODEXD_VERSION } from "./lib/version.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./cli.ts");
+  Deno.exit(await main(Deno.args));
+}
