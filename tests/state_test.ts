@@ -1,0 +1,210 @@
+/**
+ * Unit tests of settings, the daemon lock, the control socket codec and the
+ * platform guard.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
+import { acquireDaemonLock, tryAcquireDaemonLock } from "../lib/daemon_lock.ts";
+import {
+  connectablePath,
+  decodeFrame,
+  encodeClientFrame,
+  handshakeKey,
+  parseUserAgentVersion,
+} from "../lib/control_socket.ts";
+import { CodexdError } from "../lib/errors.ts";
+import { createContext, launchArgs } from "../lib/lifecycle.ts";
+import { daemonPaths } from "../lib/paths.ts";
+import {
+  defaultSettings,
+  loadSettings,
+  updateSettings,
+  validateSettings,
+} from "../lib/settings.ts";
+import { errorOutput, main, parseFlags } from "../cli.ts";
+
+Deno.test("validateSettings() accepts valid settings and names what is wrong", () => {
+  const table: [unknown, string | null][] = [
+    [{}, null],
+    [{ remoteControlEnabled: true, shutdownGraceSeconds: 0 }, null],
+    [{ updater: { autoUpdateEnabled: false, updateIntervalMinutes: 5 } }, null],
+    [[], "settings must be a JSON object"],
+    [{ remoteControlEnabled: "yes" }, "remoteControlEnabled must be a boolean"],
+    [{ shutdownGraceSeconds: 301 }, "shutdownGraceSeconds must be a number from 0 to 300"],
+    [{ shutdownGraceSeconds: -1 }, "shutdownGraceSeconds must be a number from 0 to 300"],
+    [{ updater: 3 }, "updater must be an object"],
+    [
+      { updater: { updateIntervalMinutes: 0 } },
+      "updater.updateIntervalMinutes must be a positive number",
+    ],
+    [{ codexBin: "relative/codex" }, "codexBin must be an absolute path"],
+  ];
+  for (const [input, error] of table) {
+    const result = validateSettings(input);
+    assertEquals(typeof result === "string" ? result : null, error, JSON.stringify(input));
+  }
+});
+
+Deno.test("updateSettings() keeps unknown keys and writes atomically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const paths = daemonPaths(dir);
+    assertEquals((await loadSettings(paths)).settings, defaultSettings());
+    await Deno.mkdir(paths.stateDir);
+    await Deno.writeTextFile(
+      paths.settingsFile,
+      JSON.stringify({ future: { x: 1 }, updater: { futureKnob: true } }),
+    );
+    await updateSettings(paths, { remoteControlEnabled: true, updater: { enabled: true } });
+    const raw = JSON.parse(await Deno.readTextFile(paths.settingsFile));
+    assertEquals(raw, {
+      future: { x: 1 },
+      remoteControlEnabled: true,
+      updater: { futureKnob: true, enabled: true },
+    });
+    assertEquals([...Deno.readDirSync(paths.stateDir)].map((e) => e.name), ["settings.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadSettings() reports an empty or malformed file as SETTINGS_INVALID", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const paths = daemonPaths(dir);
+    await Deno.mkdir(paths.stateDir);
+    for (const text of ["", "{", '{"shutdownGraceSeconds":"1"}']) {
+      await Deno.writeTextFile(paths.settingsFile, text);
+      await assertRejects(
+        () => loadSettings(paths),
+        (e) => e instanceof CodexdError && e.code === "SETTINGS_INVALID",
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("acquireDaemonLock() times out naming the holder's pid", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/daemon.lock`;
+    const held = await acquireDaemonLock(file);
+    assertEquals(await tryAcquireDaemonLock(file), undefined);
+    await assertRejects(
+      () => acquireDaemonLock(file, { timeoutMs: 30 }),
+      (e) =>
+        e instanceof CodexdError && e.code === "LOCK_TIMEOUT" &&
+        e.message.includes(`held by pid ${Deno.pid}`),
+    );
+    await held.release();
+    const next = await tryAcquireDaemonLock(file);
+    assert(next !== undefined);
+    await next.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseUserAgentVersion() takes the first token after the slash", () => {
+  assertEquals(parseUserAgentVersion("codexd/0.169.0 (Debian 12; x86_64) xterm"), "0.169.0");
+  assertEquals(parseUserAgentVersion("codex_app_server_daemon/1.2.3"), "1.2.3");
+  assertEquals(parseUserAgentVersion("no-version"), undefined);
+  assertEquals(parseUserAgentVersion("name/ "), undefined);
+});
+
+Deno.test("encodeClientFrame() and decodeFrame() round-trip every length class", () => {
+  for (const length of [0, 5, 125, 126, 65535, 65536, 70000]) {
+    const payload = new Uint8Array(length).map((_, i) => i & 0xff);
+    const frame = encodeClientFrame(0x1, payload);
+    const decoded = decodeFrame(frame);
+    assert(decoded !== undefined);
+    assertEquals(decoded.size, frame.length);
+    assertEquals(decoded.opcode, 1);
+    assertEquals(decoded.fin, true);
+    assertEquals(decoded.payload, payload);
+    assertEquals(decodeFrame(frame.subarray(0, frame.length - 1)), undefined);
+  }
+});
+
+Deno.test("handshakeKey() is the base64 form of 16 bytes", () => {
+  for (let i = 0; i < 20; i++) {
+    const key = handshakeKey();
+    assertMatch(key, /^[A-Za-z0-9+/]{22}==$/);
+    assertEquals(atob(key).length, 16);
+  }
+});
+
+Deno.test("connectablePath() goes through the symlink only when the path is too long", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const long = `${dir}/${"x".repeat(120)}`;
+    await Deno.symlink("/tmp/short.sock", long);
+    assertEquals(connectablePath(long), "/tmp/short.sock");
+    assertEquals(connectablePath(`${dir}/s.sock`), `${dir}/s.sock`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("createContext() rejects non-Unix platforms with UNSUPPORTED_PLATFORM", () => {
+  try {
+    createContext({ os: "windows", codexHome: "/tmp/x" });
+    assert(false, "should throw");
+  } catch (error) {
+    assert(error instanceof CodexdError);
+    assertEquals(error.code, "UNSUPPORTED_PLATFORM");
+  }
+});
+
+Deno.test("launchArgs() adds --remote-control only when enabled", () => {
+  const facts = { version: "1", launchFlags: ["--managed-daemon"] };
+  assertEquals(launchArgs(defaultSettings(), facts), [
+    "app-server",
+    "--listen",
+    "unix://",
+    "--managed-daemon",
+  ]);
+  assertEquals(
+    launchArgs({ ...defaultSettings(), remoteControlEnabled: true }, facts)[1],
+    "--remote-control",
+  );
+});
+
+Deno.test("parseFlags() parses values, rejects unknown flags and bad numbers", () => {
+  assertEquals(
+    parseFlags(["--grace-seconds", "5", "--codex-home=/x"], ["grace-seconds", "codex-home"]),
+    {
+      "grace-seconds": 5,
+      "codex-home": "/x",
+    },
+  );
+  for (const args of [["--nope"], ["--grace-seconds"], ["--grace-seconds", "-1"], ["stray"]]) {
+    try {
+      parseFlags(args, ["grace-seconds"]);
+      assert(false, `should reject ${args}`);
+    } catch (error) {
+      assert(error instanceof CodexdError && error.code === "USAGE");
+    }
+  }
+});
+
+Deno.test("main() prints one JSON error and never a stack trace", async () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(["stop", "--grace-seconds", "9999"], {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    isTerminal: () => false,
+  });
+  assertEquals(code, 2);
+  assertEquals(out.length, 1);
+  assertEquals(JSON.parse(out[0]).code, "USAGE");
+  assertEquals(err, ["Error: Option --grace-seconds must be at most 300"]);
+  assertEquals(errorOutput(new Error("boom")), {
+    status: "error",
+    code: "INTERNAL",
+    message: "boom",
+  });
+});
