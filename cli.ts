@@ -75,6 +75,20 @@ const FLAGS: Record<string, FlagSpec> = {
     value: "N",
     help: "how long to wait for another codexd command (default 75)",
   },
+  all: { kind: "boolean", help: "also stop the updater's whole process group" },
+  "remote-control": { kind: "boolean", help: "launch the app-server with remote control enabled" },
+  install: { kind: "boolean", help: "install codex first when it is missing" },
+  source: {
+    kind: "string",
+    value: "npm|install-sh",
+    help: "where releases come from (default npm)",
+  },
+  version: { kind: "string", value: "X.Y.Z", help: "install this version instead of the latest" },
+  registry: { kind: "string", value: "URL", help: "npm registry (default: npm's configuration)" },
+  "no-auto-update": { kind: "boolean", help: "supervise only; never install updates" },
+  "updater-pass": { kind: "boolean", help: "(internal) run as the updater's pass" },
+  lines: { kind: "number", value: "N", help: "how many lines to show (also -n N; default 50)" },
+  updater: { kind: "boolean", help: "show the updater's log instead of the app-server's" },
   pretty: { kind: "boolean", help: "print a short human-readable summary instead of JSON" },
   json: { kind: "boolean", help: "print JSON even on a terminal" },
   help: { kind: "boolean", help: "show help" },
@@ -95,9 +109,10 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   stop: {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds"],
-    examples: ["codexd stop", "codexd stop --grace-seconds 5"],
-    run: async (_flags, options) => ok(await (await import("./lib/lifecycle.ts")).stop(options)),
+    flags: [...COMMON_FLAGS, "grace-seconds", "all"],
+    examples: ["codexd stop", "codexd stop --grace-seconds 5", "codexd stop --all"],
+    run: async (flags, options) =>
+      ok(await (await import("./lib/lifecycle.ts")).stop({ ...options, all: flags.all === true })),
   },
   restart: {
     summary: "Stop the app-server if it runs, then start a fresh one",
@@ -111,6 +126,95 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd version"],
     run: async (_flags, options) => ok(await (await import("./lib/lifecycle.ts")).version(options)),
   },
+  "enable-remote-control": {
+    summary: "Persist remote control on; restart a running app-server to apply it",
+    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
+    examples: ["codexd enable-remote-control"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/remote_control.ts")).setRemoteControl(true, options)),
+  },
+  "disable-remote-control": {
+    summary: "Persist remote control off; restart a running app-server to apply it",
+    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
+    examples: ["codexd disable-remote-control"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/remote_control.ts")).setRemoteControl(false, options)),
+  },
+  bootstrap: {
+    summary: "Record settings, start the app-server and the self-updating supervisor",
+    flags: [
+      ...COMMON_FLAGS,
+      "remote-control",
+      "install",
+      "source",
+      "version",
+      "registry",
+      "no-auto-update",
+      "start-timeout-seconds",
+    ],
+    examples: [
+      "codexd bootstrap --remote-control",
+      "codexd bootstrap --install --remote-control",
+      "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
+    ],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/bootstrap.ts")).bootstrap({
+          ...options,
+          remoteControl: flags["remote-control"] === true,
+          install: flags.install === true,
+          source: sourceFlag(flags),
+          version: stringFlag(flags, "version"),
+          registry: stringFlag(flags, "registry"),
+          ...(flags["no-auto-update"] ? { autoUpdate: false } : {}),
+          onProgress: progressReporter(),
+        }),
+      ),
+  },
+  update: {
+    summary: "Install the latest release now; restart only if the running version differs",
+    flags: [
+      ...COMMON_FLAGS,
+      "source",
+      "version",
+      "registry",
+      "updater-pass",
+      "grace-seconds",
+      "start-timeout-seconds",
+    ],
+    examples: ["codexd update", "codexd update --version 0.169.0"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/update.ts")).update({
+          ...options,
+          source: sourceFlag(flags),
+          version: stringFlag(flags, "version"),
+          registry: stringFlag(flags, "registry"),
+          updaterPass: flags["updater-pass"] === true,
+          onProgress: progressReporter(),
+        }),
+      ),
+  },
+  supervise: {
+    summary: "(internal) one supervision pass of the updater: restart a crashed app-server",
+    flags: COMMON_FLAGS,
+    examples: ["codexd supervise"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
+  },
+  logs: {
+    summary: "Print the tail of the app-server's (or the updater's) stderr log",
+    flags: [...COMMON_FLAGS, "lines", "updater"],
+    examples: ["codexd logs", "codexd logs -n 200 --updater"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/log_command.ts")).readLogs({
+          ...options,
+          lines: typeof flags.lines === "number" ? flags.lines : undefined,
+          updater: flags.updater === true,
+        }),
+      ),
+  },
   status: {
     summary: "Report the app-server, its pid record, uptime and the updater (exit 3 when stopped)",
     flags: COMMON_FLAGS,
@@ -122,19 +226,50 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
 };
 
+function stringFlag(flags: ParsedFlags, name: string): string | undefined {
+  const value = flags[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+function sourceFlag(flags: ParsedFlags): "npm" | "install-sh" | undefined {
+  const source = stringFlag(flags, "source");
+  if (source === undefined || source === "npm" || source === "install-sh") return source;
+  throw usage(`Option --source must be npm or install-sh, got "${source}"`);
+}
+
+/** Download progress on stderr, only when stderr is a terminal (never on stdout). */
+function progressReporter(): ((received: number, total?: number) => void) | undefined {
+  if (!Deno.stderr.isTerminal()) return undefined;
+  let last = 0;
+  return (received, total) => {
+    const now = Date.now();
+    if (now - last < 200 && received !== total) return;
+    last = now;
+    const mib = (received / 1048576).toFixed(1);
+    const of = total ? ` / ${(total / 1048576).toFixed(1)} MiB` : " MiB";
+    Deno.stderr.writeSync(new TextEncoder().encode(`\rdownloading ${mib}${of}`));
+    if (received === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  };
+}
+
 /** A usage error: bad command or flag. */
 function usage(message: string, hint = "codexd --help"): CodexdError {
   return new CodexdError("USAGE", message, hint);
 }
 
 /** Parses `args` (after the command) against the command's flags. */
-export function parseFlags(args: string[], allowed: string[]): ParsedFlags {
+export function parseFlags(argv: string[], allowed: string[]): ParsedFlags {
+  let args = argv;
   const flags: ParsedFlags = {};
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+    let arg = args[i];
     if (arg === "-h") {
       flags.help = true;
       continue;
+    }
+    if (arg === "-n" && allowed.includes("lines")) {
+      args = [...args.slice(0, i), "--lines", ...args.slice(i + 1)];
+      arg = "--lines";
     }
     if (!arg.startsWith("--")) throw usage(`Unexpected argument "${arg}"`);
     const eq = arg.indexOf("=");

@@ -48,13 +48,21 @@ export class CodexdError extends Error {
   readonly code: ErrorCode;
   /** The next command a user should run, where there is one. */
   readonly hint?: string;
+  /** Extra fields for the JSON output (e.g. `rolledBack`). */
+  readonly details?: Record<string, unknown>;
 
-  /** Creates an error with a stable code, a message and an optional hint. */
-  constructor(code: ErrorCode, message: string, hint?: string) {
+  /** Creates an error with a stable code, a message, an optional hint and details. */
+  constructor(
+    code: ErrorCode,
+    message: string,
+    hint?: string,
+    details?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = "CodexdError";
     this.code = code;
     this.hint = hint;
+    this.details = details;
   }
 }
 

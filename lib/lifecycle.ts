@@ -204,6 +204,20 @@ export function launchArgs(settings: DaemonSettings, facts: BinaryFacts): string
   ];
 }
 
+/**
+ * Whether a running app-server was launched with the remote-control setting
+ * `settings` asks for (read from `/proc/PID/cmdline`; unknown counts as a match).
+ */
+export function flagsMatch(record: PidRecord, settings: DaemonSettings): boolean {
+  let argv: string[];
+  try {
+    argv = Deno.readTextFileSync(`/proc/${record.pid}/cmdline`).split("\0");
+  } catch {
+    return true;
+  }
+  return argv.includes("--remote-control") === settings.remoteControlEnabled;
+}
+
 /** The environment added for the app-server under `settings`. */
 export function launchEnv(ctx: DaemonContext, settings: DaemonSettings): Record<string, string> {
   return {
@@ -428,6 +442,7 @@ export async function start(options: DaemonOptions = {}): Promise<LifecycleResul
   const ctx = createContext(options);
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
+  await markWanted(ctx, settings);
   const outcome = await startLocked(ctx, settings);
   return await withUpdaterEnsured(ctx, settings, outcome);
 }
@@ -442,17 +457,40 @@ export async function start(options: DaemonOptions = {}): Promise<LifecycleResul
  * const { status } = await stop({ graceSeconds: 5 }); // "stopped" or "notRunning"
  * ```
  */
-export async function stop(options: DaemonOptions = {}): Promise<LifecycleResult> {
+export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
   await using _lock = await lockDaemon(ctx);
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
+  let updaterStopped: boolean | undefined;
+  if (options.all) {
+    const { stopUpdater } = await import("./updater.ts");
+    updaterStopped = await stopUpdater(ctx);
+  }
+  if (settings.updater.enabled) {
+    // Deliberately stopped: supervision must not bring it back.
+    const { setDown } = await import("./updater.ts");
+    await setDown(ctx, true);
+  }
+  const extra = updaterStopped === undefined ? {} : { updaterStopped };
   const state = await readPidState(ctx.paths.pidFile);
   if (await stopRecorded(ctx, state, settings)) {
-    return await result(ctx, binary, "stopped", { backend: "pid" });
+    return { ...await result(ctx, binary, "stopped", { backend: "pid" }), ...extra };
   }
   if (await probe(ctx)) throw unmanagedServer(ctx);
-  return await result(ctx, binary, "notRunning");
+  return { ...await result(ctx, binary, "notRunning"), ...extra };
+}
+
+/** Options for {@linkcode stop}. */
+export interface StopOptions extends DaemonOptions {
+  /** Also stop the updater's whole process group. @default {false} */
+  all?: boolean;
+}
+
+/** What {@linkcode stop} returns. */
+export interface StopResult extends LifecycleResult {
+  /** With `all`: whether an updater was running and was stopped. */
+  updaterStopped?: boolean;
 }
 
 /**
@@ -468,6 +506,7 @@ export async function restart(options: DaemonOptions = {}): Promise<LifecycleRes
   const ctx = createContext(options);
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
+  await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
   return await withUpdaterEnsured(ctx, settings, outcome);
 }
@@ -500,15 +539,28 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   });
 }
 
-/** Hook for the updater module: re-ensure the updater after start/restart. */
-async function withUpdaterEnsured(
+/**
+ * A user asked for the app-server to run: clear the `down` marker and any
+ * supervision give-up so the updater supervises it again. Only relevant once
+ * `bootstrap` enabled the updater, so the hot path of a plain `start` skips it.
+ */
+export async function markWanted(ctx: DaemonContext, settings: DaemonSettings): Promise<void> {
+  if (!settings.updater.enabled) return;
+  const { setDown } = await import("./updater.ts");
+  const { resetSupervision } = await import("./supervise.ts");
+  await setDown(ctx, false);
+  await resetSupervision(ctx);
+}
+
+/** Re-ensures the updater after start/restart when `bootstrap` enabled it. */
+export async function withUpdaterEnsured<T extends LifecycleResult>(
   ctx: DaemonContext,
   settings: DaemonSettings,
-  outcome: LifecycleResult,
-): Promise<LifecycleResult> {
+  outcome: T,
+): Promise<T> {
   if (!settings.updater.enabled) return outcome;
   const { ensureUpdater } = await import("./updater.ts");
-  const warning = await ensureUpdater(ctx).then(
+  const warning = await ensureUpdater(ctx, settings).then(
     () => undefined,
     (error: Error) => `updater not running: ${error.message}`,
   );

@@ -17,6 +17,25 @@ export const MAX_SHUTDOWN_GRACE_SECONDS = 300;
 /** Default minutes between updater passes. */
 export const DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
 
+/** Default seconds between the updater's liveness checks. */
+export const DEFAULT_CHECK_SECONDS = 5;
+/** Default delay before the updater's first update pass. */
+export const DEFAULT_FIRST_PASS_DELAY_SECONDS = 60;
+
+/** How supervision restarts a crashed app-server. */
+export interface SupervisionSettings {
+  /** Seconds between liveness checks (shell builtins only; no Deno when healthy). */
+  checkSeconds: number;
+  /** First backoff after a failed restart; doubles per consecutive failure. */
+  backoffBaseSeconds: number;
+  /** Cap of the backoff. */
+  backoffMaxSeconds: number;
+  /** Consecutive restarts without a stable run before giving up. */
+  maxAttempts: number;
+  /** Uptime after which a restarted app-server counts as healthy again. */
+  stableSeconds: number;
+}
+
 /** Where the updater installs releases from. */
 export type InstallSource = "npm" | "install-sh";
 
@@ -34,6 +53,10 @@ export interface UpdaterSettings {
   updateIntervalMinutes: number;
   /** Install source for updates. */
   source: InstallSource;
+  /** Seconds before the first update pass after the updater starts. */
+  firstPassDelaySeconds: number;
+  /** Supervision of the app-server. */
+  supervision: SupervisionSettings;
 }
 
 /** The settings codexd understands. */
@@ -66,12 +89,31 @@ export function defaultSettings(): DaemonSettings {
       autoUpdateEnabled: true,
       updateIntervalMinutes: DEFAULT_UPDATE_INTERVAL_MINUTES,
       source: "npm",
+      firstPassDelaySeconds: DEFAULT_FIRST_PASS_DELAY_SECONDS,
+      supervision: {
+        checkSeconds: DEFAULT_CHECK_SECONDS,
+        backoffBaseSeconds: 2,
+        backoffMaxSeconds: 300,
+        maxAttempts: 8,
+        stableSeconds: 60,
+      },
     },
   };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A positive (or, with `allowZero`, non-negative) number, absent, or the reason it is invalid. */
+function positive(value: unknown, name: string, allowZero = false): number | undefined | string {
+  if (value === undefined) return undefined;
+  if (
+    typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)
+  ) {
+    return `${name} must be a ${allowZero ? "non-negative" : "positive"} number`;
+  }
+  return value;
 }
 
 /**
@@ -119,20 +161,32 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
       }
       settings.updater.autoUpdateEnabled = autoUpdateEnabled;
     }
-    if (updateIntervalMinutes !== undefined) {
-      if (
-        typeof updateIntervalMinutes !== "number" ||
-        !(updateIntervalMinutes > 0)
-      ) {
-        return "updater.updateIntervalMinutes must be a positive number";
-      }
-      settings.updater.updateIntervalMinutes = updateIntervalMinutes;
-    }
+    const interval = positive(updateIntervalMinutes, "updater.updateIntervalMinutes");
+    if (typeof interval === "string") return interval;
+    if (interval !== undefined) settings.updater.updateIntervalMinutes = interval;
+    const firstDelay = positive(
+      updater.firstPassDelaySeconds,
+      "updater.firstPassDelaySeconds",
+      true,
+    );
+    if (typeof firstDelay === "string") return firstDelay;
+    if (firstDelay !== undefined) settings.updater.firstPassDelaySeconds = firstDelay;
     if (source !== undefined) {
       if (source !== "npm" && source !== "install-sh") {
         return 'updater.source must be "npm" or "install-sh"';
       }
       settings.updater.source = source;
+    }
+    const { supervision } = updater;
+    if (supervision !== undefined) {
+      if (!isObject(supervision)) return "updater.supervision must be an object";
+      for (
+        const key of Object.keys(settings.updater.supervision) as (keyof SupervisionSettings)[]
+      ) {
+        const value = positive(supervision[key], `updater.supervision.${key}`);
+        if (typeof value === "string") return value;
+        if (value !== undefined) settings.updater.supervision[key] = value;
+      }
     }
   }
   return settings;
@@ -185,7 +239,7 @@ function invalid(paths: DaemonPaths, why: string): CodexdError {
 /** A change to settings; `updater` is merged key by key. */
 export type SettingsPatch =
   & Partial<Omit<DaemonSettings, "updater" | "codexBin">>
-  & { codexBin?: string | null; updater?: Partial<UpdaterSettings> };
+  & { codexBin?: string | null; updater?: Partial<Omit<UpdaterSettings, "supervision">> };
 
 /**
  * Applies `patch` to the settings file atomically, keeping unknown keys.

@@ -1,11 +1,186 @@
 /**
- * The resident updater (placeholder until the updater lands).
+ * The resident updater: one detached POSIX `sh` loop per CODEX_HOME, in its
+ * own process group, recorded in `app-server-updater.pid`.
+ *
+ * Why `sh` and not a resident Deno process: between passes it only sleeps,
+ * and a sleeping `sh` holds ~1 MiB where Deno holds ~40 MiB. Every few
+ * seconds it checks, with shell builtins only, that the recorded app-server
+ * is still the same live process (`/proc/PID/stat` state and start ticks);
+ * only when it is not does it start Deno (`codexd supervise`). Every
+ * `updateIntervalMinutes` it runs `codexd update --updater-pass` — a fresh
+ * Deno process on the current codexd code, which is how the updater refreshes
+ * itself. The loop exits when its pid record stops naming it.
+ *
+ * Files: `app-server-updater.pid`, `app-server-updater.log`, reads
+ * `app-server.pid`, `down` and `supervise.holdoff` in the state directory.
  *
  * @module
  */
+import { CodexdError } from "./errors.ts";
+import { spawnDetached } from "./launch.ts";
 import type { DaemonContext } from "./lifecycle.ts";
+import { join } from "./paths.ts";
+import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
+import type { DaemonSettings } from "./settings.ts";
+import { terminateRecorded } from "./terminate.ts";
 
-/** Makes sure one updater runs for this CODEX_HOME. */
-export function ensureUpdater(_ctx: DaemonContext): Promise<void> {
-  return Promise.resolve();
+/** Grace for the updater's process group on `stop --all`. */
+export const UPDATER_STOP_GRACE_MS = 5_000;
+
+/** Name of the marker that says "the user stopped it: do not supervise". */
+export const DOWN_FILE = "down";
+/** Name of the file holding the epoch second before which supervision waits. */
+export const HOLDOFF_FILE = "supervise.holdoff";
+
+/**
+ * The loop. Positional parameters: state dir, deno path, codexd entry, home,
+ * check seconds, update interval seconds, first-pass delay seconds, and an
+ * optional `--reload=…` flag for remote entries. Only builtins run in the
+ * healthy path, except `sleep` and `date`.
+ */
+export const UPDATER_LOOP_SCRIPT = String.raw`
+state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
+app="$state/app-server.pid" me="$state/app-server-updater.pid"
+field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+app_alive() {
+  line=; read -r line < "$app" 2>/dev/null || return 1
+  field pid; p=$v; field startTicks; t=$v
+  [ -n "$p" ] && [ -n "$t" ] || return 1
+  if [ -d /proc/self ]; then
+    stat=; read -r stat < "/proc/$p/stat" 2>/dev/null || return 1
+    set -- \${stat##*) }
+    [ "$1" != Z ] && [ "$1" != X ] && [ "\${20}" = "$t" ]
+  else
+    kill -0 "$p" 2>/dev/null
+  fi
+}
+echo "updater $$ started: check \${check}s, update every \${interval}s" >&2
+next=$(( $(date +%s) + first ))
+while :; do
+  sleep "$check"
+  line=; read -r line < "$me" 2>/dev/null; field pid
+  [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
+  now=$(date +%s)
+  if [ ! -e "$state/down" ] && ! app_alive; then
+    hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
+    if [ "$now" -ge "\${hold:-0}" ]; then
+      "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
+    fi
+  fi
+  if [ "$now" -ge "$next" ]; then
+    "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
+    next=$(( $(date +%s) + interval ))
+  fi
+done
+`.replaceAll("\\$", "$");
+
+/** How the updater invokes codexd: the entry module and a reload flag for remote code. */
+export function codexdEntry(
+  moduleUrl: string = import.meta.url,
+): { entry: string; reload: string } {
+  const mod = new URL("../mod.ts", moduleUrl);
+  if (mod.protocol === "file:") return { entry: decodeURIComponent(mod.pathname), reload: "" };
+  // A published copy is versioned in its URL; run the unversioned package so
+  // each pass picks up the newest codexd.
+  if (mod.href.startsWith("https://jsr.io/@codexd/daemon/")) {
+    return { entry: "jsr:@codexd/daemon", reload: "--reload=jsr:@codexd/daemon" };
+  }
+  return { entry: mod.href, reload: `--reload=${mod.href}` };
+}
+
+/** The loop's timings in whole seconds, from settings. */
+export function loopTimings(
+  settings: DaemonSettings,
+): { check: number; interval: number; first: number } {
+  const { updater } = settings;
+  return {
+    check: Math.max(1, Math.round(updater.supervision.checkSeconds)),
+    interval: Math.max(1, Math.round(updater.updateIntervalMinutes * 60)),
+    first: Math.max(0, Math.round(updater.firstPassDelaySeconds)),
+  };
+}
+
+/** Marks the app-server as deliberately stopped (no supervision) or clears it. */
+export async function setDown(
+  ctx: DaemonContext,
+  down: boolean,
+  reason = "stopped",
+): Promise<void> {
+  const file = join(ctx.paths.stateDir, DOWN_FILE);
+  if (down) {
+    await Deno.writeTextFile(file, `${reason}\n`);
+  } else {
+    await Deno.remove(file).catch(() => {});
+    await Deno.remove(join(ctx.paths.stateDir, HOLDOFF_FILE)).catch(() => {});
+  }
+}
+
+/**
+ * Makes sure exactly one updater runs for this CODEX_HOME: keeps a live one,
+ * replaces a dead one. Call under the daemon lock.
+ */
+export async function ensureUpdater(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+): Promise<PidRecord> {
+  const state = await readPidState(ctx.paths.updaterPidFile);
+  if (state.kind === "running" || state.kind === "unverifiable") return state.record;
+  if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
+  const { entry, reload } = codexdEntry();
+  const { check, interval, first } = loopTimings(settings);
+  const child = await spawnDetached({
+    command: "/bin/sh",
+    args: [
+      "-c",
+      UPDATER_LOOP_SCRIPT,
+      "codexd-update-loop",
+      ctx.paths.stateDir,
+      Deno.execPath(),
+      entry,
+      ctx.paths.codexHome,
+      String(check),
+      String(interval),
+      String(first),
+      reload,
+    ],
+    env: { CODEX_HOME: ctx.paths.codexHome },
+    logFile: ctx.paths.updaterLogFile,
+  });
+  const record = await writePidRecord(ctx.paths.updaterPidFile, child.pid);
+  if (record === undefined) {
+    await child.exited;
+    throw new CodexdError(
+      "SPAWN_FAILED",
+      `Cannot start the updater: pid ${child.pid} exited at once`,
+      "codexd logs --updater",
+    );
+  }
+  child.detach();
+  return record;
+}
+
+/**
+ * Stops the updater's whole process group (installer children included).
+ * Returns whether an updater was running.
+ */
+export async function stopUpdater(
+  ctx: DaemonContext,
+  graceMs = UPDATER_STOP_GRACE_MS,
+): Promise<boolean> {
+  const state = await readPidState(ctx.paths.updaterPidFile);
+  if (state.kind !== "running") {
+    if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
+    return false;
+  }
+  await terminateRecorded(state.record, { graceMs, clock: ctx.clock });
+  // The leader is gone; members that ignored SIGTERM (an installer, say)
+  // still form the group. While any member lives the kernel cannot reuse the
+  // group id, so this signal reaches only them.
+  try {
+    Deno.kill(-state.record.pid, "SIGKILL");
+  } catch {
+    // The group is empty: nothing left to kill.
+  }
+  await removePidRecord(ctx.paths.updaterPidFile);
+  return true;
 }

@@ -16,6 +16,8 @@ export interface UpdaterState {
   lastResult?: string;
   /** How many times supervision restarted a crashed app-server. */
   restartCount?: number;
+  /** ISO time of the last supervised restart attempt. */
+  lastRestartAt?: string;
   /** Consecutive failed restarts (resets once the app-server stays up). */
   consecutiveFailures?: number;
   /** ISO time and description of the last crash supervision saw. */
@@ -24,6 +26,8 @@ export interface UpdaterState {
   backoffSeconds?: number;
   /** ISO time before which supervision will not restart. */
   nextRestartAt?: string;
+  /** A release that failed to become ready and was rolled back; later passes skip it. */
+  skipVersion?: string;
   /** Set when supervision stopped trying after too many failures. */
   gaveUp?: boolean;
 }

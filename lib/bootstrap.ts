@@ -1,0 +1,131 @@
+/**
+ * `bootstrap`: turn a host into a running, supervised, self-updating
+ * app-server in one command — record settings, install codex first when asked
+ * (`--install`), start (or restart onto the recorded flags) the app-server,
+ * and start the updater.
+ *
+ * @module
+ */
+import { CodexdError } from "./errors.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonOptions,
+  flagsMatch,
+  type LifecycleResult,
+  lockDaemon,
+  markWanted,
+  restartLocked,
+  startLocked,
+  withUpdaterEnsured,
+} from "./lifecycle.ts";
+import { readPidState } from "./pid_record.ts";
+import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
+import { ensureUpdater } from "./updater.ts";
+
+/** Options for {@linkcode bootstrap}. */
+export interface BootstrapOptions extends DaemonOptions {
+  /** Launch with `--remote-control`. @default {false} */
+  remoteControl?: boolean;
+  /** Install codex first when the managed binary is missing. @default {false} */
+  install?: boolean;
+  /** Install source, recorded for the updater. @default {"npm"} */
+  source?: InstallSource;
+  /** Version to install with `install`. @default {"latest"} */
+  version?: string;
+  /** npm registry URL. @default {npm's configured registry} */
+  registry?: string;
+  /** Whether the updater installs updates (it supervises either way). @default {true, false for an external binary} */
+  autoUpdate?: boolean;
+  /** Called during downloads. */
+  onProgress?: (received: number, total?: number) => void;
+}
+
+/** What {@linkcode bootstrap} prints. */
+export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
+  /** Always `bootstrapped`. */
+  status: "bootstrapped";
+  /** How the app-server got there: `started`, `alreadyRunning` or `restarted`. */
+  appServer: LifecycleResult["status"];
+  /** Whether the updater installs updates. */
+  autoUpdateEnabled: boolean;
+  /** Whether remote control is enabled. */
+  remoteControlEnabled: boolean;
+  /** Whether codex was installed by this command. */
+  installed: boolean;
+  /** The updater's pid. */
+  updaterPid: number;
+}
+
+/**
+ * Records settings, starts the app-server and the updater.
+ *
+ * @throws {CodexdError} `BINARY_MISSING` without `install` when codex is not installed.
+ * @example
+ * ```ts ignore
+ * import { bootstrap } from "./bootstrap.ts";
+ * const result = await bootstrap({ remoteControl: true, install: true });
+ * console.log(result.updaterPid);
+ * ```
+ */
+export async function bootstrap(options: BootstrapOptions = {}): Promise<BootstrapResult> {
+  const ctx = createContext(options);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const external = ctx.options.codexBin ?? before.codexBin;
+  let installed = false;
+  if (external === undefined) {
+    try {
+      Deno.statSync(binaryFor(ctx, before).path);
+    } catch {
+      if (!options.install) {
+        throw new CodexdError(
+          "BINARY_MISSING",
+          `Cannot bootstrap: codex is not installed at ${binaryFor(ctx, before).path}`,
+          "codexd bootstrap --install",
+        );
+      }
+      const source = options.source ?? before.updater.source;
+      if (source === "install-sh") {
+        const { installFromScript } = await import("./install_sh.ts");
+        await installFromScript(ctx.paths, {});
+      } else {
+        const { installFromNpm } = await import("./install_npm.ts");
+        await installFromNpm(ctx.paths, {
+          version: options.version,
+          registry: options.registry,
+          onProgress: options.onProgress,
+        });
+      }
+      installed = true;
+    }
+  }
+  await using _lock = await lockDaemon(ctx);
+  const settings = await updateSettings(ctx.paths, {
+    remoteControlEnabled: options.remoteControl ?? false,
+    ...(ctx.options.codexBin ? { codexBin: ctx.options.codexBin } : {}),
+    updater: {
+      enabled: true,
+      autoUpdateEnabled: options.autoUpdate ?? (external === undefined),
+      ...(options.source ? { source: options.source } : {}),
+    },
+  });
+  await markWanted(ctx, settings);
+  const state = await readPidState(ctx.paths.pidFile);
+  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
+  const outcome = await withUpdaterEnsured(
+    ctx,
+    settings,
+    mismatched ? await restartLocked(ctx, settings) : await startLocked(ctx, settings),
+  );
+  const updater = await ensureUpdater(ctx, settings);
+  const { status: appServer, ...rest } = outcome;
+  return {
+    status: "bootstrapped",
+    appServer,
+    ...rest,
+    autoUpdateEnabled: settings.updater.autoUpdateEnabled,
+    remoteControlEnabled: settings.remoteControlEnabled,
+    installed,
+    updaterPid: updater.pid,
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * Supervision: what the updater loop runs when the recorded app-server is no
+ * longer alive. It restarts it with the flags from settings, backing off
+ * exponentially across consecutive crashes, and gives up visibly (a `down`
+ * marker plus `gaveUp` in `updater-state.json`) instead of storming.
+ *
+ * Decisions are pure functions ({@linkcode nextBackoffSeconds},
+ * {@linkcode decideRestart}) tested by tables; {@linkcode superviseOnce} does
+ * the I/O under a try-lock (a busy lock means a user command is acting: skip).
+ *
+ * @module
+ */
+import { tryAcquireDaemonLock } from "./daemon_lock.ts";
+import { describeError } from "./errors.ts";
+import { createContext, type DaemonOptions, startLocked } from "./lifecycle.ts";
+import { ensureStateDir, join } from "./paths.ts";
+import { readPidState } from "./pid_record.ts";
+import { loadSettingsLenient, type SupervisionSettings } from "./settings.ts";
+import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./updater.ts";
+import { patchUpdaterState, readUpdaterState, type UpdaterState } from "./updater_state.ts";
+
+/** Backoff before restart attempt number `attempts + 1`, after `attempts` consecutive ones. */
+export function nextBackoffSeconds(attempts: number, policy: SupervisionSettings): number {
+  if (attempts <= 0) return 0;
+  return Math.min(policy.backoffBaseSeconds * 2 ** (attempts - 1), policy.backoffMaxSeconds);
+}
+
+/** What supervision should do about a dead app-server right now. */
+export type RestartDecision =
+  | { kind: "restart"; attempts: number }
+  | { kind: "wait"; untilMs: number; backoffSeconds: number }
+  | { kind: "giveUp"; attempts: number };
+
+/**
+ * Decides from the persisted state: consecutive attempts reset after a
+ * stable run; each further attempt waits out the backoff; past
+ * `maxAttempts` supervision gives up.
+ */
+export function decideRestart(
+  state: UpdaterState,
+  policy: SupervisionSettings,
+  nowMs: number,
+): RestartDecision {
+  const lastMs = state.lastRestartAt ? Date.parse(state.lastRestartAt) : undefined;
+  const previous = state.consecutiveFailures ?? 0;
+  const backoff = nextBackoffSeconds(previous, policy);
+  // A run longer than the stable window (plus the wait before it) resets the count.
+  const stable = lastMs === undefined ||
+    nowMs - lastMs > (policy.stableSeconds + backoff) * 1000;
+  const attempts = stable ? 0 : previous;
+  if (attempts >= policy.maxAttempts) return { kind: "giveUp", attempts };
+  const waitSeconds = nextBackoffSeconds(attempts, policy);
+  if (lastMs !== undefined && !stable && nowMs < lastMs + waitSeconds * 1000) {
+    return { kind: "wait", untilMs: lastMs + waitSeconds * 1000, backoffSeconds: waitSeconds };
+  }
+  return { kind: "restart", attempts: attempts + 1 };
+}
+
+/** What one supervision pass did. */
+export interface SuperviseResult {
+  /** `healthy`, `down` (deliberately stopped), `busy` (lock held), `waiting`, `restarted`, `restartFailed`, `gaveUp`. */
+  status: "healthy" | "down" | "busy" | "waiting" | "restarted" | "restartFailed" | "gaveUp";
+  /** The new app-server's pid after a restart. */
+  pid?: number;
+  /** Why, for the failures. */
+  message?: string;
+}
+
+async function writeHoldoff(stateDir: string, untilMs: number): Promise<void> {
+  await Deno.writeTextFile(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1000)}\n`);
+}
+
+/**
+ * One supervision pass: if the app-server should run and does not, restart
+ * it per the backoff policy.
+ */
+export async function superviseOnce(options: DaemonOptions = {}): Promise<SuperviseResult> {
+  const ctx = createContext(options);
+  await ensureStateDir(ctx.paths);
+  const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
+  if (lock === undefined) return { status: "busy" };
+  try {
+    try {
+      await Deno.stat(join(ctx.paths.stateDir, DOWN_FILE));
+      return { status: "down" };
+    } catch {
+      // not deliberately down: supervise
+    }
+    const pid = await readPidState(ctx.paths.pidFile);
+    if (pid.kind === "running" || pid.kind === "unverifiable") return { status: "healthy" };
+    const settings = await loadSettingsLenient(ctx.paths);
+    const policy = settings.updater.supervision;
+    const state = await readUpdaterState(ctx.paths);
+    const now = ctx.clock.now();
+    const lastExit = pid.kind === "stale"
+      ? `${new Date(now).toISOString()} ${pid.reason}`
+      : state.lastExit;
+    const decision = decideRestart(state, policy, now);
+    switch (decision.kind) {
+      case "giveUp": {
+        await patchUpdaterState(ctx.paths, { gaveUp: true, lastExit, nextRestartAt: undefined });
+        await setDown(ctx, true, `supervision gave up after ${decision.attempts} restarts`);
+        return { status: "gaveUp", message: `gave up after ${decision.attempts} restarts` };
+      }
+      case "wait": {
+        await writeHoldoff(ctx.paths.stateDir, decision.untilMs);
+        await patchUpdaterState(ctx.paths, {
+          lastExit,
+          backoffSeconds: decision.backoffSeconds,
+          nextRestartAt: new Date(decision.untilMs).toISOString(),
+        });
+        return { status: "waiting" };
+      }
+      case "restart": {
+        const restartedAt = new Date(now).toISOString();
+        const backoffSeconds = nextBackoffSeconds(decision.attempts, policy);
+        await writeHoldoff(ctx.paths.stateDir, now + backoffSeconds * 1000);
+        try {
+          const result = await startLocked(ctx, settings);
+          await patchUpdaterState(ctx.paths, {
+            lastExit,
+            lastRestartAt: restartedAt,
+            consecutiveFailures: decision.attempts,
+            restartCount: (state.restartCount ?? 0) + 1,
+            backoffSeconds,
+            gaveUp: false,
+            nextRestartAt: undefined,
+          });
+          return { status: "restarted", pid: result.pid };
+        } catch (error) {
+          await patchUpdaterState(ctx.paths, {
+            lastExit: `${restartedAt} restart failed: ${describeError(error).split("\n")[0]}`,
+            lastRestartAt: restartedAt,
+            consecutiveFailures: decision.attempts,
+            backoffSeconds,
+            nextRestartAt: new Date(now + backoffSeconds * 1000).toISOString(),
+          });
+          return { status: "restartFailed", message: describeError(error) };
+        }
+      }
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Clears the supervision failure state (a user `start` means: try again). */
+export async function resetSupervision(ctx: ReturnType<typeof createContext>): Promise<void> {
+  const state = await readUpdaterState(ctx.paths);
+  if (state.gaveUp || state.consecutiveFailures || state.nextRestartAt) {
+    await patchUpdaterState(ctx.paths, {
+      gaveUp: false,
+      consecutiveFailures: 0,
+      nextRestartAt: undefined,
+      backoffSeconds: 0,
+    });
+  }
+}

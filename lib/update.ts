@@ -1,0 +1,270 @@
+/**
+ * One update pass: install the latest (or a pinned) release from the
+ * configured source, then restart the app-server only if the version it runs
+ * differs from the managed binary's. A new release that fails to become ready
+ * is rolled back: `current` goes back to the previous release, which is
+ * started again, and that version is skipped by later passes.
+ *
+ * The download runs outside `daemon.lock` (it can take minutes; the install
+ * has its own `install.lock`); the restart decision is made under it. From
+ * the updater loop the lock is only try-locked: a busy lock defers the
+ * restart to the next pass.
+ *
+ * @module
+ */
+import { tryAcquireDaemonLock } from "./daemon_lock.ts";
+import { CodexdError, describeError } from "./errors.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonContext,
+  type DaemonOptions,
+  lockDaemon,
+  spawnAppServer,
+  type SpawnOutcome,
+  stopRecorded,
+} from "./lifecycle.ts";
+import { capLog } from "./logs.ts";
+import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
+import { isAnswering } from "./control_socket.ts";
+import { readPidState } from "./pid_record.ts";
+import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
+import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
+import { CODEXD_VERSION } from "./version.ts";
+
+/** Options for {@linkcode update}. */
+export interface UpdateOptions extends DaemonOptions {
+  /** Install source. @default {settings.updater.source} */
+  source?: InstallSource;
+  /** Version to install. @default {"latest"} */
+  version?: string;
+  /** npm registry URL (npm source). @default {npm's configured registry} */
+  registry?: string;
+  /** Called during downloads (the CLI shows it on a TTY only). */
+  onProgress?: (received: number, total?: number) => void;
+  /** Set by the updater loop: try-lock, honour `autoUpdateEnabled`, record the outcome. */
+  updaterPass?: boolean;
+}
+
+/** What {@linkcode update} returns. */
+export interface UpdateResult {
+  /** `updated` when a release was installed or the app-server moved to it. */
+  status: "updated" | "noUpdate";
+  /** Why nothing happened, when nothing did. */
+  reason?: string;
+  /** Managed binary version before the pass. */
+  previousVersion: string | null;
+  /** Managed binary version after the pass. */
+  version: string | null;
+  /** Whether a new release was installed. */
+  installed: boolean;
+  /** Whether the app-server was restarted onto it. */
+  restarted: boolean;
+  /** With `updaterPass`: the lock was busy, the restart waits for the next pass. */
+  restartDeferred?: boolean;
+  /** The app-server's pid after a restart. */
+  pid?: number;
+  /** What the running app-server reports. */
+  appServerVersion?: string;
+  /** The managed binary. */
+  managedCodexPath: string;
+  /** The control socket. */
+  socketPath: string;
+  /** This codexd's version. */
+  codexdVersion: string;
+}
+
+async function install(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  options: UpdateOptions,
+): Promise<{ installed: boolean; previousRelease?: string }> {
+  const source = options.source ?? settings.updater.source;
+  if (source === "install-sh") {
+    const { installFromScript } = await import("./install_sh.ts");
+    await installFromScript(ctx.paths, {});
+    return { installed: true };
+  }
+  const { installFromNpm } = await import("./install_npm.ts");
+  const result = await installFromNpm(ctx.paths, {
+    version: options.version,
+    registry: options.registry,
+    onProgress: options.onProgress,
+  });
+  return { installed: result.installed, previousRelease: result.previousRelease };
+}
+
+/**
+ * Restarts onto the new release; if it never becomes ready, puts `current`
+ * back and starts the previous release again.
+ */
+async function restartOntoNewRelease(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  previousRelease: string | undefined,
+  previousVersion: string | null,
+): Promise<SpawnOutcome> {
+  const binary = binaryFor(ctx, settings);
+  await stopRecorded(ctx, await readPidState(ctx.paths.pidFile), settings);
+  try {
+    return await spawnAppServer(ctx, settings, binary);
+  } catch (error) {
+    if (previousRelease === undefined) throw error;
+    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
+    const { swapCurrentRelease } = await import("./install_npm.ts");
+    await swapCurrentRelease(ctx.paths, previousRelease);
+    await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
+    const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };
+    try {
+      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
+    } catch (again) {
+      throw new CodexdError(
+        "UPDATE_FAILED",
+        `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${
+          describeError(again)
+        }`,
+        "codexd logs",
+        { ...details, serving: false },
+      );
+    }
+    throw new CodexdError(
+      "UPDATE_FAILED",
+      `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${
+        describeError(error).split("\n")[0]
+      }`,
+      "codexd logs",
+      { ...details, serving: true },
+    );
+  }
+}
+
+/**
+ * Runs one update pass now.
+ *
+ * @throws {CodexdError} `INSTALL_FAILED` (nothing changed), `UPDATE_FAILED` (rolled back).
+ * @example
+ * ```ts ignore
+ * import { update } from "./update.ts";
+ * const { status, previousVersion, version } = await update({ source: "npm" });
+ * ```
+ */
+export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
+  const ctx = createContext(options);
+  const { settings } = await loadSettings(ctx.paths);
+  const binary = binaryFor(ctx, settings);
+  const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
+  const base = {
+    previousVersion: previousFacts?.version ?? null,
+    managedCodexPath: binary.path,
+    socketPath: ctx.paths.socketPath,
+    codexdVersion: CODEXD_VERSION,
+  };
+  const nothing = (reason: string): UpdateResult => ({
+    status: "noUpdate",
+    reason,
+    ...base,
+    version: base.previousVersion,
+    installed: false,
+    restarted: false,
+  });
+  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
+    return await record(ctx, options, nothing("autoUpdateDisabled"));
+  }
+
+  let installed: { installed: boolean; previousRelease?: string };
+  try {
+    installed = await install(ctx, settings, options);
+  } catch (error) {
+    if (options.updaterPass) {
+      await patchUpdaterState(ctx.paths, {
+        lastCheck: new Date(ctx.clock.now()).toISOString(),
+        lastResult: `error: ${describeError(error).split("\n")[0]}`,
+      });
+    }
+    throw error;
+  }
+  let facts = await readBinaryFacts(ctx.paths, binary.path);
+  const { skipVersion } = await readUpdaterState(ctx.paths);
+  if (
+    installed.installed && installed.previousRelease !== undefined &&
+    skipVersion !== undefined && facts.version === skipVersion && !options.version
+  ) {
+    // This release already failed to become ready once: stay on the previous one.
+    const { swapCurrentRelease } = await import("./install_npm.ts");
+    await swapCurrentRelease(ctx.paths, installed.previousRelease);
+    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
+  }
+
+  const lock = options.updaterPass
+    ? await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock)
+    : await lockDaemon(ctx);
+  const outcome: UpdateResult = {
+    status: installed.installed ? "updated" : "noUpdate",
+    ...base,
+    version: facts.version,
+    installed: installed.installed,
+    restarted: false,
+  };
+  if (lock === undefined) {
+    return await record(ctx, options, { ...outcome, restartDeferred: true });
+  }
+  try {
+    const { settings: current } = await loadSettings(ctx.paths);
+    const state = await readPidState(ctx.paths.pidFile);
+    if (state.kind !== "running") return await record(ctx, options, outcome);
+    const info = await isAnswering(ctx.paths.socketPath);
+    if (info === undefined || info.appServerVersion === facts.version) {
+      return await record(ctx, options, {
+        ...outcome,
+        ...(info ? { appServerVersion: info.appServerVersion } : {}),
+      });
+    }
+    const spawned = await restartOntoNewRelease(
+      ctx,
+      current,
+      installed.previousRelease,
+      base.previousVersion,
+    );
+    facts = spawned.facts;
+    return await record(ctx, options, {
+      ...outcome,
+      status: "updated",
+      version: facts.version,
+      restarted: true,
+      pid: spawned.record.pid,
+      appServerVersion: spawned.info.appServerVersion,
+    });
+  } catch (error) {
+    if (options.updaterPass) {
+      await patchUpdaterState(ctx.paths, {
+        lastCheck: new Date(ctx.clock.now()).toISOString(),
+        lastResult: `error: ${describeError(error).split("\n")[0]}`,
+      });
+    }
+    throw error;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Records an updater pass's outcome and caps the logs; passes `result` through. */
+async function record(
+  ctx: DaemonContext,
+  options: UpdateOptions,
+  result: UpdateResult,
+): Promise<UpdateResult> {
+  if (!options.updaterPass) return result;
+  const summary = result.status === "updated"
+    ? `updated ${result.previousVersion} -> ${result.version}${
+      result.restarted ? " (restarted)" : ""
+    }`
+    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+  await patchUpdaterState(ctx.paths, {
+    lastCheck: new Date(ctx.clock.now()).toISOString(),
+    lastResult: result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary,
+  });
+  await capLog(ctx.paths.logFile);
+  await capLog(ctx.paths.updaterLogFile);
+  return result;
+}
