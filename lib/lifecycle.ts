@@ -362,6 +362,13 @@ export async function stopRecorded(
   }
 }
 
+/** Warnings worth showing whenever a new app-server was spawned. */
+async function spawnWarnings(): Promise<string[]> {
+  const { lingerWarning } = await import("./linger.ts");
+  const warning = lingerWarning();
+  return warning ? [warning] : [];
+}
+
 /** `start` under an already held lock. */
 export async function startLocked(
   ctx: DaemonContext,
@@ -404,6 +411,7 @@ export async function startLocked(
     backend: "pid",
     pid: spawned.record.pid,
     appServerVersion: spawned.info.appServerVersion,
+    warnings: await spawnWarnings(),
   }, spawned.facts);
 }
 
@@ -424,6 +432,7 @@ export async function restartLocked(
     backend: "pid",
     pid: spawned.record.pid,
     appServerVersion: spawned.info.appServerVersion,
+    warnings: await spawnWarnings(),
   }, spawned.facts);
 }
 
