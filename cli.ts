@@ -33,6 +33,7 @@ interface FlagSpec {
 
 /** Parsed command-line flags. */
 export interface ParsedFlags {
+  /** A flag's value: `true` for switches, a string or a number otherwise. */
   [name: string]: string | number | boolean | undefined;
 }
 

@@ -25,6 +25,7 @@
  * @module
  */
 export { CodexdError, type ErrorCode } from "./lib/errors.ts";
+export type { Clock } from "./lib/clock.ts";
 export {
   type DaemonOptions,
   type LifecycleResult,
@@ -32,9 +33,17 @@ export {
   restart,
   start,
   stop,
+  type StopOptions,
+  type StopResult,
   version,
 } from "./lib/lifecycle.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
+export type { UpdaterState } from "./lib/updater_state.ts";
+export { type RemoteControlResult, setRemoteControl } from "./lib/remote_control.ts";
+export { bootstrap, type BootstrapOptions, type BootstrapResult } from "./lib/bootstrap.ts";
+export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
+export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";
+export type { InstallSource } from "./lib/settings.ts";
 export { CODEXD_VERSION } from "./lib/version.ts";
 
 if (import.meta.main) {

@@ -56,15 +56,15 @@ export interface DaemonOptions {
   codexBin?: string;
   /** Seconds between SIGTERM and SIGKILL for `stop`/`restart`. @default {settings.shutdownGraceSeconds} */
   graceSeconds?: number;
-  /** @default {START_TIMEOUT_MS} */
+  /** How long a spawned app-server may take to answer. @default {START_TIMEOUT_MS} */
   startTimeoutMs?: number;
-  /** @default {READY_POLL_MS} */
+  /** Readiness poll interval. @default {READY_POLL_MS} */
   readyPollMs?: number;
-  /** @default {PROBE_TIMEOUT_MS} */
+  /** Bound on one control-socket probe. @default {PROBE_TIMEOUT_MS} */
   probeTimeoutMs?: number;
   /** Bound on waiting for `daemon.lock`. @default {LOCK_TIMEOUT_MS} */
   lockTimeoutMs?: number;
-  /** @default {systemClock} */
+  /** Time source, injected by tests. @default {systemClock} */
   clock?: Clock;
   /** The OS to act as; tests inject one to check the platform guard. @default {Deno.build.os} */
   os?: typeof Deno.build.os;

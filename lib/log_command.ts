@@ -11,7 +11,7 @@ export const DEFAULT_LOG_LINES = 50;
 
 /** Options for {@linkcode readLogs}. */
 export interface LogsOptions extends DaemonOptions {
-  /** @default {DEFAULT_LOG_LINES} */
+  /** How many lines to return. @default {DEFAULT_LOG_LINES} */
   lines?: number;
   /** Read the updater's log instead of the app-server's. @default {false} */
   updater?: boolean;
