@@ -19,6 +19,7 @@ import {
   writePidRecord,
 } from "../lib/pid_record.ts";
 import { terminateRecorded } from "../lib/terminate.ts";
+import { eventually } from "./support/helpers.ts";
 
 const record: PidRecord = {
   pid: 4242,
@@ -64,10 +65,11 @@ Deno.test("probeProcess() sees this process alive with this boot's identity", ()
 });
 
 Deno.test("probeProcess() treats a zombie as dead", async () => {
-  // The background `true` exits while its parent (exec'd into sleep) never
-  // reaps it: a zombie for as long as the sleep runs.
+  // The background sleep exits after its parent has exec'd into another
+  // sleep, which never reaps it: a zombie for as long as that sleep runs.
+  // (A child that exits before the exec may be reaped by sh itself.)
   const parent = new Deno.Command("sh", {
-    args: ["-c", "true & echo $!; exec sleep 5"],
+    args: ["-c", "sleep 0.2 & echo $!; exec sleep 5"],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -76,12 +78,9 @@ Deno.test("probeProcess() treats a zombie as dead", async () => {
     const { value } = await reader.read();
     reader.releaseLock();
     const zombie = Number(new TextDecoder().decode(value).trim());
-    let stat = "";
-    for (let i = 0; i < 200 && !stat.includes(") Z "); i++) {
-      stat = await Deno.readTextFile(`/proc/${zombie}/stat`).catch(() => "");
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    assert(stat.includes(") Z "), "the child became a zombie");
+    const isZombie = async () =>
+      (await Deno.readTextFile(`/proc/${zombie}/stat`).catch(() => "")).includes(") Z ");
+    assert(await eventually(isZombie, 10_000, 5), "the child became a zombie");
     assertEquals(probeProcess(zombie).kind, "dead");
   } finally {
     parent.kill("SIGKILL");
