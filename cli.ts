@@ -358,6 +358,10 @@ function globalHelp(): string {
 
 /** Renders a result as a short human-readable summary. */
 export function renderPretty(output: Record<string, unknown>): string {
+  // A log tail reads best as the log itself.
+  if (Array.isArray(output.lines) && typeof output.logPath === "string") {
+    return [`==> ${output.logPath} <==`, ...output.lines].join("\n");
+  }
   const lines: string[] = [];
   for (const [key, value] of Object.entries(output)) {
     if (value === undefined || value === null) continue;
