@@ -341,3 +341,19 @@ Deno.test("usage errors exit 2 with a USAGE code", async () => {
   assertMatch(help.stdout, /--grace-seconds N/);
   assertMatch(help.stdout, /Examples:/);
 });
+
+Deno.test("logs prints the tail of the current log; each spawn rotates the previous run", async () => {
+  await using h = await fakeHome();
+  await runCli(h.home, ["start"]);
+  await runCli(h.home, ["restart"]);
+  const logs = await runCli(h.home, ["logs", "-n", "1"]);
+  assertEquals(logs.code, 0);
+  assertEquals(logs.json.logPath, `${h.home}/app-server-daemon/app-server.stderr.log`);
+  assertEquals((logs.json.lines as string[]).length, 1);
+  assertMatch((logs.json.lines as string[])[0], /fake app-server listening/);
+  const previous = await Deno.readTextFile(`${h.home}/app-server-daemon/app-server.stderr.log.1`);
+  assertMatch(previous, /fake app-server 9\.9\.9 starting/);
+  const pretty = await runCli(h.home, ["logs", "--pretty"]);
+  assertMatch(pretty.stdout, /^==> .*app-server\.stderr\.log <==\n/);
+  assertEquals((await runCli(h.home, ["logs", "--updater"])).json.lines, []);
+});
