@@ -176,13 +176,7 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
   try {
     installed = await install(ctx, settings, options);
   } catch (error) {
-    if (options.updaterPass) {
-      await patchUpdaterState(ctx.paths, {
-        lastCheck: new Date(ctx.clock.now()).toISOString(),
-        lastResult: `error: ${describeError(error).split("\n")[0]}`,
-      });
-    }
-    throw error;
+    throw await recordFailure(ctx, options, error);
   }
   let facts = await readBinaryFacts(ctx.paths, binary.path);
   const { skipVersion } = await readUpdaterState(ctx.paths);
@@ -236,16 +230,25 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
       appServerVersion: spawned.info.appServerVersion,
     });
   } catch (error) {
-    if (options.updaterPass) {
-      await patchUpdaterState(ctx.paths, {
-        lastCheck: new Date(ctx.clock.now()).toISOString(),
-        lastResult: `error: ${describeError(error).split("\n")[0]}`,
-      });
-    }
-    throw error;
+    throw await recordFailure(ctx, options, error);
   } finally {
     await lock.release();
   }
+}
+
+/** Records a failed updater pass; returns the error to rethrow. */
+async function recordFailure(
+  ctx: DaemonContext,
+  options: UpdateOptions,
+  error: unknown,
+): Promise<unknown> {
+  if (options.updaterPass) {
+    await patchUpdaterState(ctx.paths, {
+      lastCheck: new Date(ctx.clock.now()).toISOString(),
+      lastResult: `error: ${describeError(error).split("\n")[0]}`,
+    });
+  }
+  return error;
 }
 
 /** Records an updater pass's outcome and caps the logs; passes `result` through. */

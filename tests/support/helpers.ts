@@ -17,16 +17,9 @@ export const FAKE_APP_SERVER = `${REPO_ROOT}/tests/fixtures/fake_app_server.ts`;
 /** Target triple of the standalone layout on this machine. */
 export const TARGET = "x86_64-unknown-linux-musl";
 
-/** Knobs of the fake app-server (see tests/fixtures/fake_app_server.ts). */
-export interface FakeConfig {
-  version?: string;
-  serverVersion?: string;
-  startDelayMs?: number;
-  neverReady?: boolean;
-  ignoreSigterm?: boolean;
-  exitAtOnce?: boolean;
-  rejectFlags?: string[];
-}
+/** Knobs of the fake app-server. */
+export type { FakeConfig } from "../fixtures/fake_app_server.ts";
+import type { FakeConfig } from "../fixtures/fake_app_server.ts";
 
 /** A temp CODEX_HOME that kills its processes and removes itself on dispose. */
 export interface TestHome extends AsyncDisposable {
