@@ -383,6 +383,7 @@ export function errorOutput(
 ): { status: "error"; code: ErrorCode; message: string; hint?: string } {
   if (error instanceof CodexdError) {
     return {
+      ...error.details,
       status: "error",
       code: error.code,
       message: error.message,
