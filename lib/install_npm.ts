@@ -127,9 +127,9 @@ export function parseIntegrity(integrity: string): string {
 function installFailed(what: string, error?: unknown): CodexdError {
   return new CodexdError(
     "INSTALL_FAILED",
-    error === undefined ? `Cannot install codex: ${what}` : `Cannot install codex: ${what}: ${
-      describeError(error)
-    }`,
+    error === undefined
+      ? `Cannot install codex: ${what}`
+      : `Cannot install codex: ${what}: ${describeError(error)}`,
     "codexd update",
   );
 }
@@ -351,7 +351,9 @@ export async function installFromNpm(
       await download(dist, tarball, stallMs, onProgress);
       await Deno.mkdir(join(work, "x"));
       const untar = await run("tar", ["-xzf", tarball, "-C", join(work, "x")]);
-      if (!untar.ok) throw installFailed(`extract ${dist.tarball}: ${untar.out.trim().slice(-300)}`);
+      if (!untar.ok) {
+        throw installFailed(`extract ${dist.tarball}: ${untar.out.trim().slice(-300)}`);
+      }
       const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
       try {
         await Deno.rename(join(work, "x", "package", "vendor", target), staging);

@@ -82,8 +82,7 @@ async function install(
   const source = options.source ?? settings.updater.source;
   if (source === "install-sh") {
     const { installFromScript } = await import("./install_sh.ts");
-    await installFromScript(ctx.paths, {});
-    return { installed: true };
+    return { installed: (await installFromScript(ctx.paths)).installed };
   }
   const { installFromNpm } = await import("./install_npm.ts");
   const result = await installFromNpm(ctx.paths, {

@@ -229,3 +229,36 @@ Deno.test("update racing stop, start and enable-remote-control leaves one app-se
   assert(argv.includes("--remote-control"), "the running app-server has remote control");
   await runCli(h.home, ["stop", "--all"]);
 });
+
+Deno.test("the install-sh source runs the script with CODEX_HOME and reports failures", async () => {
+  let body = "";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response(body),
+  );
+  await using h = await emptyHome();
+  const release = `$CODEX_HOME/packages/standalone/releases/4.0.0-${TARGET}`;
+  body = [
+    "set -e",
+    `mkdir -p "${release}/bin"`,
+    `printf '%s' '${fakeLauncherScript("4.0.0")}' > "${release}/bin/codex"`,
+    `chmod +x "${release}/bin/codex"`,
+    `ln -sfn "releases/4.0.0-${TARGET}" "$CODEX_HOME/packages/standalone/current"`,
+  ].join("\n");
+  const env = { CODEXD_INSTALL_SCRIPT_URL: `http://127.0.0.1:${server.addr.port}/install.sh` };
+  try {
+    const boot = await runCli(h.home, ["bootstrap", "--install", "--source", "install-sh"], {
+      env,
+    });
+    assertEquals(boot.code, 0, boot.stdout + boot.stderr);
+    assertEquals(boot.json.appServerVersion, "4.0.0");
+    body = "echo 'no disk space' >&2; exit 7";
+    const update = await runCli(h.home, ["update"], { env });
+    assertEquals(update.json.code, "INSTALL_FAILED");
+    assertMatch(update.json.message as string, /exited with code 7:\nno disk space/);
+    assertEquals((await runCli(h.home, ["version"])).json.appServerVersion, "4.0.0");
+    await runCli(h.home, ["stop", "--all"]);
+  } finally {
+    await server.shutdown();
+  }
+});
