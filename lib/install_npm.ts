@@ -221,6 +221,21 @@ async function download(
   }
 }
 
+/**
+ * The system tar by absolute path: a non-interactive SSH session's PATH may
+ * be bare or empty, and codexd must not depend on it.
+ */
+function systemTar(): string {
+  for (const candidate of ["/usr/bin/tar", "/bin/tar", "/usr/local/bin/tar"]) {
+    try {
+      if (Deno.statSync(candidate).isFile) return candidate;
+    } catch {
+      // try the next
+    }
+  }
+  return "tar";
+}
+
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   try {
     const result = await new Deno.Command(cmd, {
@@ -350,7 +365,7 @@ export async function installFromNpm(
       const tarball = join(work, "codex.tgz");
       await download(dist, tarball, stallMs, onProgress);
       await Deno.mkdir(join(work, "x"));
-      const untar = await run("tar", ["-xzf", tarball, "-C", join(work, "x")]);
+      const untar = await run(systemTar(), ["-xzf", tarball, "-C", join(work, "x")]);
       if (!untar.ok) {
         throw installFailed(`extract ${dist.tarball}: ${untar.out.trim().slice(-300)}`);
       }

@@ -110,7 +110,7 @@ export function parseLstart(text: string): Date | undefined {
 }
 
 function probeDarwin(pid: number): ProcessProbe {
-  const out = new Deno.Command("ps", {
+  const out = new Deno.Command("/bin/ps", {
     args: ["-o", "stat=,lstart=", "-p", String(pid)],
     env: { LC_ALL: "C", TZ: "UTC" },
     stdout: "piped",
@@ -132,7 +132,7 @@ function probeDarwin(pid: number): ProcessProbe {
 }
 
 function darwinBootId(): string {
-  const out = new Deno.Command("sysctl", {
+  const out = new Deno.Command("/usr/sbin/sysctl", {
     args: ["-n", "kern.boottime"],
     stdout: "piped",
     stderr: "null",

@@ -5,22 +5,8 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { fakeHome, processesOfHome, REPO_ROOT, runCli } from "./support/helpers.ts";
+import { fakeHome, processesOfHome, REPO_ROOT, runCli, serveRepo } from "./support/helpers.ts";
 import { killUserProcesses, lingerWarning } from "../lib/linger.ts";
-
-/** Serves the repository read-only over HTTP on loopback. */
-function serveRepo(): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
-    const path = decodeURIComponent(new URL(request.url).pathname);
-    if (path.includes("..")) return new Response("no", { status: 400 });
-    try {
-      const body = await Deno.readFile(`${REPO_ROOT}${path}`);
-      return new Response(body, { headers: { "content-type": "application/typescript" } });
-    } catch {
-      return new Response("not found", { status: 404 });
-    }
-  });
-}
 
 async function runRemote(
   url: string,

@@ -202,3 +202,17 @@ export async function killHomeProcesses(home: string): Promise<void> {
     await eventually(() => pids.every((pid) => !isAlive(pid)), 5_000, 10);
   }
 }
+
+/** Serves the repository read-only over HTTP on loopback. */
+export function serveRepo(): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const path = decodeURIComponent(new URL(request.url).pathname);
+    if (path.includes("..")) return new Response("no", { status: 400 });
+    try {
+      const body = await Deno.readFile(`${REPO_ROOT}${path}`);
+      return new Response(body, { headers: { "content-type": "application/typescript" } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+}

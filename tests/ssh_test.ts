@@ -1,0 +1,79 @@
+/**
+ * The one-liner over a real SSH session, exactly as a desktop client runs it:
+ * a throwaway OpenSSH server on 127.0.0.1, a non-interactive session with no
+ * TTY and the bare PATH sshd gives (`/usr/local/bin:/usr/bin:/bin`), codexd
+ * fetched from a URL (a loopback HTTP server standing in for JSR), and the
+ * single JSON line on stdout parsed. The app-server must outlive the session.
+ *
+ * @module
+ */
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { processesOfHome, serveRepo } from "./support/helpers.ts";
+import { REAL_CODEX_VERSION, realHome } from "./support/real_codex.ts";
+import { startSshd } from "./support/sshd.ts";
+
+const BARE_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/** `deno` as the bare PATH finds it, else its absolute path. */
+function denoCommand(): string {
+  for (const dir of BARE_PATH.split(":")) {
+    try {
+      if (Deno.realPathSync(`${dir}/deno`) === Deno.realPathSync(Deno.execPath())) return "deno";
+    } catch {
+      // not there
+    }
+  }
+  return Deno.execPath();
+}
+
+function parseOneJsonLine(stdout: string): Record<string, unknown> {
+  const lines = stdout.split("\n").filter((line) => line !== "");
+  assertEquals(lines.length, 1, `stdout must be exactly one JSON line: ${stdout}`);
+  return JSON.parse(lines[0]);
+}
+
+Deno.test("the one-liner works over a real non-interactive SSH session", async (t) => {
+  const sshd = await startSshd();
+  if ("skipped" in sshd) {
+    console.log(`SKIPPED: ${sshd.skipped}`);
+    return;
+  }
+  await using session = sshd;
+  await using h = await realHome();
+  const server = serveRepo();
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/mod.ts`;
+    // `env -i` gives the remote command sshd's bare PATH and nothing from
+    // shell start-up files, as on a stock host.
+    const oneLiner = (command: string): string =>
+      `env -i HOME="$HOME" PATH=${BARE_PATH} CODEX_HOME='${h.home}' ${denoCommand()} run -A ${url} ${command}`;
+
+    await t.step("start answers with one JSON object and returns", async () => {
+      const start = await session.run(oneLiner("start"));
+      assertEquals(start.code, 0, start.stderr);
+      const json = parseOneJsonLine(start.stdout);
+      assertEquals(json.status, "started");
+      assertEquals(json.appServerVersion, REAL_CODEX_VERSION);
+    });
+    await t.step("the app-server outlives the session and version reports it", async () => {
+      const version = await session.run(oneLiner("version"));
+      assertEquals(version.code, 0, version.stderr);
+      const json = parseOneJsonLine(version.stdout);
+      assertEquals(json.status, "running");
+      assertEquals(json.appServerVersion, REAL_CODEX_VERSION);
+    });
+    await t.step("an error is one JSON object too, with its code", async () => {
+      const bad = await session.run(oneLiner("frobnicate"));
+      assertEquals(bad.code, 2);
+      assertEquals(parseOneJsonLine(bad.stdout).code, "USAGE");
+      assertMatch(bad.stderr, /^Error: Unknown command/);
+    });
+    await t.step("stop stops it", async () => {
+      const stop = await session.run(oneLiner("stop"));
+      assertEquals(parseOneJsonLine(stop.stdout).status, "stopped");
+      assertEquals(processesOfHome(h.home), []);
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
