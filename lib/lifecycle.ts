@@ -24,7 +24,7 @@ import {
   readBinaryFacts,
   tryReadBinaryFacts,
 } from "./managed_binary.ts";
-import { type DaemonPaths, daemonPaths, ensureStateDir, resolveCodexHome } from "./paths.ts";
+import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import {
   isRecordAlive,
   type PidRecord,
@@ -136,7 +136,6 @@ export function createContext(options: DaemonOptions = {}): DaemonContext {
 
 /** Takes `daemon.lock` for a mutating command. */
 export async function lockDaemon(ctx: DaemonContext): Promise<DaemonLock> {
-  await ensureStateDir(ctx.paths);
   return await acquireDaemonLock(ctx.paths.lockFile, {
     timeoutMs: ctx.options.lockTimeoutMs,
     clock: ctx.clock,
@@ -379,7 +378,11 @@ export async function startLocked(
   switch (state.kind) {
     case "running": {
       // Up, or still starting after a CLI was killed mid-start: adopt it.
-      const info = await probe(ctx) ?? await waitUntilReady(ctx, state.record)
+      const [answered, facts] = await Promise.all([
+        probe(ctx),
+        tryReadBinaryFacts(ctx.paths, binary.path),
+      ]);
+      const info = answered ?? await waitUntilReady(ctx, state.record)
         .catch(async (error) => {
           await stopRecorded(ctx, state, { ...settings, shutdownGraceSeconds: 1 });
           throw error;
@@ -388,7 +391,7 @@ export async function startLocked(
         backend: "pid",
         pid: state.record.pid,
         appServerVersion: info.appServerVersion,
-      });
+      }, facts);
     }
     case "unverifiable": {
       const info = await probe(ctx);
@@ -534,7 +537,12 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   const ctx = createContext(options);
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
-  const [info, state] = await Promise.all([probe(ctx), readPidState(ctx.paths.pidFile)]);
+  // The probe goes first so its socket round trip overlaps the file reads.
+  const [info, state, facts] = await Promise.all([
+    probe(ctx),
+    readPidState(ctx.paths.pidFile),
+    tryReadBinaryFacts(ctx.paths, binary.path),
+  ]);
   if (info === undefined) {
     throw new CodexdError(
       "NOT_RUNNING",
@@ -545,7 +553,7 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   return await result(ctx, binary, "running", {
     ...(state.kind === "running" ? { backend: "pid" as const, pid: state.record.pid } : {}),
     appServerVersion: info.appServerVersion,
-  });
+  }, facts);
 }
 
 /**
