@@ -86,6 +86,46 @@ async function sum(...samples: Promise<Sample>[]): Promise<Sample> {
   return { ms, peakKiB };
 }
 
+/**
+ * The floor no daemon tool can beat: the app-server's own spawn-to-ready time
+ * (spawned directly, polled every 5 ms) and its SIGTERM-to-exit time.
+ */
+async function appServerFloor(home: string): Promise<{ readyMs: number; exitMs: number }> {
+  const { probeAppServer } = await import("../lib/control_socket.ts");
+  const socket = `${home}/app-server-control/app-server-control.sock`;
+  const ready: number[] = [];
+  const exit: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {
+      args: [
+        "app-server",
+        "--listen",
+        "unix://",
+        "--analytics-default-enabled",
+        "--managed-daemon",
+      ],
+      env: { CODEX_HOME: home, CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED: "1" },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    while (true) {
+      try {
+        await probeAppServer(socket);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    ready.push(performance.now() - started);
+    const stopping = performance.now();
+    child.kill("SIGTERM");
+    await child.status;
+    exit.push(performance.now() - stopping);
+  }
+  return { readyMs: median(ready), exitMs: median(exit) };
+}
+
 const homes: Record<Impl, string> = {
   codexd: await Deno.makeTempDir({ prefix: "codexd-bench-" }),
   reference: await Deno.makeTempDir({ prefix: "codexd-bench-ref-" }),
@@ -131,6 +171,15 @@ try {
       } | ${rm ? rm.toFixed(0) + " MiB" : "n/a"} |`,
     );
   }
+  const floor = await appServerFloor(homes.codexd);
+  lines.push(
+    "",
+    `Floor on this machine: the app-server itself takes ${
+      floor.readyMs.toFixed(0)
+    } ms from spawn to answering initialize and ${
+      floor.exitMs.toFixed(0)
+    } ms from SIGTERM to exit (median of 5, spawned directly).`,
+  );
   const { updaterIdleRss } = await import("./updater_rss.ts").catch(() => ({
     updaterIdleRss: undefined,
   }));
