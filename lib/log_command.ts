@@ -27,7 +27,15 @@ export interface LogsResult {
   lines: string[];
 }
 
-/** Reads the last lines of a log. */
+/**
+ * Reads the last lines of a log.
+ *
+ * @example
+ * ```ts ignore
+ * import { readLogs } from "./log_command.ts";
+ * const { lines } = await readLogs({ lines: 20, updater: true });
+ * ```
+ */
 export async function readLogs(options: LogsOptions = {}): Promise<LogsResult> {
   const ctx = createContext(options);
   const logPath = options.updater ? ctx.paths.updaterLogFile : ctx.paths.logFile;

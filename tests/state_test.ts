@@ -208,3 +208,28 @@ Deno.test("main() prints one JSON error and never a stack trace", async () => {
     message: "boom",
   });
 });
+
+Deno.test("capLog() copies and truncates a big log so its writer keeps appending", async () => {
+  const { capLog, rotateLog } = await import("../lib/logs.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = `${dir}/app.log`;
+    const writer = await Deno.open(log, { append: true, create: true });
+    await writer.write(new TextEncoder().encode("x".repeat(100)));
+    assertEquals(await capLog(log, 1000), false, "small logs stay");
+    assertEquals(await capLog(log, 50), true);
+    await writer.write(new TextEncoder().encode("after\n"));
+    writer.close();
+    assertEquals(await Deno.readTextFile(log), "after\n");
+    assertEquals((await Deno.stat(`${log}.1`)).size, 100);
+    for (let i = 0; i < 5; i++) {
+      await Deno.writeTextFile(log, `run ${i}\n`);
+      await rotateLog(log);
+    }
+    assertEquals(await Deno.readTextFile(`${log}.1`), "run 4\n");
+    assertEquals(await Deno.readTextFile(`${log}.3`), "run 2\n");
+    await assertRejects(() => Deno.stat(`${log}.4`), (e) => e instanceof Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -228,35 +228,61 @@ Deno.test("an external codex binary is launched but never updated", async () => 
   }
 });
 
-Deno.test("stop --all kills the updater's whole process group, a running pass included", async () => {
+Deno.test("stop --all kills the updater's whole process group, installer children included", async () => {
   await using h = await fakeHome();
-  // A registry that accepts connections and never answers keeps the
-  // updater's first pass (a Deno child in its group) busy.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn);
-  })();
+  // install.sh that never finishes: the pass's `sh -s` and its `sleep` sit
+  // in the updater's process group.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("echo installing >&2; sleep 300\n"),
+  );
   try {
     await fastSettings(h.home, { updater: { firstPassDelaySeconds: 0 } });
-    const registry = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`;
-    const boot = await runCli(h.home, ["bootstrap"], { env: { NPM_CONFIG_REGISTRY: registry } });
+    const env = { CODEXD_INSTALL_SCRIPT_URL: `http://127.0.0.1:${server.addr.port}/install.sh` };
+    const boot = await runCli(h.home, ["bootstrap", "--source", "install-sh"], { env });
     const updaterPid = boot.json.updaterPid as number;
-    let pass: number[] = [];
+    let installer: number[] = [];
     assert(
       await eventually(() => {
-        pass = processesOfHome(h.home).filter((pid) => cmdline(pid).includes("--updater-pass"));
-        return pass.length > 0;
+        installer = processesOfHome(h.home).filter((pid) => cmdline(pid).startsWith("sleep 300"));
+        return installer.length > 0;
       }),
-      "the update pass is running",
+      "the installer is running",
     );
+    const pass = processesOfHome(h.home).filter((pid) =>
+      cmdline(pid).includes("--updater-pass") && !cmdline(pid).includes("codexd-update-loop")
+    );
+    assertEquals(pass.length, 1);
     const stop = await runCli(h.home, ["stop", "--all", "--grace-seconds", "1"]);
     assertEquals(stop.json.updaterStopped, true);
-    assert(await eventually(() => !isAlive(updaterPid) && pass.every((pid) => !isAlive(pid))));
-    assertEquals(processesOfHome(h.home), []);
+    assert(
+      await eventually(() => [updaterPid, ...pass, ...installer].every((pid) => !isAlive(pid))),
+    );
+    assertEquals(processesOfHome(h.home).map(cmdline), []);
   } finally {
-    listener.close();
-    await accepting.catch(() => {});
-    for (const conn of held) conn.close();
+    await server.shutdown();
   }
+});
+
+Deno.test("the updater runs update passes on its interval and records them", async () => {
+  const { startTestRegistry } = await import("./fixtures/test_registry.ts");
+  await using registry = await startTestRegistry([{ version: "9.9.9" }]);
+  await using h = await fakeHome();
+  await fastSettings(h.home, { updater: { firstPassDelaySeconds: 0 } });
+  await runCli(h.home, ["bootstrap"], { env: { NPM_CONFIG_REGISTRY: registry.url } });
+  let updater: Record<string, unknown> = {};
+  assert(
+    await eventually(
+      async () => {
+        updater = (await status(h.home)).updater as Record<string, unknown>;
+        return typeof updater.lastCheck === "string";
+      },
+      30_000,
+      250,
+    ),
+    "an update pass ran",
+  );
+  assertEquals(updater.lastResult, "noUpdate");
+  assertEquals(updater.running, true);
+  await runCli(h.home, ["stop", "--all"]);
 });
