@@ -424,9 +424,10 @@ export async function restartLocked(
   settings: DaemonSettings,
 ): Promise<LifecycleResult> {
   const binary = binaryFor(ctx, settings);
-  // Check the binary before stopping anything: a missing binary must not
-  // turn a working server into no server.
+  // Check the binary (and that it reports a version) before stopping
+  // anything: a broken binary must not turn a working server into no server.
   preflightBinary(binary);
+  await readBinaryFacts(ctx.paths, binary.path);
   const state = await readPidState(ctx.paths.pidFile);
   const stopped = await stopRecorded(ctx, state, settings);
   if (!stopped && await probe(ctx)) throw unmanagedServer(ctx);

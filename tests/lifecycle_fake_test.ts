@@ -357,3 +357,14 @@ Deno.test("logs prints the tail of the current log; each spawn rotates the previ
   assertMatch(pretty.stdout, /^==> .*app-server\.stderr\.log <==\n/);
   assertEquals((await runCli(h.home, ["logs", "--updater"])).json.lines, []);
 });
+
+Deno.test("restart with a broken binary keeps the running app-server", async () => {
+  await using h = await fakeHome();
+  const { pid } = (await runCli(h.home, ["start"])).json;
+  const release = await Deno.realPath(`${h.home}/packages/standalone/current`);
+  await Deno.writeTextFile(`${release}/bin/codex`, "#!/bin/sh\necho garbage\n", { mode: 0o755 });
+  const restart = await runCli(h.home, ["restart"]);
+  assertEquals(restart.json.code, "BINARY_VERSION_MALFORMED");
+  assert(isAlive(pid as number), "the working server was not stopped");
+  assertEquals((await runCli(h.home, ["version"])).json.pid, pid);
+});
