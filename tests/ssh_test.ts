@@ -68,9 +68,21 @@ Deno.test("the one-liner works over a real non-interactive SSH session", async (
       assertEquals(parseOneJsonLine(bad.stdout).code, "USAGE");
       assertMatch(bad.stderr, /^Error: Unknown command/);
     });
-    await t.step("stop stops it", async () => {
-      const stop = await session.run(oneLiner("stop"));
-      assertEquals(parseOneJsonLine(stop.stdout).status, "stopped");
+    await t.step("bootstrap returns promptly and its updater outlives the session", async () => {
+      const boot = await session.run(oneLiner("bootstrap --remote-control"), { timeoutMs: 60_000 });
+      assertEquals(boot.code, 0, boot.stderr);
+      const json = parseOneJsonLine(boot.stdout);
+      assertEquals(json.status, "bootstrapped");
+      assertEquals(json.remoteControlEnabled, true);
+      const status = parseOneJsonLine((await session.run(oneLiner("status"))).stdout);
+      assertEquals((status.updater as Record<string, unknown>).running, true);
+      assertEquals(status.status, "running");
+    });
+    await t.step("stop --all stops the app-server and the updater", async () => {
+      const stop = await session.run(oneLiner("stop --all"));
+      const json = parseOneJsonLine(stop.stdout);
+      assertEquals(json.status, "stopped");
+      assertEquals(json.updaterStopped, true);
       assertEquals(processesOfHome(h.home), []);
     });
   } finally {
