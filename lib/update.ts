@@ -177,7 +177,7 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
   } catch (error) {
     throw await recordFailure(ctx, options, error);
   }
-  let facts = await readBinaryFacts(ctx.paths, binary.path);
+  const facts = await readBinaryFacts(ctx.paths, binary.path);
   const { skipVersion } = await readUpdaterState(ctx.paths);
   if (
     installed.installed && installed.previousRelease !== undefined &&
@@ -203,35 +203,69 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     return await record(ctx, options, { ...outcome, restartDeferred: true });
   }
   try {
-    const { settings: current } = await loadSettings(ctx.paths);
-    const state = await readPidState(ctx.paths.pidFile);
-    if (state.kind !== "running") return await record(ctx, options, outcome);
-    const info = await isAnswering(ctx.paths.socketPath);
-    if (info === undefined || info.appServerVersion === facts.version) {
-      return await record(ctx, options, {
-        ...outcome,
-        ...(info ? { appServerVersion: info.appServerVersion } : {}),
-      });
-    }
-    const spawned = await restartOntoNewRelease(
-      ctx,
-      current,
-      installed.previousRelease,
-      base.previousVersion,
-    );
-    facts = spawned.facts;
-    return await record(ctx, options, {
-      ...outcome,
-      status: "updated",
-      version: facts.version,
-      restarted: true,
-      pid: spawned.record.pid,
-      appServerVersion: spawned.info.appServerVersion,
-    });
+    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease);
+    if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
+    return await record(ctx, options, result);
   } catch (error) {
     throw await recordFailure(ctx, options, error);
   } finally {
     await lock.release();
+  }
+}
+
+/** Under the lock: restarts the app-server onto the managed binary when its version differs. */
+async function restartIfVersionDiffers(
+  ctx: DaemonContext,
+  outcome: UpdateResult,
+  previousRelease: string | undefined,
+): Promise<UpdateResult> {
+  const { settings } = await loadSettings(ctx.paths);
+  const state = await readPidState(ctx.paths.pidFile);
+  if (state.kind !== "running") return outcome;
+  const info = await isAnswering(ctx.paths.socketPath);
+  if (info === undefined || info.appServerVersion === outcome.version) {
+    return { ...outcome, ...(info ? { appServerVersion: info.appServerVersion } : {}) };
+  }
+  const spawned = await restartOntoNewRelease(
+    ctx,
+    settings,
+    previousRelease,
+    outcome.previousVersion,
+  );
+  return {
+    ...outcome,
+    status: "updated",
+    version: spawned.facts.version,
+    restarted: true,
+    pid: spawned.record.pid,
+    appServerVersion: spawned.info.appServerVersion,
+  };
+}
+
+/** Release directory names look like `<version>-<target>`; nothing else is ever removed. */
+const RELEASE_NAME =
+  /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
+
+/**
+ * Removes old releases so hourly updates do not fill the disk, keeping the
+ * current one, the previous one (rollback) and the one the running
+ * app-server was started from (its files stay in use).
+ */
+async function pruneReleases(ctx: DaemonContext, previousRelease?: string): Promise<void> {
+  const releases = `${ctx.paths.standaloneDir}/releases`;
+  const keep = new Set<string>();
+  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
+  keep.add(current.split("/").at(-1) ?? "");
+  if (previousRelease) keep.add(previousRelease);
+  const state = await readPidState(ctx.paths.pidFile);
+  if (state.kind === "running") {
+    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
+    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
+    keep.add(inRelease.split("/")[0]);
+  }
+  for await (const entry of Deno.readDir(releases)) {
+    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
+    await Deno.remove(`${releases}/${entry.name}`, { recursive: true }).catch(() => {});
   }
 }
 

@@ -175,6 +175,13 @@ Deno.test("update installs the new release, restarts onto it, then reports noUpd
   assertEquals(again.json.status, "noUpdate");
   assertEquals(again.json.restarted, false);
   assertEquals((await fakeLaunches(h.home)).length, launches.length);
+
+  await registry.publish({ version: "3.0.0" });
+  registry.setLatest("3.0.0");
+  assertEquals((await runCli(h.home, ["update"], { env })).json.appServerVersion, "3.0.0");
+  const kept = [...Deno.readDirSync(`${h.home}/packages/standalone/releases`)]
+    .map((entry) => entry.name).sort();
+  assertEquals(kept, [`2.0.0-${TARGET}`, `3.0.0-${TARGET}`], "old releases are pruned");
   await runCli(h.home, ["stop", "--all"]);
 });
 
