@@ -368,3 +368,17 @@ Deno.test("restart with a broken binary keeps the running app-server", async () 
   assert(isAlive(pid as number), "the working server was not stopped");
   assertEquals((await runCli(h.home, ["version"])).json.pid, pid);
 });
+
+Deno.test("a wedged lock holder makes commands fail with LOCK_TIMEOUT naming its pid", async () => {
+  const { acquireDaemonLock } = await import("../lib/daemon_lock.ts");
+  await using h = await fakeHome();
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
+  await using _held = await acquireDaemonLock(`${h.home}/app-server-daemon/daemon.lock`);
+  const start = await runCli(h.home, ["start", "--lock-timeout-seconds", "1"]);
+  assertEquals(start.code, 1);
+  assertEquals(start.json.code, "LOCK_TIMEOUT");
+  assertMatch(start.json.message as string, new RegExp(`held by pid ${Deno.pid} for \\d+ s`));
+  // Read-only commands take no lock.
+  assertEquals((await runCli(h.home, ["status"])).code, 3);
+  assertEquals((await fakeLaunches(h.home)).length, 0);
+});
