@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { CodexdError, describeError } from "./errors.ts";
-import { parseCliVersion } from "./managed_binary.ts";
+import { parseCliVersion, runCommand } from "./managed_binary.ts";
 import { type DaemonPaths, join } from "./paths.ts";
 
 /** The package that carries codex on npm. */
@@ -236,24 +236,6 @@ function systemTar(): string {
   return "tar";
 }
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
-  try {
-    const result = await new Deno.Command(cmd, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      ok: result.success,
-      out: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-    };
-  } catch (error) {
-    return { ok: false, out: describeError(error) };
-  }
-}
-
 /** Checks a release directory holds a codex that reports `version`. */
 async function verifyRelease(dir: string, version: string): Promise<string | undefined> {
   const bin = join(dir, "bin", "codex");
@@ -263,10 +245,11 @@ async function verifyRelease(dir: string, version: string): Promise<string | und
   } catch {
     return `${bin} is missing`;
   }
-  const probe = await run(bin, ["--version"]);
-  const reported = parseCliVersion(probe.out);
-  if (!probe.ok || reported !== version) {
-    return `${bin} --version printed "${probe.out.trim().slice(0, 100)}", expected ${version}`;
+  const probe = await runCommand(bin, ["--version"]);
+  const reported = parseCliVersion(probe.stdout);
+  if (!probe.success || reported !== version) {
+    const printed = (probe.stdout + probe.stderr).trim().slice(0, 100);
+    return `${bin} --version printed "${printed}", expected ${version}`;
   }
   return undefined;
 }
@@ -365,9 +348,9 @@ export async function installFromNpm(
       const tarball = join(work, "codex.tgz");
       await download(dist, tarball, stallMs, onProgress);
       await Deno.mkdir(join(work, "x"));
-      const untar = await run(systemTar(), ["-xzf", tarball, "-C", join(work, "x")]);
-      if (!untar.ok) {
-        throw installFailed(`extract ${dist.tarball}: ${untar.out.trim().slice(-300)}`);
+      const untar = await runCommand(systemTar(), ["-xzf", tarball, "-C", join(work, "x")]);
+      if (!untar.success) {
+        throw installFailed(`extract ${dist.tarball}: ${untar.stderr.trim().slice(-300)}`);
       }
       const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
       try {

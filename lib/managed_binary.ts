@@ -101,27 +101,40 @@ export function parseCliVersion(output: string): string | undefined {
   return match?.[1];
 }
 
-async function run(
-  path: string,
-  args: string[],
-): Promise<{ success: boolean; stdout: string }> {
+/** What a short helper command printed. */
+export interface CommandRun {
+  /** Exit code 0. */
+  success: boolean;
+  /** Its stdout. */
+  stdout: string;
+  /** Its stderr, or the spawn error. */
+  stderr: string;
+}
+
+/** Runs a short command to completion; a spawn failure is an unsuccessful run, not a throw. */
+export async function runCommand(path: string, args: string[]): Promise<CommandRun> {
   try {
     const out = await new Deno.Command(path, {
       args,
       stdin: "null",
       stdout: "piped",
-      stderr: "null",
+      stderr: "piped",
     }).output();
-    return { success: out.success, stdout: new TextDecoder().decode(out.stdout) };
-  } catch {
-    return { success: false, stdout: "" };
+    const decoder = new TextDecoder();
+    return {
+      success: out.success,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } catch (error) {
+    return { success: false, stdout: "", stderr: String(error) };
   }
 }
 
 async function probeFacts(path: string): Promise<BinaryFacts> {
   const [versionRun, allFlags] = await Promise.all([
-    run(path, ["--version"]),
-    run(path, ["app-server", ...OPTIONAL_LAUNCH_FLAGS, "--help"]),
+    runCommand(path, ["--version"]),
+    runCommand(path, ["app-server", ...OPTIONAL_LAUNCH_FLAGS, "--help"]),
   ]);
   const version = parseCliVersion(versionRun.stdout);
   if (!versionRun.success || version === undefined) {
@@ -136,7 +149,7 @@ async function probeFacts(path: string): Promise<BinaryFacts> {
   if (allFlags.success) return { version, launchFlags: [...OPTIONAL_LAUNCH_FLAGS] };
   // clap rejects unknown flags before `--help`, so test them one by one.
   const accepted = await Promise.all(
-    OPTIONAL_LAUNCH_FLAGS.map((flag) => run(path, ["app-server", flag, "--help"])),
+    OPTIONAL_LAUNCH_FLAGS.map((flag) => runCommand(path, ["app-server", flag, "--help"])),
   );
   return {
     version,
