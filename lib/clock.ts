@@ -13,8 +13,16 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
-/** The real clock. */
+/**
+ * The real clock. `sleep` waits on `AbortSignal.timeout` rather than
+ * `setTimeout`: the first `setTimeout` in a Deno process costs ~12 ms more
+ * (measured: a 10 ms sleep takes ~25 ms vs ~13 ms), and stop/restart polls
+ * are on the CLI's critical path.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms) =>
+    new Promise((resolve) => {
+      AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), { once: true });
+    }),
 };
