@@ -177,10 +177,22 @@ async function result(
 }
 
 function unmanagedServer(ctx: DaemonContext): CodexdError {
+  // The Rust reference records its daemon in daemon.pid: name the tool that owns it.
+  let byReference = false;
+  try {
+    Deno.statSync(`${ctx.paths.stateDir}/daemon.pid`);
+    byReference = true;
+  } catch {
+    // not the reference's
+  }
   return new CodexdError(
     "UNMANAGED_SERVER",
-    `An app-server answers on ${ctx.paths.socketPath} but codexd has no record of starting it; leaving it alone`,
-    "stop that app-server yourself, then run: codexd start",
+    `An app-server answers on ${ctx.paths.socketPath} but codexd has no record of starting it${
+      byReference ? " (codex app-server daemon manages it)" : ""
+    }; leaving it alone`,
+    byReference
+      ? "codex app-server daemon stop, then: codexd start"
+      : "stop that app-server yourself, then run: codexd start",
   );
 }
 

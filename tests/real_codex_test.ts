@@ -47,3 +47,22 @@ Deno.test("the real app-server goes through start, version, status, restart and 
   assertEquals(gone.json.code, "NOT_RUNNING");
   assertEquals(processesOfHome(h.home).length, 0);
 });
+
+Deno.test("a daemon the Rust reference started is left alone with the reference's stop as the hint", async () => {
+  await using h = await realHome();
+  const reference = (command: string) =>
+    new Deno.Command(`${h.home}/packages/standalone/current/codex`, {
+      args: ["app-server", "daemon", command],
+      env: { CODEX_HOME: h.home },
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+  assertEquals((await reference("start")).code, 0);
+  const start = await runCli(h.home, ["start"]);
+  assertEquals(start.json.code, "UNMANAGED_SERVER");
+  assertEquals(start.json.hint, "codex app-server daemon stop, then: codexd start");
+  assertEquals((await runCli(h.home, ["version"])).json.appServerVersion, REAL_CODEX_VERSION);
+  assertEquals((await reference("stop")).code, 0);
+  assertEquals((await runCli(h.home, ["start"])).json.status, "started");
+  assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
+});
