@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "./support/asse
 import {
   disposableHome,
   fakeLaunches,
+  MOD_TS,
   processesOfHome,
   runCli,
   TARGET,
@@ -268,4 +269,25 @@ Deno.test("the install-sh source runs the script with CODEX_HOME and reports fai
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("download progress goes to a terminal stderr only, never to stdout", async () => {
+  await using registry = await startTestRegistry([{ version: "1.0.0" }]);
+  await using h = await emptyHome();
+  const out = `${h.home}/stdout.json`;
+  // `script` gives the command a pseudo-terminal; stdout is redirected to a file.
+  const command =
+    `CODEX_HOME='${h.home}' NPM_CONFIG_REGISTRY='${registry.url}' '${Deno.execPath()}' run -A '${MOD_TS}' update --json > '${out}'`;
+  const run = await new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const terminal = new TextDecoder().decode(run.stdout);
+  assertEquals(run.code, 0, terminal);
+  assertMatch(terminal, /downloading \d+\.\d( \/ \d+\.\d)? MiB/);
+  const stdout = await Deno.readTextFile(out);
+  assertEquals(stdout.trim().split("\n").length, 1);
+  assertEquals(JSON.parse(stdout).status, "updated");
 });
