@@ -100,7 +100,53 @@ export async function readPidState(file: string): Promise<PidState> {
   if (record === undefined) {
     return { kind: "stale", reason: `pid record ${file} is not valid JSON` };
   }
-  return classifyPidRecord(record, probeProcess(record.pid));
+  const probe = probeProcess(record.pid);
+  const state = classifyPidRecord(record, probe);
+  if (
+    state.kind === "unverifiable" && record.processIdentity.startTicks < 0 && probe.kind === "alive"
+  ) {
+    return await verifyByEnvironment(file, record, probe);
+  }
+  return state;
+}
+
+/**
+ * A record without an identity (written by an older or foreign tool) is
+ * checked another way instead of being guessed at: codexd starts its
+ * processes as this user with `CODEX_HOME` in their environment, so a process
+ * whose environment is unreadable (another user's) or lacks this home is not
+ * ours (stale, never signalled); one that has it is adopted and its record
+ * rewritten with the identity. Linux only; elsewhere it stays unverifiable.
+ */
+async function verifyByEnvironment(
+  file: string,
+  record: PidRecord,
+  probe: ProcessProbe & { kind: "alive" },
+): Promise<PidState> {
+  // Pid files live at <CODEX_HOME>/app-server-daemon/<name>.pid.
+  const home = file.slice(0, file.lastIndexOf("/", file.lastIndexOf("/") - 1));
+  let environ: string;
+  try {
+    environ = new TextDecoder().decode(Deno.readFileSync(`/proc/${record.pid}/environ`));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || Deno.build.os !== "linux") {
+      return { kind: "unverifiable", reason: `cannot read /proc/${record.pid}/environ`, record };
+    }
+    return { kind: "stale", reason: `pid ${record.pid} belongs to another user`, record };
+  }
+  // Our processes: the app-server (`… app-server …`) or the updater loop.
+  const argv = Deno.readTextFileSync(`/proc/${record.pid}/cmdline`).split("\0");
+  const ours = argv.includes("app-server") || argv.includes("codexd-update-loop");
+  if (!ours || !`\0${environ}`.includes(`\0CODEX_HOME=${home}\0`)) {
+    return { kind: "stale", reason: `pid ${record.pid} is not a process of ${home}`, record };
+  }
+  const adopted: PidRecord = {
+    pid: record.pid,
+    processStartTime: probe.startTime.toISOString(),
+    processIdentity: probe.identity,
+  };
+  await writeFileAtomic(file, JSON.stringify(adopted) + "\n");
+  return { kind: "running", record: adopted, startTime: probe.startTime };
 }
 
 /**

@@ -382,3 +382,29 @@ Deno.test("a wedged lock holder makes commands fail with LOCK_TIMEOUT naming its
   assertEquals((await runCli(h.home, ["status"])).code, 3);
   assertEquals((await fakeLaunches(h.home)).length, 0);
 });
+
+Deno.test("a record without identity is adopted only when the process is this home's app-server", async () => {
+  await using h = await fakeHome();
+  const { pid } = (await runCli(h.home, ["start"])).json;
+  const pidFile = `${h.home}/app-server-daemon/app-server.pid`;
+  // An older or foreign tool's record: just the pid.
+  await Deno.writeTextFile(pidFile, JSON.stringify({ pid }));
+  const status = await runCli(h.home, ["status"]);
+  assertEquals(status.json.pidRecord, "running");
+  assert(JSON.parse(await Deno.readTextFile(pidFile)).processIdentity.startTicks > 0);
+  assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
+  assert(!isAlive(pid as number));
+
+  // The same kind of record naming a stranger is stale, and the stranger lives.
+  const stranger = new Deno.Command("sleep", { args: ["60"], stdout: "null", stderr: "null" })
+    .spawn();
+  try {
+    await Deno.writeTextFile(pidFile, JSON.stringify({ pid: stranger.pid }));
+    assertEquals((await runCli(h.home, ["status"])).json.pidRecord, "stale");
+    assertEquals((await runCli(h.home, ["stop"])).json.status, "notRunning");
+    assert(isAlive(stranger.pid));
+  } finally {
+    stranger.kill("SIGKILL");
+    await stranger.status;
+  }
+});
