@@ -1,9 +1,11 @@
 /**
- * A throwaway OpenSSH server on 127.0.0.1 for the SSH end-to-end test: its
- * own host key, user key, authorized_keys and config in a temp dir, started
- * in the foreground as a child and killed on dispose. Commands run through the
- * real `ssh` client exactly as a desktop client would: non-interactive, no
- * TTY, batch mode.
+ * A throwaway OpenSSH server on 127.0.0.1 for the SSH end-to-end tests: its
+ * own host key, user key, authorized_keys and config in a temp dir
+ * (`codexd-sshd-*`, also holding `sshd.log` and `sshd.pid`), started in the
+ * foreground as a child and killed on dispose. Commands run through the real
+ * `ssh` client exactly as a desktop client would: non-interactive, no TTY,
+ * batch mode. `/run/sshd` (sshd's privilege-separation dir) is created when
+ * missing. Binaries missing = `{ skipped }`; installed but failing = an error.
  *
  * @module
  */
@@ -12,10 +14,21 @@
 export interface SshSession extends AsyncDisposable {
   /** Its port on 127.0.0.1. */
   port: number;
-  /** The login user. */
+  /** The login user (the current user). */
   user: string;
-  /** Runs `command` over ssh (no TTY, BatchMode). */
-  run(command: string, options?: { timeoutMs?: number }): Promise<SshResult>;
+  /** Runs `command` over ssh (no TTY, BatchMode); a non-zero exit is returned, not thrown. */
+  run(command: string, options?: SshRunOptions): Promise<SshResult>;
+}
+
+/** Options of {@linkcode SshSession.run}. */
+export interface SshRunOptions {
+  /**
+   * Extra environment of the local `ssh` client. It is not forwarded: the
+   * server accepts no client variables (no `AcceptEnv`).
+   */
+  env?: Record<string, string>;
+  /** Kill the client after this long. @default {SSH_RUN_TIMEOUT_MS} */
+  timeoutMs?: number;
 }
 
 /** What one ssh command produced. */
@@ -25,55 +38,44 @@ export interface SshResult {
   stderr: string;
 }
 
-const SSHD = "/usr/sbin/sshd";
+/** Where Debian's openssh-server puts the daemon. */
+export const SSHD_PATH = "/usr/sbin/sshd";
+/** How long sshd has to accept a TCP connection. */
+export const SSHD_READY_MS = 10_000;
+/** How long sshd has to exit after SIGTERM before SIGKILL. */
+export const SSHD_STOP_MS = 5_000;
+/** Default bound of one ssh command. */
+export const SSH_RUN_TIMEOUT_MS = 120_000;
 
-async function exec(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return true;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return false;
-}
+const PRIVSEP_DIR = "/run/sshd";
 
 /** Starts sshd, or explains why it cannot (missing binaries). */
 export async function startSshd(): Promise<SshSession | { skipped: string }> {
-  try {
-    await Deno.stat(SSHD);
-    await exec("sh", ["-c", "command -v ssh && command -v ssh-keygen"]);
-  } catch {
+  const sshd = await _executable(SSHD_PATH);
+  const ssh = await _which("ssh");
+  const keygen = await _which("ssh-keygen");
+  if (!sshd || !ssh || !keygen) {
+    const missing = [[sshd, SSHD_PATH], [ssh, "ssh"], [keygen, "ssh-keygen"]]
+      .filter(([found]) => !found).map(([, name]) => name).join(", ");
     return {
-      skipped:
-        "openssh-server is not installed (tests/support/install_sshd.sh could not install it)",
+      skipped: `OpenSSH is not installed (missing ${missing}); ` +
+        "run tests/support/install_sshd.sh (Debian openssh-server, openssh-client)",
     };
   }
+  const user = await _exec("/usr/bin/id", ["-un"]);
+  await Deno.mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   const dir = await Deno.makeTempDir({ prefix: "codexd-sshd-" });
-  const user = await exec("id", ["-un"]);
-  await Deno.mkdir("/run/sshd", { recursive: true, mode: 0o755 }).catch(() => {});
-  await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`]);
-  await exec("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/user_key`]);
-  await Deno.copyFile(`${dir}/user_key.pub`, `${dir}/authorized_keys`);
-  const port = freePort();
+  try {
+    await _exec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`]);
+    await _exec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/user_key`]);
+    await Deno.copyFile(`${dir}/user_key.pub`, `${dir}/authorized_keys`);
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+  // Racy by nature (another process may take the port between close and
+  // sshd's bind); sshd then exits, and the readiness wait reports its log.
+  const port = _freePort();
   await Deno.writeTextFile(
     `${dir}/sshd_config`,
     [
@@ -85,75 +87,162 @@ export async function startSshd(): Promise<SshSession | { skipped: string }> {
       `PasswordAuthentication no`,
       `KbdInteractiveAuthentication no`,
       `PubkeyAuthentication yes`,
+      // Tests run as root here; key-only login keeps that safe on loopback.
       `PermitRootLogin prohibit-password`,
       `UsePAM no`,
       `StrictModes no`,
       `PrintMotd no`,
-      `LogLevel ERROR`,
+      // No AcceptEnv: the session gets only what sshd and the login shell set.
       "",
     ].join("\n"),
   );
   const log = await Deno.open(`${dir}/sshd.log`, { write: true, create: true });
-  const sshd = new Deno.Command(SSHD, {
+  const child = new Deno.Command(sshd, {
     args: ["-D", "-e", "-f", `${dir}/sshd_config`],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const logging = sshd.stderr.pipeTo(log.writable).catch(() => {});
+  const logging = child.stderr.pipeTo(log.writable).catch(() => {});
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+
   const dispose = async (): Promise<void> => {
-    try {
-      sshd.kill("SIGTERM");
-    } catch {
-      // already gone
+    if (!exited) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // exited meanwhile
+      }
     }
-    await sshd.status;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // exited meanwhile
+        }
+        resolve();
+      }, SSHD_STOP_MS);
+    });
+    await Promise.race([status, forced]);
+    clearTimeout(timer);
+    await status;
     await logging;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
   };
-  if (!(await waitForPort(port, 10_000))) {
+
+  if (!(await _waitForPort(port, () => exited))) {
     const why = await Deno.readTextFile(`${dir}/sshd.log`).catch(() => "");
     await dispose();
-    return { skipped: `sshd did not listen on 127.0.0.1:${port}: ${why.trim()}` };
+    throw new Error(
+      `Cannot start ${sshd} on 127.0.0.1:${port}: ${exited ? "it exited" : "not listening"} ` +
+        `after ${SSHD_READY_MS} ms: ${why.trim()}`,
+    );
   }
   return {
     port,
     user,
-    async run(command, options = {}): Promise<SshResult> {
-      const child = new Deno.Command("ssh", {
-        args: [
-          "-T",
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          "-i",
-          `${dir}/user_key`,
-          "-p",
-          String(port),
-          `${user}@127.0.0.1`,
-          command,
-        ],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
-      try {
-        const out = await child.output();
-        return {
-          code: out.code,
-          stdout: new TextDecoder().decode(out.stdout),
-          stderr: new TextDecoder().decode(out.stderr),
-        };
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    run: (command, options = {}) => _runSsh(ssh, [dir, port, user], command, options),
     [Symbol.asyncDispose]: dispose,
   };
+}
+
+async function _runSsh(
+  ssh: string,
+  [dir, port, user]: [string, number, string],
+  command: string,
+  { env, timeoutMs = SSH_RUN_TIMEOUT_MS }: SshRunOptions,
+): Promise<SshResult> {
+  const child = new Deno.Command(ssh, {
+    args: [
+      "-T",
+      // Neither ~/.ssh/config nor /etc/ssh/ssh_config (no SendEnv, no stray identities).
+      "-F",
+      "/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "LogLevel=ERROR",
+      "-i",
+      `${dir}/user_key`,
+      "-p",
+      String(port),
+      `${user}@127.0.0.1`,
+      command,
+    ],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    const out = await child.output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function _exec(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    throw new Error(`Cannot run ${cmd} ${args.join(" ")}: exit ${out.code}: ${stderr}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+async function _executable(path: string): Promise<string | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && (info.mode ?? 0) & 0o111 ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `name` on PATH, falling back to the Debian locations. */
+async function _which(name: string): Promise<string | undefined> {
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":").filter(Boolean), "/usr/bin", "/bin"];
+  for (const dir of dirs) {
+    const found = await _executable(`${dir}/${name}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function _freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** True once the port accepts a connection; false if sshd exited or the bound passed. */
+async function _waitForPort(port: number, exited: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + SSHD_READY_MS;
+  while (Date.now() < deadline && !exited()) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return true;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return false;
 }
