@@ -1,27 +1,66 @@
 /**
- * Installing codex with the official `install.sh` (the reference's source):
- * the script is fetched and run with `/bin/sh -s` (script on stdin, no TTY)
- * with `CODEX_HOME` set, so it lays out `packages/standalone/releases/…`,
- * swaps `current` and holds `install.lock` itself.
+ * Installing codex with the official `install.sh` (the reference's source).
+ * The script is fetched and run as `/bin/sh -s` (script on stdin, no TTY)
+ * with `CODEX_HOME` and the guard variables the reference sets, so it lays
+ * out `packages/standalone/releases/<v>-<target>/`, swaps `current`, writes
+ * or clears the latest-channel marker `auto-update-version`, and takes
+ * `install.lock` (flock/lockf, else `install.lock.d/`) itself — codexd
+ * must not hold that lock while the script runs.
+ *
+ * Two modes, as in the reference:
+ * - `install`: a plain run (bootstrap of a home with nothing installed, or an
+ *   explicit install). With `CODEX_RELEASE=latest` it joins the latest channel.
+ * - `update`: the updater's guarded run. Only a latest-channel install is
+ *   updated (`current` → `releases/X.Y.Z-<target>` named by the marker);
+ *   pinned installs are left alone. The script gets
+ *   `CODEX_INSTALL_IF_LATEST=1` and `CODEX_UPDATE_FROM_RELEASE=<current>`
+ *   and, under its lock, does nothing if the selection changed meanwhile. A
+ *   script that does not know the guard is refused, like the reference does.
+ *
+ * The shell stays in the caller's process group, so stopping the updater's
+ * group stops the installer too. Its stdout is discarded (it must never
+ * reach codexd's JSON stdout); the last 2 KiB of stderr go into the error.
  *
  * @module
  */
+import { readTextIfPresent } from "./atomic_file.ts";
 import { CodexdError, describeError } from "./errors.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { locateBinary } from "./managed_binary.ts";
-import type { DaemonPaths } from "./paths.ts";
+import { AUTO_UPDATE_MARKER, INSTALL_LOCK_DIR } from "./install_npm.ts";
+import { locateBinary, tryReadBinaryFacts } from "./managed_binary.ts";
+import { type DaemonPaths, dirname, join } from "./paths.ts";
 
 /** Where the official installer lives. */
 export const INSTALL_SCRIPT_URL = "https://chatgpt.com/codex/install.sh";
 /** Bound on one installer run. */
 export const INSTALL_SCRIPT_TIMEOUT_MS = 15 * 60_000;
+/** Bound on fetching the script. */
+export const SCRIPT_FETCH_TIMEOUT_MS = 60_000;
+/** A script larger than this is not install.sh. */
+export const SCRIPT_MAX_BYTES = 1 << 20;
+/** How much of the installer's stderr a failure reports (the reference's tail size). */
+export const STDERR_TAIL_BYTES = 2 * 1024;
+/** SIGTERM → SIGKILL grace when cancelling the installer: its trap releases the lock. */
+export const CANCEL_GRACE_MS = 2_000;
+/** Bound on draining stderr after the shell exits (a descendant may hold the pipe). */
+export const STDERR_DRAIN_MS = 1_000;
+/** What a script must mention before it gets a guarded update (the reference's check). */
+export const GUARD_MARKER = "CODEX_INSTALL_IF_LATEST";
+
+/** `install`: plain run; `update`: the reference's guarded latest-channel update. */
+export type ScriptInstallMode = "install" | "update";
 
 /** Options for {@linkcode installFromScript}. */
 export interface ScriptInstallOptions {
-  /** @default {INSTALL_SCRIPT_URL} */
+  /** @default {$CODEXD_INSTALL_SCRIPT_URL, else INSTALL_SCRIPT_URL} */
   scriptUrl?: string;
-  /** @default {INSTALL_SCRIPT_TIMEOUT_MS} */
+  /** Bound on the installer run. @default {INSTALL_SCRIPT_TIMEOUT_MS} */
   timeoutMs?: number;
+  /** Bound on fetching the script. @default {SCRIPT_FETCH_TIMEOUT_MS} */
+  fetchTimeoutMs?: number;
+  /** @default {"install"} */
+  mode?: ScriptInstallMode;
+  /** `CODEX_RELEASE` for an `install` run (`update` always follows latest). @default {"latest"} */
+  release?: string;
 }
 
 /** What {@linkcode installFromScript} did. */
@@ -30,61 +69,310 @@ export interface ScriptInstallResult {
   version?: string;
   /** Whether the managed binary changed. */
   installed: boolean;
+  /** The release `current` pointed at before, when it changed. */
+  previousRelease?: string;
+  /** Why the installer did not run (`update` mode on a pinned or foreign install). */
+  skipped?: string;
+}
+
+/**
+ * The environment of one installer run: the reference's guard variables, all
+ * set explicitly so none leaks in from the caller's environment.
+ */
+export function installerEnv(
+  codexHome: string,
+  mode: ScriptInstallMode,
+  fromRelease = "",
+  release = "latest",
+): Record<string, string> {
+  const update = mode === "update";
+  return {
+    CODEX_HOME: codexHome,
+    CODEX_NON_INTERACTIVE: "1",
+    CODEX_RELEASE: update ? "latest" : release,
+    CODEX_INSTALL_IF_LATEST: update ? "1" : "0",
+    CODEX_INSTALL_IF_CURRENT: "0",
+    CODEX_INSTALL_DEFER_SELECTION: "0",
+    // codexd manages packages/standalone, not the newer packages/app-server-daemon.
+    CODEX_INSTALL_DAEMON_ONLY: "0",
+    CODEX_UPDATE_FROM_RELEASE: update ? fromRelease : "",
+  };
+}
+
+/** Release names the reference's updater accepts: a stable version and a known target. */
+const STABLE_RELEASE =
+  /^\d+\.\d+\.\d+-(aarch64-apple-darwin|x86_64-apple-darwin|(aarch64|x86_64)-unknown-linux-(gnu|musl))$/;
+
+/**
+ * The release `current` points at when the install is on install.sh's latest
+ * channel — `current` resolves to `releases/X.Y.Z-<target>` and
+ * `auto-update-version` names exactly that release — else `undefined`
+ * (pinned with `--release`, a prerelease, a GNU build, or not install.sh's).
+ * The reference's updater updates only such installs.
+ */
+export function latestChannelRelease(paths: DaemonPaths): string | undefined {
+  let releases: string;
+  let selected: string;
+  try {
+    releases = Deno.realPathSync(join(paths.standaloneDir, "releases"));
+    selected = Deno.realPathSync(join(paths.standaloneDir, "current"));
+  } catch {
+    return undefined;
+  }
+  if (dirname(selected) !== releases) return undefined;
+  const name = selected.slice(releases.length + 1);
+  // GNU builds in packages/standalone come from other installers (the reference's rule).
+  if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return undefined;
+  try {
+    // Exact comparison, as the reference does: install.sh writes it without a newline.
+    const marker = Deno.readTextFileSync(join(paths.standaloneDir, AUTO_UPDATE_MARKER));
+    return marker === name ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function failed(message: string): CodexdError {
+  return new CodexdError("INSTALL_FAILED", message, "codexd update --source npm");
+}
+
+async function fetchScript(url: string, timeoutMs: number): Promise<Uint8Array> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    const script = new Uint8Array(await response.arrayBuffer());
+    if (script.length === 0 || script.length > SCRIPT_MAX_BYTES) {
+      throw new Error(`${script.length} bytes is not an installer script`);
+    }
+    return script;
+  } catch (error) {
+    const why = error instanceof DOMException && error.name === "TimeoutError"
+      ? `no answer within ${timeoutMs} ms`
+      : describeError(error);
+    throw failed(`Cannot fetch the installer ${url}: ${why}`);
+  }
+}
+
+/** Keeps the last `limit` bytes of a stream; `stop()` abandons a pipe a descendant holds open. */
+function tailOf(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): { done: Promise<void>; text: () => string; stop: () => Promise<void> } {
+  const reader = stream.getReader();
+  let tail = new Uint8Array(0);
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        const joined = new Uint8Array(tail.length + value.length);
+        joined.set(tail);
+        joined.set(value, tail.length);
+        tail = joined.slice(Math.max(0, joined.length - limit));
+      }
+    } catch {
+      // cancelled or broken pipe: keep what arrived
+    }
+  })();
+  return {
+    done,
+    text: () => new TextDecoder().decode(tail),
+    stop: async () => {
+      await reader.cancel().catch(() => {});
+      await done;
+    },
+  };
+}
+
+/** Resolves after `ms` or when `until` settles, whichever is first; clears its timer. */
+async function within(ms: number, until: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([until, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
+}
+
+/** Linux: the pids whose parent chain leads to `root` (the installer's curl, tar, …). */
+function descendantsOf(root: number): number[] {
+  const parents = new Map<number, number>();
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      const pid = Number(entry.name);
+      if (!Number.isInteger(pid)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        parents.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  } catch {
+    return []; // no /proc (macOS): only the shell itself is signalled
+  }
+  const found: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [pid, ppid] of parents) {
+      if (ppid === parent && !found.includes(pid)) {
+        found.push(pid);
+        walk(pid);
+      }
+    }
+  };
+  walk(root);
+  return found;
+}
+
+function signalAll(pids: number[], signal: Deno.Signal): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, signal);
+    } catch {
+      // already gone: that is what we want
+    }
+  }
+}
+
+/**
+ * Stops an installer that ran too long, as the reference cancels one: SIGTERM
+ * first so its trap releases the lock, SIGKILL after a grace, and then the
+ * mkdir lock is removed if the killed shell still owns it.
+ */
+async function cancelInstaller(
+  child: Deno.ChildProcess,
+  paths: DaemonPaths,
+): Promise<void> {
+  signalAll([child.pid, ...descendantsOf(child.pid)], "SIGTERM");
+  await within(CANCEL_GRACE_MS, child.status);
+  // The shell is not reaped before this, so its pid cannot have been reused.
+  signalAll([child.pid, ...descendantsOf(child.pid)], "SIGKILL");
+  await child.status;
+  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
+  const owner = await readTextIfPresent(join(lockDir, "pid")).catch(() => undefined);
+  if (owner?.trim() === String(child.pid)) {
+    await Deno.remove(lockDir, { recursive: true }).catch(() => {});
+  }
+}
+
+function currentReleaseName(paths: DaemonPaths): string | undefined {
+  try {
+    return Deno.realPathSync(join(paths.standaloneDir, "current")).split("/").at(-1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the script; resolves on success, throws INSTALL_FAILED with the stderr tail. */
+async function runScript(
+  script: Uint8Array,
+  env: Record<string, string>,
+  paths: DaemonPaths,
+  url: string,
+  timeoutMs: number,
+): Promise<void> {
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-s"],
+    env,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // stderr is read while stdin is written: a chatty script must not block on a full pipe.
+  const stderr = tailOf(child.stderr, STDERR_TAIL_BYTES);
+  let cancelling: Promise<void> | undefined;
+  const timer = setTimeout(() => cancelling = cancelInstaller(child, paths), timeoutMs);
+  let status: Deno.CommandStatus;
+  try {
+    const writer = child.stdin.getWriter();
+    // A script that exits early closes its stdin: the rest is not needed.
+    await writer.write(script).catch(() => {});
+    await writer.close().catch(() => {});
+    status = await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
+  const timedOut = cancelling !== undefined;
+  // Let the cancellation finish its lock cleanup before reporting.
+  await cancelling?.catch(() => {});
+  await within(STDERR_DRAIN_MS, stderr.done);
+  await stderr.stop();
+  if (status.success && !timedOut) return;
+  const tail = stderr.text().trim();
+  const how = timedOut
+    ? `was stopped after ${
+      timeoutMs < 10_000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`
+    }`
+    : status.signal
+    ? `was killed by ${status.signal}`
+    : `exited with code ${status.code}`;
+  throw failed(`Cannot install codex: ${url} ${how}${tail ? `:\n${tail}` : ""}`);
 }
 
 /**
  * Runs the official installer for this CODEX_HOME.
  *
- * @throws {CodexdError} `INSTALL_FAILED` with the script's stderr tail.
+ * @throws {CodexdError} `INSTALL_FAILED` with the script's stderr tail (the
+ * script's own all-or-nothing install leaves `current` as it was).
+ * @example A guarded update, as the updater runs it
+ * ```ts ignore
+ * import { installFromScript } from "./install_sh.ts";
+ * import { daemonPaths } from "./paths.ts";
+ * const result = await installFromScript(daemonPaths("/home/me/.codex"), { mode: "update" });
+ * if (result.skipped) console.log(`left alone: ${result.skipped}`);
+ * ```
  */
 export async function installFromScript(
   paths: DaemonPaths,
   options: ScriptInstallOptions = {},
 ): Promise<ScriptInstallResult> {
-  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") ?? INSTALL_SCRIPT_URL } = options;
-  const { timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS } = options;
-  const before = await tryReadBinaryFacts(paths, locateBinary(paths).path);
-  let script: Uint8Array;
-  try {
-    const response = await fetch(scriptUrl, { signal: AbortSignal.timeout(60_000) });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
+  const {
+    scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL,
+    timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS,
+    fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS,
+    mode = "install",
+    release = "latest",
+  } = options;
+  const binary = locateBinary(paths).path;
+  const before = await tryReadBinaryFacts(paths, binary);
+  const beforeRelease = currentReleaseName(paths);
+  let fromRelease = "";
+  if (mode === "update") {
+    const selected = latestChannelRelease(paths);
+    if (selected === undefined) {
+      return {
+        version: before?.version,
+        installed: false,
+        skipped: "not a latest-channel install.sh install (pinned, or installed otherwise)",
+      };
     }
-    script = new Uint8Array(await response.arrayBuffer());
-  } catch (error) {
-    throw new CodexdError(
-      "INSTALL_FAILED",
-      `Cannot fetch the installer ${scriptUrl}: ${describeError(error)}`,
-      "codexd update --source npm",
-    );
+    fromRelease = selected;
   }
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-s"],
-    env: { CODEX_HOME: paths.codexHome },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    const writer = child.stdin.getWriter();
-    await writer.write(script).catch(() => {});
-    await writer.close().catch(() => {});
-    const output = await child.output();
-    if (!output.success) {
-      const tail = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join("\n");
-      throw new CodexdError(
-        "INSTALL_FAILED",
-        `Cannot install codex: ${scriptUrl} exited with code ${output.code}${
-          tail ? `:\n${tail}` : ""
-        }`,
-        "codexd update --source npm",
+  const script = await fetchScript(scriptUrl, fetchTimeoutMs);
+  if (mode === "update") {
+    if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
+      throw failed(
+        `Cannot update codex: the installer ${scriptUrl} does not support guarded updates (no ${GUARD_MARKER})`,
       );
     }
-  } finally {
-    clearTimeout(timer);
+    // The selection may have changed while the script downloaded.
+    if (latestChannelRelease(paths) !== fromRelease) {
+      return { version: before?.version, installed: false, skipped: "the selection changed" };
+    }
   }
+  await runScript(
+    script,
+    installerEnv(paths.codexHome, mode, fromRelease, release),
+    paths,
+    scriptUrl,
+    timeoutMs,
+  );
   const after = await tryReadBinaryFacts(paths, locateBinary(paths).path);
-  return { version: after?.version, installed: after?.version !== before?.version };
+  const afterRelease = currentReleaseName(paths);
+  const changed = afterRelease !== beforeRelease;
+  return {
+    version: after?.version,
+    installed: changed || after?.version !== before?.version,
+    ...(changed && beforeRelease !== undefined ? { previousRelease: beforeRelease } : {}),
+  };
 }
