@@ -13,7 +13,7 @@
  * @module
  */
 import { CodexdError, describeError, type ErrorCode } from "./lib/errors.ts";
-import type { DaemonOptions } from "./lib/lifecycle.ts";
+import type { DaemonOptions } from "./lib/context.ts";
 import { CODEXD_VERSION } from "./lib/version.ts";
 
 /** Exit code of a failed command. */
@@ -106,26 +106,27 @@ const COMMANDS: Record<string, CommandSpec> = {
     summary: "Start the app-server if it is not running; return once it answers",
     flags: [...COMMON_FLAGS, "start-timeout-seconds"],
     examples: ["codexd start", "codexd start --codex-home /srv/codex"],
-    run: async (_flags, options) => ok(await (await import("./lib/lifecycle.ts")).start(options)),
+    run: async (_flags, options) => ok(await (await import("./lib/start.ts")).start(options)),
   },
   stop: {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
     flags: [...COMMON_FLAGS, "grace-seconds", "all"],
     examples: ["codexd stop", "codexd stop --grace-seconds 5", "codexd stop --all"],
     run: async (flags, options) =>
-      ok(await (await import("./lib/lifecycle.ts")).stop({ ...options, all: flags.all === true })),
+      ok(await (await import("./lib/stop.ts")).stop({ ...options, all: flags.all === true })),
   },
   restart: {
     summary: "Stop the app-server if it runs, then start a fresh one",
     flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
     examples: ["codexd restart"],
-    run: async (_flags, options) => ok(await (await import("./lib/lifecycle.ts")).restart(options)),
+    run: async (_flags, options) => ok(await (await import("./lib/restart.ts")).restart(options)),
   },
   version: {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
     flags: COMMON_FLAGS,
     examples: ["codexd version"],
-    run: async (_flags, options) => ok(await (await import("./lib/lifecycle.ts")).version(options)),
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/version_command.ts")).version(options)),
   },
   "enable-remote-control": {
     summary: "Persist remote control on; restart a running app-server to apply it",

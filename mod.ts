@@ -26,17 +26,12 @@
  */
 export { CodexdError, type ErrorCode } from "./lib/errors.ts";
 export type { Clock } from "./lib/clock.ts";
-export {
-  type DaemonOptions,
-  type LifecycleResult,
-  type LifecycleStatus,
-  restart,
-  start,
-  stop,
-  type StopOptions,
-  type StopResult,
-  version,
-} from "./lib/lifecycle.ts";
+export type { DaemonOptions } from "./lib/context.ts";
+export type { LifecycleResult, LifecycleStatus } from "./lib/result.ts";
+export { start } from "./lib/start.ts";
+export { stop, type StopOptions, type StopResult } from "./lib/stop.ts";
+export { restart } from "./lib/restart.ts";
+export { version } from "./lib/version_command.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
 export type { UpdaterState } from "./lib/updater_state.ts";
 export { type RemoteControlResult, setRemoteControl } from "./lib/remote_control.ts";

@@ -7,18 +7,11 @@
  * @module
  */
 import { CodexdError } from "./errors.ts";
-import {
-  binaryFor,
-  createContext,
-  type DaemonOptions,
-  flagsMatch,
-  type LifecycleResult,
-  lockDaemon,
-  markWanted,
-  restartLocked,
-  startLocked,
-  withUpdaterEnsured,
-} from "./lifecycle.ts";
+import { flagsMatch } from "./app_server_spawn.ts";
+import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
+import { restartLocked } from "./restart.ts";
+import type { LifecycleResult } from "./result.ts";
+import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { readPidState } from "./pid_record.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
 import { ensureUpdater } from "./updater.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createContext, type DaemonOptions } from "./lifecycle.ts";
+import { createContext, type DaemonOptions } from "./context.ts";
 import { tailFile } from "./logs.ts";
 
 /** Default number of lines `logs` prints. */

@@ -6,19 +6,14 @@
  *
  * @module
  */
-import {
-  createContext,
-  type DaemonOptions,
-  flagsMatch,
-  lockDaemon,
-  restartLocked,
-  withUpdaterEnsured,
-} from "./lifecycle.ts";
+import { flagsMatch } from "./app_server_spawn.ts";
+import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
+import { restartLocked } from "./restart.ts";
+import { withUpdaterEnsured } from "./start.ts";
 import { isAnswering } from "./control_socket.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettings, updateSettings } from "./settings.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { binaryFor } from "./lifecycle.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
 /** What the remote-control commands print; field-compatible with the reference. */

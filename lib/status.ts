@@ -6,7 +6,8 @@
  * @module
  */
 import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
-import { binaryFor, createContext, type DaemonOptions, type LifecycleResult } from "./lifecycle.ts";
+import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
+import type { LifecycleResult } from "./result.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";

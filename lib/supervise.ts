@@ -12,11 +12,12 @@
  */
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
 import { describeError } from "./errors.ts";
-import { createContext, type DaemonOptions, startLocked } from "./lifecycle.ts";
+import { createContext, type DaemonOptions } from "./context.ts";
+import { startLocked } from "./start.ts";
 import { ensureStateDir, join } from "./paths.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient, type SupervisionSettings } from "./settings.ts";
-import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./updater.ts";
+import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./down_marker.ts";
 import { patchUpdaterState, readUpdaterState, type UpdaterState } from "./updater_state.ts";
 
 /** Backoff before restart attempt number `attempts + 1`, after `attempts` consecutive ones. */
@@ -99,7 +100,7 @@ export async function superviseOnce(options: DaemonOptions = {}): Promise<Superv
     switch (decision.kind) {
       case "giveUp": {
         await patchUpdaterState(ctx.paths, { gaveUp: true, lastExit, nextRestartAt: undefined });
-        await setDown(ctx, true, `supervision gave up after ${decision.attempts} restarts`);
+        await setDown(ctx.paths, true, `supervision gave up after ${decision.attempts} restarts`);
         return { status: "gaveUp", message: `gave up after ${decision.attempts} restarts` };
       }
       case "wait": {
@@ -141,18 +142,5 @@ export async function superviseOnce(options: DaemonOptions = {}): Promise<Superv
     }
   } finally {
     await lock.release();
-  }
-}
-
-/** Clears the supervision failure state (a user `start` means: try again). */
-export async function resetSupervision(ctx: ReturnType<typeof createContext>): Promise<void> {
-  const state = await readUpdaterState(ctx.paths);
-  if (state.gaveUp || state.consecutiveFailures || state.nextRestartAt) {
-    await patchUpdaterState(ctx.paths, {
-      gaveUp: false,
-      consecutiveFailures: 0,
-      nextRestartAt: undefined,
-      backoffSeconds: 0,
-    });
   }
 }

@@ -14,16 +14,15 @@
  */
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
 import { CodexdError, describeError } from "./errors.ts";
+import { spawnAppServer, type SpawnOutcome } from "./app_server_spawn.ts";
 import {
   binaryFor,
   createContext,
   type DaemonContext,
   type DaemonOptions,
   lockDaemon,
-  spawnAppServer,
-  type SpawnOutcome,
-  stopRecorded,
-} from "./lifecycle.ts";
+} from "./context.ts";
+import { stopRecorded } from "./stop.ts";
 import { capLog } from "./logs.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";

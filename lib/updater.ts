@@ -18,19 +18,13 @@
  */
 import { CodexdError } from "./errors.ts";
 import { spawnDetached } from "./launch.ts";
-import type { DaemonContext } from "./lifecycle.ts";
-import { join } from "./paths.ts";
+import type { DaemonContext } from "./context.ts";
 import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
 import type { DaemonSettings } from "./settings.ts";
 import { terminateRecorded } from "./terminate.ts";
 
 /** Grace for the updater's process group on `stop --all`. */
 export const UPDATER_STOP_GRACE_MS = 5_000;
-
-/** Name of the marker that says "the user stopped it: do not supervise". */
-export const DOWN_FILE = "down";
-/** Name of the file holding the epoch second before which supervision waits. */
-export const HOLDOFF_FILE = "supervise.holdoff";
 
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
@@ -98,21 +92,6 @@ export function loopTimings(
     interval: Math.max(1, Math.round(updater.updateIntervalMinutes * 60)),
     first: Math.max(0, Math.round(updater.firstPassDelaySeconds)),
   };
-}
-
-/** Marks the app-server as deliberately stopped (no supervision) or clears it. */
-export async function setDown(
-  ctx: DaemonContext,
-  down: boolean,
-  reason = "stopped",
-): Promise<void> {
-  const file = join(ctx.paths.stateDir, DOWN_FILE);
-  if (down) {
-    await Deno.writeTextFile(file, `${reason}\n`);
-  } else {
-    await Deno.remove(file).catch(() => {});
-    await Deno.remove(join(ctx.paths.stateDir, HOLDOFF_FILE)).catch(() => {});
-  }
 }
 
 /**

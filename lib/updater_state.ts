@@ -53,3 +53,16 @@ export async function patchUpdaterState(
   await writeFileAtomic(paths.updaterStateFile, JSON.stringify(next) + "\n");
   return next;
 }
+
+/** Clears the supervision failure state (a user `start` means: try again). */
+export async function resetSupervision(paths: DaemonPaths): Promise<void> {
+  const state = await readUpdaterState(paths);
+  if (state.gaveUp || state.consecutiveFailures || state.nextRestartAt) {
+    await patchUpdaterState(paths, {
+      gaveUp: false,
+      consecutiveFailures: 0,
+      nextRestartAt: undefined,
+      backoffSeconds: 0,
+    });
+  }
+}

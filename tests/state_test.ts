@@ -14,7 +14,8 @@ import {
   parseUserAgentVersion,
 } from "../lib/control_socket.ts";
 import { CodexdError } from "../lib/errors.ts";
-import { createContext, launchArgs } from "../lib/lifecycle.ts";
+import { launchArgs } from "../lib/app_server_spawn.ts";
+import { createContext } from "../lib/context.ts";
 import { daemonPaths } from "../lib/paths.ts";
 import {
   defaultSettings,

@@ -1,0 +1,322 @@
+/**
+ * A JSON-RPC session with the app-server over its control socket: connect,
+ * `initialize` as the daemon (never as an originating client), then requests
+ * and notifications until closed. Every step is bounded.
+ *
+ * The client name matters: the first client to initialize names the server's
+ * model traffic (`originator`), and `codex_app_server_daemon` is one the
+ * app-server treats as non-originating, so codexd never brands a user's
+ * requests. Every connection codexd makes (readiness, version, idle probes,
+ * remote control) goes through {@linkcode connectAppServer}.
+ *
+ * @module
+ */
+import { connectablePath } from "./socket_path.ts";
+import { WebSocketSession } from "./websocket.ts";
+import { CODEXD_VERSION } from "../version.ts";
+
+/** The client name the reference daemon uses; the app-server treats it as non-originating. */
+export const DAEMON_CLIENT_NAME = "codex_app_server_daemon";
+/** Bound on connecting and initializing, as in the reference's probe. */
+export const CONNECT_TIMEOUT_MS = 2_000;
+/** Bound on one request once connected. */
+export const REQUEST_TIMEOUT_MS = 5_000;
+
+/** What `initialize` tells about the server. */
+export interface ServerInfo {
+  /** The version in the server's `userAgent`, e.g. `0.169.0`. */
+  appServerVersion: string;
+  /** The raw `userAgent`. */
+  userAgent: string;
+}
+
+/** A server-sent notification. */
+export interface RpcNotification {
+  /** The method, e.g. `remoteControl/status/changed`. */
+  method: string;
+  /** Its params. */
+  params: unknown;
+}
+
+/** A JSON-RPC error the server answered with. */
+export class RpcError extends Error {
+  /** The JSON-RPC error code (-32601: method not found, -32600: invalid request). */
+  readonly code: number;
+  /** The method that failed. */
+  readonly method: string;
+
+  /** Wraps the server's error object for `method`. */
+  constructor(method: string, code: number, message: string) {
+    super(message);
+    this.name = "RpcError";
+    this.code = code;
+    this.method = method;
+  }
+}
+
+/** JSON-RPC "method not found". */
+export const METHOD_NOT_FOUND = -32601;
+
+/** Whether the server said it does not know the method (an older release). */
+export function isMethodNotFound(error: unknown): boolean {
+  if (!(error instanceof RpcError)) return false;
+  return error.code === METHOD_NOT_FOUND || /method not found|unknown variant/i.test(error.message);
+}
+
+/** Extracts the version from a user agent such as `codex_app_server_daemon/0.169.0 (Linux; x86_64) …`. */
+export function parseUserAgentVersion(userAgent: string): string | undefined {
+  const slash = userAgent.indexOf("/");
+  if (slash < 0) return undefined;
+  const version = userAgent.slice(slash + 1).trim().split(/\s+/)[0];
+  return version === "" ? undefined : version;
+}
+
+/** Options for {@linkcode connectAppServer}. */
+export interface ConnectOptions {
+  /** Bound on connect + upgrade + `initialize`. @default {CONNECT_TIMEOUT_MS} */
+  timeoutMs?: number;
+  /** Ask for the experimental API (`server/diagnostics`, `remoteControl/*`). @default {false} */
+  experimentalApi?: boolean;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Waiter {
+  method: string;
+  resolve(notification: RpcNotification): void;
+}
+
+/** Resolves after `ms` without keeping the process alive (an unref'd timer, cheap on first use). */
+function expiry(ms: number): { expired: Promise<"expired">; cancel(): void } {
+  const signal = AbortSignal.timeout(ms);
+  let onAbort = (): void => {};
+  const expired = new Promise<"expired">((resolve) => {
+    onAbort = () => resolve("expired");
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { expired, cancel: () => signal.removeEventListener("abort", onAbort) };
+}
+
+/** An initialized session; close it (or `await using` it) when done. */
+export class AppServerClient implements AsyncDisposable {
+  /** What the server said at `initialize`. */
+  readonly info: ServerInfo;
+  #conn: Deno.Conn;
+  #session: WebSocketSession;
+  #nextId = 2;
+  #pending = new Map<number, Pending>();
+  #notifications: RpcNotification[] = [];
+  #waiters: Waiter[] = [];
+  #closed: Error | undefined;
+
+  private constructor(conn: Deno.Conn, session: WebSocketSession, info: ServerInfo) {
+    this.#conn = conn;
+    this.#session = session;
+    this.info = info;
+  }
+
+  /** @internal Starts reading; only {@linkcode connectAppServer} calls it. */
+  static open(conn: Deno.Conn, session: WebSocketSession, info: ServerInfo): AppServerClient {
+    const client = new AppServerClient(conn, session, info);
+    client.#pump();
+    return client;
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (true) this.#dispatch(await this.#session.readText());
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #dispatch(text: string): void {
+    let message: {
+      id?: unknown;
+      method?: unknown;
+      params?: unknown;
+      result?: unknown;
+      error?: { code?: unknown; message?: unknown };
+    };
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return; // not JSON-RPC: ignore, as the app-server's own clients do
+    }
+    if (typeof message.id === "number" && message.method === undefined) {
+      const pending = this.#pending.get(message.id);
+      if (pending === undefined) return;
+      this.#pending.delete(message.id);
+      if (message.error !== undefined) {
+        pending.reject(
+          new RpcError(
+            "",
+            Number(message.error.code ?? 0),
+            String(message.error.message ?? "error"),
+          ),
+        );
+      } else {
+        pending.resolve(message.result);
+      }
+      return;
+    }
+    if (typeof message.method === "string" && message.id === undefined) {
+      const notification = { method: message.method, params: message.params };
+      const waiter = this.#waiters.findIndex((w) => w.method === notification.method);
+      if (waiter >= 0) this.#waiters.splice(waiter, 1)[0].resolve(notification);
+      else this.#notifications.push(notification);
+    }
+    // Server-initiated requests (approvals) are never addressed to the daemon's session.
+  }
+
+  #fail(error: Error): void {
+    this.#closed ??= error;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+
+  /**
+   * Sends a request and waits (bounded) for its answer.
+   *
+   * @throws {RpcError} when the server answers with an error; {@linkcode Error} on time-out or a closed socket.
+   */
+  async request<T = unknown>(
+    method: string,
+    params: unknown = {},
+    timeoutMs: number = REQUEST_TIMEOUT_MS,
+  ): Promise<T> {
+    if (this.#closed) throw this.#closed;
+    const id = this.#nextId++;
+    const answer = new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+    });
+    const timer = expiry(timeoutMs);
+    try {
+      await this.#session.sendText(JSON.stringify({ id, method, params }));
+      const outcome = await Promise.race([answer, timer.expired]);
+      if (outcome === "expired") {
+        this.#pending.delete(id);
+        throw new Error(`app-server did not answer ${method} within ${timeoutMs} ms`);
+      }
+      return outcome as T;
+    } catch (error) {
+      if (error instanceof RpcError) throw new RpcError(method, error.code, error.message);
+      throw error;
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  /** Waits (bounded) for the next notification named `method`; `undefined` on time-out or close. */
+  async nextNotification(method: string, timeoutMs: number): Promise<RpcNotification | undefined> {
+    const queued = this.#notifications.findIndex((n) => n.method === method);
+    if (queued >= 0) return this.#notifications.splice(queued, 1)[0];
+    if (this.#closed) return undefined;
+    let waiter: Waiter | undefined;
+    const arrived = new Promise<RpcNotification>((resolve) => {
+      waiter = { method, resolve };
+      this.#waiters.push(waiter);
+    });
+    const timer = expiry(timeoutMs);
+    try {
+      const outcome = await Promise.race([arrived, timer.expired]);
+      return outcome === "expired" ? undefined : outcome;
+    } finally {
+      timer.cancel();
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    }
+  }
+
+  /** Closes the session (a WebSocket close frame, then the socket). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed === undefined) {
+      this.#closed = new Error("session closed");
+      await this.#session.close();
+    }
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.#fail(this.#closed);
+  }
+
+  /** Closes the session. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Connects to the control socket and performs `initialize` / `initialized`
+ * as {@linkcode DAEMON_CLIENT_NAME}, all within `timeoutMs`.
+ *
+ * @throws {Error} when nothing listens, the handshake fails, or it takes too
+ * long. Callers decide what that means.
+ */
+export async function connectAppServer(
+  socketPath: string,
+  options: ConnectOptions = {},
+): Promise<AppServerClient> {
+  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  const conn = await Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
+  let timedOut = false;
+  // AbortSignal.timeout rather than setTimeout: the first setTimeout in a
+  // Deno process costs ~10 ms (measured) and this is every CLI call's path.
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const onTimeout = (): void => {
+    timedOut = true;
+    conn.close();
+  };
+  deadline.addEventListener("abort", onTimeout, { once: true });
+  try {
+    const session = new WebSocketSession(conn);
+    await session.handshake();
+    await session.sendText(JSON.stringify({
+      id: 1,
+      method: "initialize",
+      params: {
+        clientInfo: { name: DAEMON_CLIENT_NAME, title: "codexd", version: CODEXD_VERSION },
+        ...(experimentalApi ? { capabilities: { experimentalApi: true } } : {}),
+      },
+    }));
+    const info = await readInitializeAnswer(session);
+    await session.sendText(JSON.stringify({ method: "initialized" }));
+    return AppServerClient.open(conn, session, info);
+  } catch (error) {
+    if (!timedOut) {
+      try {
+        conn.close();
+      } catch {
+        // already closed by the peer
+      }
+    }
+    if (timedOut) throw new Error(`timed out initializing on control socket ${socketPath}`);
+    throw error;
+  } finally {
+    deadline.removeEventListener("abort", onTimeout);
+  }
+}
+
+async function readInitializeAnswer(session: WebSocketSession): Promise<ServerInfo> {
+  while (true) {
+    const message = JSON.parse(await session.readText()) as {
+      id?: unknown;
+      result?: { userAgent?: unknown };
+      error?: { message?: unknown };
+    };
+    if (message.id !== 1) continue;
+    if (message.error !== undefined) {
+      throw new Error(`initialize failed: ${String(message.error.message)}`);
+    }
+    const userAgent = String(message.result?.userAgent ?? "");
+    const appServerVersion = parseUserAgentVersion(userAgent);
+    if (appServerVersion === undefined) {
+      throw new Error(`app-server user agent has no version: "${userAgent}"`);
+    }
+    return { appServerVersion, userAgent };
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A minimal WebSocket client (RFC 6455) over an already connected stream:
+ * the control socket of the app-server speaks WebSocket over a Unix socket.
+ *
+ * Hand-written (about a hundred lines) because codexd says little over it and
+ * any library import would cost start-up time on every CLI call.
+ *
+ * @module
+ */
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes one masked client frame (RFC 6455 §5.2). */
+export function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  const extra = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const frame = new Uint8Array(2 + extra + 4 + length);
+  frame[0] = 0x80 | opcode;
+  if (extra === 0) {
+    frame[1] = 0x80 | length;
+  } else if (extra === 2) {
+    frame[1] = 0x80 | 126;
+    new DataView(frame.buffer).setUint16(2, length);
+  } else {
+    frame[1] = 0x80 | 127;
+    new DataView(frame.buffer).setBigUint64(2, BigInt(length));
+  }
+  const maskAt = 2 + extra;
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, maskAt);
+  for (let i = 0; i < length; i++) {
+    frame[maskAt + 4 + i] = payload[i] ^ mask[i & 3];
+  }
+  return frame;
+}
+
+/** One decoded frame and how many bytes it used. */
+export interface DecodedFrame {
+  fin: boolean;
+  opcode: number;
+  payload: Uint8Array;
+  size: number;
+}
+
+/** Decodes one frame from the start of `buffer`; `undefined` if incomplete. */
+export function decodeFrame(buffer: Uint8Array): DecodedFrame | undefined {
+  if (buffer.length < 2) return undefined;
+  const fin = (buffer[0] & 0x80) !== 0;
+  const opcode = buffer[0] & 0x0f;
+  const masked = (buffer[1] & 0x80) !== 0;
+  let length = buffer[1] & 0x7f;
+  let offset = 2;
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+  if (length === 126) {
+    if (buffer.length < 4) return undefined;
+    length = view.getUint16(2);
+    offset = 4;
+  } else if (length === 127) {
+    if (buffer.length < 10) return undefined;
+    length = Number(view.getBigUint64(2));
+    offset = 10;
+  }
+  const maskAt = offset;
+  if (masked) offset += 4;
+  if (buffer.length < offset + length) return undefined;
+  const payload = buffer.slice(offset, offset + length);
+  if (masked) {
+    for (let i = 0; i < length; i++) payload[i] ^= buffer[maskAt + (i & 3)];
+  }
+  return { fin, opcode, payload, size: offset + length };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * A random `Sec-WebSocket-Key`: the base64 form of 16 bytes, spelled out
+ * directly because `btoa` costs ~2.5 ms on first use (measured) and this runs
+ * on every CLI call. The last character before `==` carries only 2 bits.
+ */
+export function handshakeKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(22));
+  let key = "";
+  for (let i = 0; i < 21; i++) key += BASE64_ALPHABET[bytes[i] & 63];
+  return key + "AQgw"[bytes[21] & 3] + "==";
+}
+
+/** A minimal WebSocket session over an already connected stream. */
+export class WebSocketSession {
+  #conn: Deno.Conn;
+  #buffer: Uint8Array = new Uint8Array(0);
+  #chunk = new Uint8Array(16 * 1024);
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  async #fill(): Promise<void> {
+    const n = await this.#conn.read(this.#chunk);
+    if (n === null) throw new Error("app-server closed the control socket");
+    this.#buffer = concat(this.#buffer, this.#chunk.subarray(0, n));
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) {
+      written += await this.#conn.write(bytes.subarray(written));
+    }
+  }
+
+  async handshake(): Promise<void> {
+    const key = handshakeKey();
+    await this.#writeAll(encoder.encode(
+      "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n" +
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+        `Sec-WebSocket-Key: ${key}\r\n\r\n`,
+    ));
+    let end = -1;
+    while (end < 0) {
+      await this.#fill();
+      end = decoder.decode(this.#buffer).indexOf("\r\n\r\n");
+    }
+    const head = decoder.decode(this.#buffer).slice(0, end);
+    if (!/^HTTP\/1\.1 101\b/.test(head)) {
+      throw new Error(`WebSocket upgrade refused: ${head.split("\r\n")[0]}`);
+    }
+    this.#buffer = this.#buffer.slice(encoder.encode(head).length + 4);
+  }
+
+  sendText(text: string): Promise<void> {
+    return this.#writeAll(encodeClientFrame(0x1, encoder.encode(text)));
+  }
+
+  async close(): Promise<void> {
+    // A close frame with status 1000; the server's reply is not awaited.
+    await this.#writeAll(encodeClientFrame(0x8, new Uint8Array([0x03, 0xe8])))
+      .catch(() => {});
+  }
+
+  async readText(): Promise<string> {
+    let message: Uint8Array = new Uint8Array(0);
+    while (true) {
+      const frame = decodeFrame(this.#buffer);
+      if (frame === undefined) {
+        await this.#fill();
+        continue;
+      }
+      this.#buffer = this.#buffer.slice(frame.size);
+      if (frame.opcode === 0x8) {
+        throw new Error("app-server closed the WebSocket");
+      }
+      if (frame.opcode === 0x9) {
+        await this.#writeAll(encodeClientFrame(0xa, frame.payload));
+        continue;
+      }
+      if (frame.opcode === 0x1 || frame.opcode === 0x0) {
+        message = concat(message, frame.payload);
+        if (frame.fin) return decoder.decode(message);
+      }
+    }
+  }
+}

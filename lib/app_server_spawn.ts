@@ -1,0 +1,188 @@
+/**
+ * Bringing up one app-server: the launch arguments and environment, the
+ * detached spawn, the pid record written right after it, and the bounded
+ * wait until it answers `initialize`. A failed start leaves nothing running
+ * and no record behind.
+ *
+ * Touches `app-server-daemon/{app-server.pid, app-server.stderr.log}`.
+ *
+ * @module
+ */
+import type { DaemonContext } from "./context.ts";
+import { probe } from "./context.ts";
+import type { ProbeInfo } from "./control_socket.ts";
+import { CodexdError } from "./errors.ts";
+import { spawnDetached, type SpawnedProcess } from "./launch.ts";
+import { tailFile } from "./logs.ts";
+import {
+  type BinaryFacts,
+  type ManagedBinary,
+  preflightBinary,
+  readBinaryFacts,
+} from "./managed_binary.ts";
+import { isRecordAlive, type PidRecord, removePidRecord, writePidRecord } from "./pid_record.ts";
+import type { DaemonSettings } from "./settings.ts";
+import { signalGroup, terminateRecorded } from "./terminate.ts";
+
+/** Default bound on waiting for a spawned app-server to answer `initialize`. */
+export const START_TIMEOUT_MS = 10_000;
+/** Readiness poll interval: the app-server is ready ~50 ms after spawn, so poll often. */
+export const READY_POLL_MS = 10;
+/** Grace given to a spawned process that failed to become ready. */
+export const FAILED_START_GRACE_MS = 1_000;
+/** Lines of the stderr log quoted in a `NOT_READY` error. */
+export const LOG_TAIL_LINES = 12;
+/** Environment variable the reference sets when remote control is disabled. */
+export const REMOTE_CONTROL_DISABLED_ENV = "CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED";
+/** The launch arguments for the app-server under `settings`. */
+export function launchArgs(settings: DaemonSettings, facts: BinaryFacts): string[] {
+  return [
+    "app-server",
+    ...(settings.remoteControlEnabled ? ["--remote-control"] : []),
+    "--listen",
+    "unix://",
+    ...facts.launchFlags,
+  ];
+}
+
+/**
+ * Whether a running app-server was launched with the remote-control setting
+ * `settings` asks for (read from `/proc/PID/cmdline`; unknown counts as a match).
+ */
+export function flagsMatch(record: PidRecord, settings: DaemonSettings): boolean {
+  let argv: string[];
+  try {
+    argv = Deno.readTextFileSync(`/proc/${record.pid}/cmdline`).split("\0");
+  } catch {
+    return true;
+  }
+  return argv.includes("--remote-control") === settings.remoteControlEnabled;
+}
+
+/** The environment added for the app-server under `settings`. */
+export function launchEnv(ctx: DaemonContext, settings: DaemonSettings): Record<string, string> {
+  return {
+    CODEX_HOME: ctx.paths.codexHome,
+    ...(settings.remoteControlEnabled ? {} : { [REMOTE_CONTROL_DISABLED_ENV]: "1" }),
+  };
+}
+
+async function notReady(
+  ctx: DaemonContext,
+  why: string,
+): Promise<CodexdError> {
+  const tail = await tailFile(ctx.paths.logFile, LOG_TAIL_LINES);
+  const log = tail.length ? `\nLast lines of ${ctx.paths.logFile}:\n${tail.join("\n")}` : "";
+  return new CodexdError(
+    "NOT_READY",
+    `App-server did not become ready on ${ctx.paths.socketPath}: ${why}${log}`,
+    `codexd logs`,
+  );
+}
+
+/**
+ * Polls the socket until `initialize` answers. Fails at once when the process
+ * exits (no waiting out the timeout for a corpse).
+ */
+export async function waitUntilReady(
+  ctx: DaemonContext,
+  record: PidRecord,
+  child?: SpawnedProcess,
+): Promise<ProbeInfo> {
+  const timeoutMs = ctx.options.startTimeoutMs ?? START_TIMEOUT_MS;
+  const pollMs = ctx.options.readyPollMs ?? READY_POLL_MS;
+  const deadline = ctx.clock.now() + timeoutMs;
+  let exitStatus: Deno.CommandStatus | undefined;
+  child?.exited.then((status) => exitStatus = status);
+  while (true) {
+    const info = await probe(ctx);
+    if (info) return info;
+    if (exitStatus !== undefined) {
+      throw await notReady(
+        ctx,
+        `pid ${record.pid} exited with ${
+          exitStatus.signal ? `signal ${exitStatus.signal}` : `code ${exitStatus.code}`
+        } before answering`,
+      );
+    }
+    if (child === undefined && !isRecordAlive(record)) {
+      throw await notReady(ctx, `pid ${record.pid} exited before answering`);
+    }
+    if (ctx.clock.now() >= deadline) {
+      throw await notReady(ctx, `no answer within ${timeoutMs} ms`);
+    }
+    await ctx.clock.sleep(pollMs);
+  }
+}
+
+/** Kills what a failed start spawned and forgets it; leaves no process behind. */
+async function abandonStart(
+  ctx: DaemonContext,
+  record: PidRecord | undefined,
+  child: SpawnedProcess,
+): Promise<void> {
+  if (record) {
+    await terminateRecorded(record, { graceMs: FAILED_START_GRACE_MS, clock: ctx.clock })
+      .catch(() => {});
+  } else {
+    signalGroup(child.pid, "SIGKILL");
+  }
+  // We are still its parent: reap it so no zombie is left.
+  await child.exited.catch(() => {});
+  await removePidRecord(ctx.paths.pidFile);
+}
+
+/** What a spawn produced once ready. */
+export interface SpawnOutcome {
+  /** The verified record of the new process. */
+  record: PidRecord;
+  /** What it answered. */
+  info: ProbeInfo;
+  /** The binary's facts. */
+  facts: BinaryFacts;
+}
+
+/**
+ * Spawns the app-server, records it, and waits until it answers. Call under
+ * the lock, after making sure nothing is running.
+ *
+ * @throws {CodexdError} binary errors, `SPAWN_FAILED`, `NOT_READY`.
+ */
+export async function spawnAppServer(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  binary: ManagedBinary,
+): Promise<SpawnOutcome> {
+  preflightBinary(binary);
+  const facts = await readBinaryFacts(ctx.paths, binary.path);
+  const child = await spawnDetached({
+    command: binary.path,
+    args: launchArgs(settings, facts),
+    env: launchEnv(ctx, settings),
+    unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
+    logFile: ctx.paths.logFile,
+  });
+  let record: PidRecord | undefined;
+  try {
+    // Recorded before readiness so a CLI killed mid-start leaves a record
+    // the next command adopts instead of a stray server.
+    record = await writePidRecord(ctx.paths.pidFile, child.pid);
+    if (record === undefined) {
+      const status = await child.exited;
+      throw await notReady(ctx, `pid ${child.pid} exited at once with code ${status.code}`);
+    }
+    const info = await waitUntilReady(ctx, record, child);
+    child.detach();
+    return { record, info, facts };
+  } catch (error) {
+    await abandonStart(ctx, record, child);
+    throw error;
+  }
+}
+
+/** Warnings worth showing whenever a new app-server was spawned. */
+export async function spawnWarnings(): Promise<string[]> {
+  const { lingerWarning } = await import("./linger.ts");
+  const warning = lingerWarning();
+  return warning ? [warning] : [];
+}

@@ -1,0 +1,87 @@
+/**
+ * What every command needs for one CODEX_HOME: the resolved paths, the
+ * options with their defaults, the clock, and the few primitives every
+ * command shares (the lock, the binary to launch, a probe).
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
+import { acquireDaemonLock, type DaemonLock } from "./daemon_lock.ts";
+import { CodexdError } from "./errors.ts";
+import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
+import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
+import type { DaemonSettings } from "./settings.ts";
+
+/** Options shared by every lifecycle function. */
+export interface DaemonOptions {
+  /** CODEX_HOME. @default {`$CODEX_HOME`, else `~/.codex`} */
+  codexHome?: string;
+  /** Launch this codex binary instead of the managed install (overrides settings `codexBin`). */
+  codexBin?: string;
+  /** Seconds between SIGTERM and SIGKILL for `stop`/`restart`. @default {settings.shutdownGraceSeconds} */
+  graceSeconds?: number;
+  /** How long a spawned app-server may take to answer. @default {START_TIMEOUT_MS} */
+  startTimeoutMs?: number;
+  /** Readiness poll interval. @default {READY_POLL_MS} */
+  readyPollMs?: number;
+  /** Bound on one control-socket probe. @default {PROBE_TIMEOUT_MS} */
+  probeTimeoutMs?: number;
+  /** Bound on waiting for `daemon.lock`. @default {LOCK_TIMEOUT_MS} */
+  lockTimeoutMs?: number;
+  /** Time source, injected by tests. @default {systemClock} */
+  clock?: Clock;
+  /** The OS to act as; tests inject one to check the platform guard. @default {Deno.build.os} */
+  os?: typeof Deno.build.os;
+}
+
+/** Everything codexd needs for one command on one CODEX_HOME. */
+export interface DaemonContext {
+  /** File layout. */
+  paths: DaemonPaths;
+  /** The options given, with defaults applied where needed. */
+  options: DaemonOptions;
+  /** The clock. */
+  clock: Clock;
+}
+
+/**
+ * Resolves CODEX_HOME and checks the platform.
+ *
+ * @throws {CodexdError} `UNSUPPORTED_PLATFORM` off Unix.
+ */
+export function createContext(options: DaemonOptions = {}): DaemonContext {
+  const os = options.os ?? Deno.build.os;
+  if (os === "windows") {
+    throw new CodexdError(
+      "UNSUPPORTED_PLATFORM",
+      `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`,
+    );
+  }
+  const codexHome = resolveCodexHome(options.codexHome);
+  return {
+    paths: daemonPaths(codexHome),
+    options,
+    clock: options.clock ?? systemClock,
+  };
+}
+
+/** Takes `daemon.lock` for a mutating command. */
+export async function lockDaemon(ctx: DaemonContext): Promise<DaemonLock> {
+  return await acquireDaemonLock(ctx.paths.lockFile, {
+    timeoutMs: ctx.options.lockTimeoutMs,
+    clock: ctx.clock,
+  });
+}
+
+/** The binary to launch under the given settings and options. */
+export function binaryFor(ctx: DaemonContext, settings: DaemonSettings): ManagedBinary {
+  return locateBinary(ctx.paths, ctx.options.codexBin ?? settings.codexBin);
+}
+
+/** One bounded probe of the control socket; `undefined` when nothing answers. */
+export function probe(ctx: DaemonContext): Promise<ProbeInfo | undefined> {
+  return isAnswering(ctx.paths.socketPath, {
+    timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * The `down` marker: the user stopped the app-server on purpose, so
+ * supervision leaves it alone until a user `start`/`restart` clears it (as
+ * daemontools' `down` file). `supervise.holdoff` holds the epoch second
+ * before which supervision waits (its backoff); clearing `down` clears it too.
+ *
+ * Files: `app-server-daemon/down`, `app-server-daemon/supervise.holdoff`.
+ *
+ * @module
+ */
+import { type DaemonPaths, join } from "./paths.ts";
+
+/** Name of the marker that says "the user stopped it: do not supervise". */
+export const DOWN_FILE = "down";
+/** Name of the file holding the epoch second before which supervision waits. */
+export const HOLDOFF_FILE = "supervise.holdoff";
+
+/** Marks the app-server as deliberately stopped (no supervision) or clears it. */
+export async function setDown(
+  paths: DaemonPaths,
+  down: boolean,
+  reason = "stopped",
+): Promise<void> {
+  const file = join(paths.stateDir, DOWN_FILE);
+  if (down) {
+    await Deno.writeTextFile(file, `${reason}\n`, { mode: 0o600 });
+  } else {
+    await Deno.remove(file).catch(() => {});
+    await Deno.remove(join(paths.stateDir, HOLDOFF_FILE)).catch(() => {});
+  }
+}
+
+/** Whether the `down` marker is present. */
+export function isDown(paths: DaemonPaths): boolean {
+  try {
+    Deno.lstatSync(join(paths.stateDir, DOWN_FILE));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * `restart`: check the binary, stop the recorded app-server (if any), start a
+ * fresh one. A broken binary never turns a working server into no server.
+ *
+ * @module
+ */
+import { spawnAppServer, spawnWarnings } from "./app_server_spawn.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonContext,
+  type DaemonOptions,
+  lockDaemon,
+  probe,
+} from "./context.ts";
+import { preflightBinary, readBinaryFacts } from "./managed_binary.ts";
+import { readPidState } from "./pid_record.ts";
+import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
+import { type DaemonSettings, loadSettings } from "./settings.ts";
+import { markWanted, withUpdaterEnsured } from "./start.ts";
+import { stopRecorded } from "./stop.ts";
+
+/** `restart` under an already held lock. */
+export async function restartLocked(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+): Promise<LifecycleResult> {
+  const binary = binaryFor(ctx, settings);
+  // Check the binary (and that it reports a version) before stopping
+  // anything: a broken binary must not turn a working server into no server.
+  preflightBinary(binary);
+  await readBinaryFacts(ctx.paths, binary.path);
+  const state = await readPidState(ctx.paths.pidFile);
+  const stopped = await stopRecorded(ctx, state, settings);
+  if (!stopped && await probe(ctx)) throw unmanagedServer(ctx);
+  const spawned = await spawnAppServer(ctx, settings, binary);
+  return await buildResult(ctx, binary, "restarted", {
+    backend: "pid",
+    pid: spawned.record.pid,
+    appServerVersion: spawned.info.appServerVersion,
+    warnings: await spawnWarnings(),
+  }, spawned.facts);
+}
+
+/**
+ * Stops the app-server if it runs, then starts it again (a fresh process).
+ *
+ * @example
+ * ```ts ignore
+ * import { restart } from "./restart.ts";
+ * const { pid } = await restart();
+ * ```
+ */
+export async function restart(options: DaemonOptions = {}): Promise<LifecycleResult> {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings } = await loadSettings(ctx.paths);
+  await markWanted(ctx, settings);
+  const outcome = await restartLocked(ctx, settings);
+  return await withUpdaterEnsured(ctx, settings, outcome);
+}

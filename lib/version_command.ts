@@ -1,0 +1,45 @@
+/**
+ * `version`: ask the running app-server for its version. Takes no lock and
+ * writes nothing.
+ *
+ * @module
+ */
+import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
+import { CodexdError } from "./errors.ts";
+import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { readPidState } from "./pid_record.ts";
+import { buildResult, type LifecycleResult } from "./result.ts";
+import { loadSettingsLenient } from "./settings.ts";
+
+/**
+ * Asks the running app-server for its version. Takes no lock.
+ *
+ * @throws {CodexdError} `NOT_RUNNING` when nothing answers.
+ * @example
+ * ```ts ignore
+ * import { version } from "./version_command.ts";
+ * const { appServerVersion } = await version();
+ * ```
+ */
+export async function version(options: DaemonOptions = {}): Promise<LifecycleResult> {
+  const ctx = createContext(options);
+  const settings = await loadSettingsLenient(ctx.paths);
+  const binary = binaryFor(ctx, settings);
+  // The probe goes first so its socket round trip overlaps the file reads.
+  const [info, state, facts] = await Promise.all([
+    probe(ctx),
+    readPidState(ctx.paths.pidFile),
+    tryReadBinaryFacts(ctx.paths, binary.path),
+  ]);
+  if (info === undefined) {
+    throw new CodexdError(
+      "NOT_RUNNING",
+      `No app-server answers on ${ctx.paths.socketPath}`,
+      "codexd start",
+    );
+  }
+  return await buildResult(ctx, binary, "running", {
+    ...(state.kind === "running" ? { backend: "pid" as const, pid: state.record.pid } : {}),
+    appServerVersion: info.appServerVersion,
+  }, facts);
+}
