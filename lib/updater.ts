@@ -34,10 +34,11 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
-app="$state/app-server.pid" me="$state/app-server-updater.pid"
+me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+# $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
-  line=; read -r line < "$app" 2>/dev/null || return 1
+  line=; read -r line < "$1" 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
@@ -55,7 +56,7 @@ while :; do
   line=; read -r line < "$me" 2>/dev/null; field pid
   [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
   now=$(date +%s)
-  if [ ! -e "$state/down" ] && ! app_alive; then
+  if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
     hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
     if [ "$now" -ge "\${hold:-0}" ]; then
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
