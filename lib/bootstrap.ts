@@ -15,7 +15,7 @@ import type { LifecycleResult } from "./result.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
 import { readPidState } from "./pid_record.ts";
-import { ensureUpdater } from "./updater.ts";
+import { assertNoReferenceUpdater, ensureUpdater } from "./updater.ts";
 
 /** Options for {@linkcode bootstrap}. */
 export interface BootstrapOptions extends DaemonOptions {
@@ -96,6 +96,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     }
   }
   await using _lock = await lockDaemon(ctx);
+  await assertNoReferenceUpdater(ctx);
   // Only what the command line says changes settings; the rest is kept.
   const saved = await loadSettings(ctx.paths);
   const savedUpdater = saved.raw.updater as Record<string, unknown> | undefined;

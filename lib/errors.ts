@@ -25,6 +25,7 @@ export type ErrorCode =
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
   | "HOME_NOT_FOUND"
+  | "UPDATER_CONFLICT"
   | "USAGE"
   | "INTERNAL";
 

@@ -250,3 +250,37 @@ Deno.test("a stop holds even when settings.json is malformed", async () => {
   assert(!revived, "supervision brought a stopped server back");
   await runCli(h.home, ["stop", "--all"]);
 });
+
+Deno.test("the reference's updater is detected, never doubled, and stopped by stop --all", async () => {
+  await using h = await fakeHome();
+  const { writePidRecord } = await import("../lib/pid_record.ts");
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
+  // Stands in for `codex app-server daemon`'s updater loop (own process group).
+  const foreign = new Deno.Command("/bin/sleep", {
+    args: ["300"],
+    env: { CODEX_HOME: h.home },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  try {
+    await writePidRecord(`${h.home}/app-server-daemon/daemon-updater.pid`, foreign.pid);
+    const boot = await runCli(h.home, ["bootstrap"]);
+    assertEquals([boot.code, boot.json.code], [1, "UPDATER_CONFLICT"], boot.stdout);
+    assertEquals((await runCli(h.home, ["status"])).code, 3, "bootstrap changed nothing");
+    const stop = await runCli(h.home, ["stop", "--all"]);
+    assertEquals(stop.json.updaterStopped, true);
+    assert(await eventually(() => !isAlive(foreign.pid)));
+    const again = await runCli(h.home, ["bootstrap"]);
+    assertEquals(again.json.status, "bootstrapped", again.stdout);
+    await runCli(h.home, ["stop", "--all"]);
+  } finally {
+    try {
+      foreign.kill("SIGKILL");
+    } catch {
+      // stopped by codexd
+    }
+    await foreign.status;
+  }
+});
