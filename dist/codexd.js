@@ -2599,7 +2599,6 @@ __export(install_npm_exports, {
   swapCurrentRelease: () => swapCurrentRelease,
   targetTriple: () => targetTriple
 });
-import { createHash } from "node:crypto";
 function npmPlatform(os = Deno.build.os, arch = Deno.build.arch) {
   const cpu = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
   return `${os}-${cpu}`;
@@ -2705,6 +2704,7 @@ async function download(dist, file, stallMs, onProgress) {
   const expected = parseIntegrity(dist.integrity);
   const controller = new AbortController();
   let stall = setTimeout(() => controller.abort(), stallMs);
+  const { createHash } = await import("node:crypto");
   const hash = createHash("sha512");
   let received = 0;
   let total;
