@@ -86,10 +86,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
       }
       const source = options.source ?? before.updater.source;
       if (source === "install-sh") {
-        const { installFromScript } = await import("./install_sh.ts");
+        const { installFromScript } = await import("./install/install_sh.ts");
         await installFromScript(ctx.paths, {});
       } else {
-        const { installFromNpm } = await import("./install_npm.ts");
+        const { installFromNpm } = await import("./install/npm.ts");
         await installFromNpm(ctx.paths, {
           version: options.version,
           registry: options.registry,

@@ -81,10 +81,10 @@ async function install(
 ): Promise<{ installed: boolean; previousRelease?: string }> {
   const source = options.source ?? settings.updater.source;
   if (source === "install-sh") {
-    const { installFromScript } = await import("./install_sh.ts");
+    const { installFromScript } = await import("./install/install_sh.ts");
     return { installed: (await installFromScript(ctx.paths)).installed };
   }
-  const { installFromNpm } = await import("./install_npm.ts");
+  const { installFromNpm } = await import("./install/npm.ts");
   const result = await installFromNpm(ctx.paths, {
     version: options.version,
     registry: options.registry,
@@ -110,7 +110,7 @@ async function restartOntoNewRelease(
   } catch (error) {
     if (previousRelease === undefined) throw error;
     const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease } = await import("./install_npm.ts");
+    const { swapCurrentRelease } = await import("./install/layout.ts");
     await swapCurrentRelease(ctx.paths, previousRelease);
     await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
     const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };
@@ -184,7 +184,7 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     skipVersion !== undefined && facts.version === skipVersion && !options.version
   ) {
     // This release already failed to become ready once: stay on the previous one.
-    const { swapCurrentRelease } = await import("./install_npm.ts");
+    const { swapCurrentRelease } = await import("./install/layout.ts");
     await swapCurrentRelease(ctx.paths, installed.previousRelease);
     return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
   }

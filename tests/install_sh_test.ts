@@ -12,8 +12,8 @@ import {
   installerEnv,
   installFromScript,
   latestChannelRelease,
-  STDERR_TAIL_BYTES,
-} from "../lib/install_sh.ts";
+} from "../lib/install/install_sh.ts";
+import { STDERR_TAIL_BYTES } from "../lib/install/script_run.ts";
 import { CodexdError } from "../lib/errors.ts";
 import { type DaemonPaths, daemonPaths } from "../lib/paths.ts";
 

@@ -17,13 +17,10 @@ import {
   type TestHome,
 } from "./support/helpers.ts";
 import { fakeLauncherScript, startTestRegistry } from "./fixtures/test_registry.ts";
-import {
-  installFromNpm,
-  parseIntegrity,
-  resolveRegistry,
-  swapCurrentRelease,
-  targetTriple,
-} from "../lib/install_npm.ts";
+import { parseIntegrity } from "../lib/install/download.ts";
+import { swapCurrentRelease } from "../lib/install/layout.ts";
+import { installFromNpm } from "../lib/install/npm.ts";
+import { resolveRegistry, targetTriple } from "../lib/install/registry.ts";
 import { CodexdError } from "../lib/errors.ts";
 import { daemonPaths } from "../lib/paths.ts";
 

@@ -1,0 +1,187 @@
+/**
+ * Installing codex from the npm registry into the standalone layout that
+ * install.sh also writes (see `layout.ts`), under CODEX_HOME's
+ * `packages/standalone/`, holding install.sh's lock (`lock.ts`).
+ *
+ * `@openai/codex@<v>-<platform>` is downloaded to `.install-<rand>/` while its
+ * sha512 `dist.integrity` is computed (`download.ts`), extracted with the
+ * system `tar` (`tarball.ts`), staged as `releases/.staging-<rand>`, and
+ * `bin/codex --version` must print `codex-cli <v>` before it is renamed to
+ * `releases/<v>-<target>` and `current` is swapped. Any failure leaves
+ * everything as it was: a running app-server keeps serving.
+ *
+ * Off the hot path (only `update`, `bootstrap --install` and the updater load it).
+ *
+ * @module
+ */
+import { CodexdError } from "../errors.ts";
+import { type DaemonPaths, join } from "../paths.ts";
+import { download, DOWNLOAD_STALL_MS } from "./download.ts";
+import {
+  currentRelease,
+  markChannel,
+  moveIntoPlace,
+  removeStaleArtifacts,
+  swapCurrent,
+} from "./layout.ts";
+import { acquireInstallLock, INSTALL_LOCK_TIMEOUT_MS } from "./lock.ts";
+import {
+  configuredRegistry,
+  type Dist,
+  METADATA_TIMEOUT_MS,
+  normalizeVersion,
+  npmPlatform,
+  resolveDist,
+  resolveRegistry,
+  targetTriple,
+} from "./registry.ts";
+import { installFailed } from "./step.ts";
+import { checkRelease, extractPackage } from "./tarball.ts";
+
+/** Options for {@linkcode installFromNpm}. */
+export interface NpmInstallOptions {
+  /** `latest` or an exact version such as `0.169.0` (a leading `v` is dropped). @default {"latest"} */
+  version?: string;
+  /**
+   * Registry base URL. @default {`NPM_CONFIG_REGISTRY`/`npm_config_registry`,
+   * else `registry=` in the user npmrc, else DEFAULT_REGISTRY}
+   */
+  registry?: string;
+  /** npm platform suffix such as `linux-x64`. @default {npmPlatform()} */
+  platform?: string;
+  /** Bound on the metadata request. @default {METADATA_TIMEOUT_MS} */
+  timeoutMs?: number;
+  /** Stall bound of the tarball download. @default {DOWNLOAD_STALL_MS} */
+  stallMs?: number;
+  /** Bound on waiting for `install.lock`. @default {INSTALL_LOCK_TIMEOUT_MS} */
+  lockTimeoutMs?: number;
+  /** Download progress: bytes received, and the total when the server sent it. */
+  onProgress?: (received: number, total?: number) => void;
+}
+
+/** What {@linkcode installFromNpm} did. */
+export interface NpmInstallResult {
+  /** The installed version. */
+  version: string;
+  /** Its target triple. */
+  target: string;
+  /** `packages/standalone/releases/<v>-<target>`. */
+  releaseDir: string;
+  /** False when that release was already installed and current. */
+  installed: boolean;
+  /** The release directory name `current` pointed to before, when it changed. */
+  previousRelease?: string;
+}
+
+/** Downloads, extracts and verifies a release into `releases/<name>`; the lock is held. */
+async function installRelease(
+  paths: DaemonPaths,
+  dist: Dist,
+  target: string,
+  options: { stallMs: number; onProgress?: (received: number, total?: number) => void },
+): Promise<void> {
+  const releases = join(paths.standaloneDir, "releases");
+  const releaseDir = join(releases, `${dist.version}-${target}`);
+  const work = await Deno.makeTempDir({ dir: paths.standaloneDir, prefix: ".install-" });
+  const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    const tarball = join(work, "codex.tgz");
+    await download(dist, tarball, options.stallMs, options.onProgress);
+    const extracted = join(work, "x");
+    await Deno.mkdir(extracted);
+    const vendor = await extractPackage(tarball, extracted, target, {
+      url: dist.tarball,
+      version: dist.version,
+    });
+    await Deno.rename(vendor, staging);
+    // install.sh's alias: `current/codex` works for both layouts.
+    await Deno.symlink("bin/codex", join(staging, "codex")).catch(() => {});
+    const problem = await checkRelease(staging, dist.version);
+    if (problem !== undefined) throw installFailed(problem);
+    await moveIntoPlace(staging, releaseDir);
+  } finally {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Installs a codex release from npm and makes it `current`.
+ *
+ * @throws {CodexdError} `INSTALL_FAILED` with the reason (nothing changed),
+ * `UNSUPPORTED_PLATFORM`, or `LOCK_TIMEOUT` when another install runs too long.
+ * @example Install a pinned version
+ * ```ts ignore
+ * import { installFromNpm } from "./npm.ts";
+ * import { daemonPaths } from "../paths.ts";
+ * const result = await installFromNpm(daemonPaths("/home/me/.codex"), { version: "0.169.0" });
+ * console.log(result.installed ? `now ${result.version}` : "already current");
+ * ```
+ */
+export async function installFromNpm(
+  paths: DaemonPaths,
+  options: NpmInstallOptions = {},
+): Promise<NpmInstallResult> {
+  const {
+    version = "latest",
+    registry,
+    platform = npmPlatform(),
+    timeoutMs = METADATA_TIMEOUT_MS,
+    stallMs = DOWNLOAD_STALL_MS,
+    lockTimeoutMs = INSTALL_LOCK_TIMEOUT_MS,
+    onProgress,
+  } = options;
+  const target = targetTriple(platform);
+  const requested = normalizeVersion(version);
+  const base = registry === undefined
+    ? configuredRegistry()
+    : resolveRegistry({ NPM_CONFIG_REGISTRY: registry });
+  try {
+    return await install(paths, base, requested, platform, target, {
+      timeoutMs,
+      stallMs,
+      lockTimeoutMs,
+      onProgress,
+    });
+  } catch (error) {
+    // File system surprises (permissions, a full disk) are install failures too.
+    if (error instanceof CodexdError) throw error;
+    throw installFailed(`in ${paths.standaloneDir}`, error);
+  }
+}
+
+async function install(
+  paths: DaemonPaths,
+  registry: string,
+  requested: string,
+  platform: string,
+  target: string,
+  options: {
+    timeoutMs: number;
+    stallMs: number;
+    lockTimeoutMs: number;
+    onProgress?: (received: number, total?: number) => void;
+  },
+): Promise<NpmInstallResult> {
+  const { timeoutMs, stallMs, lockTimeoutMs, onProgress } = options;
+  // Metadata first, outside the lock: a slow registry does not block others.
+  const dist = await resolveDist(registry, requested, platform, timeoutMs);
+  const name = `${dist.version}-${target}`;
+  const releaseDir = join(paths.standaloneDir, "releases", name);
+
+  await using _lock = await acquireInstallLock(paths, { timeoutMs: lockTimeoutMs });
+  await removeStaleArtifacts(paths);
+  await Deno.mkdir(join(paths.standaloneDir, "releases"), { recursive: true });
+  const before = await currentRelease(paths);
+  const complete = (await checkRelease(releaseDir, dist.version)) === undefined;
+  if (complete && before === name) {
+    await markChannel(paths, name, requested === "latest");
+    return { version: dist.version, target, releaseDir, installed: false };
+  }
+  if (!complete) await installRelease(paths, dist, target, { stallMs, onProgress });
+  const previous = await swapCurrent(paths, name);
+  await markChannel(paths, name, requested === "latest");
+  // A broken current release reinstalled in place has nothing to roll back to.
+  const previousRelease = previous === name ? undefined : previous;
+  return { version: dist.version, target, releaseDir, installed: true, previousRelease };
+}
