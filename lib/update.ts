@@ -44,6 +44,8 @@ export interface UpdateOptions extends DaemonOptions {
   onProgress?: (received: number, total?: number) => void;
   /** Set by the updater loop: try-lock, honour `autoUpdateEnabled`, record the outcome. */
   updaterPass?: boolean;
+  /** Aborting it interrupts the install step (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode update} returns. */
@@ -82,13 +84,18 @@ async function install(
   const source = options.source ?? settings.updater.source;
   if (source === "install-sh") {
     const { installFromScript } = await import("./install/install_sh.ts");
-    return { installed: (await installFromScript(ctx.paths)).installed };
+    const result = await installFromScript(ctx.paths, {
+      release: options.version,
+      signal: options.signal,
+    });
+    return { installed: result.installed };
   }
   const { installFromNpm } = await import("./install/npm.ts");
   const result = await installFromNpm(ctx.paths, {
     version: options.version,
     registry: options.registry,
     onProgress: options.onProgress,
+    signal: options.signal,
   });
   return { installed: result.installed, previousRelease: result.previousRelease };
 }
@@ -167,6 +174,8 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     restarted: false,
   });
   if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  // Every pass removes what killed installs left, even when it installs nothing.
+  await (await import("./install/layout.ts")).sweepIfIdle(ctx.paths);
   if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
     return await record(ctx, options, nothing("autoUpdateDisabled"));
   }

@@ -26,7 +26,10 @@
 import { CodexdError, describeError } from "../errors.ts";
 import { locateBinary, tryReadBinaryFacts } from "../managed_binary.ts";
 import { type DaemonPaths, dirname, join } from "../paths.ts";
-import { AUTO_UPDATE_MARKER } from "./layout.ts";
+import { readCapped, requireHttpUrl } from "./download.ts";
+import { AUTO_UPDATE_MARKER, sweepIfIdle } from "./layout.ts";
+import { normalizeVersion } from "./registry.ts";
+import { interrupted } from "./step.ts";
 import { runScript } from "./script_run.ts";
 
 /** Where the official installer lives. */
@@ -53,8 +56,17 @@ export interface ScriptInstallOptions {
   fetchTimeoutMs?: number;
   /** @default {"install"} */
   mode?: ScriptInstallMode;
-  /** `CODEX_RELEASE` for an `install` run (`update` always follows latest). @default {"latest"} */
+  /**
+   * `CODEX_RELEASE` for an `install` run (`update` always follows latest);
+   * checked like the npm source's version. @default {"latest"}
+   */
   release?: string;
+  /**
+   * Aborting it stops the fetch or the script (SIGTERM, then SIGKILL to the
+   * shell and its descendants) and throws `INTERRUPTED`; the CLI aborts it on
+   * SIGINT/SIGTERM.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode installFromScript} did. */
@@ -130,22 +142,27 @@ function failed(message: string): CodexdError {
   return new CodexdError("INSTALL_FAILED", message, "codexd update --source npm");
 }
 
-async function fetchScript(url: string, timeoutMs: number): Promise<Uint8Array> {
+async function fetchScript(
+  url: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const timeout = AbortSignal.timeout(timeoutMs);
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, {
+      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
     }
-    const script = new Uint8Array(await response.arrayBuffer());
-    if (script.length === 0 || script.length > SCRIPT_MAX_BYTES) {
-      throw new Error(`${script.length} bytes is not an installer script`);
-    }
+    // The deadline covers the body too; the cap keeps an endless one out of memory.
+    const script = await readCapped(response, SCRIPT_MAX_BYTES);
+    if (script.length === 0) throw new Error("an empty body is not an installer script");
     return script;
   } catch (error) {
-    const why = error instanceof DOMException && error.name === "TimeoutError"
-      ? `no answer within ${timeoutMs} ms`
-      : describeError(error);
+    if (signal?.aborted) throw interrupted(signal);
+    const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeError(error);
     throw failed(`Cannot fetch the installer ${url}: ${why}`);
   }
 }
@@ -162,7 +179,8 @@ function currentReleaseName(paths: DaemonPaths): string | undefined {
  * Runs the official installer for this CODEX_HOME.
  *
  * @throws {CodexdError} `INSTALL_FAILED` with the script's stderr tail (the
- * script's own all-or-nothing install leaves `current` as it was).
+ * script's own all-or-nothing install leaves `current` as it was), or for a
+ * `release` that is not a version; `INTERRUPTED` when `signal` aborts.
  * @example A guarded update, as the updater runs it
  * ```ts ignore
  * import { installFromScript } from "./install_sh.ts";
@@ -180,8 +198,11 @@ export async function installFromScript(
     timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS,
     fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS,
     mode = "install",
-    release = "latest",
+    signal,
   } = options;
+  const release = normalizeVersion(options.release ?? "latest");
+  requireHttpUrl(scriptUrl, "installer URL");
+  await sweepIfIdle(paths);
   const binary = locateBinary(paths).path;
   const before = await tryReadBinaryFacts(paths, binary);
   const beforeRelease = currentReleaseName(paths);
@@ -197,7 +218,7 @@ export async function installFromScript(
     }
     fromRelease = selected;
   }
-  const script = await fetchScript(scriptUrl, fetchTimeoutMs);
+  const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
   if (mode === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
       throw failed(
@@ -215,6 +236,7 @@ export async function installFromScript(
     paths,
     scriptUrl,
     timeoutMs,
+    signal,
   );
   const after = await tryReadBinaryFacts(paths, locateBinary(paths).path);
   const afterRelease = currentReleaseName(paths);

@@ -118,6 +118,26 @@ export async function removeStaleArtifacts(paths: DaemonPaths): Promise<void> {
 }
 
 /**
+ * Sweeps stale work directories now if no install runs (the install lock is
+ * free); otherwise leaves them to the running install, which sweeps under
+ * the lock too. Never waits and never fails: called at the start of every
+ * install and every updater pass.
+ */
+export async function sweepIfIdle(paths: DaemonPaths): Promise<void> {
+  try {
+    await Deno.stat(paths.standaloneDir);
+  } catch {
+    return; // nothing installed: nothing to sweep, and no directory to create
+  }
+  try {
+    await using _lock = await acquireInstallLock(paths, { timeoutMs: 0 });
+    await removeStaleArtifacts(paths);
+  } catch {
+    // busy: the holder sweeps
+  }
+}
+
+/**
  * Renames a verified `staging` directory to `releaseDir`. An incomplete
  * directory of that name is moved aside, not deleted first, so there is
  * never a moment without one if the rename fails.

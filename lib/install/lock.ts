@@ -6,7 +6,10 @@
  *   `flock`/`lockf` exist);
  * - `install.lock.d/` with `pid` and `started_at` inside: install.sh's mkdir
  *   lock, used where `flock` is missing; taken too so either kind of
- *   installer waits for us.
+ *   installer waits for us. codexd adds `owner` (`codexd@<hostname>`): such
+ *   a directory found while we hold the flock belongs to a codexd that died
+ *   (a live one would still hold the flock), so it is taken over at once
+ *   instead of after install.sh's 10-minute window.
  *
  * @module
  */
@@ -15,6 +18,7 @@ import { systemClock } from "../clock.ts";
 import { CodexdError } from "../errors.ts";
 import { type DaemonPaths, join } from "../paths.ts";
 import { probeProcess } from "../process_identity.ts";
+import { interrupted } from "./step.ts";
 
 /** Bound on waiting for another install (install.sh or codexd) to finish. */
 export const INSTALL_LOCK_TIMEOUT_MS = 10 * 60_000;
@@ -28,17 +32,32 @@ export const INSTALL_LOCK_FILE = "install.lock";
 /** install.sh's fallback lock directory, with `pid` and `started_at` inside. */
 export const INSTALL_LOCK_DIR = "install.lock.d";
 
+/** The file codexd adds to `install.lock.d`. */
+export const MKDIR_LOCK_OWNER_FILE = "owner";
+
 const LOCK_POLL_MS = 250;
+
+function ownerTag(): string | undefined {
+  try {
+    return `codexd@${Deno.hostname()}`;
+  } catch {
+    return undefined; // no --allow-sys: no fast takeover
+  }
+}
 
 /**
  * Whether install.sh's mkdir lock may be taken over, by install.sh's own
  * rule: never while its owner lives; else once it is older than
- * {@linkcode MKDIR_LOCK_STALE_MS}, or at once when its age is unknown.
+ * {@linkcode MKDIR_LOCK_STALE_MS}, or at once when its age is unknown. One
+ * exception: `orphaned` (a codexd of this host wrote it, and we hold the
+ * flock that codexd held with it) is taken over at once, even when its pid
+ * was reused.
  */
 export function mkdirLockIsStale(
-  holder: { alive: boolean; startedAtMs?: number },
+  holder: { alive: boolean; startedAtMs?: number; orphaned?: boolean },
   nowMs: number,
 ): boolean {
+  if (holder.orphaned) return true;
   if (holder.alive) return false;
   if (holder.startedAtMs === undefined) return true;
   return nowMs - holder.startedAtMs >= MKDIR_LOCK_STALE_MS;
@@ -57,7 +76,12 @@ function lockTimeout(what: string, holder: string, timeoutMs: number): CodexdErr
   );
 }
 
-async function readMkdirHolder(dir: string): Promise<{ pid?: number; startedAtMs?: number }> {
+async function readMkdirHolder(
+  dir: string,
+): Promise<{ pid?: number; startedAtMs?: number; orphaned: boolean }> {
+  const owner = await readTextIfPresent(join(dir, MKDIR_LOCK_OWNER_FILE)).catch(() => undefined);
+  const tag = ownerTag();
+  const orphaned = tag !== undefined && owner?.trim() === tag;
   const pidText = await readTextIfPresent(join(dir, "pid")).catch(() => undefined);
   const startedText = await readTextIfPresent(join(dir, "started_at")).catch(() => undefined);
   const pid = Number(pidText?.trim());
@@ -67,11 +91,17 @@ async function readMkdirHolder(dir: string): Promise<{ pid?: number; startedAtMs
   // the directory's own mtime is the start (install.sh itself would treat it
   // as stale at once and could steal a lock that is being taken).
   startedAtMs ??= (await Deno.stat(dir).catch(() => undefined))?.mtime?.getTime();
-  return { pid: Number.isSafeInteger(pid) && pid > 1 ? pid : undefined, startedAtMs };
+  return { pid: Number.isSafeInteger(pid) && pid > 1 ? pid : undefined, startedAtMs, orphaned };
 }
 
-async function takeMkdirLock(dir: string, deadline: number, timeoutMs: number): Promise<void> {
+async function takeMkdirLock(
+  dir: string,
+  deadline: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   for (;;) {
+    if (signal?.aborted) throw interrupted(signal);
     try {
       await Deno.mkdir(dir, { mode: 0o755 });
     } catch (error) {
@@ -79,7 +109,7 @@ async function takeMkdirLock(dir: string, deadline: number, timeoutMs: number): 
       const holder = await readMkdirHolder(dir);
       // An unreadable identity counts as alive: never take over on a guess.
       const alive = holder.pid !== undefined && probeProcess(holder.pid).kind !== "dead";
-      if (mkdirLockIsStale({ alive, startedAtMs: holder.startedAtMs }, Date.now())) {
+      if (mkdirLockIsStale({ ...holder, alive }, Date.now())) {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
         continue;
       }
@@ -91,6 +121,8 @@ async function takeMkdirLock(dir: string, deadline: number, timeoutMs: number): 
     }
     await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}\n`);
     await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1000)}\n`);
+    const tag = ownerTag();
+    if (tag !== undefined) await Deno.writeTextFile(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}\n`);
     return;
   }
 }
@@ -99,15 +131,16 @@ async function takeMkdirLock(dir: string, deadline: number, timeoutMs: number): 
  * Takes the locks install.sh takes, so codexd, install.sh and the reference's
  * updater never install into one CODEX_HOME at once: an exclusive flock on
  * `install.lock`, then the `install.lock.d` directory. Waits at most
- * `timeoutMs`; use with `await using`.
+ * `timeoutMs` (0: only tries); use with `await using`.
  *
- * @throws {CodexdError} `LOCK_TIMEOUT` naming what holds it.
+ * @throws {CodexdError} `LOCK_TIMEOUT` naming what holds it; `INTERRUPTED`
+ * when `signal` aborts the wait.
  */
 export async function acquireInstallLock(
   paths: DaemonPaths,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<InstallLock> {
-  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS } = options;
+  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
   const deadline = Date.now() + timeoutMs;
   await Deno.mkdir(paths.standaloneDir, { recursive: true });
   const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
@@ -115,12 +148,13 @@ export async function acquireInstallLock(
   const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode: 0o644 });
   try {
     while (!(await file.tryLock(true))) {
+      if (signal?.aborted) throw interrupted(signal);
       if (Date.now() >= deadline) {
         throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
       }
       await systemClock.sleep(LOCK_POLL_MS);
     }
-    await takeMkdirLock(lockDir, deadline, timeoutMs);
+    await takeMkdirLock(lockDir, deadline, timeoutMs, signal);
   } catch (error) {
     file.close();
     throw error;

@@ -16,13 +16,14 @@
  */
 import { CodexdError } from "../errors.ts";
 import { type DaemonPaths, join } from "../paths.ts";
-import { download, DOWNLOAD_STALL_MS } from "./download.ts";
+import { download, type DownloadLimits } from "./download.ts";
 import {
   currentRelease,
   markChannel,
   moveIntoPlace,
   removeStaleArtifacts,
   swapCurrent,
+  sweepIfIdle,
 } from "./layout.ts";
 import { acquireInstallLock, INSTALL_LOCK_TIMEOUT_MS } from "./lock.ts";
 import {
@@ -35,11 +36,13 @@ import {
   resolveRegistry,
   targetTriple,
 } from "./registry.ts";
-import { installFailed } from "./step.ts";
+import { sealRelease } from "./release_tree.ts";
+import { installFailed, interrupted } from "./step.ts";
 import { checkRelease, extractPackage } from "./tarball.ts";
+import type { TarLimits } from "./tar_scan.ts";
 
 /** Options for {@linkcode installFromNpm}. */
-export interface NpmInstallOptions {
+export interface NpmInstallOptions extends DownloadLimits {
   /** `latest` or an exact version such as `0.169.0` (a leading `v` is dropped). @default {"latest"} */
   version?: string;
   /**
@@ -51,12 +54,19 @@ export interface NpmInstallOptions {
   platform?: string;
   /** Bound on the metadata request. @default {METADATA_TIMEOUT_MS} */
   timeoutMs?: number;
-  /** Stall bound of the tarball download. @default {DOWNLOAD_STALL_MS} */
-  stallMs?: number;
   /** Bound on waiting for `install.lock`. @default {INSTALL_LOCK_TIMEOUT_MS} */
   lockTimeoutMs?: number;
   /** Download progress: bytes received, and the total when the server sent it. */
   onProgress?: (received: number, total?: number) => void;
+  /** Caps on the unpacked tarball. @default {EXTRACT_MAX_BYTES, EXTRACT_MAX_ENTRIES} */
+  extract?: TarLimits;
+  /**
+   * Aborting it stops the install at the next step (the CLI aborts it on
+   * SIGINT/SIGTERM): its work files are removed, nothing changes, and it
+   * throws `INTERRUPTED`. Once the new release is in place the install
+   * completes instead.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode installFromNpm} did. */
@@ -78,25 +88,31 @@ async function installRelease(
   paths: DaemonPaths,
   dist: Dist,
   target: string,
-  options: { stallMs: number; onProgress?: (received: number, total?: number) => void },
+  options: NpmInstallOptions,
 ): Promise<void> {
+  const { signal } = options;
   const releases = join(paths.standaloneDir, "releases");
   const releaseDir = join(releases, `${dist.version}-${target}`);
   const work = await Deno.makeTempDir({ dir: paths.standaloneDir, prefix: ".install-" });
   const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
   try {
     const tarball = join(work, "codex.tgz");
-    await download(dist, tarball, options.stallMs, options.onProgress);
+    await download(dist, tarball, options);
+    signal?.throwIfAborted();
     const extracted = join(work, "x");
     await Deno.mkdir(extracted);
-    const vendor = await extractPackage(tarball, extracted, target, {
-      url: dist.tarball,
-      version: dist.version,
-    });
+    const vendor = await extractPackage(
+      tarball,
+      extracted,
+      target,
+      { url: dist.tarball, version: dist.version },
+      { ...options.extract, signal },
+    );
     await Deno.rename(vendor, staging);
-    // install.sh's alias: `current/codex` works for both layouts.
-    await Deno.symlink("bin/codex", join(staging, "codex")).catch(() => {});
-    const problem = await checkRelease(staging, dist.version);
+    const unsafe = await sealRelease(staging);
+    if (unsafe !== undefined) throw installFailed(`unsafe package ${dist.tarball}: ${unsafe}`);
+    const problem = await checkRelease(staging, dist.version, signal);
+    signal?.throwIfAborted();
     if (problem !== undefined) throw installFailed(problem);
     await moveIntoPlace(staging, releaseDir);
   } finally {
@@ -122,28 +138,20 @@ export async function installFromNpm(
   paths: DaemonPaths,
   options: NpmInstallOptions = {},
 ): Promise<NpmInstallResult> {
-  const {
-    version = "latest",
-    registry,
-    platform = npmPlatform(),
-    timeoutMs = METADATA_TIMEOUT_MS,
-    stallMs = DOWNLOAD_STALL_MS,
-    lockTimeoutMs = INSTALL_LOCK_TIMEOUT_MS,
-    onProgress,
-  } = options;
+  const { version = "latest", registry, platform = npmPlatform(), signal } = options;
   const target = targetTriple(platform);
   const requested = normalizeVersion(version);
   const base = registry === undefined
     ? configuredRegistry()
     : resolveRegistry({ NPM_CONFIG_REGISTRY: registry });
   try {
-    return await install(paths, base, requested, platform, target, {
-      timeoutMs,
-      stallMs,
-      lockTimeoutMs,
-      onProgress,
-    });
+    // Leftovers of killed installs go first, even when the registry is down.
+    await sweepIfIdle(paths);
+    return await install(paths, base, requested, platform, target, options);
   } catch (error) {
+    if (signal?.aborted && !(error instanceof CodexdError && error.code === "LOCK_TIMEOUT")) {
+      throw interrupted(signal);
+    }
     // File system surprises (permissions, a full disk) are install failures too.
     if (error instanceof CodexdError) throw error;
     throw installFailed(`in ${paths.standaloneDir}`, error);
@@ -156,29 +164,27 @@ async function install(
   requested: string,
   platform: string,
   target: string,
-  options: {
-    timeoutMs: number;
-    stallMs: number;
-    lockTimeoutMs: number;
-    onProgress?: (received: number, total?: number) => void;
-  },
+  options: NpmInstallOptions,
 ): Promise<NpmInstallResult> {
-  const { timeoutMs, stallMs, lockTimeoutMs, onProgress } = options;
+  const { timeoutMs = METADATA_TIMEOUT_MS, lockTimeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } =
+    options;
   // Metadata first, outside the lock: a slow registry does not block others.
-  const dist = await resolveDist(registry, requested, platform, timeoutMs);
+  const dist = await resolveDist(registry, requested, platform, timeoutMs, signal);
   const name = `${dist.version}-${target}`;
   const releaseDir = join(paths.standaloneDir, "releases", name);
 
-  await using _lock = await acquireInstallLock(paths, { timeoutMs: lockTimeoutMs });
+  await using _lock = await acquireInstallLock(paths, { timeoutMs: lockTimeoutMs, signal });
   await removeStaleArtifacts(paths);
   await Deno.mkdir(join(paths.standaloneDir, "releases"), { recursive: true });
   const before = await currentRelease(paths);
-  const complete = (await checkRelease(releaseDir, dist.version)) === undefined;
+  const complete = (await checkRelease(releaseDir, dist.version, signal)) === undefined;
+  signal?.throwIfAborted();
   if (complete && before === name) {
     await markChannel(paths, name, requested === "latest");
     return { version: dist.version, target, releaseDir, installed: false };
   }
-  if (!complete) await installRelease(paths, dist, target, { stallMs, onProgress });
+  if (!complete) await installRelease(paths, dist, target, options);
+  // The release is in place: finish (swap and marker) even when interrupted now.
   const previous = await swapCurrent(paths, name);
   await markChannel(paths, name, requested === "latest");
   // A broken current release reinstalled in place has nothing to roll back to.

@@ -7,6 +7,7 @@
  * @module
  */
 import { CodexdError } from "../errors.ts";
+import { readCapped } from "./download.ts";
 import { installFailed } from "./step.ts";
 import { CODEX_PACKAGE } from "./tarball.ts";
 
@@ -14,6 +15,8 @@ import { CODEX_PACKAGE } from "./tarball.ts";
 export const DEFAULT_REGISTRY = "https://registry.npmjs.org/";
 /** Bound on the metadata request. */
 export const METADATA_TIMEOUT_MS = 30_000;
+/** Most bytes of registry metadata read (the abbreviated codex document is a few MB). */
+export const METADATA_MAX_BYTES = 64 * 1024 * 1024;
 
 /** This machine's npm platform suffix (`linux-x64`, `darwin-arm64`, …). */
 export function npmPlatform(
@@ -55,10 +58,19 @@ export function normalizeVersion(version: string): string {
   const trimmed = version.trim();
   if (trimmed === "" || trimmed === "latest") return "latest";
   const bare = trimmed.replace(/^(rust-)?v/, "");
-  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(bare)) {
+  // Strict semver: numbers without leading zeros, dot-separated prerelease
+  // identifiers; no build metadata, no path characters, bounded length.
+  const number = "(0|[1-9]\\d*)";
+  const strict = new RegExp(
+    `^${number}\\.${number}\\.${number}(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$`,
+  );
+  if (bare.length > 64 || !strict.test(bare)) {
     throw new CodexdError(
       "INSTALL_FAILED",
-      `Cannot install codex "${version}": not a version (expected latest or X.Y.Z[-pre])`,
+      `Cannot install codex ${
+        JSON.stringify(version.slice(0, 80))
+      }: not a version (expected latest or X.Y.Z[-prerelease])`,
+      "codexd update --version X.Y.Z",
     );
   }
   return bare;
@@ -125,6 +137,7 @@ export async function resolveDist(
   version: string,
   platform: string,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<Dist> {
   const url = `${registry}${CODEX_PACKAGE.replace("/", "%2f")}`;
   let metadata: PackageMetadata;
@@ -132,13 +145,15 @@ export async function resolveDist(
     const response = await fetch(url, {
       // The abbreviated document is all an installer needs, and much smaller.
       headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8" },
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal
+        ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal])
+        : AbortSignal.timeout(timeoutMs),
     });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
     }
-    metadata = await response.json();
+    metadata = JSON.parse(new TextDecoder().decode(await readCapped(response, METADATA_MAX_BYTES)));
     if (typeof metadata !== "object" || metadata === null) throw new Error("not a JSON object");
   } catch (error) {
     const why = error instanceof DOMException && error.name === "TimeoutError"

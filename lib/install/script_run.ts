@@ -11,6 +11,7 @@ import { readTextIfPresent } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { type DaemonPaths, join } from "../paths.ts";
 import { INSTALL_LOCK_DIR } from "./lock.ts";
+import { interrupted } from "./step.ts";
 /** How much of the installer's stderr a failure reports (the reference's tail size). */
 export const STDERR_TAIL_BYTES = 2 * 1024;
 /** SIGTERM → SIGKILL grace when cancelling the installer: its trap releases the lock. */
@@ -124,6 +125,7 @@ export async function runScript(
   paths: DaemonPaths,
   url: string,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const child = new Deno.Command("/bin/sh", {
     args: ["-s"],
@@ -135,7 +137,12 @@ export async function runScript(
   // stderr is read while stdin is written: a chatty script must not block on a full pipe.
   const stderr = tailOf(child.stderr, STDERR_TAIL_BYTES);
   let cancelling: Promise<void> | undefined;
-  const timer = setTimeout(() => cancelling = cancelInstaller(child, paths), timeoutMs);
+  const cancel = (): void => {
+    cancelling ??= cancelInstaller(child, paths);
+  };
+  const timer = setTimeout(cancel, timeoutMs);
+  signal?.addEventListener("abort", cancel, { once: true });
+  if (signal?.aborted) cancel();
   let status: Deno.CommandStatus;
   try {
     const writer = child.stdin.getWriter();
@@ -145,12 +152,15 @@ export async function runScript(
     status = await child.status;
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", cancel);
   }
   const timedOut = cancelling !== undefined;
   // Let the cancellation finish its lock cleanup before reporting.
   await cancelling?.catch(() => {});
   await within(STDERR_DRAIN_MS, stderr.done);
   await stderr.stop();
+  // Interrupted only when the abort stopped the script; a finished one stands.
+  if (timedOut && signal?.aborted) throw interrupted(signal);
   if (status.success && !timedOut) return;
   const tail = stderr.text().trim();
   const how = timedOut

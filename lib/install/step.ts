@@ -31,13 +31,19 @@ export interface StepRun {
   stderr: string;
 }
 
-/** Runs a helper to completion within `timeoutMs`; a spawn failure or timeout is an unsuccessful run. */
+/**
+ * Runs a helper to completion within `timeoutMs` (killed on expiry or when
+ * `interrupt` aborts); a spawn failure, timeout or interrupt is an
+ * unsuccessful run.
+ */
 export async function runBounded(
   path: string,
   args: string[],
   timeoutMs: number,
+  interrupt?: AbortSignal,
 ): Promise<StepRun> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = interrupt ? AbortSignal.any([timeout, interrupt]) : timeout;
   try {
     const out = await new Deno.Command(path, {
       args,
@@ -51,10 +57,31 @@ export async function runBounded(
     return {
       success: out.success && !signal.aborted,
       stdout: decoder.decode(out.stdout),
-      stderr: signal.aborted ? `timed out after ${timeoutMs} ms` : stderr,
+      stderr: timeout.aborted
+        ? `timed out after ${timeoutMs} ms`
+        : signal.aborted
+        ? "interrupted"
+        : stderr,
     };
   } catch (error) {
-    const why = signal.aborted ? `timed out after ${timeoutMs} ms` : describeError(error);
+    const why = timeout.aborted
+      ? `timed out after ${timeoutMs} ms`
+      : signal.aborted
+      ? "interrupted"
+      : describeError(error);
     return { success: false, stdout: "", stderr: why };
   }
+}
+
+/**
+ * The error of an install stopped by SIGINT/SIGTERM (the CLI aborts the
+ * signal it passes in): its work files are gone and nothing changed.
+ */
+export function interrupted(signal: AbortSignal, hint = "codexd update"): CodexdError {
+  const reason = typeof signal.reason === "string" ? ` by ${signal.reason}` : "";
+  return new CodexdError(
+    "INTERRUPTED",
+    `Install interrupted${reason}; its work files were removed and nothing changed`,
+    hint,
+  );
 }

@@ -1,7 +1,7 @@
 /**
  * Turning a downloaded npm platform tarball into a release directory and
- * checking a release: extraction with the system `tar` into a work
- * directory, the `vendor/<target>/` tree it must carry, and the binary's
+ * checking a release: the members checked before extraction, extraction
+ * with the system `tar` into a work directory, the `vendor/<target>/` tree it must carry, and the binary's
  * `--version`. Touches only the directories it is given.
  *
  * @module
@@ -9,6 +9,7 @@
 import { parseCliVersion } from "../managed_binary.ts";
 import { join } from "../paths.ts";
 import { INSTALL_STEP_TIMEOUT_MS, installFailed, runBounded } from "./step.ts";
+import { scanTarball, type TarLimits } from "./tar_scan.ts";
 
 /** The package that carries codex on npm. */
 export const CODEX_PACKAGE = "@openai/codex";
@@ -28,23 +29,40 @@ function systemTar(): string {
   return "tar";
 }
 
+/** Options of {@linkcode extractPackage}. */
+export interface ExtractOptions extends TarLimits {
+  /** Aborts tar. */
+  signal?: AbortSignal;
+}
+
 /**
- * Extracts `tarball` into `into` (an empty directory) and returns the
+ * Checks `tarball` member by member (`tar_scan.ts`), extracts it into `into`
+ * (an empty directory) without the archive's owners, and returns the
  * package's `vendor/<target>` directory.
  *
- * @throws {CodexdError} `INSTALL_FAILED` when tar fails or the layout is wrong.
+ * @throws {CodexdError} `INSTALL_FAILED` when the archive is refused, tar
+ * fails or the layout is wrong.
  */
 export async function extractPackage(
   tarball: string,
   into: string,
   target: string,
   what: { url: string; version: string },
+  options: ExtractOptions = {},
 ): Promise<string> {
+  try {
+    await scanTarball(tarball, options, options.signal);
+  } catch (error) {
+    options.signal?.throwIfAborted();
+    throw installFailed(`extract ${what.url}: refused`, error);
+  }
   const untar = await runBounded(
     systemTar(),
-    ["-xzf", tarball, "-C", into],
+    ["-xzf", tarball, "-C", into, "--no-same-owner"],
     INSTALL_STEP_TIMEOUT_MS,
+    options.signal,
   );
+  options.signal?.throwIfAborted();
   if (!untar.success) {
     throw installFailed(`extract ${what.url}: ${untar.stderr.trim().slice(-300)}`);
   }
@@ -68,7 +86,11 @@ export async function extractPackage(
  * "package") and `codex` at the top (install.sh "legacy-platform-npm").
  * Returns what is wrong, or `undefined`.
  */
-export async function checkRelease(dir: string, version: string): Promise<string | undefined> {
+export async function checkRelease(
+  dir: string,
+  version: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   let bin = join(dir, "bin", "codex");
   let info: Deno.FileInfo;
   try {
@@ -83,7 +105,7 @@ export async function checkRelease(dir: string, version: string): Promise<string
   }
   if (!info.isFile) return `${bin} is not a file`;
   if (((info.mode ?? 0o755) & 0o111) === 0) return `${bin} is not executable`;
-  const probe = await runBounded(bin, ["--version"], INSTALL_STEP_TIMEOUT_MS);
+  const probe = await runBounded(bin, ["--version"], INSTALL_STEP_TIMEOUT_MS, signal);
   const reported = parseCliVersion(probe.stdout);
   if (!probe.success || reported !== version) {
     const printed = (probe.stdout + probe.stderr).trim().slice(0, 100);
