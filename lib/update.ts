@@ -285,10 +285,11 @@ async function recordFailure(
   error: unknown,
 ): Promise<unknown> {
   if (options.updaterPass) {
+    // Recording is best effort: the pass's own error is what the caller must see.
     await patchUpdaterState(ctx.paths, {
       lastCheck: new Date(ctx.clock.now()).toISOString(),
       lastResult: `error: ${describeError(error).split("\n")[0]}`,
-    });
+    }).catch(() => {});
   }
   return error;
 }
