@@ -132,13 +132,17 @@ Deno.test("an updater pass against a registry whose latest is ../ records INSTAL
   assertMatch(state.lastResult, /^error: .*not a version/);
 });
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.test(`${signal} during update's download prints one INTERRUPTED error and leaves no work dir`, async () => {
+const interrupts = [
+  { signal: "SIGINT", args: ["update"] },
+  { signal: "SIGTERM", args: ["bootstrap", "--install", "--no-auto-update"] },
+] as const;
+for (const { signal, args } of interrupts) {
+  Deno.test(`${signal} during ${args.join(" ")}'s download prints one INTERRUPTED error and leaves no work dir`, async () => {
     await using registry = await startTestRegistry([
       { version: "1.0.0", script: versionOnlyScript("1.0.0"), pauseMidwayMs: 60_000 },
     ]);
     await using h = await emptyHome();
-    const child = spawnCli(h.home, ["update"], { NPM_CONFIG_REGISTRY: registry.url });
+    const child = spawnCli(h.home, [...args], { NPM_CONFIG_REGISTRY: registry.url });
     const output = finish(child);
     try {
       assert(await eventually(() => downloading(h.home), 15_000), "the download started");
@@ -202,4 +206,26 @@ Deno.test("two concurrent bootstrap --install: only the one that installed repor
   } finally {
     await runCli(h.home, ["stop", "--all"]);
   }
+});
+
+Deno.test("every update pass sweeps what killed installs left, even when it installs nothing", async () => {
+  await using registry = await startTestRegistry([{
+    version: "1.0.0",
+    script: versionOnlyScript("1.0.0"),
+  }]);
+  await using h = await emptyHome();
+  await installFromNpm(daemonPaths(h.home), { registry: registry.url });
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+  await Deno.writeTextFile(
+    `${h.home}/app-server-daemon/settings.json`,
+    JSON.stringify({ updater: { autoUpdateEnabled: false } }),
+  );
+  const root = `${h.home}/packages/standalone`;
+  await Deno.mkdir(`${root}/.install-dead/x`, { recursive: true });
+  await Deno.mkdir(`${root}/releases/.staging-dead`, { recursive: true });
+  const pass = await runCli(h.home, ["update", "--updater-pass"], {
+    env: { NPM_CONFIG_REGISTRY: registry.url },
+  });
+  assertEquals(pass.json.reason, "autoUpdateDisabled", pass.stdout);
+  assertEquals(workDirs(h.home), []);
 });

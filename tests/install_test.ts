@@ -119,6 +119,11 @@ Deno.test("a failed download changes nothing and the running app-server keeps se
     { badIntegrity: true, why: /integrity mismatch/ },
     { truncate: true, why: /Cannot install codex/ },
     { tarball500: true, why: /HTTP 500/ },
+    { binSymlink: "../codex-path/rg", why: /bin\/codex is not a regular file/ },
+    {
+      extraEntries: [{ name: "package/../../escaped", content: "x" }],
+      why: /contains "\.\."/,
+    },
   ];
   for (const [i, fault] of faults.entries()) {
     const version = `2.0.${i}`;

@@ -39,6 +39,10 @@ const LOCK_POLL_MS = 250;
 
 function ownerTag(): string | undefined {
   try {
+    // Queried first: without the permission, Deno would prompt on a terminal.
+    if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+      return undefined;
+    }
     return `codexd@${Deno.hostname()}`;
   } catch {
     return undefined; // no --allow-sys: no fast takeover
