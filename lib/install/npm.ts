@@ -3,12 +3,17 @@
  * install.sh also writes (see `layout.ts`), under CODEX_HOME's
  * `packages/standalone/`, holding install.sh's lock (`lock.ts`).
  *
- * `@openai/codex@<v>-<platform>` is downloaded to `.install-<rand>/` while its
- * sha512 `dist.integrity` is computed (`download.ts`), extracted with the
- * system `tar` (`tarball.ts`), staged as `releases/.staging-<rand>`, and
+ * `@openai/codex@<v>-<platform>` (`<v>` a strict semver, `registry.ts`) is
+ * downloaded over http(s) to `.install-<rand>/` within size, time and
+ * throughput bounds while its sha512 `dist.integrity` is computed
+ * (`download.ts`), its members are checked (`tar_scan.ts`) and it is
+ * extracted with the system `tar` (`tarball.ts`), staged as
+ * `releases/.staging-<rand>` and sealed (`release_tree.ts`), and
  * `bin/codex --version` must print `codex-cli <v>` before it is renamed to
- * `releases/<v>-<target>` and `current` is swapped. Any failure leaves
- * everything as it was: a running app-server keeps serving.
+ * `releases/<v>-<target>` and `current` is swapped. Any failure or
+ * interrupt (the `signal` option) removes the work directories and leaves
+ * everything else as it was: a running app-server keeps serving. Leftovers
+ * of killed installs are swept first (`layout.ts`).
  *
  * Off the hot path (only `update`, `bootstrap --install` and the updater load it).
  *
