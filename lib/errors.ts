@@ -24,6 +24,7 @@ export type ErrorCode =
   | "SETTINGS_INVALID"
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
+  // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.
   | "INTERRUPTED"
   | "USAGE"
   | "INTERNAL";
