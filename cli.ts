@@ -160,7 +160,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     ],
     run: async (flags, options) => {
       const { bootstrap } = await import("./lib/bootstrap.ts");
-      const run = (signal?: AbortSignal) =>
+      const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
         bootstrap({
           ...options,
           remoteControl: flags["remote-control"] === true,
