@@ -92,6 +92,9 @@ export async function startSshd(): Promise<SshSession | { skipped: string }> {
       `UsePAM no`,
       `StrictModes no`,
       `PrintMotd no`,
+      // bash sources ~/.bashrc for a command run by sshd (SSH_CLIENT set, SHLVL < 2):
+      // a host-specific rc file (pyenv, nvm, …) must not slow or break the tests.
+      `SetEnv SHLVL=1`,
       // No AcceptEnv: the session gets only what sshd and the login shell set.
       "",
     ].join("\n"),
