@@ -11,6 +11,7 @@ import { acquireDaemonLock, type DaemonLock } from "./daemon_lock.ts";
 import { CodexdError } from "./errors.ts";
 import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
+import { checkPermissions } from "./permissions.ts";
 import type { DaemonSettings } from "./settings.ts";
 
 /** Options shared by every lifecycle function. */
@@ -46,9 +47,10 @@ export interface DaemonContext {
 }
 
 /**
- * Resolves CODEX_HOME and checks the platform.
+ * Resolves CODEX_HOME and checks the platform and Deno's permissions.
  *
- * @throws {CodexdError} `UNSUPPORTED_PLATFORM` off Unix.
+ * @throws {CodexdError} `UNSUPPORTED_PLATFORM` off Unix, `PERMISSION_DENIED`
+ * without the permissions codexd needs.
  */
 export function createContext(options: DaemonOptions = {}): DaemonContext {
   const os = options.os ?? Deno.build.os;
@@ -58,6 +60,7 @@ export function createContext(options: DaemonOptions = {}): DaemonContext {
       `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`,
     );
   }
+  checkPermissions(os);
   const codexHome = resolveCodexHome(options.codexHome);
   return {
     paths: daemonPaths(codexHome),

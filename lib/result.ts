@@ -6,7 +6,7 @@
  */
 import type { DaemonContext } from "./context.ts";
 import { CodexdError } from "./errors.ts";
-import { type BinaryFacts, type ManagedBinary, tryReadBinaryFacts } from "./managed_binary.ts";
+import { type BinaryFacts, cachedBinaryFacts, type ManagedBinary } from "./managed_binary.ts";
 import type { PidState } from "./pid_record.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
@@ -42,7 +42,10 @@ export interface LifecycleResult {
   /** Non-fatal problems a user should know about. */
   warnings?: string[];
 }
-/** Builds the result object, filling in the binary's facts when readable. */
+/**
+ * Builds the result object. Without `knownFacts` the binary's facts come from
+ * the cache only (never by running it: `stop` must answer when it hangs).
+ */
 export async function buildResult(
   ctx: DaemonContext,
   binary: ManagedBinary,
@@ -50,7 +53,7 @@ export async function buildResult(
   extra: Partial<LifecycleResult> = {},
   knownFacts?: BinaryFacts,
 ): Promise<LifecycleResult> {
-  const facts = knownFacts ?? await tryReadBinaryFacts(ctx.paths, binary.path);
+  const facts = knownFacts ?? cachedBinaryFacts(ctx.paths, binary.path);
   return {
     status,
     ...(extra.backend ? { backend: extra.backend } : {}),

@@ -8,7 +8,7 @@
 import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { cachedBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
@@ -64,7 +64,8 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
     readPidState(paths.pidFile),
     isAnswering(paths.socketPath, { timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS }),
-    tryReadBinaryFacts(paths, binary.path),
+    // The cache only: `status` never runs the binary (it may hang).
+    cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths),
   ]);

@@ -6,7 +6,7 @@
  */
 import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
 import { CodexdError } from "./errors.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { cachedBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { buildResult, type LifecycleResult } from "./result.ts";
 import { loadSettingsLenient } from "./settings.ts";
@@ -26,10 +26,11 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
   // The probe goes first so its socket round trip overlaps the file reads.
+  // Facts from the cache only: `version` never runs the binary (it may hang).
   const [info, state, facts] = await Promise.all([
     probe(ctx),
     readPidState(ctx.paths.pidFile),
-    tryReadBinaryFacts(ctx.paths, binary.path),
+    cachedBinaryFacts(ctx.paths, binary.path),
   ]);
   if (info === undefined) {
     throw new CodexdError(

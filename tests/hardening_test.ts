@@ -1,0 +1,188 @@
+/**
+ * Hardening (issue #10): every wait bounded, every error coded, nothing left
+ * behind, no way in through files or /tmp. Black-box through the CLI against
+ * the fake app-server, plus table tests of the pure decisions. The tests that
+ * need root powers (a second user, tmpfs) live in `hardening_root_test.ts`.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import {
+  configureFake,
+  eventually,
+  fakeHome,
+  isAlive,
+  MOD_TS,
+  processesOfHome,
+  runCli,
+} from "./support/helpers.ts";
+import { missingPermissions } from "../lib/permissions.ts";
+import { shellQuote } from "../lib/shell_quote.ts";
+
+/** A CLI run that is killed (and reported as hung) past `limitMs`. */
+interface BoundedCliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  hung: boolean;
+  json: Record<string, unknown>;
+}
+
+/** Runs the CLI with `denoFlags` (default `-A`) and a hard bound, so a hang fails instead of wedging the suite. */
+async function runBoundedCli(
+  home: string,
+  args: string[],
+  options: { env?: Record<string, string>; denoFlags?: string[]; limitMs?: number } = {},
+): Promise<BoundedCliRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.denoFlags ?? ["-A"]), MOD_TS, ...args],
+    env: { CODEX_HOME: home, NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+  }, options.limitMs ?? 30_000);
+  try {
+    const out = await child.output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    return {
+      code: out.code,
+      stdout,
+      stderr,
+      hung,
+      get json(): Record<string, unknown> {
+        const lines = stdout.split("\n").filter((line) => line !== "");
+        assertEquals(lines.length, 1, `one JSON line expected, got: ${stdout}\n${stderr}`);
+        return JSON.parse(lines[0]);
+      },
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const FAST_PROBES = { CODEXD_COMMAND_TIMEOUT_MS: "1500" };
+
+// --- 1. helper commands are bounded ----------------------------------------
+
+Deno.test("start fails with BINARY_UNRESPONSIVE when `codex --version` hangs, and leaves nothing behind", async () => {
+  await using h = await fakeHome({ hangOnVersion: true });
+  const run = await runBoundedCli(h.home, ["start"], { env: FAST_PROBES });
+  assert(!run.hung, "start must not hang on a wedged binary");
+  assertEquals(run.code, 1, run.stderr);
+  assertEquals(run.json.code, "BINARY_UNRESPONSIVE");
+  assertMatch(String(run.json.message), /packages\/standalone\/.*codex/);
+  assertMatch(String(run.json.message), /--version/);
+  assert(typeof run.json.hint === "string");
+  assert(
+    await eventually(() => processesOfHome(h.home).length === 0, 5_000),
+    `the hung --version was killed: ${processesOfHome(h.home)}`,
+  );
+  // The lock was released: another mutating command gets in at once.
+  const stop = await runBoundedCli(h.home, ["stop", "--lock-timeout-seconds", "2"]);
+  assertEquals(stop.json.status, "notRunning");
+});
+
+Deno.test("start fails with BINARY_UNRESPONSIVE when `codex app-server --help` hangs", async () => {
+  await using h = await fakeHome({ hangOnHelp: true });
+  const run = await runBoundedCli(h.home, ["start"], { env: FAST_PROBES });
+  assert(!run.hung);
+  assertEquals(run.json.code, "BINARY_UNRESPONSIVE");
+  assertMatch(String(run.json.message), /--help/);
+  assert(await eventually(() => processesOfHome(h.home).length === 0, 5_000));
+});
+
+Deno.test("status, version and stop never run the binary: they answer when it hangs", async () => {
+  await using h = await fakeHome({ version: "1.2.3" });
+  const started = await runCli(h.home, ["start"]);
+  assertEquals(started.json.status, "started", started.stderr);
+  const pid = started.json.pid as number;
+  // A new binary (an update's) that hangs: the version cache misses.
+  await configureFake(h.home, { version: "1.2.3", hangOnVersion: true, hangOnHelp: true });
+  const launcher = Deno.realPathSync(`${h.home}/packages/standalone/current/codex`);
+  await Deno.writeTextFile(launcher, "\n# changed\n", { append: true });
+
+  const status = await runBoundedCli(h.home, ["status"]);
+  assert(!status.hung, "status must not run the binary");
+  assertEquals(status.code, 0, status.stderr);
+  assertEquals(status.json.managedCodexVersion, null);
+  assertEquals(status.json.appServerVersion, "1.2.3");
+
+  const version = await runBoundedCli(h.home, ["version"]);
+  assert(!version.hung, "version must not run the binary");
+  assertEquals(version.json.status, "running");
+  assertEquals(version.json.managedCodexVersion, null);
+
+  const stop = await runBoundedCli(h.home, ["stop", "--grace-seconds", "5"]);
+  assert(!stop.hung, "stop must not run the binary");
+  assertEquals(stop.json.status, "stopped", stop.stderr);
+  assert(!isAlive(pid));
+});
+
+// --- 2. permissions checked up front ----------------------------------------
+
+Deno.test("start without -A fails at once with PERMISSION_DENIED and the flags to use", async () => {
+  await using h = await fakeHome();
+  const run = await runBoundedCli(h.home, ["start"], {
+    denoFlags: ["--allow-read", "--allow-write", "--allow-env", "--allow-run"],
+  });
+  assert(!run.hung, "start without -A must not wait forever");
+  assertEquals(run.code, 1, run.stderr);
+  assertEquals(run.json.code, "PERMISSION_DENIED");
+  assertMatch(String(run.json.message), /--allow-sys/);
+  assertMatch(String(run.json.hint), /deno run -A/);
+  assertEquals(processesOfHome(h.home), [], "nothing was spawned");
+});
+
+Deno.test("the library throws CodexdError PERMISSION_DENIED without -A", async () => {
+  await using h = await fakeHome();
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import { CodexdError, start } from ${JSON.stringify(MOD_TS)};
+try { await start({ codexHome: ${JSON.stringify(h.home)} }); console.log("started"); }
+catch (e) { console.log(e instanceof CodexdError ? e.code : "raw " + e); }`,
+    );
+    const child = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run", script],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    assertEquals(new TextDecoder().decode(child.stdout).trim(), "PERMISSION_DENIED");
+    assertEquals(processesOfHome(h.home), []);
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
+Deno.test("missingPermissions() asks for all eight on Linux and four elsewhere", () => {
+  const granted = new Set<string>(["read", "write", "env", "run"]);
+  const query = (name: string): Deno.PermissionState => granted.has(name) ? "granted" : "prompt";
+  assertEquals(missingPermissions("linux", query), ["sys", "net", "ffi", "import"]);
+  assertEquals(missingPermissions("darwin", query), []);
+  assertEquals(missingPermissions("linux", () => "granted"), []);
+});
+
+// --- 14. small visible things ------------------------------------------------
+
+Deno.test("shellQuote() leaves plain paths bare and single-quotes the rest", () => {
+  const table: [string, string][] = [
+    ["/usr/bin/codex", "/usr/bin/codex"],
+    ["/home/a b/codex", "'/home/a b/codex'"],
+    ["/tmp/it's", `'/tmp/it'\\''s'`],
+    ["/x;rm -rf ~", "'/x;rm -rf ~'"],
+    ["$(id)", "'$(id)'"],
+  ];
+  for (const [input, expected] of table) assertEquals(shellQuote(input), expected, input);
+});
