@@ -46,6 +46,8 @@ export interface LifecycleResult {
  * Builds the result object. Without `knownFacts` the binary's facts come from
  * the cache only (never by running it: `stop` must answer when it hangs).
  */
+// Async for callers' sake (it awaited a spawn before facts became cache-only).
+// deno-lint-ignore require-await
 export async function buildResult(
   ctx: DaemonContext,
   binary: ManagedBinary,
