@@ -18,6 +18,7 @@ import {
 } from "./support/helpers.ts";
 import { missingPermissions } from "../lib/permissions.ts";
 import { shellQuote } from "../lib/shell_quote.ts";
+import { validateSettings } from "../lib/settings.ts";
 
 /** A CLI run that is killed (and reported as hung) past `limitMs`. */
 interface BoundedCliRun {
@@ -185,4 +186,61 @@ Deno.test("shellQuote() leaves plain paths bare and single-quotes the rest", () 
     ["$(id)", "'$(id)'"],
   ];
   for (const [input, expected] of table) assertEquals(shellQuote(input), expected, input);
+});
+
+// --- 13. settings bounds ------------------------------------------------------
+
+Deno.test("validateSettings() rejects numbers outside each setting's sane range", () => {
+  const table: [Record<string, unknown>, string | null][] = [
+    [{ updateIntervalMinutes: 1e308 }, "updater.updateIntervalMinutes must be at most 10080"],
+    [{ updateIntervalMinutes: 60 }, null],
+    [{ updateIntervalMinutes: 0.05 }, null],
+    [{ firstPassDelaySeconds: 1e20 }, "updater.firstPassDelaySeconds must be at most 86400"],
+    [{ firstPassDelaySeconds: 0 }, null],
+    [{ firstPassDelaySeconds: -1 }, "updater.firstPassDelaySeconds must be a non-negative number"],
+    [
+      { supervision: { checkSeconds: 1e21 } },
+      "updater.supervision.checkSeconds must be at most 3600",
+    ],
+    [{ supervision: { checkSeconds: 5 } }, null],
+    [
+      { supervision: { backoffBaseSeconds: 1e9 } },
+      "updater.supervision.backoffBaseSeconds must be at most 3600",
+    ],
+    [
+      { supervision: { backoffMaxSeconds: 1e9 } },
+      "updater.supervision.backoffMaxSeconds must be at most 86400",
+    ],
+    [
+      { supervision: { maxAttempts: 2.5 } },
+      "updater.supervision.maxAttempts must be a whole number of at least 1",
+    ],
+    [{ supervision: { maxAttempts: 1e6 } }, "updater.supervision.maxAttempts must be at most 1000"],
+    [{ supervision: { maxAttempts: 8 } }, null],
+    [
+      { supervision: { stableSeconds: 1e12 } },
+      "updater.supervision.stableSeconds must be at most 86400",
+    ],
+    [
+      { supervision: { stableSeconds: 0 } },
+      "updater.supervision.stableSeconds must be a positive number",
+    ],
+  ];
+  for (const [updater, error] of table) {
+    const result = validateSettings({ updater });
+    assertEquals(typeof result === "string" ? result : null, error, JSON.stringify(updater));
+  }
+});
+
+Deno.test("bootstrap refuses an updater interval that would wedge the loop", async () => {
+  await using h = await fakeHome();
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+  await Deno.writeTextFile(
+    `${h.home}/app-server-daemon/settings.json`,
+    JSON.stringify({ updater: { updateIntervalMinutes: 1e308 } }),
+  );
+  const run = await runBoundedCli(h.home, ["bootstrap", "--no-auto-update"]);
+  assertEquals(run.json.code, "SETTINGS_INVALID", run.stdout);
+  assertMatch(String(run.json.message), /updateIntervalMinutes must be at most/);
+  assertEquals(processesOfHome(h.home), []);
 });
