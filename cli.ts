@@ -357,8 +357,24 @@ function globalHelp(): string {
   return lines.join("\n");
 }
 
-/** Renders a result as a short human-readable summary. */
+/**
+ * Makes text safe for a terminal: control characters other than newline and
+ * tab (ESC sequences from a log, a crafted path) become visible `\xNN`.
+ */
+export function escapeControls(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(
+    /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+/** Renders a result as a short human-readable summary (control characters escaped). */
 export function renderPretty(output: Record<string, unknown>): string {
+  return escapeControls(renderPrettyRaw(output));
+}
+
+function renderPrettyRaw(output: Record<string, unknown>): string {
   // A log tail reads best as the log itself.
   if (Array.isArray(output.lines) && typeof output.logPath === "string") {
     return [`==> ${output.logPath} <==`, ...output.lines].join("\n");
@@ -440,7 +456,7 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
   } catch (error) {
     const output = errorOutput(error);
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    io.err(`Error: ${output.message}`);
+    io.err(`Error: ${escapeControls(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

@@ -9,8 +9,7 @@
  * @module
  */
 import type { DaemonContext } from "./context.ts";
-import { probe } from "./context.ts";
-import type { ProbeInfo } from "./control_socket.ts";
+import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
 import { spawnDetached, type SpawnedProcess } from "./launch.ts";
 import { tailFile } from "./logs.ts";
@@ -81,6 +80,15 @@ async function notReady(
 }
 
 /**
+ * The bound on one readiness probe: the probe time-out, but never more than
+ * the time left before the start deadline (a 0.05 s start time-out must not
+ * wait out a 2 s probe), and at least 1 ms.
+ */
+export function probeBudgetMs(probeMs: number, deadlineMs: number, nowMs: number): number {
+  return Math.max(1, Math.min(probeMs, deadlineMs - nowMs));
+}
+
+/**
  * Polls the socket until `initialize` answers. Fails at once when the process
  * exits (no waiting out the timeout for a corpse).
  */
@@ -94,8 +102,10 @@ export async function waitUntilReady(
   const deadline = ctx.clock.now() + timeoutMs;
   let exitStatus: Deno.CommandStatus | undefined;
   child?.exited.then((status) => exitStatus = status);
+  const probeMs = ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   while (true) {
-    const info = await probe(ctx);
+    const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
+    const info = await isAnswering(ctx.paths.socketPath, { timeoutMs: budget });
     if (info) return info;
     if (exitStatus !== undefined) {
       throw await notReady(

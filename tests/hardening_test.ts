@@ -19,6 +19,8 @@ import {
 import { missingPermissions } from "../lib/permissions.ts";
 import { shellQuote } from "../lib/shell_quote.ts";
 import { validateSettings } from "../lib/settings.ts";
+import { probeBudgetMs } from "../lib/app_server_spawn.ts";
+import { renderPretty } from "../cli.ts";
 
 /** A CLI run that is killed (and reported as hung) past `limitMs`. */
 interface BoundedCliRun {
@@ -243,4 +245,61 @@ Deno.test("bootstrap refuses an updater interval that would wedge the loop", asy
   assertEquals(run.json.code, "SETTINGS_INVALID", run.stdout);
   assertMatch(String(run.json.message), /updateIntervalMinutes must be at most/);
   assertEquals(processesOfHome(h.home), []);
+});
+
+// --- 14. bounded probes, EPERM, hints, terminal escapes -----------------------
+
+Deno.test("probeBudgetMs() bounds each readiness probe by the time left", () => {
+  const table: [number, number, number, number][] = [
+    // probeMs, deadline, now, expected
+    [2_000, 10_050, 10_000, 50],
+    [2_000, 20_000, 10_000, 2_000],
+    [2_000, 10_000, 10_000, 1],
+    [2_000, 9_000, 10_000, 1],
+  ];
+  for (const [probeMs, deadline, now, expected] of table) {
+    assertEquals(probeBudgetMs(probeMs, deadline, now), expected);
+  }
+});
+
+Deno.test("start with a short start timeout fails NOT_READY and leaves nothing running", async () => {
+  await using h = await fakeHome({ neverReady: true });
+  const run = await runBoundedCli(h.home, ["start", "--start-timeout-seconds", "0.05"]);
+  assertEquals(run.json.code, "NOT_READY", run.stdout);
+  assertMatch(String(run.json.message), /within 50 ms/);
+  assert(await eventually(() => processesOfHome(h.home).length === 0, 5_000));
+});
+
+Deno.test("renderPretty() and the stderr line escape terminal control characters", async () => {
+  assertEquals(
+    renderPretty({ status: "ok", logPath: "/x", lines: ["\x1b[31mred\x1b[0m", "bell\x07"] }),
+    "==> /x <==\n\\x1b[31mred\\x1b[0m\nbell\\x07",
+  );
+  assertEquals(
+    renderPretty({ message: "a\x1b]0;title\x07b\tc" }),
+    "message: a\\x1b]0;title\\x07b\tc",
+  );
+  await using h = await fakeHome();
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+  await Deno.writeTextFile(`${h.home}/app-server-daemon/app-server.stderr.log`, "\x1b[2Jwiped\n");
+  const run = await runBoundedCli(h.home, ["logs", "--pretty"]);
+  assertEquals(run.code, 0);
+  assert(!run.stdout.includes("\x1b"), JSON.stringify(run.stdout));
+  assertMatch(run.stdout, /\\x1b\[2Jwiped/);
+});
+
+Deno.test("the chmod hint quotes the binary path for the shell", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "codexd hard 'q' " });
+  try {
+    const bin = `${parent}/codex`;
+    await Deno.writeTextFile(bin, "#!/bin/sh\n", { mode: 0o644 });
+    await Deno.chmod(bin, 0o644);
+    await using h = await fakeHome();
+    const run = await runBoundedCli(h.home, ["start", "--codex-bin", bin]);
+    assertEquals(run.json.code, "BINARY_NOT_EXECUTABLE");
+    assertEquals(run.json.hint, `chmod +x ${shellQuote(bin)}`);
+    assert(String(run.json.hint).startsWith("chmod +x '"));
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
 });
