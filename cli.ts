@@ -92,10 +92,22 @@ const FLAGS: Record<string, FlagSpec> = {
   updater: { kind: "boolean", help: "show the updater's log instead of the app-server's" },
   pretty: { kind: "boolean", help: "print a short human-readable summary instead of JSON" },
   json: { kind: "boolean", help: "print JSON even on a terminal" },
+  "allow-foreign-home": {
+    kind: "boolean",
+    help: "(root) manage a CODEX_HOME owned by another user",
+  },
   help: { kind: "boolean", help: "show help" },
 };
 
-const COMMON_FLAGS = ["codex-home", "codex-bin", "lock-timeout-seconds", "pretty", "json", "help"];
+const COMMON_FLAGS = [
+  "codex-home",
+  "codex-bin",
+  "lock-timeout-seconds",
+  "allow-foreign-home",
+  "pretty",
+  "json",
+  "help",
+];
 
 function ok(output: object, exitCode = 0): CommandOutcome {
   return { output: output as Record<string, unknown>, exitCode };
@@ -314,6 +326,7 @@ function toOptions(flags: ParsedFlags): DaemonOptions {
   if (typeof flags["start-timeout-seconds"] === "number") {
     options.startTimeoutMs = flags["start-timeout-seconds"] * 1000;
   }
+  if (flags["allow-foreign-home"] === true) options.allowForeignHome = true;
   if (typeof flags["lock-timeout-seconds"] === "number") {
     options.lockTimeoutMs = flags["lock-timeout-seconds"] * 1000;
   }

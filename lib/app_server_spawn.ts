@@ -12,7 +12,7 @@ import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
 import { spawnDetached, type SpawnedProcess } from "./launch.ts";
-import { tailFile } from "./logs.ts";
+import { capLogs, tailFile } from "./logs.ts";
 import {
   type BinaryFacts,
   type ManagedBinary,
@@ -165,6 +165,7 @@ export async function spawnAppServer(
 ): Promise<SpawnOutcome> {
   preflightBinary(binary);
   const facts = await readBinaryFacts(ctx.paths, binary.path);
+  await capLogs(ctx.paths);
   const child = await spawnDetached({
     command: binary.path,
     args: launchArgs(settings, facts),

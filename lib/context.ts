@@ -9,6 +9,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { acquireDaemonLock, type DaemonLock } from "./daemon_lock.ts";
 import { CodexdError } from "./errors.ts";
+import { checkHome } from "./home_safety.ts";
 import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import { checkPermissions } from "./permissions.ts";
@@ -34,6 +35,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** The OS to act as; tests inject one to check the platform guard. @default {Deno.build.os} */
   os?: typeof Deno.build.os;
+  /** Let root manage a CODEX_HOME owned by another user. @default {false} */
+  allowForeignHome?: boolean;
 }
 
 /** Everything codexd needs for one command on one CODEX_HOME. */
@@ -44,6 +47,8 @@ export interface DaemonContext {
   options: DaemonOptions;
   /** The clock. */
   clock: Clock;
+  /** The uids whose processes codexd may signal: its own and the home owner's. */
+  signallableUids: number[];
 }
 
 /**
@@ -62,10 +67,14 @@ export function createContext(options: DaemonOptions = {}): DaemonContext {
   }
   checkPermissions(os);
   const codexHome = resolveCodexHome(options.codexHome);
+  const paths = daemonPaths(codexHome);
+  const owner = checkHome(paths, { allowForeignHome: options.allowForeignHome });
+  const self = Deno.uid() ?? -1;
   return {
-    paths: daemonPaths(codexHome),
+    paths,
     options,
     clock: options.clock ?? systemClock,
+    signallableUids: owner === undefined || owner === self ? [self] : [self, owner],
   };
 }
 

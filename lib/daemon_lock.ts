@@ -38,17 +38,59 @@ interface HolderNote {
   since: number;
 }
 
+function plantedLock(lockFile: string, what: string): CodexdError {
+  return new CodexdError(
+    "HOME_UNSAFE",
+    `Refusing daemon lock ${lockFile}: ${what}; codexd never writes through it`,
+    `rm ${lockFile}`,
+  );
+}
+
+/**
+ * Opens the lock file without ever following a symlink: a planted
+ * `daemon.lock -> /etc/something` must not make a root-run codexd truncate
+ * and write the file it points to. An existing file must be a regular file
+ * (lstat), and the opened file must be that same file (fstat vs lstat,
+ * closing the swap race); a missing one is created with O_EXCL (`createNew`),
+ * which refuses a symlink.
+ */
+function openLockNoFollow(lockFile: string): Deno.FsFile {
+  let before: Deno.FileInfo | undefined;
+  try {
+    before = Deno.lstatSync(lockFile);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (before === undefined) {
+    try {
+      return Deno.openSync(lockFile, { read: true, write: true, createNew: true, mode: 0o600 });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      return openLockNoFollow(lockFile); // created meanwhile by a concurrent command
+    }
+  }
+  if (!before.isFile) {
+    throw plantedLock(lockFile, before.isSymlink ? "it is a symlink" : "it is not a regular file");
+  }
+  const file = Deno.openSync(lockFile, { read: true, write: true });
+  const opened = file.statSync();
+  if (opened.ino !== before.ino || opened.dev !== before.dev) {
+    file.close();
+    throw plantedLock(lockFile, "it was replaced while being opened");
+  }
+  return file;
+}
+
 // The lock's file operations are synchronous: each is one tiny syscall, and
 // sync ops avoid ~1 ms of async machinery per CLI call (measured).
 function openLockFile(lockFile: string): Deno.FsFile {
-  const options = { read: true, write: true, create: true, mode: 0o600 };
   try {
-    return Deno.openSync(lockFile, options);
+    return openLockNoFollow(lockFile);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     // The state directory does not exist yet (first command on this home).
     Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-    return Deno.openSync(lockFile, options);
+    return openLockNoFollow(lockFile);
   }
 }
 

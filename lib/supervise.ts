@@ -15,6 +15,8 @@ import { describeError } from "./errors.ts";
 import { createContext, type DaemonOptions } from "./context.ts";
 import { startLocked } from "./start.ts";
 import { ensureStateDir, join } from "./paths.ts";
+import { capLogs } from "./logs.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient, type SupervisionSettings } from "./settings.ts";
 import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./down_marker.ts";
@@ -68,7 +70,7 @@ export interface SuperviseResult {
 }
 
 async function writeHoldoff(stateDir: string, untilMs: number): Promise<void> {
-  await Deno.writeTextFile(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1000)}\n`);
+  await writeFileAtomic(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1000)}\n`);
 }
 
 /**
@@ -80,6 +82,8 @@ export async function superviseOnce(options: DaemonOptions = {}): Promise<Superv
   await ensureStateDir(ctx.paths);
   const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
   if (lock === undefined) return { status: "busy" };
+  // Supervision runs exactly when things go wrong: cap the logs every time.
+  await capLogs(ctx.paths);
   try {
     try {
       await Deno.stat(join(ctx.paths.stateDir, DOWN_FILE));

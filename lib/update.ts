@@ -23,7 +23,7 @@ import {
   lockDaemon,
 } from "./context.ts";
 import { stopRecorded } from "./stop.ts";
-import { capLog } from "./logs.ts";
+import { capLogs } from "./logs.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
 import { readPidState } from "./pid_record.ts";
@@ -148,6 +148,16 @@ async function restartOntoNewRelease(
  */
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
   const ctx = createContext(options);
+  if (!options.updaterPass) return await updateOnce(ctx, options);
+  try {
+    return await updateOnce(ctx, options);
+  } finally {
+    // Every pass caps the logs, failed ones included: they are when logs grow fastest.
+    await capLogs(ctx.paths);
+  }
+}
+
+async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<UpdateResult> {
   const { settings } = await loadSettings(ctx.paths);
   const binary = binaryFor(ctx, settings);
   const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
@@ -278,7 +288,7 @@ async function recordFailure(
     await patchUpdaterState(ctx.paths, {
       lastCheck: new Date(ctx.clock.now()).toISOString(),
       lastResult: `error: ${describeError(error).split("\n")[0]}`,
-    });
+    }).catch(() => {});
   }
   return error;
 }
@@ -299,7 +309,5 @@ async function record(
     lastCheck: new Date(ctx.clock.now()).toISOString(),
     lastResult: result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary,
   });
-  await capLog(ctx.paths.logFile);
-  await capLog(ctx.paths.updaterLogFile);
   return result;
 }

@@ -151,7 +151,11 @@ export async function stopUpdater(
     if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
     return false;
   }
-  await terminateRecorded(state.record, { graceMs, clock: ctx.clock });
+  await terminateRecorded(state.record, {
+    graceMs,
+    clock: ctx.clock,
+    allowedUids: ctx.signallableUids,
+  });
   // The leader is gone; members that ignored SIGTERM (an installer, say)
   // still form the group. While any member lives the kernel cannot reuse the
   // group id, so this signal reaches only them.
