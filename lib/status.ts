@@ -5,12 +5,14 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
 import { cachedBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
@@ -34,6 +36,8 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   uptimeSeconds?: number;
   /** The pid record's verdict: `missing`, `stale`, `unverifiable`, `running`. */
   pidRecord: string;
+  /** The record file the verdict comes from (`app-server.pid` or the reference's `daemon.pid`). */
+  pidRecordFile: string | null;
   /** Why a record is stale or unverifiable. */
   pidRecordReason?: string;
   /** Whether remote control is enabled in settings. */
@@ -62,7 +66,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
   const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
-    readPidState(paths.pidFile),
+    readServerState(paths),
     isAnswering(paths.socketPath, { timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS }),
     // The cache only: `status` never runs the binary (it may hang).
     cachedBinaryFacts(paths, binary.path),
@@ -70,9 +74,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     readUpdaterState(paths),
   ]);
   const running = state.kind === "running";
+  // A server no record names: say whose it is (never on the common path).
+  const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
     status: info ? "running" : "stopped",
-    ...(running ? { backend: "pid" as const, pid: state.record.pid } : {}),
+    backend: running ? "pid" : null,
+    pid: running ? state.record.pid : owner?.pid ?? null,
+    managed: running,
     ...(running
       ? {
         uptimeSeconds: Math.max(
@@ -82,14 +90,16 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       }
       : {}),
     pidRecord: state.kind,
+    pidRecordFile: state.kind === "missing" ? null : state.file,
     ...(state.kind === "stale" || state.kind === "unverifiable"
       ? { pidRecordReason: state.reason }
       : {}),
     managedCodexPath: binary.path,
+    managedCodexExists: facts !== undefined || binaryExists(binary.path),
     managedCodexVersion: facts?.version ?? null,
     socketPath: paths.socketPath,
-    ...(facts ? { cliVersion: facts.version } : {}),
-    ...(info ? { appServerVersion: info.appServerVersion } : {}),
+    cliVersion: facts?.version ?? null,
+    appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
     updater: {
@@ -102,4 +112,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
   };
+}
+
+function binaryExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

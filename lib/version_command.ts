@@ -4,10 +4,10 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
 import { CodexdError } from "./errors.ts";
 import { cachedBinaryFacts } from "./managed_binary.ts";
-import { readPidState } from "./pid_record.ts";
 import { buildResult, type LifecycleResult } from "./result.ts";
 import { loadSettingsLenient } from "./settings.ts";
 
@@ -29,7 +29,7 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   // Facts from the cache only: `version` never runs the binary (it may hang).
   const [info, state, facts] = await Promise.all([
     probe(ctx),
-    readPidState(ctx.paths.pidFile),
+    readServerState(ctx.paths),
     cachedBinaryFacts(ctx.paths, binary.path),
   ]);
   if (info === undefined) {

@@ -270,14 +270,10 @@ Deno.test("start with a short start timeout fails NOT_READY and leaves nothing r
   assert(await eventually(() => processesOfHome(h.home).length === 0, 5_000));
 });
 
-Deno.test("renderPretty() and the stderr line escape terminal control characters", async () => {
+Deno.test("logs --pretty and the stderr line carry no terminal control sequences", async () => {
   assertEquals(
     renderPretty({ status: "ok", logPath: "/x", lines: ["\x1b[31mred\x1b[0m", "bell\x07"] }),
-    "==> /x <==\n\\x1b[31mred\\x1b[0m\nbell\\x07",
-  );
-  assertEquals(
-    renderPretty({ message: "a\x1b]0;title\x07b\tc" }),
-    "message: a\\x1b]0;title\\x07b\tc",
+    "==> /x <==\nred\nbell",
   );
   await using h = await fakeHome();
   await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
@@ -285,7 +281,12 @@ Deno.test("renderPretty() and the stderr line escape terminal control characters
   const run = await runBoundedCli(h.home, ["logs", "--pretty"]);
   assertEquals(run.code, 0);
   assert(!run.stdout.includes("\x1b"), JSON.stringify(run.stdout));
-  assertMatch(run.stdout, /\\x1b\[2Jwiped/);
+  assertMatch(run.stdout, /wiped/);
+  // An error message quoting a hostile path reaches stderr without its escapes.
+  const hostile = `${h.home}/\x1b]0;pwned\x07bin`;
+  const failed = await runBoundedCli(h.home, ["start", "--codex-bin", hostile]);
+  assertEquals(failed.json.code, "BINARY_MISSING");
+  assert(!failed.stderr.includes("\x1b"), JSON.stringify(failed.stderr));
 });
 
 Deno.test("the chmod hint quotes the binary path for the shell", async () => {
