@@ -304,3 +304,95 @@ Deno.test("the chmod hint quotes the binary path for the shell", async () => {
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+// --- 5. ownership and modes ----------------------------------------------------
+
+function modeOf(path: string): number {
+  return (Deno.lstatSync(path).mode ?? 0) & 0o777;
+}
+
+Deno.test("start under umask 000 tightens the state dir to 0700 and creates every file 0600", async () => {
+  await using h = await fakeHome();
+  const state = `${h.home}/app-server-daemon`;
+  await Deno.mkdir(state);
+  await Deno.chmod(state, 0o755);
+  const out = await new Deno.Command("/bin/sh", {
+    args: ["-c", 'umask 000; exec "$0" run -A "$1" start', Deno.execPath(), MOD_TS],
+    env: { CODEX_HOME: h.home },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const started = JSON.parse(new TextDecoder().decode(out.stdout));
+  assertEquals(started.status, "started", new TextDecoder().decode(out.stderr));
+  assertEquals(modeOf(state), 0o700);
+  const files = [...Deno.readDirSync(state)].filter((e) => e.isFile).map((e) => e.name);
+  for (const name of ["daemon.lock", "app-server.pid", "app-server.stderr.log"]) {
+    assert(files.includes(name), `${name} exists: ${files}`);
+  }
+  for (const name of files) {
+    assertEquals(modeOf(`${state}/${name}`).toString(8), "600", name);
+  }
+  assertEquals((await runBoundedCli(h.home, ["stop"])).json.status, "stopped");
+});
+
+Deno.test("a CODEX_HOME or state dir writable by others is refused with HOME_UNSAFE", async () => {
+  await using h = await fakeHome();
+  await Deno.chmod(h.home, 0o777);
+  for (const command of ["start", "status", "stop"]) {
+    const run = await runBoundedCli(h.home, [command]);
+    assertEquals(run.json.code, "HOME_UNSAFE", `${command}: ${run.stdout}`);
+    assertMatch(String(run.json.message), /writable by other users/);
+    assertMatch(String(run.json.hint), /chmod go-w/);
+  }
+  await Deno.chmod(h.home, 0o700);
+  await Deno.mkdir(`${h.home}/app-server-daemon`);
+  await Deno.chmod(`${h.home}/app-server-daemon`, 0o777);
+  const run = await runBoundedCli(h.home, ["start"]);
+  assertEquals(run.json.code, "HOME_UNSAFE");
+  assertEquals(processesOfHome(h.home), [], "nothing was spawned");
+});
+
+Deno.test("a CODEX_HOME that is a file is HOME_INVALID, not INTERNAL", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    for (const command of ["start", "status", "version", "stop"]) {
+      const run = await runBoundedCli(file, [command]);
+      assertEquals(run.json.code, "HOME_INVALID", `${command}: ${run.stdout}`);
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+// --- 6. no writing through planted symlinks -------------------------------------
+
+Deno.test("a daemon.lock symlink is refused and the file it points to stays untouched", async () => {
+  await using h = await fakeHome();
+  const precious = `${h.home}/precious.txt`;
+  await Deno.writeTextFile(precious, "precious\n");
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+  await Deno.symlink(precious, `${h.home}/app-server-daemon/daemon.lock`);
+  const run = await runBoundedCli(h.home, ["start"]);
+  assertEquals(run.json.code, "HOME_UNSAFE", run.stdout);
+  assertMatch(String(run.json.message), /daemon\.lock.*symlink/);
+  assertEquals(await Deno.readTextFile(precious), "precious\n");
+  assertEquals(processesOfHome(h.home), []);
+});
+
+Deno.test("stop replaces a down symlink instead of writing through it", async () => {
+  await using h = await fakeHome();
+  const precious = `${h.home}/precious.txt`;
+  await Deno.writeTextFile(precious, "precious\n");
+  const state = `${h.home}/app-server-daemon`;
+  await Deno.mkdir(state, { mode: 0o700 });
+  await Deno.writeTextFile(
+    `${state}/settings.json`,
+    JSON.stringify({ updater: { enabled: true } }),
+  );
+  await Deno.symlink(precious, `${state}/down`);
+  const run = await runBoundedCli(h.home, ["stop"]);
+  assertEquals(run.json.status, "notRunning", run.stdout);
+  assertEquals(await Deno.readTextFile(precious), "precious\n");
+  assert(Deno.lstatSync(`${state}/down`).isFile, "down is a regular file now");
+});
