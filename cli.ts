@@ -312,7 +312,8 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
-    const output = errorOutput(error);
+    // A raw file-system error that escaped still gets a code (never INTERNAL).
+    const output = errorOutput((await import("./lib/fs_errors.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;

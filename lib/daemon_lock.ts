@@ -10,7 +10,9 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
+import { readStateFileSync } from "./atomic_file.ts";
 import { CodexdError } from "./errors.ts";
+import { fsError } from "./fs_errors.ts";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
 export const LOCK_TIMEOUT_MS = 75_000;
@@ -85,19 +87,31 @@ function openLockNoFollow(lockFile: string): Deno.FsFile {
 // sync ops avoid ~1 ms of async machinery per CLI call (measured).
 function openLockFile(lockFile: string): Deno.FsFile {
   try {
-    return openLockNoFollow(lockFile);
+    try {
+      return openLockNoFollow(lockFile);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // The state directory does not exist yet (first command on this home).
+      Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
+        recursive: true,
+        mode: 0o700,
+      });
+      return openLockNoFollow(lockFile);
+    }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    // The state directory does not exist yet (first command on this home).
-    Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-    return openLockNoFollow(lockFile);
+    throw fsError(error, lockFile, "write");
   }
 }
 
 function noteHolder(file: Deno.FsFile, now: number): void {
   const note: HolderNote = { pid: Deno.pid, since: now };
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+  try {
+    file.truncateSync(0);
+    file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+  } catch {
+    // Only a courtesy for waiters (who holds it); on a full disk the lock
+    // itself still works and `stop` must still get through.
+  }
 }
 
 function heldLock(file: Deno.FsFile): DaemonLock {
@@ -120,7 +134,7 @@ export async function readLockHolder(
   lockFile: string,
 ): Promise<HolderNote | undefined> {
   try {
-    const note = JSON.parse(await Deno.readTextFile(lockFile)) as HolderNote;
+    const note = JSON.parse(readStateFileSync(lockFile) ?? "") as HolderNote;
     return Number.isSafeInteger(note.pid) ? note : undefined;
   } catch {
     return undefined;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import { readStateFileSync, readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
 import { type BoundedOptions, commandTimeoutMs, runBounded } from "./bounded_command.ts";
 import { CodexdError } from "./errors.ts";
 import { type DaemonPaths, join } from "./paths.ts";
@@ -227,8 +227,7 @@ export function cachedBinaryFacts(
     const realPath = Deno.realPathSync(binaryPath);
     const info = Deno.statSync(realPath);
     const mtimeMs = info.mtime?.getTime() ?? 0;
-    const text = Deno.readTextFileSync(paths.binaryCacheFile);
-    const parsed = JSON.parse(text);
+    const parsed = JSON.parse(readStateFileSync(paths.binaryCacheFile) ?? "[]");
     if (!Array.isArray(parsed)) return undefined;
     const hit = (parsed as CacheEntry[]).find((entry) =>
       entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs

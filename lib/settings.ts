@@ -240,8 +240,10 @@ export async function loadSettings(paths: DaemonPaths): Promise<LoadedSettings> 
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (error) {
-    throw invalid(paths, `not JSON (${(error as Error).message})`);
+  } catch {
+    // Never quote the parser's message: it echoes the file's first bytes
+    // (think of a settings.json symlinked to /etc/shadow).
+    throw invalid(paths, "it is not valid JSON");
   }
   const settings = validateSettings(raw);
   if (typeof settings === "string") throw invalid(paths, settings);
