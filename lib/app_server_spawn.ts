@@ -12,6 +12,7 @@ import { removeServerRecords, writeServerRecord } from "./server_record.ts";
 import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
+import { codexSocketDir, socketDirProblem } from "./app_server/socket_path.ts";
 import { spawnDetached, type SpawnedProcess } from "./launch.ts";
 import { capLogs, tailFile } from "./logs.ts";
 import {
@@ -148,6 +149,25 @@ async function abandonStart(
   await removeServerRecords(ctx.paths);
 }
 
+/**
+ * Fails before spawning when codex's socket directory (`/tmp/codex-daemon-<uid>`)
+ * was planted by someone else: the app-server could not bind there (a bare
+ * `NOT_READY` would not say why), or would bind where another user listens.
+ *
+ * @throws {CodexdError} `SOCKET_DIR_UNSAFE`, naming the directory.
+ */
+export function checkSocketDir(uid: number = Deno.uid() ?? -1): void {
+  if (Deno.build.os !== "linux") return; // macOS codex keeps it under the per-user $TMPDIR
+  const dir = codexSocketDir(uid);
+  const problem = socketDirProblem(uid, dir);
+  if (problem === undefined) return;
+  throw new CodexdError(
+    "SOCKET_DIR_UNSAFE",
+    `Cannot start the app-server: its socket directory ${problem}; another user may have planted it`,
+    `remove ${dir} (as root if another user owns it), then: codexd start`,
+  );
+}
+
 /** What a spawn produced once ready. */
 export interface SpawnOutcome {
   /** The verified record of the new process. */
@@ -170,6 +190,7 @@ export async function spawnAppServer(
   binary: ManagedBinary,
 ): Promise<SpawnOutcome> {
   preflightBinary(binary);
+  checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
   const child = await spawnDetached({

@@ -15,6 +15,7 @@ import { loadSettingsLenient } from "./settings.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
+import { socketProblem } from "./app_server/socket_path.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
@@ -48,6 +49,8 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   logPath: string;
   /** The updater's log. */
   updaterLogPath: string;
+  /** Why the control socket was not trusted (an impostor's), when it was not. */
+  socketUnsafe?: string;
 }
 
 /**
@@ -111,7 +114,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     },
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
+    ...(info ? {} : unsafeSocket(paths.socketPath)),
   };
+}
+
+function unsafeSocket(socketPath: string): { socketUnsafe?: string } {
+  const problem = socketProblem(socketPath);
+  return problem ? { socketUnsafe: problem } : {};
 }
 
 function binaryExists(path: string): boolean {

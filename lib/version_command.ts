@@ -7,6 +7,7 @@
 import { readServerState } from "./server_record.ts";
 import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
 import { CodexdError } from "./errors.ts";
+import { socketProblem } from "./app_server/socket_path.ts";
 import { cachedBinaryFacts } from "./managed_binary.ts";
 import { buildResult, type LifecycleResult } from "./result.ts";
 import { loadSettingsLenient } from "./settings.ts";
@@ -33,10 +34,15 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
     cachedBinaryFacts(ctx.paths, binary.path),
   ]);
   if (info === undefined) {
+    // Say why when the socket was refused as an impostor's.
+    const problem = socketProblem(ctx.paths.socketPath);
     throw new CodexdError(
       "NOT_RUNNING",
-      `No app-server answers on ${ctx.paths.socketPath}`,
+      `No app-server answers on ${ctx.paths.socketPath}${
+        problem ? ` (refused: ${problem})` : ""
+      }`,
       "codexd start",
+      problem ? { socketUnsafe: problem } : undefined,
     );
   }
   return await buildResult(ctx, binary, "running", {
