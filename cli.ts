@@ -315,7 +315,9 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     // A raw file-system error that escaped still gets a code (never INTERNAL).
     const output = errorOutput((await import("./lib/fs_errors.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    io.err(`Error: ${stripControl(output.message)}`);
+    // The updater's internal passes record failures in its log (one line each), not on stderr.
+    const internal = name === "supervise" || rest.includes("--updater-pass");
+    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

@@ -38,9 +38,7 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
     const problem = socketProblem(ctx.paths.socketPath);
     throw new CodexdError(
       "NOT_RUNNING",
-      `No app-server answers on ${ctx.paths.socketPath}${
-        problem ? ` (refused: ${problem})` : ""
-      }`,
+      `No app-server answers on ${ctx.paths.socketPath}${problem ? ` (refused: ${problem})` : ""}`,
       "codexd start",
       problem ? { socketUnsafe: problem } : undefined,
     );

@@ -110,7 +110,10 @@ export function codexSocketDir(uid: number): string {
  * Why codex's socket directory would block or endanger a new app-server, or
  * `undefined` when it is missing (codex creates it) or private to `uid`.
  */
-export function socketDirProblem(uid: number, dir: string = codexSocketDir(uid)): string | undefined {
+export function socketDirProblem(
+  uid: number,
+  dir: string = codexSocketDir(uid),
+): string | undefined {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(dir);
