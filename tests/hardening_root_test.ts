@@ -435,4 +435,17 @@ Deno.test("a read-only CODEX_HOME gives STATE_UNWRITABLE with a hint, and status
   const status = await runCli(home, ["status"]);
   assertEquals(status.code, 3, status.stdout);
   assertEquals(status.json.status, "stopped");
+  // The library throws the same coded error, never a raw Deno one.
+  const lib = await import("../mod.ts");
+  for (
+    const call of [() => lib.start({ codexHome: home }), () => lib.bootstrap({ codexHome: home })]
+  ) {
+    try {
+      await call();
+      assert(false, "expected a failure");
+    } catch (error) {
+      assert(error instanceof lib.CodexdError, `raw error escaped: ${error}`);
+      assertEquals(error.code, "STATE_UNWRITABLE");
+    }
+  }
 });
