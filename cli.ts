@@ -313,7 +313,7 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     return exitCode;
   } catch (error) {
     // A raw file-system error that escaped still gets a code (never INTERNAL).
-    const output = errorOutput((await import("./lib/fs_errors.ts")).codeEscapedError(error));
+    const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr.
     const internal = name === "supervise" || rest.includes("--updater-pass");

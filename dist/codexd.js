@@ -11,6 +11,10 @@ var __export = (target, all) => {
 };
 
 // lib/errors.ts
+function shellQuote(word) {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
 function describeError(error) {
   return error instanceof Error ? error.message : String(error);
 }
@@ -44,68 +48,17 @@ var init_version = __esm({
   }
 });
 
-// lib/shell_quote.ts
-function shellQuote(word) {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-var init_shell_quote = __esm({
-  "lib/shell_quote.ts"() {
-  }
-});
-
-// lib/fs_errors.ts
-var fs_errors_exports = {};
-__export(fs_errors_exports, {
-  codeEscapedError: () => codeEscapedError,
-  fsError: () => fsError
-});
-function dirname(path) {
-  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
-  return cut <= 0 ? "/" : path.slice(0, cut);
-}
-function osReason(error) {
-  const message = describeError(error);
-  const match = /^([^:(]+?)\s*\(os error \d+\)/.exec(message);
-  return match ? match[1].toLowerCase() : message;
-}
-function fsError(error, path, action) {
-  if (error instanceof CodexdError) return error;
-  const message = describeError(error);
-  if (error instanceof Deno.errors.NotCapable) {
-    return new CodexdError("PERMISSION_DENIED", `Cannot ${action} ${path}: Deno denied it (${message})`, "deno run -A jsr:@codexd/daemon <command>");
-  }
-  if (error instanceof Deno.errors.NotADirectory) {
-    return new CodexdError("HOME_INVALID", `Cannot ${action} ${path}: a part of the path is not a directory`, `check CODEX_HOME (ls -ld ${shellQuote(dirname(dirname(path)))})`);
-  }
-  const code = action === "read" ? "STATE_UNREADABLE" : "STATE_UNWRITABLE";
-  const reason = osReason(error);
-  let hint = `check ${shellQuote(dirname(path))} (ls -ld; owner and mode)`;
-  if (/no space left|quota/i.test(message)) {
-    hint = `free space on the file system of ${dirname(path)}`;
-  } else if (/read-only file system/i.test(message)) {
-    hint = `CODEX_HOME is on a read-only file system; use a writable --codex-home`;
-  } else if (error instanceof Deno.errors.IsADirectory || /is a directory/i.test(message)) {
-    hint = `remove ${shellQuote(path)}`;
-  }
-  return new CodexdError(code, `Cannot ${action} ${path}: ${reason}`, hint);
-}
-function codeEscapedError(error) {
-  if (error instanceof CodexdError || !(error instanceof Error)) return error;
-  const isFs = Object.values(Deno.errors).some((kind) => error instanceof kind) && !(error instanceof Deno.errors.Interrupted);
-  if (!isFs) return error;
-  const path = /'([^']+)'/.exec(error.message)?.[1] ?? "a CODEX_HOME file";
-  const write = /\b(write|mkdir|rename|remove|unlink|chmod|truncate|copy|symlink)/i.test(error.message);
-  return fsError(error, path, write ? "write" : "read");
-}
-var init_fs_errors = __esm({
-  "lib/fs_errors.ts"() {
-    init_errors();
-    init_shell_quote();
-  }
-});
-
 // lib/atomic_file.ts
+var atomic_file_exports = {};
+__export(atomic_file_exports, {
+  MAX_STATE_FILE_BYTES: () => MAX_STATE_FILE_BYTES,
+  codeEscapedError: () => codeEscapedError,
+  fsError: () => fsError,
+  readStateFileSync: () => readStateFileSync,
+  readTextIfPresent: () => readTextIfPresent,
+  removeIfPresent: () => removeIfPresent,
+  writeFileAtomic: () => writeFileAtomic
+});
 async function writeFileAtomic(path, text, options = {}) {
   const { mode: mode2 = 384 } = options;
   const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
@@ -150,34 +103,15 @@ function readStateFileSync(path, maxBytes = MAX_STATE_FILE_BYTES) {
   if (before.size > maxBytes) {
     throw refuse(path, `it holds ${before.size} bytes, more than a state file ever does`);
   }
-  let file;
+  let bytes;
   try {
-    file = Deno.openSync(path, {
-      read: true
-    });
+    bytes = Deno.readFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return void 0;
     throw fsError(error, path, "read");
   }
-  try {
-    const info = file.statSync();
-    if (info.ino !== before.ino || info.dev !== before.dev || !info.isFile) {
-      throw refuse(path, "it was replaced while being read");
-    }
-    const buffer = new Uint8Array(Math.min(info.size, maxBytes) + 1);
-    let filled = 0;
-    while (filled < buffer.length) {
-      const n = file.readSync(buffer.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled > maxBytes) throw refuse(path, `it holds more than ${maxBytes} bytes`);
-    return new TextDecoder().decode(buffer.subarray(0, filled));
-  } catch (error) {
-    throw fsError(error, path, "read");
-  } finally {
-    file.close();
-  }
+  if (bytes.length > maxBytes) throw refuse(path, `it holds more than ${maxBytes} bytes`);
+  return new TextDecoder().decode(bytes);
 }
 function readTextIfPresent(path) {
   try {
@@ -186,12 +120,48 @@ function readTextIfPresent(path) {
     return Promise.reject(error);
   }
 }
+function dirname(path) {
+  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
+  return cut <= 0 ? "/" : path.slice(0, cut);
+}
+function osReason(error) {
+  const message = describeError(error);
+  const match = /^([^:(]+?)\s*\(os error \d+\)/.exec(message);
+  return match ? match[1].toLowerCase() : message;
+}
+function fsError(error, path, action) {
+  if (error instanceof CodexdError) return error;
+  const message = describeError(error);
+  if (error instanceof Deno.errors.NotCapable) {
+    return new CodexdError("PERMISSION_DENIED", `Cannot ${action} ${path}: Deno denied it (${message})`, "deno run -A jsr:@codexd/daemon <command>");
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new CodexdError("HOME_INVALID", `Cannot ${action} ${path}: a part of the path is not a directory`, `check CODEX_HOME (ls -ld ${shellQuote(dirname(dirname(path)))})`);
+  }
+  const code = action === "read" ? "STATE_UNREADABLE" : "STATE_UNWRITABLE";
+  const reason = osReason(error);
+  let hint = `check ${shellQuote(dirname(path))} (ls -ld; owner and mode)`;
+  if (/no space left|quota/i.test(message)) {
+    hint = `free space on the file system of ${dirname(path)}`;
+  } else if (/read-only file system/i.test(message)) {
+    hint = `CODEX_HOME is on a read-only file system; use a writable --codex-home`;
+  } else if (error instanceof Deno.errors.IsADirectory || /is a directory/i.test(message)) {
+    hint = `remove ${shellQuote(path)}`;
+  }
+  return new CodexdError(code, `Cannot ${action} ${path}: ${reason}`, hint);
+}
+function codeEscapedError(error) {
+  if (error instanceof CodexdError || !(error instanceof Error)) return error;
+  const isFs = Object.values(Deno.errors).some((kind) => error instanceof kind) && !(error instanceof Deno.errors.Interrupted);
+  if (!isFs) return error;
+  const path = /'([^']+)'/.exec(error.message)?.[1] ?? "a CODEX_HOME file";
+  const write = /\b(write|mkdir|rename|remove|unlink|chmod|truncate|copy|symlink)/i.test(error.message);
+  return fsError(error, path, write ? "write" : "read");
+}
 var MAX_STATE_FILE_BYTES;
 var init_atomic_file = __esm({
   "lib/atomic_file.ts"() {
     init_errors();
-    init_fs_errors();
-    init_shell_quote();
     MAX_STATE_FILE_BYTES = 1024 * 1024;
   }
 });
@@ -1212,7 +1182,72 @@ var init_launch = __esm({
   }
 });
 
+// lib/paths.ts
+function resolveCodexHome(explicit) {
+  const chosen = explicit ?? Deno.env.get("CODEX_HOME");
+  if (chosen !== void 0 && chosen !== "") {
+    return chosen.startsWith("/") ? chosen : join(Deno.cwd(), chosen);
+  }
+  const home = Deno.env.get("HOME");
+  if (home === void 0 || home === "") {
+    throw new Error("Cannot resolve CODEX_HOME: neither CODEX_HOME nor HOME is set");
+  }
+  return join(home, ".codex");
+}
+function daemonPaths(codexHome) {
+  const stateDir = join(codexHome, STATE_DIR_NAME);
+  return {
+    codexHome,
+    stateDir,
+    settingsFile: join(stateDir, "settings.json"),
+    pidFile: join(stateDir, "app-server.pid"),
+    referencePidFile: join(stateDir, "daemon.pid"),
+    updaterPidFile: join(stateDir, "app-server-updater.pid"),
+    referenceUpdaterPidFile: join(stateDir, "daemon-updater.pid"),
+    loadedThreadsFile: join(stateDir, "loaded-threads.json"),
+    lockFile: join(stateDir, "daemon.lock"),
+    logFile: join(stateDir, "app-server.stderr.log"),
+    updaterLogFile: join(stateDir, "app-server-updater.log"),
+    updaterStateFile: join(stateDir, "updater-state.json"),
+    binaryCacheFile: join(stateDir, "managed-binary.json"),
+    socketPath: join(codexHome, "app-server-control", "app-server-control.sock"),
+    standaloneDir: join(codexHome, "packages", "standalone")
+  };
+}
+function join(...segments) {
+  return segments.join("/").replace(/\/{2,}/g, "/");
+}
+function dirname2(path) {
+  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
+  return cut <= 0 ? "/" : path.slice(0, cut);
+}
+async function ensureStateDir(paths) {
+  try {
+    await Deno.mkdir(paths.stateDir, {
+      recursive: true,
+      mode: 448
+    });
+  } catch (error) {
+    const { fsError: fsError2 } = await Promise.resolve().then(() => (init_atomic_file(), atomic_file_exports));
+    throw fsError2(error, paths.stateDir, "write");
+  }
+}
+var STATE_DIR_NAME;
+var init_paths = __esm({
+  "lib/paths.ts"() {
+    STATE_DIR_NAME = "app-server-daemon";
+  }
+});
+
 // lib/bounded_command.ts
+var bounded_command_exports = {};
+__export(bounded_command_exports, {
+  COMMAND_TIMEOUT_ENV: () => COMMAND_TIMEOUT_ENV,
+  COMMAND_TIMEOUT_MS: () => COMMAND_TIMEOUT_MS,
+  KILL_DRAIN_MS: () => KILL_DRAIN_MS,
+  commandTimeoutMs: () => commandTimeoutMs,
+  runBounded: () => runBounded
+});
 function commandTimeoutMs() {
   const raw = Deno.env.get(COMMAND_TIMEOUT_ENV);
   const value = raw === void 0 ? NaN : Number(raw);
@@ -1316,63 +1351,6 @@ var init_bounded_command = __esm({
   }
 });
 
-// lib/paths.ts
-function resolveCodexHome(explicit) {
-  const chosen = explicit ?? Deno.env.get("CODEX_HOME");
-  if (chosen !== void 0 && chosen !== "") {
-    return chosen.startsWith("/") ? chosen : join(Deno.cwd(), chosen);
-  }
-  const home = Deno.env.get("HOME");
-  if (home === void 0 || home === "") {
-    throw new Error("Cannot resolve CODEX_HOME: neither CODEX_HOME nor HOME is set");
-  }
-  return join(home, ".codex");
-}
-function daemonPaths(codexHome) {
-  const stateDir = join(codexHome, STATE_DIR_NAME);
-  return {
-    codexHome,
-    stateDir,
-    settingsFile: join(stateDir, "settings.json"),
-    pidFile: join(stateDir, "app-server.pid"),
-    referencePidFile: join(stateDir, "daemon.pid"),
-    updaterPidFile: join(stateDir, "app-server-updater.pid"),
-    referenceUpdaterPidFile: join(stateDir, "daemon-updater.pid"),
-    loadedThreadsFile: join(stateDir, "loaded-threads.json"),
-    lockFile: join(stateDir, "daemon.lock"),
-    logFile: join(stateDir, "app-server.stderr.log"),
-    updaterLogFile: join(stateDir, "app-server-updater.log"),
-    updaterStateFile: join(stateDir, "updater-state.json"),
-    binaryCacheFile: join(stateDir, "managed-binary.json"),
-    socketPath: join(codexHome, "app-server-control", "app-server-control.sock"),
-    standaloneDir: join(codexHome, "packages", "standalone")
-  };
-}
-function join(...segments) {
-  return segments.join("/").replace(/\/{2,}/g, "/");
-}
-function dirname2(path) {
-  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
-  return cut <= 0 ? "/" : path.slice(0, cut);
-}
-async function ensureStateDir(paths) {
-  try {
-    await Deno.mkdir(paths.stateDir, {
-      recursive: true,
-      mode: 448
-    });
-  } catch (error) {
-    const { fsError: fsError2 } = await Promise.resolve().then(() => (init_fs_errors(), fs_errors_exports));
-    throw fsError2(error, paths.stateDir, "write");
-  }
-}
-var STATE_DIR_NAME;
-var init_paths = __esm({
-  "lib/paths.ts"() {
-    STATE_DIR_NAME = "app-server-daemon";
-  }
-});
-
 // lib/managed_binary.ts
 function managedBinaryCandidates(paths) {
   const current = join(paths.standaloneDir, "current");
@@ -1421,8 +1399,9 @@ function parseCliVersion(output) {
   const match = /^codex-cli\s+(\S+)/m.exec(output.trim());
   return match?.[1];
 }
-function runCommand(path, args, options = {}) {
-  return runBounded(path, args, options);
+async function runCommand(path, args, options = {}) {
+  const { runBounded: runBounded3 } = await Promise.resolve().then(() => (init_bounded_command(), bounded_command_exports));
+  return await runBounded3(path, args, options);
 }
 function unresponsive(path, args, timeoutMs) {
   return new CodexdError("BINARY_UNRESPONSIVE", `Cannot read the facts of ${path}: \`${args.join(" ")}\` did not finish within ${timeoutMs} ms (killed)`, `check that ${shellQuote(path)} --version answers, or reinstall: codexd bootstrap --install`);
@@ -1490,7 +1469,8 @@ async function readBinaryFacts(paths, binaryPath, options = {}) {
     version: hit.version,
     launchFlags: hit.launchFlags
   };
-  const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
+  const { commandTimeoutMs: commandTimeoutMs2 } = await Promise.resolve().then(() => (init_bounded_command(), bounded_command_exports));
+  const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs2());
   const entry = {
     realPath,
     size: info.size,
@@ -1540,10 +1520,8 @@ var OPTIONAL_LAUNCH_FLAGS;
 var init_managed_binary = __esm({
   "lib/managed_binary.ts"() {
     init_atomic_file();
-    init_bounded_command();
     init_errors();
     init_paths();
-    init_shell_quote();
     OPTIONAL_LAUNCH_FLAGS = [
       "--analytics-default-enabled",
       "--managed-daemon"
@@ -1959,13 +1937,40 @@ var init_daemon_lock = __esm({
     init_clock();
     init_atomic_file();
     init_errors();
-    init_fs_errors();
     LOCK_TIMEOUT_MS = 75e3;
     LOCK_POLL_MS = 5;
   }
 });
 
-// lib/home_safety.ts
+// lib/preflight.ts
+function requiredPermissions(os) {
+  return os === "linux" ? [
+    "read",
+    "write",
+    "env",
+    "run",
+    "sys",
+    "net",
+    "ffi",
+    "import"
+  ] : [
+    "read",
+    "write",
+    "env",
+    "run"
+  ];
+}
+function missingPermissions(os, query = (name) => Deno.permissions.querySync({
+  name
+}).state) {
+  return requiredPermissions(os).filter((name) => query(name) !== "granted");
+}
+function checkPermissions(os = Deno.build.os) {
+  const missing = missingPermissions(os);
+  if (missing.length === 0) return;
+  const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
+  throw new CodexdError("PERMISSION_DENIED", `Cannot manage the app-server: Deno lacks ${missing.map((name) => `--allow-${name}`).join(", ")}${why}`, "deno run -A jsr:@codexd/daemon <command>");
+}
 function judgeDir(path, facts, asker, role) {
   if (role === "state" && facts.isSymlink) {
     return {
@@ -2073,44 +2078,8 @@ function checkHome(paths, options = {}) {
   }
   return home.uid;
 }
-var init_home_safety = __esm({
-  "lib/home_safety.ts"() {
-    init_errors();
-    init_shell_quote();
-  }
-});
-
-// lib/permissions.ts
-function requiredPermissions(os) {
-  return os === "linux" ? [
-    "read",
-    "write",
-    "env",
-    "run",
-    "sys",
-    "net",
-    "ffi",
-    "import"
-  ] : [
-    "read",
-    "write",
-    "env",
-    "run"
-  ];
-}
-function missingPermissions(os, query = (name) => Deno.permissions.querySync({
-  name
-}).state) {
-  return requiredPermissions(os).filter((name) => query(name) !== "granted");
-}
-function checkPermissions(os = Deno.build.os) {
-  const missing = missingPermissions(os);
-  if (missing.length === 0) return;
-  const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
-  throw new CodexdError("PERMISSION_DENIED", `Cannot manage the app-server: Deno lacks ${missing.map((name) => `--allow-${name}`).join(", ")}${why}`, "deno run -A jsr:@codexd/daemon <command>");
-}
-var init_permissions = __esm({
-  "lib/permissions.ts"() {
+var init_preflight = __esm({
+  "lib/preflight.ts"() {
     init_errors();
   }
 });
@@ -2167,10 +2136,9 @@ var init_context = __esm({
     init_control_socket();
     init_daemon_lock();
     init_errors();
-    init_home_safety();
+    init_preflight();
     init_managed_binary();
     init_paths();
-    init_permissions();
   }
 });
 
@@ -5254,7 +5222,7 @@ async function main(args, io = denoIo) {
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
-    const output = errorOutput((await Promise.resolve().then(() => (init_fs_errors(), fs_errors_exports))).codeEscapedError(error));
+    const output = errorOutput((await Promise.resolve().then(() => (init_atomic_file(), atomic_file_exports))).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     const internal = name === "supervise" || rest.includes("--updater-pass");
     if (!internal) io.err(`Error: ${stripControl(output.message)}`);

@@ -9,10 +9,9 @@ import { type Clock, systemClock } from "./clock.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { acquireDaemonLock, type DaemonLock } from "./daemon_lock.ts";
 import { CodexdError } from "./errors.ts";
-import { checkHome } from "./home_safety.ts";
+import { checkHome, checkPermissions } from "./preflight.ts";
 import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
-import { checkPermissions } from "./permissions.ts";
 import type { DaemonSettings } from "./settings.ts";
 
 /** Options shared by every lifecycle function. */

@@ -10,9 +10,8 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { readStateFileSync } from "./atomic_file.ts";
+import { fsError, readStateFileSync } from "./atomic_file.ts";
 import { CodexdError } from "./errors.ts";
-import { fsError } from "./fs_errors.ts";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
 export const LOCK_TIMEOUT_MS = 75_000;

@@ -76,6 +76,16 @@ export class CodexdError extends Error {
   }
 }
 
+/**
+ * Quotes `word` for a POSIX shell, for hints a user copies into a terminal
+ * (`chmod +x '/path with spaces/codex'`): bare when plainly safe, else
+ * single-quoted. Lives here because hints are part of every error.
+ */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 /** Returns the message of any thrown value, for wrapping in a {@linkcode CodexdError}. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

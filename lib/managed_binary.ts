@@ -7,10 +7,9 @@
  * @module
  */
 import { readStateFileSync, readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
-import { type BoundedOptions, commandTimeoutMs, runBounded } from "./bounded_command.ts";
-import { CodexdError } from "./errors.ts";
+import type { BoundedOptions } from "./bounded_command.ts";
+import { CodexdError, shellQuote } from "./errors.ts";
 import { type DaemonPaths, join } from "./paths.ts";
-import { shellQuote } from "./shell_quote.ts";
 
 /** Flags the reference passes when the binary knows them. */
 export const OPTIONAL_LAUNCH_FLAGS: readonly string[] = [
@@ -119,12 +118,14 @@ export interface CommandRun {
  * Runs a short command to completion within a time limit (its process group
  * is killed on expiry); a spawn failure is an unsuccessful run, not a throw.
  */
-export function runCommand(
+export async function runCommand(
   path: string,
   args: string[],
   options: BoundedOptions = {},
 ): Promise<CommandRun> {
-  return runBounded(path, args, options);
+  // Loaded only on a cache miss: hot commands never spawn the binary.
+  const { runBounded } = await import("./bounded_command.ts");
+  return await runBounded(path, args, options);
 }
 
 function unresponsive(path: string, args: string[], timeoutMs: number): CodexdError {
@@ -204,6 +205,7 @@ export async function readBinaryFacts(
     entry.mtimeMs === mtimeMs
   );
   if (hit) return { version: hit.version, launchFlags: hit.launchFlags };
+  const { commandTimeoutMs } = await import("./bounded_command.ts");
   const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
   const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ...facts };
   // Keep a few entries: an update flips between the old and the new release.

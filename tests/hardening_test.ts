@@ -16,8 +16,8 @@ import {
   processesOfHome,
   runCli,
 } from "./support/helpers.ts";
-import { missingPermissions } from "../lib/permissions.ts";
-import { shellQuote } from "../lib/shell_quote.ts";
+import { missingPermissions } from "../lib/preflight.ts";
+import { shellQuote } from "../lib/errors.ts";
 import { validateSettings } from "../lib/settings.ts";
 import { probeBudgetMs } from "../lib/app_server_spawn.ts";
 import { renderPretty } from "../cli.ts";

@@ -1,19 +1,71 @@
 /**
- * Whether a CODEX_HOME is safe to act on. codexd runs the binary that
- * `settings.json` names (`codexBin`), so whoever can write CODEX_HOME or its
- * state directory chooses what codexd executes: a home writable by others, or
- * owned by another user, is refused (`HOME_UNSAFE`), except that root may
- * manage a user's home with an explicit `allowForeignHome`. A home that is not
- * a directory is `HOME_INVALID`. An existing state directory with group or
+ * The checks before codexd acts on a CODEX_HOME at all: that Deno granted
+ * the permissions codexd needs, and that the home is safe to act on.
+ *
+ * Permissions: on Linux codexd reads `/proc/PID/stat` and
+ * `/proc/sys/kernel/random/boot_id` for every pid record, and Deno 2 grants
+ * reads under `/proc` only with *every* permission (measured on 2.9.6:
+ * `--allow-read --allow-write --allow-env --allow-run` gets "NotCapable:
+ * Requires all access to /proc/N/stat"; all eight `--allow-*` flags or `-A`
+ * work). Without this check a careful script author's flags made `start` wait
+ * forever for a pid record it could never write. `Deno.permissions.querySync`
+ * costs ~0.3 ms for the whole set.
+ *
+ * Home safety: codexd runs the binary that `settings.json` names
+ * (`codexBin`), so whoever can write CODEX_HOME or its state directory
+ * chooses what codexd executes: a home writable by others, or owned by
+ * another user, is refused (`HOME_UNSAFE`), except that root may manage a
+ * user's home with an explicit `allowForeignHome`. A home that is not a
+ * directory is `HOME_INVALID`. An existing state directory with group or
  * other bits is tightened to 0700 (it held 0755 forever before).
+ *
+ * One file (not two) because both run on every command's hot path, where
+ * each module costs start-up time.
  *
  * Touches: stats CODEX_HOME and `app-server-daemon/`, chmods the latter.
  *
  * @module
  */
-import { CodexdError } from "./errors.ts";
+import { CodexdError, shellQuote } from "./errors.ts";
 import type { DaemonPaths } from "./paths.ts";
-import { shellQuote } from "./shell_quote.ts";
+
+/** A permission name; `import` is missing from Deno 2.9's `Deno.PermissionName` type. */
+export type PermissionName = Deno.PermissionName | "import";
+
+/** The permissions codexd needs on each OS. */
+export function requiredPermissions(os: typeof Deno.build.os): PermissionName[] {
+  // /proc reads need all of them on Linux; elsewhere (macOS: `ps`, `sysctl`) fewer.
+  return os === "linux"
+    ? ["read", "write", "env", "run", "sys", "net", "ffi", "import"]
+    : ["read", "write", "env", "run"];
+}
+
+/** The required permissions that are not granted (pure over `query`, for tests). */
+export function missingPermissions(
+  os: typeof Deno.build.os,
+  query: (name: PermissionName) => Deno.PermissionState = (name) =>
+    Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state,
+): PermissionName[] {
+  return requiredPermissions(os).filter((name) => query(name) !== "granted");
+}
+
+/**
+ * Fails fast when Deno was started without the permissions codexd needs.
+ *
+ * @throws {CodexdError} `PERMISSION_DENIED`, with the `deno run` flags to use.
+ */
+export function checkPermissions(os: typeof Deno.build.os = Deno.build.os): void {
+  const missing = missingPermissions(os);
+  if (missing.length === 0) return;
+  const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
+  throw new CodexdError(
+    "PERMISSION_DENIED",
+    `Cannot manage the app-server: Deno lacks ${
+      missing.map((name) => `--allow-${name}`).join(", ")
+    }${why}`,
+    "deno run -A jsr:@codexd/daemon <command>",
+  );
+}
 
 /** What a stat says about a directory's safety, as the pure decision needs it. */
 export interface DirFacts {
