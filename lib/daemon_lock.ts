@@ -79,6 +79,10 @@ function openLockNoFollow(lockFile: string): Deno.FsFile {
     file.close();
     throw plantedLock(lockFile, "it was replaced while being opened");
   }
+  if ((before.mode ?? 0) & 0o077 && before.uid === Deno.uid()) {
+    // An older codexd left it 0644: every file codexd owns is 0600.
+    Deno.chmodSync(lockFile, 0o600);
+  }
   return file;
 }
 

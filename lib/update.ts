@@ -151,19 +151,23 @@ async function restartOntoNewRelease(
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
   if (!options.updaterPass) return await updateOnce(createContext(options), options);
   let paths = fallbackPaths(options);
+  let line: string | undefined;
   try {
     const ctx = createContext(options);
     paths = ctx.paths;
     const result = await updateOnce(ctx, options);
-    await appendUpdaterLog(paths, `update pass: ${passSummary(result)}`);
+    line = `update pass: ${passSummary(result)}`;
     return result;
   } catch (error) {
     // The updater's CLI prints nothing for a pass: its one log line is the record.
-    if (paths) await appendUpdaterLog(paths, `update pass: error: ${oneLine(error)}`);
+    line = `update pass: error: ${oneLine(error)}`;
     throw error;
   } finally {
-    // Every pass caps the logs, failed ones included: they are when logs grow fastest.
-    if (paths) await capLogs(paths);
+    if (paths) {
+      // Every pass caps the logs, failed ones included: they are when logs grow fastest.
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
   }
 }
 

@@ -515,3 +515,46 @@ Deno.test("formatUpdaterLogLine() keeps one event on one line", () => {
     "2026-11-25T10:00:00Z error: NOT_READY: a | Last lines: | [31mx\n",
   );
 });
+
+// --- 10. logs are capped on failed passes and at every spawn -----------------------
+
+Deno.test("a failed update pass and a spawn both cap the logs", async () => {
+  await using h = await fakeHome();
+  const state = `${h.home}/app-server-daemon`;
+  await Deno.mkdir(state, { mode: 0o700 });
+  const big = "x".repeat(1023) + "\n";
+  const fill = async (file: string): Promise<void> => {
+    await Deno.writeTextFile(file, big.repeat(5 * 1024), { mode: 0o600 }); // 5 MiB > 4 MiB cap
+  };
+  const size = (file: string): number => {
+    try {
+      return Deno.statSync(file).size;
+    } catch {
+      return -1;
+    }
+  };
+  await fill(`${state}/app-server.stderr.log`);
+  await fill(`${state}/app-server-updater.log`);
+  // Nothing answers on port 1: the install fails at once.
+  const pass = await runBoundedCli(h.home, [
+    "update",
+    "--updater-pass",
+    "--registry",
+    "http://127.0.0.1:1/",
+  ]);
+  assertEquals(pass.code, 1, pass.stdout);
+  assertEquals(pass.json.code, "INSTALL_FAILED");
+  assert(size(`${state}/app-server.stderr.log`) < 1024 * 1024, "app-server log capped");
+  assert(size(`${state}/app-server.stderr.log.1`) >= 5 * 1024 * 1024, "kept as .1");
+  assert(size(`${state}/app-server-updater.log`) < 1024 * 1024, "updater log capped");
+  assertMatch(
+    Deno.readTextFileSync(`${state}/app-server-updater.log`),
+    /update pass: error: INSTALL_FAILED/,
+  );
+
+  await fill(`${state}/app-server-updater.log`);
+  const started = await runBoundedCli(h.home, ["start"]);
+  assertEquals(started.json.status, "started", started.stdout);
+  assert(size(`${state}/app-server-updater.log`) < 1024 * 1024, "a spawn caps the updater log too");
+  assertEquals((await runBoundedCli(h.home, ["stop"])).json.status, "stopped");
+});
