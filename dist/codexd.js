@@ -1845,6 +1845,9 @@ function openLockNoFollow(lockFile) {
     file.close();
     throw plantedLock(lockFile, "it was replaced while being opened");
   }
+  if ((before.mode ?? 0) & 63 && before.uid === Deno.uid()) {
+    Deno.chmodSync(lockFile, 384);
+  }
   return file;
 }
 function openLockFile(lockFile) {
@@ -4174,17 +4177,21 @@ async function restartOntoNewRelease(ctx, settings, previousRelease, previousVer
 async function update(options = {}) {
   if (!options.updaterPass) return await updateOnce(createContext(options), options);
   let paths = fallbackPaths(options);
+  let line;
   try {
     const ctx = createContext(options);
     paths = ctx.paths;
     const result = await updateOnce(ctx, options);
-    await appendUpdaterLog(paths, `update pass: ${passSummary(result)}`);
+    line = `update pass: ${passSummary(result)}`;
     return result;
   } catch (error) {
-    if (paths) await appendUpdaterLog(paths, `update pass: error: ${oneLine(error)}`);
+    line = `update pass: error: ${oneLine(error)}`;
     throw error;
   } finally {
-    if (paths) await capLogs(paths);
+    if (paths) {
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
   }
 }
 function fallbackPaths(options) {
