@@ -41,11 +41,13 @@ state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
+# Read state files only when they are regular files: a FIFO would block the loop forever.
+plain() { [ -f "$1" ] && [ ! -h "$1" ]; }
 # $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
   # The shell reports a failed input redirection of a builtin before that
   # command's own 2>/dev/null applies: silence it around a group instead.
-  line=; { read -r line < "$1"; } 2>/dev/null || return 1
+  line=; plain "$1" && { read -r line < "$1"; } 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
@@ -59,11 +61,11 @@ app_alive() {
 next=$(( $(date +%s) + first ))
 while :; do
   sleep "$check"
-  line=; { read -r line < "$me"; } 2>/dev/null; field pid
+  line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
   [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
-    hold=0; { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
+    hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
       # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null

@@ -345,6 +345,24 @@ Deno.test("a user's stop on a record naming root's process says NOT_OWNER, not S
   }
 });
 
+Deno.test("a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; status still answers", async () => {
+  await using user = await createUser();
+  if (user === undefined) return;
+  // Root's home is trusted (root can do anything anyway) but not writable by the user.
+  const home = `${user.dir}/root-home`;
+  await Deno.mkdir(home, { mode: 0o755 });
+  const start = await user.cli(home, ["start"]);
+  assertEquals(start.json.code, "STATE_UNWRITABLE", JSON.stringify(start.json));
+  assertMatch(String(start.json.message), /permission denied/);
+  await Deno.mkdir(`${home}/app-server-daemon`, { mode: 0o755 });
+  await Deno.writeTextFile(`${home}/app-server-daemon/settings.json`, "{}", { mode: 0o600 });
+  // An unreadable settings.json: status reads it leniently (defaults) and answers.
+  const status = await user.cli(home, ["status"]);
+  assertEquals(status.json.status, "stopped", JSON.stringify(status.json));
+  const version = await user.cli(home, ["version"]);
+  assertEquals(version.json.code, "NOT_RUNNING", JSON.stringify(version.json));
+});
+
 // --- 11 and 12. a full or read-only file system ---------------------------------------
 
 /** Mounts a tmpfs of `size` at a new directory; `undefined` (with a message) where mount fails. */

@@ -558,3 +558,32 @@ Deno.test("a failed update pass and a spawn both cap the logs", async () => {
   assert(size(`${state}/app-server-updater.log`) < 1024 * 1024, "a spawn caps the updater log too");
   assertEquals((await runBoundedCli(h.home, ["stop"])).json.status, "stopped");
 });
+
+Deno.test("the updater loop's liveness check never blocks on a FIFO record", async () => {
+  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await new Deno.Command("/usr/bin/mkfifo", { args: [`${dir}/app-server.pid`] })
+      .output();
+    assert(made.success);
+    const functions = UPDATER_LOOP_SCRIPT.slice(
+      UPDATER_LOOP_SCRIPT.indexOf("field()"),
+      UPDATER_LOOP_SCRIPT.indexOf("next=$(("),
+    );
+    const out = await new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        `${functions}\napp_alive "$1/app-server.pid" && echo alive || echo dead`,
+        "t",
+        dir,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(10_000),
+    }).output();
+    assertEquals(new TextDecoder().decode(out.stdout).trim(), "dead");
+    assertEquals(new TextDecoder().decode(out.stderr), "", "no shell noise");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
