@@ -1104,6 +1104,7 @@ async function capLogs(paths, maxBytes = MAX_LOG_BYTES) {
   await capLog(paths.updaterLogFile, maxBytes).catch(() => false);
 }
 async function tailFile(path, lines) {
+  if (sizeOf(path) < 0) return [];
   let file;
   try {
     file = await Deno.open(path, {

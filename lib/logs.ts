@@ -101,6 +101,8 @@ export async function capLogs(
 
 /** The last `lines` lines of a file (reads at most the last 64 KiB). */
 export async function tailFile(path: string, lines: number): Promise<string[]> {
+  // A regular file only: opening a FIFO planted as a log would block `logs` forever.
+  if (sizeOf(path) < 0) return [];
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });

@@ -599,3 +599,15 @@ Deno.test("runBounded() kills the whole process group of a command that hangs", 
   const quick = await runBounded("/bin/echo", ["hi"], { timeoutMs: 5_000 });
   assertEquals([quick.success, quick.stdout, quick.timedOut], [true, "hi\n", false]);
 });
+
+Deno.test("logs never blocks on a FIFO planted as the log", async () => {
+  await using h = await fakeHome();
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+  const made = await new Deno.Command("/usr/bin/mkfifo", {
+    args: [`${h.home}/app-server-daemon/app-server.stderr.log`],
+  }).output();
+  assert(made.success);
+  const run = await runBoundedCli(h.home, ["logs"], { limitMs: 20_000 });
+  assert(!run.hung, "logs must not block on a FIFO");
+  assertEquals(run.json.lines, []);
+});
