@@ -16,7 +16,7 @@ import {
   processesOfHome,
   runCli,
 } from "./support/helpers.ts";
-import { missingPermissions } from "../lib/preflight.ts";
+import { type DirFacts, judgeDir, missingPermissions } from "../lib/preflight.ts";
 import { shellQuote } from "../lib/errors.ts";
 import { validateSettings } from "../lib/settings.ts";
 import { probeBudgetMs } from "../lib/app_server_spawn.ts";
@@ -610,4 +610,33 @@ Deno.test("logs never blocks on a FIFO planted as the log", async () => {
   const run = await runBoundedCli(h.home, ["logs"], { limitMs: 20_000 });
   assert(!run.hung, "logs must not block on a FIFO");
   assertEquals(run.json.lines, []);
+});
+
+Deno.test("judgeDir() trusts own and root's private dirs, refuses others' and writable ones", () => {
+  const me = { uid: 1000, gid: 1000, allowForeignHome: false };
+  const dir = (uid: number, mode: number, extra: Partial<DirFacts> = {}): DirFacts => ({
+    isDirectory: true,
+    isSymlink: false,
+    uid,
+    gid: uid,
+    mode,
+    ...extra,
+  });
+  const table: [DirFacts, "home" | "state", typeof me, string][] = [
+    [dir(1000, 0o700), "home", me, "ok"],
+    [dir(1000, 0o755), "home", me, "ok"],
+    [dir(0, 0o755), "home", me, "ok"],
+    [dir(1000, 0o755), "state", me, "tighten"],
+    [dir(1000, 0o777), "home", me, "unsafe"],
+    [dir(1000, 0o775, { gid: 50 }), "home", me, "unsafe"],
+    [dir(1000, 0o775), "home", me, "ok"], // group-writable by the user's own group
+    [dir(2000, 0o700), "home", me, "unsafe"],
+    [dir(2000, 0o700), "home", { ...me, uid: 0, gid: 0, allowForeignHome: true }, "ok"],
+    [dir(2000, 0o777), "home", { ...me, uid: 0, gid: 0, allowForeignHome: true }, "unsafe"],
+    [dir(1000, 0o700, { isSymlink: true }), "state", me, "unsafe"],
+    [dir(1000, 0o600, { isDirectory: false }), "home", me, "invalid"],
+  ];
+  for (const [facts, role, asker, expected] of table) {
+    assertEquals(judgeDir("/d", facts, asker, role).kind, expected, JSON.stringify([facts, role]));
+  }
 });
