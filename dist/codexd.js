@@ -1970,6 +1970,14 @@ function missingPermissions(os, query = (name) => Deno.permissions.querySync({
   return requiredPermissions(os).filter((name) => query(name) !== "granted");
 }
 function checkPermissions(os = Deno.build.os) {
+  if (os === "linux") {
+    try {
+      readBootId();
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) return;
+    }
+  }
   const missing = missingPermissions(os);
   if (missing.length === 0) return;
   const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
@@ -2085,6 +2093,7 @@ function checkHome(paths, options = {}) {
 var init_preflight = __esm({
   "lib/preflight.ts"() {
     init_errors();
+    init_process_identity();
   }
 });
 

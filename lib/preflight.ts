@@ -8,8 +8,9 @@
  * `--allow-read --allow-write --allow-env --allow-run` gets "NotCapable:
  * Requires all access to /proc/N/stat"; all eight `--allow-*` flags or `-A`
  * work). Without this check a careful script author's flags made `start` wait
- * forever for a pid record it could never write. `Deno.permissions.querySync`
- * costs ~0.3 ms for the whole set.
+ * forever for a pid record it could never write. On Linux the check is the
+ * boot-id read codexd needs anyway; the eight `Deno.permissions.querySync`
+ * calls (~0.3 ms) run only to name what is missing.
  *
  * Home safety: codexd runs the binary that `settings.json` names
  * (`codexBin`), so whoever can write CODEX_HOME or its state directory
@@ -28,6 +29,7 @@
  */
 import { CodexdError, shellQuote } from "./errors.ts";
 import type { DaemonPaths } from "./paths.ts";
+import { readBootId } from "./process_identity.ts";
 
 /** A permission name; `import` is missing from Deno 2.9's `Deno.PermissionName` type. */
 export type PermissionName = Deno.PermissionName | "import";
@@ -55,6 +57,16 @@ export function missingPermissions(
  * @throws {CodexdError} `PERMISSION_DENIED`, with the `deno run` flags to use.
  */
 export function checkPermissions(os: typeof Deno.build.os = Deno.build.os): void {
+  if (os === "linux") {
+    // The boot id is read (and cached) for every pid record anyway: one read
+    // that succeeds exactly when Deno grants /proc, ~10x cheaper than 8 queries.
+    try {
+      readBootId();
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) return; // no /proc: reported where used
+    }
+  }
   const missing = missingPermissions(os);
   if (missing.length === 0) return;
   const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
