@@ -57,10 +57,11 @@ export interface DaemonContext {
 }
 
 /**
- * Resolves CODEX_HOME and checks the platform and Deno's permissions.
+ * Resolves CODEX_HOME and checks the platform, Deno's permissions and that
+ * the home is safe to act on (see `preflight.ts`).
  *
  * @throws {CodexdError} `UNSUPPORTED_PLATFORM` off Unix, `PERMISSION_DENIED`
- * without the permissions codexd needs.
+ * without the permissions codexd needs, `HOME_INVALID` / `HOME_UNSAFE`.
  */
 export function createContext(options: DaemonOptions = {}): DaemonContext {
   const os = options.os ?? Deno.build.os;
