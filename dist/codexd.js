@@ -1895,12 +1895,12 @@ function heldLock(file) {
     [Symbol.asyncDispose]: release
   };
 }
-async function readLockHolder(lockFile) {
+function readLockHolder(lockFile) {
   try {
     const note = JSON.parse(readStateFileSync(lockFile) ?? "");
-    return Number.isSafeInteger(note.pid) ? note : void 0;
+    return Promise.resolve(Number.isSafeInteger(note.pid) ? note : void 0);
   } catch {
-    return void 0;
+    return Promise.resolve(void 0);
   }
 }
 function tryAcquireDaemonLock(lockFile, clock = systemClock) {

@@ -133,14 +133,14 @@ function heldLock(file: Deno.FsFile): DaemonLock {
 }
 
 /** Reads the pid the current holder wrote, if any. */
-export async function readLockHolder(
+export function readLockHolder(
   lockFile: string,
 ): Promise<HolderNote | undefined> {
   try {
     const note = JSON.parse(readStateFileSync(lockFile) ?? "") as HolderNote;
-    return Number.isSafeInteger(note.pid) ? note : undefined;
+    return Promise.resolve(Number.isSafeInteger(note.pid) ? note : undefined);
   } catch {
-    return undefined;
+    return Promise.resolve(undefined);
   }
 }
 
