@@ -21,7 +21,7 @@ import {
   toOptions,
   usage,
 } from "./lib/cli/flags.ts";
-import { errorOutput, renderPretty } from "./lib/cli/render.ts";
+import { errorOutput, renderPretty, stripControl } from "./lib/cli/render.ts";
 
 export { errorOutput, type ParsedFlags, parseFlags, renderPretty };
 import { CODEXD_VERSION } from "./lib/version.ts";
@@ -50,6 +50,7 @@ const COMMON_FLAGS = [
   "codex-home",
   "codex-bin",
   "lock-timeout-seconds",
+  "allow-foreign-home",
   "pretty",
   "json",
   "help",
@@ -322,9 +323,12 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
-    const output = errorOutput(error);
+    // A raw file-system error that escaped still gets a code (never INTERNAL).
+    const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    io.err(`Error: ${output.message}`);
+    // The updater's internal passes record failures in its log (one line each), not on stderr.
+    const internal = name === "supervise" || rest.includes("--updater-pass");
+    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

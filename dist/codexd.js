@@ -11,6 +11,10 @@ var __export = (target, all) => {
 };
 
 // lib/errors.ts
+function shellQuote(word) {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
 function describeError(error) {
   return error instanceof Error ? error.message : String(error);
 }
@@ -45,38 +49,120 @@ var init_version = __esm({
 });
 
 // lib/atomic_file.ts
+var atomic_file_exports = {};
+__export(atomic_file_exports, {
+  MAX_STATE_FILE_BYTES: () => MAX_STATE_FILE_BYTES,
+  codeEscapedError: () => codeEscapedError,
+  fsError: () => fsError,
+  readStateFileSync: () => readStateFileSync,
+  readTextIfPresent: () => readTextIfPresent,
+  removeIfPresent: () => removeIfPresent,
+  writeFileAtomic: () => writeFileAtomic
+});
 async function writeFileAtomic(path, text, options = {}) {
-  const { mode = 384 } = options;
+  const { mode: mode2 = 384 } = options;
   const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     await Deno.writeTextFile(temp, text, {
-      mode,
+      mode: mode2,
       createNew: true
     });
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {
     });
-    throw error;
+    throw fsError(error, path, "write");
   }
 }
 async function removeIfPresent(path) {
   try {
     await Deno.remove(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!(error instanceof Deno.errors.NotFound)) throw fsError(error, path, "write");
   }
+}
+function refuse(path, why) {
+  return new CodexdError("STATE_UNREADABLE", `Cannot read ${path}: ${why}`, `remove ${shellQuote(path)} (codexd rewrites it)`);
+}
+function kindOf(info) {
+  if (info.isSymlink) return "a symlink";
+  if (info.isDirectory) return "a directory";
+  if (info.isFifo) return "a FIFO";
+  if (info.isSocket) return "a socket";
+  return "not a regular file";
+}
+function readStateFileSync(path, maxBytes = MAX_STATE_FILE_BYTES) {
+  let before;
+  try {
+    before = Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return void 0;
+    throw fsError(error, path, "read");
+  }
+  if (!before.isFile) throw refuse(path, `it is ${kindOf(before)}, not a regular file`);
+  if (before.size > maxBytes) {
+    throw refuse(path, `it holds ${before.size} bytes, more than a state file ever does`);
+  }
+  let bytes;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return void 0;
+    throw fsError(error, path, "read");
+  }
+  if (bytes.length > maxBytes) throw refuse(path, `it holds more than ${maxBytes} bytes`);
+  return new TextDecoder().decode(bytes);
 }
 function readTextIfPresent(path) {
   try {
-    return Promise.resolve(Deno.readTextFileSync(path));
+    return Promise.resolve(readStateFileSync(path));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return Promise.resolve(void 0);
     return Promise.reject(error);
   }
 }
+function dirname(path) {
+  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
+  return cut <= 0 ? "/" : path.slice(0, cut);
+}
+function osReason(error) {
+  const message = describeError(error);
+  const match = /^([^:(]+?)\s*\(os error \d+\)/.exec(message);
+  return match ? match[1].toLowerCase() : message;
+}
+function fsError(error, path, action) {
+  if (error instanceof CodexdError) return error;
+  const message = describeError(error);
+  if (error instanceof Deno.errors.NotCapable) {
+    return new CodexdError("PERMISSION_DENIED", `Cannot ${action} ${path}: Deno denied it (${message})`, "deno run -A jsr:@codexd/daemon <command>");
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new CodexdError("HOME_INVALID", `Cannot ${action} ${path}: a part of the path is not a directory`, `check CODEX_HOME (ls -ld ${shellQuote(dirname(dirname(path)))})`);
+  }
+  const code = action === "read" ? "STATE_UNREADABLE" : "STATE_UNWRITABLE";
+  const reason = osReason(error);
+  let hint = `check ${shellQuote(dirname(path))} (ls -ld; owner and mode)`;
+  if (/no space left|quota/i.test(message)) {
+    hint = `free space on the file system of ${dirname(path)}`;
+  } else if (/read-only file system/i.test(message)) {
+    hint = `CODEX_HOME is on a read-only file system; use a writable --codex-home`;
+  } else if (error instanceof Deno.errors.IsADirectory || /is a directory/i.test(message)) {
+    hint = `remove ${shellQuote(path)}`;
+  }
+  return new CodexdError(code, `Cannot ${action} ${path}: ${reason}`, hint);
+}
+function codeEscapedError(error) {
+  if (error instanceof CodexdError || !(error instanceof Error)) return error;
+  const isFs = Object.values(Deno.errors).some((kind) => error instanceof kind) && !(error instanceof Deno.errors.Interrupted);
+  if (!isFs) return error;
+  const path = /'([^']+)'/.exec(error.message)?.[1] ?? "a CODEX_HOME file";
+  const write = /\b(write|mkdir|rename|remove|unlink|chmod|truncate|copy|symlink)/i.test(error.message);
+  return fsError(error, path, write ? "write" : "read");
+}
+var MAX_STATE_FILE_BYTES;
 var init_atomic_file = __esm({
   "lib/atomic_file.ts"() {
+    init_errors();
+    MAX_STATE_FILE_BYTES = 1024 * 1024;
   }
 });
 
@@ -216,6 +302,18 @@ function probeProcess(pid) {
     };
   }
   return Deno.build.os === "darwin" ? probeDarwin(pid) : probeLinux(pid);
+}
+function parseStatusUid(text) {
+  const match = /^Uid:\s+(\d+)/m.exec(text);
+  return match ? Number(match[1]) : void 0;
+}
+function processUid(pid) {
+  if (Deno.build.os !== "linux") return void 0;
+  try {
+    return parseStatusUid(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return void 0;
+  }
 }
 function sameIdentity(a, b) {
   return a.bootId === b.bootId && a.startTicks === b.startTicks;
@@ -422,21 +520,6 @@ var init_server_record = __esm({
   }
 });
 
-// lib/clock.ts
-var systemClock;
-var init_clock = __esm({
-  "lib/clock.ts"() {
-    systemClock = {
-      now: () => Date.now(),
-      sleep: (ms) => new Promise((resolve) => {
-        AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), {
-          once: true
-        });
-      })
-    };
-  }
-});
-
 // lib/app_server/socket_path.ts
 function connectablePath(socketPath) {
   if (new TextEncoder().encode(socketPath).length <= MAX_SOCKET_PATH_BYTES) {
@@ -449,10 +532,86 @@ function connectablePath(socketPath) {
     return socketPath;
   }
 }
-var MAX_SOCKET_PATH_BYTES;
+function linkTarget(socketPath) {
+  try {
+    const target = Deno.readLinkSync(socketPath);
+    return target.startsWith("/") ? target : socketPath.slice(0, socketPath.lastIndexOf("/") + 1) + target;
+  } catch {
+    return void 0;
+  }
+}
+function mode(info) {
+  return ((info.mode ?? 0) & 4095).toString(8).padStart(4, "0");
+}
+function socketProblem(socketPath) {
+  let link;
+  try {
+    link = Deno.lstatSync(socketPath);
+  } catch {
+    return void 0;
+  }
+  if (!link.isSymlink) return void 0;
+  const target = linkTarget(socketPath);
+  if (target === void 0) return void 0;
+  const owner = link.uid;
+  const dir = target.slice(0, Math.max(1, target.lastIndexOf("/")));
+  let dirInfo;
+  try {
+    dirInfo = Deno.lstatSync(dir);
+  } catch {
+    return void 0;
+  }
+  if (!dirInfo.isDirectory) return `socket directory ${dir} is not a directory`;
+  if (dirInfo.uid !== owner) {
+    return `socket directory ${dir} is owned by uid ${dirInfo.uid}, not uid ${owner}`;
+  }
+  if (((dirInfo.mode ?? 0) & 63) !== 0) {
+    return `socket directory ${dir} is open to other users (mode ${mode(dirInfo)})`;
+  }
+  let targetInfo;
+  try {
+    targetInfo = Deno.lstatSync(target);
+  } catch {
+    return void 0;
+  }
+  if (!targetInfo.isSocket) return `${target} is not a socket`;
+  if (targetInfo.uid !== owner) {
+    return `socket ${target} is owned by uid ${targetInfo.uid}, not uid ${owner}`;
+  }
+  return void 0;
+}
+function codexSocketDir(uid) {
+  return `/tmp/codex-daemon-${uid}`;
+}
+function socketDirProblem(uid, dir = codexSocketDir(uid)) {
+  let info;
+  try {
+    info = Deno.lstatSync(dir);
+  } catch {
+    return void 0;
+  }
+  if (info.isSymlink) return `${dir} is a symlink`;
+  if (!info.isDirectory) return `${dir} is not a directory`;
+  if (info.uid !== uid) return `${dir} is owned by uid ${info.uid}, not uid ${uid}`;
+  if (((info.mode ?? 0) & 63) !== 0) {
+    return `${dir} is open to other users (mode ${mode(info)})`;
+  }
+  return void 0;
+}
+var MAX_SOCKET_PATH_BYTES, UnsafeSocketError;
 var init_socket_path = __esm({
   "lib/app_server/socket_path.ts"() {
     MAX_SOCKET_PATH_BYTES = 107;
+    UnsafeSocketError = class extends Error {
+      /** Why the target is not trusted. */
+      reason;
+      /** Wraps the reason. */
+      constructor(reason) {
+        super(`not connecting to the control socket: ${reason}`);
+        this.name = "UnsafeSocketError";
+        this.reason = reason;
+      }
+    };
   }
 });
 
@@ -627,6 +786,8 @@ function expiry(ms) {
 }
 async function connectAppServer(socketPath, options = {}) {
   const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  const problem = socketProblem(socketPath);
+  if (problem !== void 0) throw new UnsafeSocketError(problem);
   const conn = await Deno.connect({
     transport: "unix",
     path: connectablePath(socketPath)
@@ -886,97 +1047,139 @@ var init_control_socket = __esm({
   }
 });
 
-// lib/daemon_lock.ts
-function openLockFile(lockFile) {
-  const options = {
-    read: true,
-    write: true,
-    create: true,
-    mode: 384
-  };
+// lib/logs.ts
+function sizeOf(path) {
   try {
-    return Deno.openSync(lockFile, options);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
-      recursive: true,
-      mode: 448
-    });
-    return Deno.openSync(lockFile, options);
-  }
-}
-function noteHolder(file, now) {
-  const note = {
-    pid: Deno.pid,
-    since: now
-  };
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
-}
-function heldLock(file) {
-  let released = false;
-  const release = () => {
-    if (released) return Promise.resolve();
-    released = true;
-    try {
-      file.unlockSync();
-    } finally {
-      file.close();
-    }
-    return Promise.resolve();
-  };
-  return {
-    release,
-    [Symbol.asyncDispose]: release
-  };
-}
-async function readLockHolder(lockFile) {
-  try {
-    const note = JSON.parse(await Deno.readTextFile(lockFile));
-    return Number.isSafeInteger(note.pid) ? note : void 0;
+    const info = Deno.lstatSync(path);
+    return info.isFile ? info.size : -1;
   } catch {
-    return void 0;
+    return -1;
   }
 }
-function tryAcquireDaemonLock(lockFile, clock = systemClock) {
-  return Promise.resolve(tryLockNow(lockFile, clock));
-}
-function tryLockNow(lockFile, clock) {
-  const file = openLockFile(lockFile);
-  if (!file.tryLockSync(true)) {
-    file.close();
-    return void 0;
-  }
-  noteHolder(file, clock.now());
-  return heldLock(file);
-}
-async function acquireDaemonLock(lockFile, options = {}) {
-  const { timeoutMs = LOCK_TIMEOUT_MS, pollMs = LOCK_POLL_MS, clock = systemClock } = options;
-  const file = openLockFile(lockFile);
-  const deadline = clock.now() + timeoutMs;
+function createPrivateLog(logFile) {
   try {
-    while (!file.tryLockSync(true)) {
-      if (clock.now() >= deadline) {
-        const holder = await readLockHolder(lockFile);
-        const who = holder ? `held by pid ${holder.pid} for ${Math.round((clock.now() - holder.since) / 1e3)} s` : "held by another process";
-        throw new CodexdError("LOCK_TIMEOUT", `Cannot acquire daemon lock ${lockFile}: ${who}`, holder ? `kill ${holder.pid}` : void 0);
-      }
-      await clock.sleep(pollMs);
-    }
-    noteHolder(file, clock.now());
+    const info = Deno.lstatSync(logFile);
+    if (!info.isFile) Deno.removeSync(logFile);
+    else if (info.mode !== null && (info.mode & 63) !== 0) Deno.chmodSync(logFile, 384);
+    if (info.isFile) return;
   } catch (error) {
-    file.close();
-    throw error;
+    if (!(error instanceof Deno.errors.NotFound)) return;
   }
-  return heldLock(file);
+  try {
+    Deno.openSync(logFile, {
+      write: true,
+      createNew: true,
+      mode: 384
+    }).close();
+    Deno.chmodSync(logFile, 384);
+  } catch {
+  }
 }
-var LOCK_TIMEOUT_MS, LOCK_POLL_MS;
-var init_daemon_lock = __esm({
-  "lib/daemon_lock.ts"() {
-    init_clock();
+async function rotateLog(logFile, options = {}) {
+  const { minBytes = 0, backups = LOG_BACKUPS, copyTruncate = false } = options;
+  const size = sizeOf(logFile);
+  if (size <= 0 || size < minBytes) return false;
+  for (let i = backups - 1; i >= 1; i--) {
+    await Deno.rename(`${logFile}.${i}`, `${logFile}.${i + 1}`).catch(() => {
+    });
+  }
+  if (copyTruncate) {
+    await Deno.remove(`${logFile}.1`).catch(() => {
+    });
+    await Deno.copyFile(logFile, `${logFile}.1`);
+    await Deno.truncate(logFile, 0);
+  } else {
+    await Deno.rename(logFile, `${logFile}.1`);
+  }
+  return true;
+}
+function capLog(logFile, maxBytes = MAX_LOG_BYTES) {
+  return rotateLog(logFile, {
+    minBytes: maxBytes,
+    copyTruncate: true
+  });
+}
+async function capLogs(paths, maxBytes = MAX_LOG_BYTES) {
+  await capLog(paths.logFile, maxBytes).catch(() => false);
+  await capLog(paths.updaterLogFile, maxBytes).catch(() => false);
+}
+async function tailFile(path, lines) {
+  if (sizeOf(path) < 0) return [];
+  let file;
+  try {
+    file = await Deno.open(path, {
+      read: true
+    });
+  } catch {
+    return [];
+  }
+  try {
+    const size = (await file.stat()).size;
+    const window = Math.min(size, 64 * 1024);
+    await file.seek(size - window, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(window);
+    let filled = 0;
+    while (filled < window) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    const text = new TextDecoder().decode(buffer.subarray(0, filled));
+    const all = text.split("\n");
+    if (all.at(-1) === "") all.pop();
+    return lines <= 0 ? [] : all.slice(-lines);
+  } finally {
+    file.close();
+  }
+}
+var MAX_LOG_BYTES, LOG_BACKUPS;
+var init_logs = __esm({
+  "lib/logs.ts"() {
+    MAX_LOG_BYTES = 4 * 1024 * 1024;
+    LOG_BACKUPS = 3;
+  }
+});
+
+// lib/launch.ts
+async function spawnDetached(spec) {
+  await rotateLog(spec.logFile);
+  createPrivateLog(spec.logFile);
+  const env = Deno.env.toObject();
+  for (const name of spec.unsetEnv ?? []) delete env[name];
+  Object.assign(env, spec.env);
+  let child;
+  try {
+    child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        LAUNCH_SCRIPT,
+        "codexd-launch",
+        spec.logFile,
+        spec.command,
+        ...spec.args
+      ],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true
+    }).spawn();
+  } catch (error) {
+    throw new CodexdError("SPAWN_FAILED", `Cannot spawn ${spec.command}: ${describeError(error)}`);
+  }
+  return {
+    pid: child.pid,
+    exited: child.status,
+    detach: () => child.unref()
+  };
+}
+var LAUNCH_SCRIPT;
+var init_launch = __esm({
+  "lib/launch.ts"() {
     init_errors();
-    LOCK_TIMEOUT_MS = 75e3;
-    LOCK_POLL_MS = 5;
+    init_logs();
+    LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
   }
 });
 
@@ -1015,20 +1218,137 @@ function daemonPaths(codexHome) {
 function join(...segments) {
   return segments.join("/").replace(/\/{2,}/g, "/");
 }
-function dirname(path) {
+function dirname2(path) {
   const cut = path.replace(/\/+$/, "").lastIndexOf("/");
   return cut <= 0 ? "/" : path.slice(0, cut);
 }
 async function ensureStateDir(paths) {
-  await Deno.mkdir(paths.stateDir, {
-    recursive: true,
-    mode: 448
-  });
+  try {
+    await Deno.mkdir(paths.stateDir, {
+      recursive: true,
+      mode: 448
+    });
+  } catch (error) {
+    const { fsError: fsError2 } = await Promise.resolve().then(() => (init_atomic_file(), atomic_file_exports));
+    throw fsError2(error, paths.stateDir, "write");
+  }
 }
 var STATE_DIR_NAME;
 var init_paths = __esm({
   "lib/paths.ts"() {
     STATE_DIR_NAME = "app-server-daemon";
+  }
+});
+
+// lib/bounded_command.ts
+var bounded_command_exports = {};
+__export(bounded_command_exports, {
+  COMMAND_TIMEOUT_ENV: () => COMMAND_TIMEOUT_ENV,
+  COMMAND_TIMEOUT_MS: () => COMMAND_TIMEOUT_MS,
+  KILL_DRAIN_MS: () => KILL_DRAIN_MS,
+  commandTimeoutMs: () => commandTimeoutMs,
+  runBounded: () => runBounded
+});
+function commandTimeoutMs() {
+  const raw = Deno.env.get(COMMAND_TIMEOUT_ENV);
+  const value = raw === void 0 ? NaN : Number(raw);
+  return Number.isFinite(value) && value > 0 ? value : COMMAND_TIMEOUT_MS;
+}
+async function drain(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(all);
+}
+function killGroup(pid) {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+}
+function after(ms) {
+  return new Promise((resolve) => {
+    AbortSignal.timeout(ms).addEventListener("abort", () => resolve("expired"), {
+      once: true
+    });
+  });
+}
+async function runBounded(path, args, options = {}) {
+  const { timeoutMs = commandTimeoutMs() } = options;
+  let child;
+  try {
+    child = new Deno.Command(path, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // Its own process group, so a time-out kills whatever it started too.
+      detached: true
+    }).spawn();
+  } catch (error) {
+    return {
+      success: false,
+      stdout: "",
+      stderr: String(error),
+      timedOut: false
+    };
+  }
+  const output = Promise.all([
+    drain(child.stdout),
+    drain(child.stderr),
+    child.status
+  ]);
+  const outcome = await Promise.race([
+    output,
+    after(timeoutMs)
+  ]);
+  if (outcome !== "expired") {
+    const [stdout2, stderr2, status2] = outcome;
+    return {
+      success: status2.success,
+      stdout: stdout2,
+      stderr: stderr2,
+      timedOut: false
+    };
+  }
+  killGroup(child.pid);
+  const drained = await Promise.race([
+    output,
+    after(KILL_DRAIN_MS)
+  ]);
+  const [stdout, stderr] = drained === "expired" ? [
+    "",
+    ""
+  ] : drained;
+  if (drained === "expired") {
+    await child.stdout.cancel().catch(() => {
+    });
+    await child.stderr.cancel().catch(() => {
+    });
+    child.unref();
+  }
+  return {
+    success: false,
+    stdout,
+    stderr,
+    timedOut: true
+  };
+}
+var COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_ENV, KILL_DRAIN_MS;
+var init_bounded_command = __esm({
+  "lib/bounded_command.ts"() {
+    COMMAND_TIMEOUT_MS = 5e3;
+    COMMAND_TIMEOUT_ENV = "CODEXD_COMMAND_TIMEOUT_MS";
+    KILL_DRAIN_MS = 1e3;
   }
 });
 
@@ -1072,7 +1392,7 @@ function preflightBinary(binary) {
     throw new CodexdError("BINARY_NOT_EXECUTABLE", `Cannot launch ${binary.path}: it is not a regular file`, binary.managed ? "codexd bootstrap --install" : void 0);
   }
   if (info.mode !== null && (info.mode & 73) === 0) {
-    throw new CodexdError("BINARY_NOT_EXECUTABLE", `Cannot launch ${binary.path}: it is not executable`, `chmod +x ${binary.path}`);
+    throw new CodexdError("BINARY_NOT_EXECUTABLE", `Cannot launch ${binary.path}: it is not executable`, `chmod +x ${shellQuote(binary.path)}`);
   }
   return info;
 }
@@ -1080,42 +1400,36 @@ function parseCliVersion(output) {
   const match = /^codex-cli\s+(\S+)/m.exec(output.trim());
   return match?.[1];
 }
-async function runCommand(path, args) {
-  try {
-    const out = await new Deno.Command(path, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped"
-    }).output();
-    const decoder3 = new TextDecoder();
-    return {
-      success: out.success,
-      stdout: decoder3.decode(out.stdout),
-      stderr: decoder3.decode(out.stderr)
-    };
-  } catch (error) {
-    return {
-      success: false,
-      stdout: "",
-      stderr: String(error)
-    };
-  }
+async function runCommand(path, args, options = {}) {
+  const { runBounded: runBounded3 } = await Promise.resolve().then(() => (init_bounded_command(), bounded_command_exports));
+  return await runBounded3(path, args, options);
 }
-async function probeFacts(path) {
+function unresponsive(path, args, timeoutMs) {
+  return new CodexdError("BINARY_UNRESPONSIVE", `Cannot read the facts of ${path}: \`${args.join(" ")}\` did not finish within ${timeoutMs} ms (killed)`, `check that ${shellQuote(path)} --version answers, or reinstall: codexd bootstrap --install`);
+}
+async function probeFacts(path, timeoutMs) {
+  const helpArgs = [
+    "app-server",
+    ...OPTIONAL_LAUNCH_FLAGS,
+    "--help"
+  ];
   const [versionRun, allFlags] = await Promise.all([
     runCommand(path, [
       "--version"
-    ]),
-    runCommand(path, [
-      "app-server",
-      ...OPTIONAL_LAUNCH_FLAGS,
-      "--help"
-    ])
+    ], {
+      timeoutMs
+    }),
+    runCommand(path, helpArgs, {
+      timeoutMs
+    })
   ]);
+  if (versionRun.timedOut) throw unresponsive(path, [
+    "--version"
+  ], timeoutMs);
+  if (allFlags.timedOut) throw unresponsive(path, helpArgs, timeoutMs);
   const version2 = parseCliVersion(versionRun.stdout);
   if (!versionRun.success || version2 === void 0) {
-    throw new CodexdError("BINARY_VERSION_MALFORMED", `Cannot read the version of ${path}: \`--version\` printed "${versionRun.stdout.trim().slice(0, 120)}"`, "codexd update");
+    throw new CodexdError("BINARY_VERSION_MALFORMED", `Cannot read the version of ${path}: \`--version\` printed "${printable(versionRun.stdout.trim().slice(0, 120))}"`, "codexd update");
   }
   if (allFlags.success) return {
     version: version2,
@@ -1127,13 +1441,26 @@ async function probeFacts(path) {
     "app-server",
     flag,
     "--help"
-  ])));
+  ], {
+    timeoutMs
+  })));
+  const hung = accepted.findIndex((run) => run.timedOut);
+  if (hung >= 0) {
+    throw unresponsive(path, [
+      "app-server",
+      OPTIONAL_LAUNCH_FLAGS[hung],
+      "--help"
+    ], timeoutMs);
+  }
   return {
     version: version2,
     launchFlags: OPTIONAL_LAUNCH_FLAGS.filter((_, i) => accepted[i].success)
   };
 }
-async function readBinaryFacts(paths, binaryPath) {
+function printable(text) {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+async function readBinaryFacts(paths, binaryPath, options = {}) {
   const realPath = Deno.realPathSync(binaryPath);
   const info = Deno.statSync(realPath);
   const mtimeMs = info.mtime?.getTime() ?? 0;
@@ -1143,7 +1470,8 @@ async function readBinaryFacts(paths, binaryPath) {
     version: hit.version,
     launchFlags: hit.launchFlags
   };
-  const facts = await probeFacts(realPath);
+  const { commandTimeoutMs: commandTimeoutMs2 } = await Promise.resolve().then(() => (init_bounded_command(), bounded_command_exports));
+  const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs2());
   const entry = {
     realPath,
     size: info.size,
@@ -1157,6 +1485,22 @@ async function readBinaryFacts(paths, binaryPath) {
   await writeFileAtomic(paths.binaryCacheFile, JSON.stringify(next) + "\n").catch(() => {
   });
   return facts;
+}
+function cachedBinaryFacts(paths, binaryPath) {
+  try {
+    const realPath = Deno.realPathSync(binaryPath);
+    const info = Deno.statSync(realPath);
+    const mtimeMs = info.mtime?.getTime() ?? 0;
+    const parsed = JSON.parse(readStateFileSync(paths.binaryCacheFile) ?? "[]");
+    if (!Array.isArray(parsed)) return void 0;
+    const hit = parsed.find((entry) => entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs);
+    return hit ? {
+      version: hit.version,
+      launchFlags: hit.launchFlags
+    } : void 0;
+  } catch {
+    return void 0;
+  }
 }
 async function tryReadBinaryFacts(paths, binaryPath) {
   try {
@@ -1186,160 +1530,25 @@ var init_managed_binary = __esm({
   }
 });
 
-// lib/context.ts
-function createContext(options = {}) {
-  const os = options.os ?? Deno.build.os;
-  if (os === "windows") {
-    throw new CodexdError("UNSUPPORTED_PLATFORM", `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`);
-  }
-  const codexHome = resolveCodexHome(options.codexHome);
-  return {
-    paths: daemonPaths(codexHome),
-    options,
-    clock: options.clock ?? systemClock
-  };
-}
-async function lockDaemon(ctx) {
-  return await acquireDaemonLock(ctx.paths.lockFile, {
-    timeoutMs: ctx.options.lockTimeoutMs,
-    clock: ctx.clock
-  });
-}
-function binaryFor(ctx, settings) {
-  return locateBinary(ctx.paths, ctx.options.codexBin ?? settings.codexBin);
-}
-function probe(ctx) {
-  return isAnswering(ctx.paths.socketPath, {
-    timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
-  });
-}
-function requireHome(ctx) {
-  try {
-    if (Deno.statSync(ctx.paths.codexHome).isDirectory) return;
-  } catch {
-  }
-  throw new CodexdError("HOME_NOT_FOUND", `Cannot manage ${ctx.paths.codexHome}: no such CODEX_HOME directory`, "check --codex-home / $CODEX_HOME, or run: codexd bootstrap --install");
-}
-var init_context = __esm({
-  "lib/context.ts"() {
-    init_clock();
-    init_control_socket();
-    init_daemon_lock();
-    init_errors();
-    init_managed_binary();
-    init_paths();
-  }
-});
-
-// lib/logs.ts
-function sizeOf(path) {
-  try {
-    return Deno.statSync(path).size;
-  } catch {
-    return -1;
-  }
-}
-async function rotateLog(logFile, options = {}) {
-  const { minBytes = 0, backups = LOG_BACKUPS, copyTruncate = false } = options;
-  const size = sizeOf(logFile);
-  if (size <= 0 || size < minBytes) return false;
-  for (let i = backups - 1; i >= 1; i--) {
-    await Deno.rename(`${logFile}.${i}`, `${logFile}.${i + 1}`).catch(() => {
-    });
-  }
-  if (copyTruncate) {
-    await Deno.copyFile(logFile, `${logFile}.1`);
-    await Deno.truncate(logFile, 0);
-  } else {
-    await Deno.rename(logFile, `${logFile}.1`);
-  }
-  return true;
-}
-function capLog(logFile, maxBytes = MAX_LOG_BYTES) {
-  return rotateLog(logFile, {
-    minBytes: maxBytes,
-    copyTruncate: true
-  });
-}
-async function tailFile(path, lines) {
-  let file;
-  try {
-    file = await Deno.open(path, {
-      read: true
-    });
-  } catch {
-    return [];
-  }
-  try {
-    const size = (await file.stat()).size;
-    const window = Math.min(size, 64 * 1024);
-    await file.seek(size - window, Deno.SeekMode.Start);
-    const buffer = new Uint8Array(window);
-    let filled = 0;
-    while (filled < window) {
-      const n = await file.read(buffer.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    const text = new TextDecoder().decode(buffer.subarray(0, filled));
-    const all = text.split("\n");
-    if (all.at(-1) === "") all.pop();
-    return lines <= 0 ? [] : all.slice(-lines);
-  } finally {
-    file.close();
-  }
-}
-var MAX_LOG_BYTES, LOG_BACKUPS;
-var init_logs = __esm({
-  "lib/logs.ts"() {
-    MAX_LOG_BYTES = 4 * 1024 * 1024;
-    LOG_BACKUPS = 3;
-  }
-});
-
-// lib/launch.ts
-async function spawnDetached(spec) {
-  await rotateLog(spec.logFile);
-  const env = Deno.env.toObject();
-  for (const name of spec.unsetEnv ?? []) delete env[name];
-  Object.assign(env, spec.env);
-  let child;
-  try {
-    child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        LAUNCH_SCRIPT,
-        "codexd-launch",
-        spec.logFile,
-        spec.command,
-        ...spec.args
-      ],
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true
-    }).spawn();
-  } catch (error) {
-    throw new CodexdError("SPAWN_FAILED", `Cannot spawn ${spec.command}: ${describeError(error)}`);
-  }
-  return {
-    pid: child.pid,
-    exited: child.status,
-    detach: () => child.unref()
-  };
-}
-var LAUNCH_SCRIPT;
-var init_launch = __esm({
-  "lib/launch.ts"() {
-    init_errors();
-    init_logs();
-    LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
+// lib/clock.ts
+var systemClock;
+var init_clock = __esm({
+  "lib/clock.ts"() {
+    systemClock = {
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => {
+        AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), {
+          once: true
+        });
+      })
+    };
   }
 });
 
 // lib/terminate.ts
+function notOwner(pid, why) {
+  return new CodexdError("NOT_OWNER", `Cannot signal pid ${pid}: ${why}; codexd signals only its own processes`, `check pid ${pid} (ps -o user,pid,args -p ${pid}) and remove the stale pid record`);
+}
 function signalGroup(pid, signal) {
   try {
     Deno.kill(-pid, signal);
@@ -1348,7 +1557,16 @@ function signalGroup(pid, signal) {
   }
   try {
     Deno.kill(pid, signal);
-  } catch {
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw notOwner(pid, "permission denied (EPERM): it belongs to another user");
+    }
+  }
+}
+function assertSignallable(pid, allowedUids) {
+  const uid = processUid(pid);
+  if (uid !== void 0 && !allowedUids.includes(uid)) {
+    throw notOwner(pid, `it runs as uid ${uid}, not as ${allowedUids.join(" or ")}`);
   }
 }
 async function waitForExit(record2, waitMs, pollMs, clock) {
@@ -1360,8 +1578,11 @@ async function waitForExit(record2, waitMs, pollMs, clock) {
   return true;
 }
 async function terminateRecorded(record2, options) {
-  const { graceMs, pollMs = STOP_POLL_MS, killWaitMs = KILL_WAIT_MS, clock = systemClock } = options;
+  const { graceMs, pollMs = STOP_POLL_MS, killWaitMs = KILL_WAIT_MS, clock = systemClock, allowedUids = [
+    Deno.uid() ?? -1
+  ] } = options;
   if (!isRecordAlive(record2)) return "alreadyGone";
+  assertSignallable(record2.pid, allowedUids);
   signalGroup(record2.pid, "SIGTERM");
   if (await waitForExit(record2, graceMs, pollMs, clock)) return "exited";
   if (!isRecordAlive(record2)) return "exited";
@@ -1375,6 +1596,7 @@ var init_terminate = __esm({
     init_clock();
     init_errors();
     init_pid_record();
+    init_process_identity();
     STOP_POLL_MS = 10;
     KILL_WAIT_MS = 5e3;
   }
@@ -1479,14 +1701,21 @@ Last lines of ${ctx.paths.logFile}:
 ${tail.join("\n")}` : "";
   return new CodexdError("NOT_READY", `App-server did not become ready on ${ctx.paths.socketPath}: ${why}${log}`, `codexd logs`);
 }
+function probeBudgetMs(probeMs, deadlineMs, nowMs) {
+  return Math.max(1, Math.min(probeMs, deadlineMs - nowMs));
+}
 async function waitUntilReady(ctx, record2, child) {
   const timeoutMs = ctx.options.startTimeoutMs ?? START_TIMEOUT_MS;
   const pollMs = ctx.options.readyPollMs ?? READY_POLL_MS;
   const deadline = ctx.clock.now() + timeoutMs;
   let exitStatus;
   child?.exited.then((status2) => exitStatus = status2);
+  const probeMs = ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   while (true) {
-    const info = await probe(ctx);
+    const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
+    const info = await isAnswering(ctx.paths.socketPath, {
+      timeoutMs: budget
+    });
     if (info) return info;
     if (exitStatus !== void 0) {
       throw await notReady(ctx, `pid ${record2.pid} exited with ${exitStatus.signal ? `signal ${exitStatus.signal}` : `code ${exitStatus.code}`} before answering`);
@@ -1514,9 +1743,18 @@ async function abandonStart(ctx, record2, child) {
   });
   await removeServerRecords(ctx.paths);
 }
+function checkSocketDir(uid = Deno.uid() ?? -1) {
+  if (Deno.build.os !== "linux") return;
+  const dir = codexSocketDir(uid);
+  const problem = socketDirProblem(uid, dir);
+  if (problem === void 0) return;
+  throw new CodexdError("SOCKET_DIR_UNSAFE", `Cannot start the app-server: its socket directory ${problem}; another user may have planted it`, `remove ${dir} (as root if another user owns it), then: codexd start`);
+}
 async function spawnAppServer(ctx, settings, binary) {
   preflightBinary(binary);
+  checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
+  await capLogs(ctx.paths);
   const child = await spawnDetached({
     command: binary.path,
     args: launchArgs(settings, facts, ctx.options.configArgs),
@@ -1556,8 +1794,9 @@ var START_TIMEOUT_MS, READY_POLL_MS, FAILED_START_GRACE_MS, LOG_TAIL_LINES, REMO
 var init_app_server_spawn = __esm({
   "lib/app_server_spawn.ts"() {
     init_server_record();
-    init_context();
+    init_control_socket();
     init_errors();
+    init_socket_path();
     init_launch();
     init_logs();
     init_managed_binary();
@@ -1571,19 +1810,360 @@ var init_app_server_spawn = __esm({
   }
 });
 
+// lib/daemon_lock.ts
+function plantedLock(lockFile, what) {
+  return new CodexdError("HOME_UNSAFE", `Refusing daemon lock ${lockFile}: ${what}; codexd never writes through it`, `rm ${lockFile}`);
+}
+function openLockNoFollow(lockFile) {
+  let before;
+  try {
+    before = Deno.lstatSync(lockFile);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (before === void 0) {
+    try {
+      return Deno.openSync(lockFile, {
+        read: true,
+        write: true,
+        createNew: true,
+        mode: 384
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      return openLockNoFollow(lockFile);
+    }
+  }
+  if (!before.isFile) {
+    throw plantedLock(lockFile, before.isSymlink ? "it is a symlink" : "it is not a regular file");
+  }
+  const file = Deno.openSync(lockFile, {
+    read: true,
+    write: true
+  });
+  const opened = file.statSync();
+  if (opened.ino !== before.ino || opened.dev !== before.dev) {
+    file.close();
+    throw plantedLock(lockFile, "it was replaced while being opened");
+  }
+  if ((before.mode ?? 0) & 63 && before.uid === Deno.uid()) {
+    Deno.chmodSync(lockFile, 384);
+  }
+  return file;
+}
+function openLockFile(lockFile) {
+  try {
+    try {
+      return openLockNoFollow(lockFile);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
+        recursive: true,
+        mode: 448
+      });
+      return openLockNoFollow(lockFile);
+    }
+  } catch (error) {
+    throw fsError(error, lockFile, "write");
+  }
+}
+function noteHolder(file, now) {
+  const note = {
+    pid: Deno.pid,
+    since: now
+  };
+  try {
+    file.truncateSync(0);
+    file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+  } catch {
+  }
+}
+function heldLock(file) {
+  let released = false;
+  const release = () => {
+    if (released) return Promise.resolve();
+    released = true;
+    try {
+      file.unlockSync();
+    } finally {
+      file.close();
+    }
+    return Promise.resolve();
+  };
+  return {
+    release,
+    [Symbol.asyncDispose]: release
+  };
+}
+function readLockHolder(lockFile) {
+  try {
+    const note = JSON.parse(readStateFileSync(lockFile) ?? "");
+    return Promise.resolve(Number.isSafeInteger(note.pid) ? note : void 0);
+  } catch {
+    return Promise.resolve(void 0);
+  }
+}
+function tryAcquireDaemonLock(lockFile, clock = systemClock) {
+  return Promise.resolve(tryLockNow(lockFile, clock));
+}
+function tryLockNow(lockFile, clock) {
+  const file = openLockFile(lockFile);
+  if (!file.tryLockSync(true)) {
+    file.close();
+    return void 0;
+  }
+  noteHolder(file, clock.now());
+  return heldLock(file);
+}
+async function acquireDaemonLock(lockFile, options = {}) {
+  const { timeoutMs = LOCK_TIMEOUT_MS, pollMs = LOCK_POLL_MS, clock = systemClock } = options;
+  const file = openLockFile(lockFile);
+  const deadline = clock.now() + timeoutMs;
+  try {
+    while (!file.tryLockSync(true)) {
+      if (clock.now() >= deadline) {
+        const holder = await readLockHolder(lockFile);
+        const who = holder ? `held by pid ${holder.pid} for ${Math.round((clock.now() - holder.since) / 1e3)} s` : "held by another process";
+        throw new CodexdError("LOCK_TIMEOUT", `Cannot acquire daemon lock ${lockFile}: ${who}`, holder ? `kill ${holder.pid}` : void 0);
+      }
+      await clock.sleep(pollMs);
+    }
+    noteHolder(file, clock.now());
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return heldLock(file);
+}
+var LOCK_TIMEOUT_MS, LOCK_POLL_MS;
+var init_daemon_lock = __esm({
+  "lib/daemon_lock.ts"() {
+    init_clock();
+    init_atomic_file();
+    init_errors();
+    LOCK_TIMEOUT_MS = 75e3;
+    LOCK_POLL_MS = 5;
+  }
+});
+
+// lib/preflight.ts
+function requiredPermissions(os) {
+  return os === "linux" ? [
+    "read",
+    "write",
+    "env",
+    "run",
+    "sys",
+    "net",
+    "ffi",
+    "import"
+  ] : [
+    "read",
+    "write",
+    "env",
+    "run"
+  ];
+}
+function missingPermissions(os, query = (name) => Deno.permissions.querySync({
+  name
+}).state) {
+  return requiredPermissions(os).filter((name) => query(name) !== "granted");
+}
+function checkPermissions(os = Deno.build.os) {
+  if (os === "linux") {
+    try {
+      readBootId();
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) return;
+    }
+  }
+  const missing = missingPermissions(os);
+  if (missing.length === 0) return;
+  const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
+  throw new CodexdError("PERMISSION_DENIED", `Cannot manage the app-server: Deno lacks ${missing.map((name) => `--allow-${name}`).join(", ")}${why}`, "deno run -A jsr:@codexd/daemon <command>");
+}
+function judgeDir(path, facts, asker, role) {
+  if (role === "state" && facts.isSymlink) {
+    return {
+      kind: "unsafe",
+      reason: `${path} is a symlink`,
+      hint: `remove ${shellQuote(path)} (codexd recreates it)`
+    };
+  }
+  if (!facts.isDirectory) {
+    return {
+      kind: "invalid",
+      reason: `${path} is not a directory`
+    };
+  }
+  const trusted = facts.uid === asker.uid || facts.uid === 0;
+  if (!trusted && !asker.allowForeignHome) {
+    return {
+      kind: "unsafe",
+      reason: `${path} is owned by uid ${facts.uid}, not by uid ${asker.uid}`,
+      hint: asker.uid === 0 ? "run codexd as that user, or pass --allow-foreign-home" : `use a CODEX_HOME of your own`
+    };
+  }
+  const otherWritable = (facts.mode & 2) !== 0;
+  const groupWritable = (facts.mode & 16) !== 0 && facts.gid !== asker.gid;
+  if (otherWritable || groupWritable) {
+    return {
+      kind: "unsafe",
+      reason: `${path} is writable by ${otherWritable ? "other users" : `group ${facts.gid}`} (mode ${(facts.mode & 4095).toString(8).padStart(4, "0")})`,
+      hint: `chmod go-w ${shellQuote(path)}`
+    };
+  }
+  if (role === "state" && (facts.mode & 63) !== 0 && facts.uid === asker.uid) {
+    return {
+      kind: "tighten"
+    };
+  }
+  return {
+    kind: "ok"
+  };
+}
+function dirFacts(path, follow) {
+  let info;
+  let link = false;
+  try {
+    const l = Deno.lstatSync(path);
+    link = l.isSymlink;
+    info = follow && link ? Deno.statSync(path) : l;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return void 0;
+    if (error instanceof Deno.errors.NotADirectory) {
+      return {
+        isDirectory: false,
+        isSymlink: false,
+        uid: -1,
+        gid: -1,
+        mode: 0
+      };
+    }
+    throw new CodexdError("HOME_INVALID", `Cannot inspect ${path}: ${error instanceof Error ? error.message : String(error)}`, "check CODEX_HOME (--codex-home DIR)");
+  }
+  return {
+    isDirectory: info.isDirectory,
+    isSymlink: link,
+    uid: info.uid ?? -1,
+    gid: info.gid ?? -1,
+    mode: info.mode ?? 0
+  };
+}
+function checkHome(paths, options = {}) {
+  const asker = {
+    uid: Deno.uid() ?? -1,
+    gid: Deno.gid() ?? -1,
+    allowForeignHome: options.allowForeignHome ?? false
+  };
+  const home = dirFacts(paths.codexHome, true);
+  if (home === void 0) return void 0;
+  for (const [path, facts, role] of [
+    [
+      paths.codexHome,
+      home,
+      "home"
+    ],
+    [
+      paths.stateDir,
+      home.isDirectory ? dirFacts(paths.stateDir, false) : void 0,
+      "state"
+    ]
+  ]) {
+    if (facts === void 0) continue;
+    const verdict = judgeDir(path, facts, asker, role);
+    switch (verdict.kind) {
+      case "ok":
+        break;
+      case "tighten":
+        try {
+          Deno.chmodSync(path, 448);
+        } catch {
+        }
+        break;
+      case "invalid":
+        throw new CodexdError("HOME_INVALID", `Cannot use CODEX_HOME ${paths.codexHome}: ${verdict.reason}`, "pass a directory: --codex-home DIR");
+      case "unsafe":
+        throw new CodexdError("HOME_UNSAFE", `Refusing CODEX_HOME ${paths.codexHome}: ${verdict.reason}; whoever can write it chooses what codexd runs`, verdict.hint);
+    }
+  }
+  return home.uid;
+}
+var init_preflight = __esm({
+  "lib/preflight.ts"() {
+    init_errors();
+    init_process_identity();
+  }
+});
+
+// lib/context.ts
+function createContext(options = {}) {
+  const os = options.os ?? Deno.build.os;
+  if (os === "windows") {
+    throw new CodexdError("UNSUPPORTED_PLATFORM", `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`);
+  }
+  checkPermissions(os);
+  const codexHome = resolveCodexHome(options.codexHome);
+  const paths = daemonPaths(codexHome);
+  const owner = checkHome(paths, {
+    allowForeignHome: options.allowForeignHome
+  });
+  const self = Deno.uid() ?? -1;
+  return {
+    paths,
+    options,
+    clock: options.clock ?? systemClock,
+    signallableUids: owner === void 0 || owner === self ? [
+      self
+    ] : [
+      self,
+      owner
+    ]
+  };
+}
+async function lockDaemon(ctx) {
+  return await acquireDaemonLock(ctx.paths.lockFile, {
+    timeoutMs: ctx.options.lockTimeoutMs,
+    clock: ctx.clock
+  });
+}
+function binaryFor(ctx, settings) {
+  return locateBinary(ctx.paths, ctx.options.codexBin ?? settings.codexBin);
+}
+function probe(ctx) {
+  return isAnswering(ctx.paths.socketPath, {
+    timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
+  });
+}
+function requireHome(ctx) {
+  try {
+    if (Deno.statSync(ctx.paths.codexHome).isDirectory) return;
+  } catch {
+  }
+  throw new CodexdError("HOME_NOT_FOUND", `Cannot manage ${ctx.paths.codexHome}: no such CODEX_HOME directory`, "check --codex-home / $CODEX_HOME, or run: codexd bootstrap --install");
+}
+var init_context = __esm({
+  "lib/context.ts"() {
+    init_clock();
+    init_control_socket();
+    init_daemon_lock();
+    init_errors();
+    init_preflight();
+    init_managed_binary();
+    init_paths();
+  }
+});
+
 // lib/down_marker.ts
 async function setDown(paths, down, reason = "stopped") {
   const file = join(paths.stateDir, DOWN_FILE);
   if (down) {
-    await Deno.writeTextFile(file, `${reason}
-`, {
-      mode: 384
-    });
+    await writeFileAtomic(file, `${reason}
+`);
   } else {
-    await Deno.remove(file).catch(() => {
-    });
-    await Deno.remove(join(paths.stateDir, HOLDOFF_FILE)).catch(() => {
-    });
+    await removeIfPresent(file);
+    await removeIfPresent(join(paths.stateDir, HOLDOFF_FILE));
   }
 }
 function isDown(paths) {
@@ -1597,6 +2177,7 @@ function isDown(paths) {
 var DOWN_FILE, HOLDOFF_FILE;
 var init_down_marker = __esm({
   "lib/down_marker.ts"() {
+    init_atomic_file();
     init_paths();
     DOWN_FILE = "down";
     HOLDOFF_FILE = "supervise.holdoff";
@@ -1723,7 +2304,7 @@ function binaryExists(path) {
 }
 async function buildResult(ctx, binary, status2, extra = {}, knownFacts) {
   const exists = binaryExists(binary.path);
-  const facts = knownFacts ?? (exists ? await tryReadBinaryFacts(ctx.paths, binary.path) : void 0);
+  const facts = knownFacts ?? (exists ? cachedBinaryFacts(ctx.paths, binary.path) : void 0);
   return {
     status: status2,
     backend: extra.backend ?? null,
@@ -1789,11 +2370,17 @@ function defaultSettings() {
 function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
-function positive(value, name, allowZero = false) {
+function inRange(value, name) {
   if (value === void 0) return void 0;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || !allowZero && value === 0) {
-    return `${name} must be a ${allowZero ? "non-negative" : "positive"} number`;
+  const range = SETTING_RANGES[name];
+  const kind = range.integer ? "whole number" : "number";
+  if (typeof value !== "number" || !Number.isFinite(value) || (range.minInclusive ? value < range.min : value <= range.min) || range.integer && !Number.isInteger(value)) {
+    if (range.min === 0) {
+      return `${name} must be a ${range.minInclusive ? "non-negative" : "positive"} ${kind}`;
+    }
+    return `${name} must be a ${kind} of at least ${range.min}`;
   }
+  if (value > range.max) return `${name} must be at most ${range.max}`;
   return value;
 }
 function validateSettings(raw) {
@@ -1833,10 +2420,10 @@ function validateSettings(raw) {
       }
       settings.updater.autoUpdateEnabled = autoUpdateEnabled;
     }
-    const interval = positive(updateIntervalMinutes, "updater.updateIntervalMinutes");
+    const interval = inRange(updateIntervalMinutes, "updater.updateIntervalMinutes");
     if (typeof interval === "string") return interval;
     if (interval !== void 0) settings.updater.updateIntervalMinutes = interval;
-    const firstDelay = positive(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds", true);
+    const firstDelay = inRange(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds");
     if (typeof firstDelay === "string") return firstDelay;
     if (firstDelay !== void 0) settings.updater.firstPassDelaySeconds = firstDelay;
     if (source !== void 0) {
@@ -1849,7 +2436,7 @@ function validateSettings(raw) {
     if (supervision !== void 0) {
       if (!isObject(supervision)) return "updater.supervision must be an object";
       for (const key of Object.keys(settings.updater.supervision)) {
-        const value = positive(supervision[key], `updater.supervision.${key}`);
+        const value = inRange(supervision[key], `updater.supervision.${key}`);
         if (typeof value === "string") return value;
         if (value !== void 0) settings.updater.supervision[key] = value;
       }
@@ -1871,8 +2458,8 @@ async function loadSettings(paths) {
   let raw;
   try {
     raw = JSON.parse(text);
-  } catch (error) {
-    throw invalid(paths, `not JSON (${error.message})`);
+  } catch {
+    throw invalid(paths, "it is not valid JSON");
   }
   const settings = validateSettings(raw);
   if (typeof settings === "string") throw invalid(paths, settings);
@@ -1917,7 +2504,7 @@ async function updateSettings(paths, patch) {
   await writeFileAtomic(paths.settingsFile, JSON.stringify(next, null, 2) + "\n");
   return settings;
 }
-var DEFAULT_SHUTDOWN_GRACE_SECONDS, MAX_SHUTDOWN_GRACE_SECONDS, DEFAULT_UPDATE_INTERVAL_MINUTES, DEFAULT_CHECK_SECONDS, DEFAULT_FIRST_PASS_DELAY_SECONDS;
+var DEFAULT_SHUTDOWN_GRACE_SECONDS, MAX_SHUTDOWN_GRACE_SECONDS, DEFAULT_UPDATE_INTERVAL_MINUTES, DEFAULT_CHECK_SECONDS, DEFAULT_FIRST_PASS_DELAY_SECONDS, SETTING_RANGES;
 var init_settings = __esm({
   "lib/settings.ts"() {
     init_atomic_file();
@@ -1928,6 +2515,72 @@ var init_settings = __esm({
     DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
     DEFAULT_CHECK_SECONDS = 5;
     DEFAULT_FIRST_PASS_DELAY_SECONDS = 60;
+    SETTING_RANGES = {
+      "updater.updateIntervalMinutes": {
+        min: 0,
+        minInclusive: false,
+        max: 7 * 24 * 60
+      },
+      "updater.firstPassDelaySeconds": {
+        min: 0,
+        minInclusive: true,
+        max: 24 * 3600
+      },
+      "updater.supervision.checkSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 3600
+      },
+      "updater.supervision.backoffBaseSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 3600
+      },
+      "updater.supervision.backoffMaxSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 24 * 3600
+      },
+      "updater.supervision.maxAttempts": {
+        min: 1,
+        minInclusive: true,
+        max: 1e3,
+        integer: true
+      },
+      "updater.supervision.stableSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 24 * 3600
+      }
+    };
+  }
+});
+
+// lib/updater_log.ts
+function formatUpdaterLogLine(event, now) {
+  const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const text = event.replace(/\s*\n\s*/g, " | ").replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "");
+  return `${time} ${text}
+`;
+}
+function appendUpdaterLog(paths, event, now = /* @__PURE__ */ new Date()) {
+  try {
+    const file = paths.updaterLogFile;
+    try {
+      if (!Deno.lstatSync(file).isFile) return Promise.resolve();
+    } catch {
+    }
+    Deno.writeTextFileSync(file, formatUpdaterLogLine(event, now), {
+      append: true,
+      create: true,
+      mode: 384
+    });
+  } catch {
+  }
+  return Promise.resolve();
+}
+var init_updater_log = __esm({
+  "lib/updater_log.ts"() {
   }
 });
 
@@ -2004,6 +2657,7 @@ async function ensureUpdater(ctx, settings) {
     throw new CodexdError("SPAWN_FAILED", `Cannot start the updater: pid ${child.pid} exited at once`, "codexd logs --updater");
   }
   child.detach();
+  await appendUpdaterLog(ctx.paths, `updater ${record2.pid} started: check ${check}s, update every ${interval}s`);
   return record2;
 }
 function isCodexdLoop(pid) {
@@ -2033,7 +2687,8 @@ async function stopRecordedGroup(ctx, file, graceMs) {
   }
   await terminateRecorded(state.record, {
     graceMs,
-    clock: ctx.clock
+    clock: ctx.clock,
+    allowedUids: ctx.signallableUids
   });
   try {
     Deno.kill(-state.record.pid, "SIGKILL");
@@ -2051,6 +2706,7 @@ var LOOP_NAME, UPDATER_STOP_GRACE_MS, UPDATER_LOOP_SCRIPT;
 var init_updater = __esm({
   "lib/updater.ts"() {
     init_errors();
+    init_updater_log();
     init_launch();
     init_pid_record();
     init_terminate();
@@ -2060,29 +2716,34 @@ var init_updater = __esm({
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
+# Read state files only when they are regular files: a FIFO would block the loop forever.
+plain() { [ -f "$1" ] && [ ! -h "$1" ]; }
 # $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
-  line=; read -r line < "$1" 2>/dev/null || return 1
+  # The shell reports a failed input redirection of a builtin before that
+  # command's own 2>/dev/null applies: silence it around a group instead.
+  line=; plain "$1" && { read -r line < "$1"; } 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
-    stat=; read -r stat < "/proc/$p/stat" 2>/dev/null || return 1
+    stat=; { read -r stat < "/proc/$p/stat"; } 2>/dev/null || return 1
     set -- \${stat##*) }
     [ "$1" != Z ] && [ "$1" != X ] && [ "\${20}" = "$t" ]
   else
     kill -0 "$p" 2>/dev/null
   fi
 }
-echo "updater $$ started: check \${check}s, update every \${interval}s" >&2
 next=$(( $(date +%s) + first ))
 while :; do
   sleep "$check"
-  line=; read -r line < "$me" 2>/dev/null; field pid
-  [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
+  line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
+  [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
-    hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
+    hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
+      # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
     fi
   fi
@@ -2114,7 +2775,8 @@ async function stopRecorded(ctx, state, settings) {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
       await terminateRecorded(state.record, {
         graceMs: graceSeconds * 1e3,
-        clock: ctx.clock
+        clock: ctx.clock,
+        allowedUids: ctx.signallableUids
       });
       await removeServerRecords(ctx.paths);
       return true;
@@ -2485,10 +3147,13 @@ async function version(options = {}) {
   const [info, state, facts] = await Promise.all([
     probe(ctx),
     readServerState(ctx.paths),
-    tryReadBinaryFacts(ctx.paths, binary.path)
+    cachedBinaryFacts(ctx.paths, binary.path)
   ]);
   if (info === void 0) {
-    throw new CodexdError("NOT_RUNNING", `No app-server answers on ${ctx.paths.socketPath}`, "codexd start");
+    const problem = socketProblem(ctx.paths.socketPath);
+    throw new CodexdError("NOT_RUNNING", `No app-server answers on ${ctx.paths.socketPath}${problem ? ` (refused: ${problem})` : ""}`, "codexd start", problem ? {
+      socketUnsafe: problem
+    } : void 0);
   }
   return await buildResult(ctx, binary, "running", {
     ...state.kind === "running" ? {
@@ -2503,6 +3168,7 @@ var init_version_command = __esm({
     init_server_record();
     init_context();
     init_errors();
+    init_socket_path();
     init_managed_binary();
     init_result();
     init_settings();
@@ -2580,7 +3246,7 @@ var init_remote_control = __esm({
 function installFailed(what, error) {
   return new CodexdError("INSTALL_FAILED", error === void 0 ? `Cannot install codex: ${what}` : `Cannot install codex: ${what}: ${describeError(error)}`, "codexd update");
 }
-async function runBounded(path, args, timeoutMs, interrupt) {
+async function runBounded2(path, args, timeoutMs, interrupt) {
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = interrupt ? AbortSignal.any([
     timeout,
@@ -2977,7 +3643,7 @@ async function extractPackage(tarball, into, target, what, options = {}) {
     options.signal?.throwIfAborted();
     throw installFailed(`extract ${what.url}: refused`, error);
   }
-  const untar = await runBounded(systemTar(), [
+  const untar = await runBounded2(systemTar(), [
     "-xzf",
     tarball,
     "-C",
@@ -3012,7 +3678,7 @@ async function checkRelease(dir, version2, signal) {
   }
   if (!info.isFile) return `${bin} is not a file`;
   if (((info.mode ?? 493) & 73) === 0) return `${bin} is not executable`;
-  const probe2 = await runBounded(bin, [
+  const probe2 = await runBounded2(bin, [
     "--version"
   ], INSTALL_STEP_TIMEOUT_MS, signal);
   const reported = parseCliVersion(probe2.stdout);
@@ -3569,8 +4235,8 @@ __export(install_sh_exports, {
   installerEnv: () => installerEnv,
   latestChannelRelease: () => latestChannelRelease
 });
-function installerEnv(codexHome, mode, fromRelease = "", release = "latest") {
-  const update2 = mode === "update";
+function installerEnv(codexHome, mode2, fromRelease = "", release = "latest") {
+  const update2 = mode2 === "update";
   return {
     CODEX_HOME: codexHome,
     CODEX_NON_INTERACTIVE: "1",
@@ -3592,7 +4258,7 @@ function latestChannelRelease(paths) {
   } catch {
     return void 0;
   }
-  if (dirname(selected) !== releases) return void 0;
+  if (dirname2(selected) !== releases) return void 0;
   const name = selected.slice(releases.length + 1);
   if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return void 0;
   try {
@@ -3635,7 +4301,7 @@ function currentReleaseName(paths) {
   }
 }
 async function installFromScript(paths, options = {}) {
-  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL, timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS, fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS, mode = "install", signal } = options;
+  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL, timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS, fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS, mode: mode2 = "install", signal } = options;
   const release = normalizeVersion(options.release ?? "latest");
   requireHttpUrl(scriptUrl, "installer URL");
   await sweepIfIdle(paths);
@@ -3643,7 +4309,7 @@ async function installFromScript(paths, options = {}) {
   const before = await tryReadBinaryFacts(paths, binary);
   const beforeRelease = currentReleaseName(paths);
   let fromRelease = "";
-  if (mode === "update") {
+  if (mode2 === "update") {
     const selected = latestChannelRelease(paths);
     if (selected === void 0) {
       return {
@@ -3655,7 +4321,7 @@ async function installFromScript(paths, options = {}) {
     fromRelease = selected;
   }
   const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
-  if (mode === "update") {
+  if (mode2 === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
       throw failed(`Cannot update codex: the installer ${scriptUrl} does not support guarded updates (no ${GUARD_MARKER})`);
     }
@@ -3667,13 +4333,13 @@ async function installFromScript(paths, options = {}) {
       };
     }
   }
-  await runScript(script, installerEnv(paths.codexHome, mode, fromRelease, release), paths, scriptUrl, timeoutMs, signal);
-  const after = await tryReadBinaryFacts(paths, locateBinary(paths).path);
+  await runScript(script, installerEnv(paths.codexHome, mode2, fromRelease, release), paths, scriptUrl, timeoutMs, signal);
+  const after2 = await tryReadBinaryFacts(paths, locateBinary(paths).path);
   const afterRelease = currentReleaseName(paths);
   const changed = afterRelease !== beforeRelease;
   return {
-    version: after?.version,
-    installed: changed || after?.version !== before?.version,
+    version: after2?.version,
+    installed: changed || after2?.version !== before?.version,
     ...changed && beforeRelease !== void 0 ? {
       previousRelease: beforeRelease
     } : {}
@@ -3721,8 +4387,8 @@ async function walk(root, dir) {
     }
     const info = await Deno.lstat(path);
     if (!info.isFile && !info.isDirectory) return `${shown} is not a file, directory or link`;
-    const mode = info.mode ?? 0;
-    if ((mode & 3584) !== 0) await Deno.chmod(path, mode & 511);
+    const mode2 = info.mode ?? 0;
+    if ((mode2 & 3584) !== 0) await Deno.chmod(path, mode2 & 511);
     if (info.isDirectory) {
       const problem = await walk(root, path);
       if (problem !== void 0) return problem;
@@ -4008,6 +4674,7 @@ var init_interrupt = __esm({
 // lib/update.ts
 var update_exports = {};
 __export(update_exports, {
+  oneLine: () => oneLine,
   update: () => update
 });
 async function install2(ctx, settings, options) {
@@ -4067,7 +4734,41 @@ async function restartOntoNewRelease(ctx, settings, previousRelease, previousVer
   }
 }
 async function update(options = {}) {
-  const ctx = createContext(options);
+  if (!options.updaterPass) return await updateOnce(createContext(options), options);
+  let paths = fallbackPaths(options);
+  let line;
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await updateOnce(ctx, options);
+    line = `update pass: ${passSummary(result)}`;
+    return result;
+  } catch (error) {
+    line = `update pass: error: ${oneLine(error)}`;
+    throw error;
+  } finally {
+    if (paths) {
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
+  }
+}
+function fallbackPaths(options) {
+  try {
+    return daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+    return void 0;
+  }
+}
+function oneLine(error) {
+  const first = describeError(error).split("\n")[0];
+  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
+}
+function passSummary(result) {
+  const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary;
+}
+async function updateOnce(ctx, options) {
   const { settings } = await loadSettings(ctx.paths);
   const binary = binaryFor(ctx, settings);
   const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
@@ -4182,13 +4883,10 @@ async function recordFailure(ctx, options, error) {
 }
 async function record(ctx, options, result) {
   if (!options.updaterPass) return result;
-  const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
   await patchUpdaterState(ctx.paths, {
     lastCheck: new Date(ctx.clock.now()).toISOString(),
-    lastResult: result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary
+    lastResult: passSummary(result)
   });
-  await capLog(ctx.paths.logFile);
-  await capLog(ctx.paths.updaterLogFile);
   return result;
 }
 var RELEASE_NAME;
@@ -4201,6 +4899,8 @@ var init_update = __esm({
     init_context();
     init_stop();
     init_logs();
+    init_updater_log();
+    init_paths();
     init_managed_binary();
     init_control_socket();
     init_settings();
@@ -4214,6 +4914,7 @@ var init_update = __esm({
 var supervise_exports = {};
 __export(supervise_exports, {
   decideRestart: () => decideRestart,
+  describeSupervision: () => describeSupervision,
   nextBackoffSeconds: () => nextBackoffSeconds,
   superviseOnce: () => superviseOnce
 });
@@ -4245,16 +4946,55 @@ function decideRestart(state, policy, nowMs) {
   };
 }
 async function writeHoldoff(stateDir, untilMs) {
-  await Deno.writeTextFile(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1e3)}
+  await writeFileAtomic(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1e3)}
 `);
 }
 async function superviseOnce(options = {}) {
-  const ctx = createContext(options);
+  let paths;
+  try {
+    paths = daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+  }
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await superviseWith(ctx);
+    const line = describeSupervision(result);
+    if (line) await appendUpdaterLog(paths, `supervise: ${line}`);
+    return result;
+  } catch (error) {
+    const first = describeError(error).split("\n")[0];
+    const code = error instanceof CodexdError ? `${error.code}: ` : "";
+    if (paths) await appendUpdaterLog(paths, `supervise: error: ${code}${first}`);
+    throw error;
+  }
+}
+function describeSupervision(result) {
+  const why = (result.message ?? "").split("\n")[0];
+  switch (result.status) {
+    case "healthy":
+      return void 0;
+    case "busy":
+      return "skipped: another codexd command holds daemon.lock";
+    case "down":
+      return "skipped: stopped by the user";
+    case "waiting":
+      return "app-server down; waiting out the backoff";
+    case "restarted":
+      return `restarted the app-server (pid ${result.pid})`;
+    case "restartFailed":
+      return `restart failed: ${why}`;
+    case "gaveUp":
+      return `${why}; not restarting until codexd start`;
+  }
+}
+async function superviseWith(ctx) {
   await ensureStateDir(ctx.paths);
   const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
   if (lock === void 0) return {
     status: "busy"
   };
+  await capLogs(ctx.paths);
   try {
     try {
       await Deno.stat(join(ctx.paths.stateDir, DOWN_FILE));
@@ -4341,8 +5081,11 @@ var init_supervise = __esm({
     init_daemon_lock();
     init_errors();
     init_context();
+    init_updater_log();
     init_start();
     init_paths();
+    init_logs();
+    init_atomic_file();
     init_settings();
     init_down_marker();
     init_updater_state();
@@ -4388,7 +5131,8 @@ async function status(options = {}) {
     isAnswering(paths.socketPath, {
       timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
     }),
-    tryReadBinaryFacts(paths, binary.path),
+    // The cache only: `status` never runs the binary (it may hang).
+    cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths)
   ]);
@@ -4425,8 +5169,15 @@ async function status(options = {}) {
       ...updaterState
     },
     logPath: paths.logFile,
-    updaterLogPath: paths.updaterLogFile
+    updaterLogPath: paths.updaterLogFile,
+    ...info ? {} : unsafeSocket(paths.socketPath)
   };
+}
+function unsafeSocket(socketPath) {
+  const problem = socketProblem(socketPath);
+  return problem ? {
+    socketUnsafe: problem
+  } : {};
 }
 function binaryExists2(path) {
   try {
@@ -4447,6 +5198,7 @@ var init_status = __esm({
     init_socket_owner();
     init_updater_state();
     init_version();
+    init_socket_path();
   }
 });
 
@@ -4533,6 +5285,10 @@ var FLAGS = {
   help: {
     kind: "boolean",
     help: "show help"
+  },
+  "allow-foreign-home": {
+    kind: "boolean",
+    help: "(root) manage a CODEX_HOME owned by another user"
   },
   force: {
     kind: "boolean",
@@ -4637,6 +5393,7 @@ function toOptions(flags) {
   if (typeof flags["start-timeout-seconds"] === "number") {
     options.startTimeoutMs = flags["start-timeout-seconds"] * 1e3;
   }
+  if (flags["allow-foreign-home"] === true) options.allowForeignHome = true;
   if (typeof flags["lock-timeout-seconds"] === "number") {
     options.lockTimeoutMs = flags["lock-timeout-seconds"] * 1e3;
   }
@@ -4753,6 +5510,7 @@ var COMMON_FLAGS = [
   "codex-home",
   "codex-bin",
   "lock-timeout-seconds",
+  "allow-foreign-home",
   "pretty",
   "json",
   "help",
@@ -5042,9 +5800,10 @@ async function main(args, io = denoIo) {
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
-    const output = errorOutput(error);
+    const output = errorOutput((await Promise.resolve().then(() => (init_atomic_file(), atomic_file_exports))).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    io.err(`Error: ${output.message}`);
+    const internal = name === "supervise" || rest.includes("--updater-pass");
+    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

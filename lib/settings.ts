@@ -105,14 +105,50 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A positive (or, with `allowZero`, non-negative) number, absent, or the reason it is invalid. */
-function positive(value: unknown, name: string, allowZero = false): number | undefined | string {
+/** The accepted range of a numeric setting. */
+export interface NumberRange {
+  /** Smallest accepted value. */
+  min: number;
+  /** Whether `min` itself is accepted (false: strictly greater). */
+  minInclusive: boolean;
+  /** Largest accepted value (inclusive). */
+  max: number;
+  /** Whole numbers only. */
+  integer?: boolean;
+}
+
+/**
+ * The sane range of every numeric setting. Values beyond these (e.g.
+ * `updateIntervalMinutes: 1e308`) used to pass as "positive" and then kill
+ * or wedge the updater's `sh` arithmetic and `sleep` while `bootstrap`
+ * reported success.
+ */
+export const SETTING_RANGES: Readonly<Record<string, NumberRange>> = {
+  "updater.updateIntervalMinutes": { min: 0, minInclusive: false, max: 7 * 24 * 60 },
+  "updater.firstPassDelaySeconds": { min: 0, minInclusive: true, max: 24 * 3600 },
+  "updater.supervision.checkSeconds": { min: 0, minInclusive: false, max: 3600 },
+  "updater.supervision.backoffBaseSeconds": { min: 0, minInclusive: false, max: 3600 },
+  "updater.supervision.backoffMaxSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+  "updater.supervision.maxAttempts": { min: 1, minInclusive: true, max: 1000, integer: true },
+  "updater.supervision.stableSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+};
+
+/** A number within the setting's range, absent, or the reason it is invalid. */
+function inRange(value: unknown, name: string): number | undefined | string {
   if (value === undefined) return undefined;
+  const range = SETTING_RANGES[name];
+  const kind = range.integer ? "whole number" : "number";
   if (
-    typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)
+    typeof value !== "number" || !Number.isFinite(value) ||
+    (range.minInclusive ? value < range.min : value <= range.min) ||
+    (range.integer && !Number.isInteger(value))
   ) {
-    return `${name} must be a ${allowZero ? "non-negative" : "positive"} number`;
+    if (range.min === 0) {
+      return `${name} must be a ${range.minInclusive ? "non-negative" : "positive"} ${kind}`;
+    }
+    return `${name} must be a ${kind} of at least ${range.min}`;
   }
+  if (value > range.max) return `${name} must be at most ${range.max}`;
   return value;
 }
 
@@ -161,14 +197,10 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
       }
       settings.updater.autoUpdateEnabled = autoUpdateEnabled;
     }
-    const interval = positive(updateIntervalMinutes, "updater.updateIntervalMinutes");
+    const interval = inRange(updateIntervalMinutes, "updater.updateIntervalMinutes");
     if (typeof interval === "string") return interval;
     if (interval !== undefined) settings.updater.updateIntervalMinutes = interval;
-    const firstDelay = positive(
-      updater.firstPassDelaySeconds,
-      "updater.firstPassDelaySeconds",
-      true,
-    );
+    const firstDelay = inRange(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds");
     if (typeof firstDelay === "string") return firstDelay;
     if (firstDelay !== undefined) settings.updater.firstPassDelaySeconds = firstDelay;
     if (source !== undefined) {
@@ -183,7 +215,7 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
       for (
         const key of Object.keys(settings.updater.supervision) as (keyof SupervisionSettings)[]
       ) {
-        const value = positive(supervision[key], `updater.supervision.${key}`);
+        const value = inRange(supervision[key], `updater.supervision.${key}`);
         if (typeof value === "string") return value;
         if (value !== undefined) settings.updater.supervision[key] = value;
       }
@@ -208,8 +240,10 @@ export async function loadSettings(paths: DaemonPaths): Promise<LoadedSettings> 
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (error) {
-    throw invalid(paths, `not JSON (${(error as Error).message})`);
+  } catch {
+    // Never quote the parser's message: it echoes the file's first bytes
+    // (think of a settings.json symlinked to /etc/shadow).
+    throw invalid(paths, "it is not valid JSON");
   }
   const settings = validateSettings(raw);
   if (typeof settings === "string") throw invalid(paths, settings);

@@ -9,12 +9,13 @@ import { readServerState } from "./server_record.ts";
 import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { cachedBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
+import { socketProblem } from "./app_server/socket_path.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
@@ -48,6 +49,8 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   logPath: string;
   /** The updater's log. */
   updaterLogPath: string;
+  /** Why the control socket was not trusted (an impostor's), when it was not. */
+  socketUnsafe?: string;
 }
 
 /**
@@ -68,7 +71,8 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
     readServerState(paths),
     isAnswering(paths.socketPath, { timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS }),
-    tryReadBinaryFacts(paths, binary.path),
+    // The cache only: `status` never runs the binary (it may hang).
+    cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths),
   ]);
@@ -110,7 +114,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     },
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
+    ...(info ? {} : unsafeSocket(paths.socketPath)),
   };
+}
+
+function unsafeSocket(socketPath: string): { socketUnsafe?: string } {
+  const problem = socketProblem(socketPath);
+  return problem ? { socketUnsafe: problem } : {};
 }
 
 function binaryExists(path: string): boolean {

@@ -40,7 +40,11 @@ export async function stopRecorded(
       throw unverifiable(ctx, state);
     case "running": {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
-      await terminateRecorded(state.record, { graceMs: graceSeconds * 1000, clock: ctx.clock });
+      await terminateRecorded(state.record, {
+        graceMs: graceSeconds * 1000,
+        clock: ctx.clock,
+        allowedUids: ctx.signallableUids,
+      });
       await removeServerRecords(ctx.paths);
       return true;
     }

@@ -24,7 +24,9 @@ import {
   lockDaemon,
 } from "./context.ts";
 import { stopRecorded } from "./stop.ts";
-import { capLog } from "./logs.ts";
+import { capLogs } from "./logs.ts";
+import { appendUpdaterLog } from "./updater_log.ts";
+import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
 import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
@@ -154,7 +156,54 @@ async function restartOntoNewRelease(
  * ```
  */
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
-  const ctx = createContext(options);
+  if (!options.updaterPass) return await updateOnce(createContext(options), options);
+  let paths = fallbackPaths(options);
+  let line: string | undefined;
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await updateOnce(ctx, options);
+    line = `update pass: ${passSummary(result)}`;
+    return result;
+  } catch (error) {
+    // The updater's CLI prints nothing for a pass: its one log line is the record.
+    line = `update pass: error: ${oneLine(error)}`;
+    throw error;
+  } finally {
+    if (paths) {
+      // Every pass caps the logs, failed ones included: they are when logs grow fastest.
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
+  }
+}
+
+/** The paths to log to when the context itself could not be made (e.g. an unsafe home). */
+function fallbackPaths(options: DaemonOptions): DaemonPaths | undefined {
+  try {
+    return daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+    return undefined;
+  }
+}
+
+/** An error as one log line: its code and the first line of its message. */
+export function oneLine(error: unknown): string {
+  const first = describeError(error).split("\n")[0];
+  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
+}
+
+/** One line for a pass's outcome, as `updater-state.json` `lastResult` says it. */
+function passSummary(result: UpdateResult): string {
+  const summary = result.status === "updated"
+    ? `updated ${result.previousVersion} -> ${result.version}${
+      result.restarted ? " (restarted)" : ""
+    }`
+    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary;
+}
+
+async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<UpdateResult> {
   const { settings } = await loadSettings(ctx.paths);
   const binary = binaryFor(ctx, settings);
   const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
@@ -300,16 +349,9 @@ async function record(
   result: UpdateResult,
 ): Promise<UpdateResult> {
   if (!options.updaterPass) return result;
-  const summary = result.status === "updated"
-    ? `updated ${result.previousVersion} -> ${result.version}${
-      result.restarted ? " (restarted)" : ""
-    }`
-    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
   await patchUpdaterState(ctx.paths, {
     lastCheck: new Date(ctx.clock.now()).toISOString(),
-    lastResult: result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary,
+    lastResult: passSummary(result),
   });
-  await capLog(ctx.paths.logFile);
-  await capLog(ctx.paths.updaterLogFile);
   return result;
 }

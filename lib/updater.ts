@@ -17,6 +17,7 @@
  * @module
  */
 import { CodexdError } from "./errors.ts";
+import { appendUpdaterLog } from "./updater_log.ts";
 import { spawnDetached } from "./launch.ts";
 import type { DaemonContext } from "./context.ts";
 import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
@@ -39,29 +40,34 @@ export const UPDATER_LOOP_SCRIPT = String.raw`
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
+# Read state files only when they are regular files: a FIFO would block the loop forever.
+plain() { [ -f "$1" ] && [ ! -h "$1" ]; }
 # $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
-  line=; read -r line < "$1" 2>/dev/null || return 1
+  # The shell reports a failed input redirection of a builtin before that
+  # command's own 2>/dev/null applies: silence it around a group instead.
+  line=; plain "$1" && { read -r line < "$1"; } 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
-    stat=; read -r stat < "/proc/$p/stat" 2>/dev/null || return 1
+    stat=; { read -r stat < "/proc/$p/stat"; } 2>/dev/null || return 1
     set -- \${stat##*) }
     [ "$1" != Z ] && [ "$1" != X ] && [ "\${20}" = "$t" ]
   else
     kill -0 "$p" 2>/dev/null
   fi
 }
-echo "updater $$ started: check \${check}s, update every \${interval}s" >&2
 next=$(( $(date +%s) + first ))
 while :; do
   sleep "$check"
-  line=; read -r line < "$me" 2>/dev/null; field pid
-  [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
+  line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
+  [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
-    hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
+    hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
+      # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
     fi
   fi
@@ -148,6 +154,11 @@ export async function ensureUpdater(
     );
   }
   child.detach();
+  // Logged from here, not by the loop: a date command there would fork at every start.
+  await appendUpdaterLog(
+    ctx.paths,
+    `updater ${record.pid} started: check ${check}s, update every ${interval}s`,
+  );
   return record;
 }
 
@@ -199,7 +210,11 @@ async function stopRecordedGroup(
     if (state.kind === "stale") await removePidRecord(file);
     return false;
   }
-  await terminateRecorded(state.record, { graceMs, clock: ctx.clock });
+  await terminateRecorded(state.record, {
+    graceMs,
+    clock: ctx.clock,
+    allowedUids: ctx.signallableUids,
+  });
   // The leader is gone; members that ignored SIGTERM (an installer, say)
   // still form the group. While any member lives the kernel cannot reuse the
   // group id, so this signal reaches only them.

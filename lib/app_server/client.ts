@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { connectablePath } from "./socket_path.ts";
+import { connectablePath, socketProblem, UnsafeSocketError } from "./socket_path.ts";
 import { WebSocketSession } from "./websocket.ts";
 import { CODEXD_VERSION } from "../version.ts";
 
@@ -262,6 +262,9 @@ export async function connectAppServer(
   options: ConnectOptions = {},
 ): Promise<AppServerClient> {
   const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  // Never talk to an impostor: a symlinked socket must lead into a private directory of its owner.
+  const problem = socketProblem(socketPath);
+  if (problem !== undefined) throw new UnsafeSocketError(problem);
   const conn = await Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
   let timedOut = false;
   // AbortSignal.timeout rather than setTimeout: the first setTimeout in a

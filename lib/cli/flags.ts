@@ -68,6 +68,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   pretty: { kind: "boolean", help: "print a short human-readable summary instead of JSON" },
   json: { kind: "boolean", help: "print JSON even on a terminal" },
   help: { kind: "boolean", help: "show help" },
+  "allow-foreign-home": {
+    kind: "boolean",
+    help: "(root) manage a CODEX_HOME owned by another user",
+  },
   force: {
     kind: "boolean",
     help: "stop this home's app-server even when no pid record names it",
@@ -153,6 +157,7 @@ export function toOptions(flags: ParsedFlags): DaemonOptions {
   if (typeof flags["start-timeout-seconds"] === "number") {
     options.startTimeoutMs = flags["start-timeout-seconds"] * 1000;
   }
+  if (flags["allow-foreign-home"] === true) options.allowForeignHome = true;
   if (typeof flags["lock-timeout-seconds"] === "number") {
     options.lockTimeoutMs = flags["lock-timeout-seconds"] * 1000;
   }
