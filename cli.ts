@@ -29,6 +29,8 @@ interface FlagSpec {
   kind: FlagKind;
   help: string;
   value?: string;
+  /** Words a number flag also accepts, and the number each stands for. */
+  words?: Record<string, number>;
 }
 
 /** Parsed command-line flags. */
@@ -63,9 +65,18 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   "grace-seconds": {
     kind: "number",
-    value: "N",
-    help: "seconds between SIGTERM and SIGKILL (0-300)",
+    value: "N|none",
+    // none: NO_GRACE_LIMIT (-1), as in settings.
+    words: { none: -1 },
+    help: "seconds between SIGTERM and SIGKILL (0-300; none: wait for the drain)",
   },
+  "when-idle": { kind: "boolean", help: "wait until no turn is running before stopping" },
+  "idle-timeout-seconds": {
+    kind: "number",
+    value: "N",
+    help: "with --when-idle: give up (STILL_BUSY) after N seconds (default 600)",
+  },
+  now: { kind: "boolean", help: "restart at once even while turns run (they drain for the grace)" },
   "start-timeout-seconds": {
     kind: "number",
     value: "N",
@@ -110,16 +121,36 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   stop: {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds", "all"],
-    examples: ["codexd stop", "codexd stop --grace-seconds 5", "codexd stop --all"],
+    flags: [...COMMON_FLAGS, "grace-seconds", "all", "when-idle", "idle-timeout-seconds"],
+    examples: [
+      "codexd stop",
+      "codexd stop --grace-seconds 5",
+      "codexd stop --all",
+      "codexd stop --when-idle --idle-timeout-seconds 1800",
+    ],
     run: async (flags, options) =>
-      ok(await (await import("./lib/stop.ts")).stop({ ...options, all: flags.all === true })),
+      ok(
+        await (await import("./lib/stop.ts")).stop({
+          ...options,
+          ...whenIdleFlags(flags),
+          all: flags.all === true,
+        }),
+      ),
   },
   restart: {
     summary: "Stop the app-server if it runs, then start a fresh one",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd restart"],
-    run: async (_flags, options) => ok(await (await import("./lib/restart.ts")).restart(options)),
+    flags: [
+      ...COMMON_FLAGS,
+      "grace-seconds",
+      "start-timeout-seconds",
+      "when-idle",
+      "idle-timeout-seconds",
+    ],
+    examples: ["codexd restart", "codexd restart --when-idle"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/restart.ts")).restart({ ...options, ...whenIdleFlags(flags) }),
+      ),
   },
   version: {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
@@ -183,8 +214,9 @@ const COMMANDS: Record<string, CommandSpec> = {
       "updater-pass",
       "grace-seconds",
       "start-timeout-seconds",
+      "now",
     ],
-    examples: ["codexd update", "codexd update --version 0.169.0"],
+    examples: ["codexd update", "codexd update --version 0.169.0", "codexd update --now"],
     run: async (flags, options) =>
       ok(
         await (await import("./lib/update.ts")).update({
@@ -193,6 +225,7 @@ const COMMANDS: Record<string, CommandSpec> = {
           version: stringFlag(flags, "version"),
           registry: stringFlag(flags, "registry"),
           updaterPass: flags["updater-pass"] === true,
+          now: flags.now === true,
           onProgress: progressReporter(),
         }),
       ),
@@ -203,6 +236,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd supervise"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
+  },
+  "apply-pending": {
+    summary: "(internal) apply a restart an update deferred, once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: ["codexd apply-pending"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
@@ -227,6 +267,17 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
   },
 };
+
+function whenIdleFlags(flags: ParsedFlags): { whenIdle: boolean; idleTimeoutMs?: number } {
+  const seconds = flags["idle-timeout-seconds"];
+  if (typeof seconds === "number" && flags["when-idle"] !== true) {
+    throw usage("Option --idle-timeout-seconds needs --when-idle");
+  }
+  return {
+    whenIdle: flags["when-idle"] === true,
+    ...(typeof seconds === "number" ? { idleTimeoutMs: seconds * 1000 } : {}),
+  };
+}
 
 function stringFlag(flags: ParsedFlags, name: string): string | undefined {
   const value = flags[name];
@@ -287,7 +338,9 @@ export function parseFlags(argv: string[], allowed: string[]): ParsedFlags {
     }
     const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
     if (raw === undefined) throw usage(`Option --${name} needs a value`);
-    if (spec.kind === "number") {
+    if (spec.kind === "number" && spec.words && Object.hasOwn(spec.words, raw)) {
+      flags[name] = spec.words[raw];
+    } else if (spec.kind === "number") {
       const value = Number(raw);
       if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
         throw usage(`Option --${name} needs a non-negative number, got "${raw}"`);
@@ -309,6 +362,7 @@ function toOptions(flags: ParsedFlags): DaemonOptions {
   }
   if (typeof flags["grace-seconds"] === "number") {
     if (flags["grace-seconds"] > 300) throw usage("Option --grace-seconds must be at most 300");
+    // -1 ("none"): wait for the drain without limit, never SIGKILL.
     options.graceSeconds = flags["grace-seconds"];
   }
   if (typeof flags["start-timeout-seconds"] === "number") {

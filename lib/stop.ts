@@ -12,6 +12,7 @@ import { type PidState, readPidState, removePidRecord } from "./pid_record.ts";
 import { buildResult, type LifecycleResult, unmanagedServer, unverifiable } from "./result.ts";
 import { type DaemonSettings, loadSettingsLenient } from "./settings.ts";
 import { terminateRecorded } from "./terminate.ts";
+import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
 
 /** Stops the recorded app-server (if any) under the lock; returns whether one was stopped. */
 export async function stopRecorded(
@@ -29,7 +30,9 @@ export async function stopRecorded(
       throw unverifiable(ctx, state);
     case "running": {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
-      await terminateRecorded(state.record, { graceMs: graceSeconds * 1000, clock: ctx.clock });
+      // A negative grace (NO_GRACE_LIMIT) waits for the drain however long the turns take.
+      const graceMs = graceSeconds < 0 ? Infinity : graceSeconds * 1000;
+      await terminateRecorded(state.record, { graceMs, clock: ctx.clock });
       await removePidRecord(ctx.paths.pidFile);
       return true;
     }
@@ -48,6 +51,8 @@ export async function stopRecorded(
  */
 export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
+  // Before the lock: waiting for turns must not block other commands.
+  const turns = await checkTurnsBeforeStop(ctx, "stop", options);
   await using _lock = await lockDaemon(ctx);
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
@@ -60,23 +65,34 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     // Deliberately stopped: supervision must not bring it back.
     await setDown(ctx.paths, true);
   }
-  const extra = updaterStopped === undefined ? {} : { updaterStopped };
+  const extra = { ...(updaterStopped === undefined ? {} : { updaterStopped }), ...turnFields(turns) };
   const state = await readPidState(ctx.paths.pidFile);
   if (await stopRecorded(ctx, state, settings)) {
-    return { ...await buildResult(ctx, binary, "stopped", { backend: "pid" }), ...extra };
+    return {
+      ...await buildResult(ctx, binary, "stopped", { backend: "pid", warnings: turns.warnings }),
+      ...extra,
+    };
   }
   if (await probe(ctx)) throw unmanagedServer(ctx);
   return { ...await buildResult(ctx, binary, "notRunning"), ...extra };
 }
 
+/** The result fields a {@linkcode TurnReport} adds (its warnings go into `warnings`). */
+export function turnFields(turns: TurnReport): Omit<TurnReport, "warnings"> {
+  return {
+    ...(turns.activeTurns !== undefined ? { activeTurns: turns.activeTurns } : {}),
+    ...(turns.waitedForIdle ? { waitedForIdle: turns.waitedForIdle } : {}),
+  };
+}
+
 /** Options for {@linkcode stop}. */
-export interface StopOptions extends DaemonOptions {
+export interface StopOptions extends DaemonOptions, WhenIdleOptions {
   /** Also stop the updater's whole process group. @default {false} */
   all?: boolean;
 }
 
 /** What {@linkcode stop} returns. */
-export interface StopResult extends LifecycleResult {
+export interface StopResult extends LifecycleResult, Omit<TurnReport, "warnings"> {
   /** With `all`: whether an updater was running and was stopped. */
   updaterStopped?: boolean;
 }

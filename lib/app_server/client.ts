@@ -77,6 +77,12 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Ask for the experimental API (`server/diagnostics`, `remoteControl/*`). @default {false} */
   experimentalApi?: boolean;
+  /**
+   * The `clientInfo.name` to initialize as. Only tests and real clients
+   * change it: codexd's own connections must stay non-originating.
+   * @default {DAEMON_CLIENT_NAME}
+   */
+  clientName?: string;
 }
 
 interface Pending {
@@ -261,7 +267,11 @@ export async function connectAppServer(
   socketPath: string,
   options: ConnectOptions = {},
 ): Promise<AppServerClient> {
-  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  const {
+    timeoutMs = CONNECT_TIMEOUT_MS,
+    experimentalApi = false,
+    clientName = DAEMON_CLIENT_NAME,
+  } = options;
   const conn = await Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
   let timedOut = false;
   // AbortSignal.timeout rather than setTimeout: the first setTimeout in a
@@ -279,7 +289,7 @@ export async function connectAppServer(
       id: 1,
       method: "initialize",
       params: {
-        clientInfo: { name: DAEMON_CLIENT_NAME, title: "codexd", version: CODEXD_VERSION },
+        clientInfo: { name: clientName, title: "codexd", version: CODEXD_VERSION },
         ...(experimentalApi ? { capabilities: { experimentalApi: true } } : {}),
       },
     }));
