@@ -65,7 +65,10 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     // Deliberately stopped: supervision must not bring it back.
     await setDown(ctx.paths, true);
   }
-  const extra = { ...(updaterStopped === undefined ? {} : { updaterStopped }), ...turnFields(turns) };
+  const extra = {
+    ...(updaterStopped === undefined ? {} : { updaterStopped }),
+    ...turnFields(turns),
+  };
   const state = await readPidState(ctx.paths.pidFile);
   if (await stopRecorded(ctx, state, settings)) {
     return {

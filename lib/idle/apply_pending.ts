@@ -21,9 +21,9 @@ import { restartLocked } from "../restart.ts";
 import { type DaemonSettings, loadSettings } from "../settings.ts";
 import { ensureStateDir } from "../paths.ts";
 import {
+  restartOrDefer,
   type RestartOrDeferOptions,
   type RestartOrDeferOutcome,
-  restartOrDefer,
   type StoredIntent,
 } from "./deferred_restart.ts";
 import { clearPendingRestart, logRestartEvent, readPendingRestart } from "./pending.ts";
@@ -105,7 +105,12 @@ export async function applyPendingRestart(
       settings,
       intent,
       () =>
-        restartOntoNewRelease(ctx, settings, intent.previousRelease, intent.previousVersion ?? null),
+        restartOntoNewRelease(
+          ctx,
+          settings,
+          intent.previousRelease,
+          intent.previousVersion ?? null,
+        ),
       deferOptions,
     );
     if (!done.restarted) return waiting(done);

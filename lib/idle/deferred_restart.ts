@@ -21,7 +21,7 @@ import {
   type PendingRestart,
   type RestartPolicy,
 } from "./policy.ts";
-import { type InterruptedTurn, interruptActiveTurns, observeIdle } from "./probe.ts";
+import { interruptActiveTurns, type InterruptedTurn, observeIdle } from "./probe.ts";
 import {
   clearPendingRestart,
   logRestartEvent,

@@ -94,7 +94,9 @@ export function decidePendingRestart(
   policy: RestartPolicy,
   nowMs: number,
 ): PendingDecision {
-  if (!inWindow(policy.restartWindow, new Date(nowMs))) return { kind: "wait", waitingFor: "window" };
+  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    return { kind: "wait", waitingFor: "window" };
+  }
   if (observed.kind !== "busy") return { kind: "apply" };
   const deadline = pending.deadline === null ? undefined : Date.parse(pending.deadline);
   if (deadline !== undefined && Number.isFinite(deadline) && nowMs >= deadline) {

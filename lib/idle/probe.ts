@@ -146,7 +146,11 @@ export async function readServerTurns(
     return { info: client.info, activeTurns: count.activeTurns, via: count.via };
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
-    return { info: client.info, activeTurns: null, activeTurnsReason: `cannot count turns: ${why}` };
+    return {
+      info: client.info,
+      activeTurns: null,
+      activeTurnsReason: `cannot count turns: ${why}`,
+    };
   } finally {
     await client.close();
   }
