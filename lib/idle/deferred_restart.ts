@@ -17,6 +17,7 @@ import {
   deadlineFor,
   decidePendingRestart,
   type IdleObservation,
+  inWindow,
   type PendingDecision,
   type PendingRestart,
   type RestartPolicy,
@@ -97,6 +98,9 @@ export async function restartOrDefer<T>(
   let observed: IdleObservation | undefined;
   if (options.now) {
     decision = { kind: "apply" };
+  } else if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    // Closed window: nothing to learn from the server (keeps frequent passes cheap).
+    decision = { kind: "wait", waitingFor: "window" };
   } else {
     observed = await (options.observe ?? (() =>
       observeIdle(paths.socketPath, { gapMs: options.idleGapMs, clock: ctx.clock })))();
