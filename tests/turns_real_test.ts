@@ -172,7 +172,7 @@ Deno.test("restart --when-idle waits for a real turn to finish; a plain restart 
     assertNotEquals(restarted.json.pid, started.json.pid);
     const waited = restarted.json.waitedForIdle as Record<string, number>;
     assertEquals(waited.activeTurnsAtStart, 1);
-    assertEquals(await turn.ended, "completed");
+    assertEquals(await turn.ended, "completed", "the turn did not end before the restart");
   }
   {
     await using turn = await startTurn(h.home, "codexd_turns_test");
@@ -181,8 +181,10 @@ Deno.test("restart --when-idle waits for a real turn to finish; a plain restart 
     assertEquals(restarted.json.status, "restarted");
     assertEquals(restarted.json.activeTurns, 1);
     assertMatch(String(restarted.json.warnings), /1 turn running at restart/);
-    // The drain let it finish before the old server exited.
-    assertEquals(await turn.ended, "completed");
+    // The drain let it finish before the old server exited (its client was
+    // disconnected at SIGTERM; the saved thread tells).
+    await turn.ended;
+    assertEquals(await lastTurnStatus(h.home, turn.threadId), "completed");
   }
   assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
 });

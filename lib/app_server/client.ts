@@ -92,7 +92,7 @@ interface Pending {
 
 interface Waiter {
   method: string;
-  resolve(notification: RpcNotification): void;
+  resolve(notification: RpcNotification | undefined): void;
 }
 
 /** Resolves after `ms` without keeping the process alive (an unref'd timer, cheap on first use). */
@@ -182,6 +182,8 @@ export class AppServerClient implements AsyncDisposable {
     this.#closed ??= error;
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    // Nothing more can arrive: waiters learn it now, not at their time-out.
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
   }
 
   /**
@@ -222,7 +224,7 @@ export class AppServerClient implements AsyncDisposable {
     if (queued >= 0) return this.#notifications.splice(queued, 1)[0];
     if (this.#closed) return undefined;
     let waiter: Waiter | undefined;
-    const arrived = new Promise<RpcNotification>((resolve) => {
+    const arrived = new Promise<RpcNotification | undefined>((resolve) => {
       waiter = { method, resolve };
       this.#waiters.push(waiter);
     });
