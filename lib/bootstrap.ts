@@ -9,7 +9,7 @@
 import { CodexdError } from "./errors.ts";
 import { flagsMatch } from "./app_server_spawn.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
-import { restartLocked } from "./restart.ts";
+import type { PendingRestart } from "./idle/policy.ts";
 import type { LifecycleResult } from "./result.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { readPidState } from "./pid_record.ts";
@@ -48,6 +48,8 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
   installed: boolean;
   /** The updater's pid. */
   updaterPid: number;
+  /** New launch flags wait for running turns to end: the restart the updater will apply. */
+  pendingRestart?: PendingRestart;
 }
 
 /**
@@ -105,10 +107,18 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   await markWanted(ctx, settings);
   const state = await readPidState(ctx.paths.pidFile);
   const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
+  // New launch flags must not cut running turns short: restart when idle, else leave it pending.
+  const deferred = mismatched
+    ? await (await import("./idle/apply_pending.ts")).restartWhenIdle(
+      ctx,
+      settings,
+      "launch flags changed (bootstrap)",
+    )
+    : undefined;
   const outcome = await withUpdaterEnsured(
     ctx,
     settings,
-    mismatched ? await restartLocked(ctx, settings) : await startLocked(ctx, settings),
+    deferred?.restarted ? deferred.result : await startLocked(ctx, settings),
   );
   const updater = await ensureUpdater(ctx, settings);
   const { status: appServer, ...rest } = outcome;
@@ -120,5 +130,6 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     remoteControlEnabled: settings.remoteControlEnabled,
     installed,
     updaterPid: updater.pid,
+    ...(deferred && !deferred.restarted ? { pendingRestart: deferred.pendingRestart } : {}),
   };
 }
