@@ -24,6 +24,8 @@ export type ErrorCode =
   | "SETTINGS_INVALID"
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
+  | "HOME_NOT_FOUND"
+  | "UPDATER_CONFLICT"
   | "STILL_BUSY"
   | "USAGE"
   | "INTERNAL";

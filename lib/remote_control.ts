@@ -6,12 +6,12 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { flagsMatch } from "./app_server_spawn.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
 import { restartLocked } from "./restart.ts";
 import { withUpdaterEnsured } from "./start.ts";
 import { isAnswering } from "./control_socket.ts";
-import { readPidState } from "./pid_record.ts";
 import { loadSettings, updateSettings } from "./settings.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { CODEXD_VERSION } from "./version.ts";
@@ -60,7 +60,7 @@ export async function setRemoteControl(
   const settings = changed
     ? await updateSettings(ctx.paths, { remoteControlEnabled: enabled })
     : before;
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
   let restarted = false;
   let pid: number | undefined;
   let appServerVersion: string | undefined;
@@ -72,8 +72,8 @@ export async function setRemoteControl(
     if (changed || !flagsMatch(state.record, settings)) {
       const outcome = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
       restarted = true;
-      pid = outcome.pid;
-      appServerVersion = outcome.appServerVersion;
+      pid = outcome.pid ?? undefined;
+      appServerVersion = outcome.appServerVersion ?? undefined;
       warnings = outcome.warnings;
     } else {
       appServerVersion = (await isAnswering(ctx.paths.socketPath))?.appServerVersion;

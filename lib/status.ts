@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import { readServerTurns } from "./idle/probe.ts";
 import { publicPending, readPendingRestart } from "./idle/pending.ts";
@@ -14,6 +15,7 @@ import type { LifecycleResult } from "./result.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
@@ -37,6 +39,8 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   uptimeSeconds?: number;
   /** The pid record's verdict: `missing`, `stale`, `unverifiable`, `running`. */
   pidRecord: string;
+  /** The record file the verdict comes from (`app-server.pid` or the reference's `daemon.pid`). */
+  pidRecordFile: string | null;
   /** Why a record is stale or unverifiable. */
   pidRecordReason?: string;
   /** Whether remote control is enabled in settings. */
@@ -71,7 +75,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
   const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
-    readPidState(paths.pidFile),
+    readServerState(paths),
     // One connection: initialize (experimentalApi), then one count of running turns.
     readServerTurns(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
     tryReadBinaryFacts(paths, binary.path),
@@ -81,9 +85,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   ]);
   const info = turns.info;
   const running = state.kind === "running";
+  // A server no record names: say whose it is (never on the common path).
+  const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
     status: info ? "running" : "stopped",
-    ...(running ? { backend: "pid" as const, pid: state.record.pid } : {}),
+    backend: running ? "pid" : null,
+    pid: running ? state.record.pid : owner?.pid ?? null,
+    managed: running,
     ...(running
       ? {
         uptimeSeconds: Math.max(
@@ -93,14 +101,16 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       }
       : {}),
     pidRecord: state.kind,
+    pidRecordFile: state.kind === "missing" ? null : state.file,
     ...(state.kind === "stale" || state.kind === "unverifiable"
       ? { pidRecordReason: state.reason }
       : {}),
     managedCodexPath: binary.path,
+    managedCodexExists: facts !== undefined || binaryExists(binary.path),
     managedCodexVersion: facts?.version ?? null,
     socketPath: paths.socketPath,
-    ...(facts ? { cliVersion: facts.version } : {}),
-    ...(info ? { appServerVersion: info.appServerVersion } : {}),
+    cliVersion: facts?.version ?? null,
+    appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
     updater: {
@@ -116,4 +126,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
   };
+}
+
+function binaryExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -129,13 +129,13 @@ function waiting(done: RestartOrDeferOutcome<unknown> & { restarted: false }): A
 }
 
 function applied(
-  pid: number | undefined,
-  appServerVersion: string | undefined,
+  pid: number | null | undefined,
+  appServerVersion: string | null | undefined,
   interrupted: InterruptedTurn[],
 ): ApplyPendingResult {
   return {
     status: "applied",
-    ...(pid !== undefined ? { pid } : {}),
+    ...(typeof pid === "number" ? { pid } : {}),
     ...(appServerVersion ? { appServerVersion } : {}),
     ...(interrupted.length ? { interruptedTurns: interrupted } : {}),
   };
