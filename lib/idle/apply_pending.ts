@@ -15,7 +15,7 @@
 import { tryAcquireDaemonLock } from "../daemon_lock.ts";
 import { createContext, type DaemonContext, type DaemonOptions } from "../context.ts";
 import { isAnswering } from "../control_socket.ts";
-import { readPidState } from "../pid_record.ts";
+import { readServerState } from "../server_record.ts";
 import type { LifecycleResult } from "../result.ts";
 import { restartLocked } from "../restart.ts";
 import { type DaemonSettings, loadSettings } from "../settings.ts";
@@ -67,7 +67,7 @@ export async function applyPendingRestart(
   try {
     const pending = await readPendingRestart(ctx.paths) as StoredIntent | undefined;
     if (pending === undefined) return { status: "none" };
-    const state = await readPidState(ctx.paths.pidFile);
+    const state = await readServerState(ctx.paths);
     const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : undefined;
     const moot = state.kind !== "running"
       ? "no app-server running"
