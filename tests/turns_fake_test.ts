@@ -175,3 +175,32 @@ Deno.test("past its deadline a pending restart interrupts the running turns, the
   assertMatch(log, /restart deadline .* passed \(deadline test\): interrupted 2 turns/);
   assertMatch(log, /restart applied after interrupting: deadline test/);
 });
+
+Deno.test("update defers the restart while a turn runs; update --now restarts at once", async () => {
+  const { startTestRegistry } = await import("./fixtures/test_registry.ts");
+  await using registry = await startTestRegistry([{ version: "2.0.0" }]);
+  await using h = await fakeHome({ version: "1.0.0", activeTurns: 1 });
+  const env = { NPM_CONFIG_REGISTRY: registry.url };
+  const started = await runCli(h.home, ["start"]);
+  const update = await runCli(h.home, ["update"], { env });
+  assertEquals(update.code, 0, update.stdout + update.stderr);
+  assertEquals(update.json.installed, true);
+  assertEquals(update.json.version, "2.0.0");
+  assertEquals(update.json.restarted, false);
+  assertEquals(update.json.restartPending, true);
+  assertEquals(update.json.activeTurns, 1);
+  const status = await runCli(h.home, ["status"]);
+  assertEquals(status.json.pid, started.json.pid);
+  assertEquals(status.json.appServerVersion, "1.0.0");
+  assertEquals((status.json.pendingRestart as Record<string, unknown>).toVersion, "2.0.0");
+
+  const now = await runCli(h.home, ["update", "--now"], { env });
+  assertEquals(now.code, 0, now.stdout + now.stderr);
+  assertEquals(now.json.restarted, true);
+  assertEquals(now.json.appServerVersion, "2.0.0");
+  assertNotEquals(now.json.pid, started.json.pid);
+  assertEquals((await runCli(h.home, ["status"])).json.pendingRestart, null);
+  const log = await Deno.readTextFile(`${h.home}/app-server-daemon/app-server-updater.log`);
+  assertMatch(log, /restart deferred \(update 1.0.0 -> 2.0.0\): 1 active turn/);
+  assertMatch(log, /restart applied at once \(--now\): update 1.0.0 -> 2.0.0/);
+});
