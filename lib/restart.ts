@@ -20,6 +20,7 @@ import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { markWanted, withUpdaterEnsured } from "./start.ts";
 import { stopRecorded, turnFields } from "./stop.ts";
 import { findSocketOwner } from "./socket_owner.ts";
+import { clearPendingRestart } from "./idle/pending.ts";
 import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
 
 /** `restart` under an already held lock. */
@@ -38,6 +39,8 @@ export async function restartLocked(
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
   }
   const spawned = await spawnAppServer(ctx, settings, binary);
+  // A fresh process on the current binary and settings satisfies any pending restart.
+  await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
     backend: "pid",
     pid: spawned.record.pid,

@@ -8,7 +8,14 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./support/assert.ts";
-import { configureFake, type FakeConfig, fakeHome, isAlive, runCli } from "./support/helpers.ts";
+import {
+  configureFake,
+  type FakeConfig,
+  fakeHome,
+  fakeLaunches,
+  isAlive,
+  runCli,
+} from "./support/helpers.ts";
 
 const PENDING = "app-server-daemon/pending-restart.json";
 
@@ -203,4 +210,29 @@ Deno.test("update defers the restart while a turn runs; update --now restarts at
   const log = await Deno.readTextFile(`${h.home}/app-server-daemon/app-server-updater.log`);
   assertMatch(log, /restart deferred \(update 1.0.0 -> 2.0.0\): 1 active turn/);
   assertMatch(log, /restart applied at once \(--now\): update 1.0.0 -> 2.0.0/);
+});
+
+Deno.test("bootstrap with new launch flags waits for running turns; the updater's apply-pending relaunches with them once idle", async () => {
+  await using h = await fakeHome({ activeTurns: 1 });
+  await writeJson(`${h.home}/app-server-daemon/settings.json`, {
+    updater: { firstPassDelaySeconds: 3600, supervision: { checkSeconds: 3600 } },
+  });
+  const first = await runCli(h.home, ["bootstrap"]);
+  assertEquals(first.code, 0, first.stdout + first.stderr);
+  const again = await runCli(h.home, ["bootstrap", "--remote-control"]);
+  assertEquals(again.code, 0, again.stdout + again.stderr);
+  assertEquals(again.json.appServer, "alreadyRunning");
+  assertEquals(again.json.pid, first.json.pid);
+  const pending = again.json.pendingRestart as Record<string, unknown>;
+  assertEquals(pending.reason, "launch flags changed (bootstrap)");
+  assertEquals(pending.toVersion, null);
+
+  await configureFake(h.home, { activeTurns: 0 });
+  const applied = await runCli(h.home, ["apply-pending"]);
+  assertEquals(applied.json.status, "applied", applied.stdout + applied.stderr);
+  assertNotEquals(applied.json.pid, first.json.pid);
+  const launches = await fakeLaunches(h.home);
+  assertEquals(launches.at(-1)?.args.includes("--remote-control"), true);
+  assertEquals(await exists(`${h.home}/${PENDING}`), false);
+  await runCli(h.home, ["stop", "--all"]);
 });
