@@ -2123,7 +2123,7 @@ async function checkTurnsBeforeStop(ctx, verb, options) {
       if (seen.kind !== "busy") break;
       last = seen.activeTurns;
       if (ctx.clock.now() - started >= idleTimeoutMs) {
-        throw new CodexdError("STILL_BUSY", `Not ${verb === "stop" ? "stopping" : "restarting"}: ${plural(last, "turn")} still running after waiting ${Math.round(idleTimeoutMs / 1e3)} s`, `codexd ${verb} --when-idle --idle-timeout-seconds N (longer), or codexd ${verb} (drains them)`, {
+        throw new CodexdError("STILL_BUSY", `Not ${verb === "stop" ? "stopping" : "restarting"}: ${plural(last, "turn")} still running after waiting ${Math.round(idleTimeoutMs / 1e3)} s`, `codexd ${verb} --when-idle --idle-timeout-seconds ${Math.max(60, Math.round(2 * idleTimeoutMs / 1e3))}`, {
           activeTurns: last
         });
       }

@@ -2,8 +2,9 @@
  * What a user's `stop` / `restart` learns about running turns before it
  * acts: with `--when-idle` it waits (bounded) until two probes a few seconds
  * apart see no active turn; without it, it reports `activeTurns` and a
- * warning so a client sees what the stop is about to cut short. Touches no
- * files; takes no lock (waiting must not block other commands).
+ * warning so a client sees what the stop is about to cut short. Reads
+ * `settings.json` (the grace, for the warning); writes nothing; takes no lock
+ * (waiting must not block other commands).
  *
  * @module
  */
@@ -75,7 +76,9 @@ export async function checkTurnsBeforeStop(
           `Not ${verb === "stop" ? "stopping" : "restarting"}: ${
             plural(last, "turn")
           } still running after waiting ${Math.round(idleTimeoutMs / 1000)} s`,
-          `codexd ${verb} --when-idle --idle-timeout-seconds N (longer), or codexd ${verb} (drains them)`,
+          `codexd ${verb} --when-idle --idle-timeout-seconds ${
+            Math.max(60, Math.round((2 * idleTimeoutMs) / 1000))
+          }`,
           { activeTurns: last },
         );
       }
