@@ -26,6 +26,8 @@ export type ErrorCode =
   | "UPDATE_FAILED"
   | "HOME_NOT_FOUND"
   | "UPDATER_CONFLICT"
+  // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.
+  | "INTERRUPTED"
   | "STILL_BUSY"
   | "USAGE"
   | "INTERNAL";
