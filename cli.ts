@@ -70,12 +70,18 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   stop: {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force"],
-    examples: ["codexd stop", "codexd stop --grace-seconds 5", "codexd stop --all"],
+    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force", "when-idle", "idle-timeout-seconds"],
+    examples: [
+      "codexd stop",
+      "codexd stop --grace-seconds 5",
+      "codexd stop --all",
+      "codexd stop --when-idle --idle-timeout-seconds 1800",
+    ],
     run: async (flags, options) =>
       ok(
         await (await import("./lib/stop.ts")).stop({
           ...options,
+          ...whenIdleFlags(flags),
           all: flags.all === true,
           force: flags.force === true,
         }),
@@ -89,9 +95,18 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   restart: {
     summary: "Stop the app-server if it runs, then start a fresh one",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd restart"],
-    run: async (_flags, options) => ok(await (await import("./lib/restart.ts")).restart(options)),
+    flags: [
+      ...COMMON_FLAGS,
+      "grace-seconds",
+      "start-timeout-seconds",
+      "when-idle",
+      "idle-timeout-seconds",
+    ],
+    examples: ["codexd restart", "codexd restart --when-idle"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/restart.ts")).restart({ ...options, ...whenIdleFlags(flags) }),
+      ),
   },
   version: {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
@@ -164,8 +179,9 @@ const COMMANDS: Record<string, CommandSpec> = {
       "updater-pass",
       "grace-seconds",
       "start-timeout-seconds",
+      "now",
     ],
-    examples: ["codexd update", "codexd update --version 0.169.0"],
+    examples: ["codexd update", "codexd update --version 0.169.0", "codexd update --now"],
     run: async (flags, options) => {
       const { update } = await import("./lib/update.ts");
       const { interruptible } = await import("./lib/interrupt.ts");
@@ -177,6 +193,7 @@ const COMMANDS: Record<string, CommandSpec> = {
             version: stringFlag(flags, "version"),
             registry: stringFlag(flags, "registry"),
             updaterPass: flags["updater-pass"] === true,
+            now: flags.now === true,
             onProgress: progressReporter(),
             signal,
           })
@@ -190,6 +207,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd supervise"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
+  },
+  "apply-pending": {
+    summary: "(internal) apply a restart an update deferred, once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: ["codexd apply-pending"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
@@ -214,6 +238,17 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
   },
 };
+
+function whenIdleFlags(flags: ParsedFlags): { whenIdle: boolean; idleTimeoutMs?: number } {
+  const seconds = flags["idle-timeout-seconds"];
+  if (typeof seconds === "number" && flags["when-idle"] !== true) {
+    throw usage("Option --idle-timeout-seconds needs --when-idle");
+  }
+  return {
+    whenIdle: flags["when-idle"] === true,
+    ...(typeof seconds === "number" ? { idleTimeoutMs: seconds * 1000 } : {}),
+  };
+}
 
 function stringFlag(flags: ParsedFlags, name: string): string | undefined {
   const value = flags[name];

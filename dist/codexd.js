@@ -785,7 +785,7 @@ function expiry(ms) {
   };
 }
 async function connectAppServer(socketPath, options = {}) {
-  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false, clientName = DAEMON_CLIENT_NAME } = options;
   const problem = socketProblem(socketPath);
   if (problem !== void 0) throw new UnsafeSocketError(problem);
   const conn = await Deno.connect({
@@ -809,7 +809,7 @@ async function connectAppServer(socketPath, options = {}) {
       method: "initialize",
       params: {
         clientInfo: {
-          name: DAEMON_CLIENT_NAME,
+          name: clientName,
           title: "codexd",
           version: CODEXD_VERSION
         },
@@ -938,6 +938,7 @@ var init_client = __esm({
         this.#closed ??= error;
         for (const pending of this.#pending.values()) pending.reject(error);
         this.#pending.clear();
+        for (const waiter of this.#waiters.splice(0)) waiter.resolve(void 0);
       }
       /**
        * Sends a request and waits (bounded) for its answer.
@@ -2357,6 +2358,7 @@ function defaultSettings() {
       updateIntervalMinutes: DEFAULT_UPDATE_INTERVAL_MINUTES,
       source: "npm",
       firstPassDelaySeconds: DEFAULT_FIRST_PASS_DELAY_SECONDS,
+      restartDeadlineMinutes: DEFAULT_RESTART_DEADLINE_MINUTES,
       supervision: {
         checkSeconds: DEFAULT_CHECK_SECONDS,
         backoffBaseSeconds: 2,
@@ -2394,8 +2396,8 @@ function validateSettings(raw) {
     settings.remoteControlEnabled = remoteControlEnabled;
   }
   if (shutdownGraceSeconds !== void 0) {
-    if (typeof shutdownGraceSeconds !== "number" || !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 || shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS) {
-      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`;
+    if (typeof shutdownGraceSeconds !== "number" || !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 && shutdownGraceSeconds !== NO_GRACE_LIMIT || shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS) {
+      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}, or ${NO_GRACE_LIMIT} for no limit`;
     }
     settings.shutdownGraceSeconds = shutdownGraceSeconds;
   }
@@ -2426,6 +2428,19 @@ function validateSettings(raw) {
     const firstDelay = inRange(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds");
     if (typeof firstDelay === "string") return firstDelay;
     if (firstDelay !== void 0) settings.updater.firstPassDelaySeconds = firstDelay;
+    const deadline = inRange(updater.restartDeadlineMinutes, "updater.restartDeadlineMinutes");
+    if (typeof deadline === "string") return deadline;
+    if (deadline !== void 0) settings.updater.restartDeadlineMinutes = deadline;
+    const { restartWindow } = updater;
+    if (restartWindow !== void 0 && restartWindow !== null) {
+      if (typeof restartWindow !== "string" || !RESTART_WINDOW.test(restartWindow)) {
+        return 'updater.restartWindow must look like "02:00-05:00" (local time)';
+      }
+      if (restartWindow.slice(0, 5) === restartWindow.slice(6)) {
+        return "updater.restartWindow must not be empty";
+      }
+      settings.updater.restartWindow = restartWindow;
+    }
     if (source !== void 0) {
       if (source !== "npm" && source !== "install-sh") {
         return 'updater.source must be "npm" or "install-sh"';
@@ -2504,7 +2519,7 @@ async function updateSettings(paths, patch) {
   await writeFileAtomic(paths.settingsFile, JSON.stringify(next, null, 2) + "\n");
   return settings;
 }
-var DEFAULT_SHUTDOWN_GRACE_SECONDS, MAX_SHUTDOWN_GRACE_SECONDS, DEFAULT_UPDATE_INTERVAL_MINUTES, DEFAULT_CHECK_SECONDS, DEFAULT_FIRST_PASS_DELAY_SECONDS, SETTING_RANGES;
+var DEFAULT_SHUTDOWN_GRACE_SECONDS, MAX_SHUTDOWN_GRACE_SECONDS, NO_GRACE_LIMIT, DEFAULT_RESTART_DEADLINE_MINUTES, RESTART_WINDOW, DEFAULT_UPDATE_INTERVAL_MINUTES, DEFAULT_CHECK_SECONDS, DEFAULT_FIRST_PASS_DELAY_SECONDS, SETTING_RANGES;
 var init_settings = __esm({
   "lib/settings.ts"() {
     init_atomic_file();
@@ -2512,6 +2527,9 @@ var init_settings = __esm({
     init_paths();
     DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
     MAX_SHUTDOWN_GRACE_SECONDS = 300;
+    NO_GRACE_LIMIT = -1;
+    DEFAULT_RESTART_DEADLINE_MINUTES = 24 * 60;
+    RESTART_WINDOW = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
     DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
     DEFAULT_CHECK_SECONDS = 5;
     DEFAULT_FIRST_PASS_DELAY_SECONDS = 60;
@@ -2525,6 +2543,12 @@ var init_settings = __esm({
         min: 0,
         minInclusive: true,
         max: 24 * 3600
+      },
+      // 0 = never force; at most a year.
+      "updater.restartDeadlineMinutes": {
+        min: 0,
+        minInclusive: true,
+        max: 366 * 24 * 60
       },
       "updater.supervision.checkSeconds": {
         min: 0,
@@ -2553,6 +2577,218 @@ var init_settings = __esm({
         max: 24 * 3600
       }
     };
+  }
+});
+
+// lib/idle/probe.ts
+async function connectForTurns(socketPath, timeoutMs = CONNECT_TIMEOUT_MS) {
+  try {
+    return await connectAppServer(socketPath, {
+      timeoutMs,
+      experimentalApi: true
+    });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith("initialize failed")) throw error;
+    return await connectAppServer(socketPath, {
+      timeoutMs
+    });
+  }
+}
+async function countActiveTurns(client, timeoutMs = IDLE_REQUEST_TIMEOUT_MS) {
+  try {
+    const diagnostics = await client.request("server/diagnostics", {}, timeoutMs);
+    const gauge = diagnostics?.gauges?.find((g) => g.name === "core.turns.active");
+    const value = Number(gauge?.value ?? 0);
+    return {
+      activeTurns: Number.isFinite(value) ? value : 0,
+      via: "diagnostics"
+    };
+  } catch (error) {
+    if (!(error instanceof RpcError)) throw error;
+  }
+  return {
+    activeTurns: (await activeThreads(client, timeoutMs)).length,
+    via: "threads"
+  };
+}
+async function activeThreads(client, timeoutMs = IDLE_REQUEST_TIMEOUT_MS) {
+  const ids = [];
+  let cursor = null;
+  for (let page = 0; page < MAX_THREAD_PAGES; page++) {
+    const listed = await client.request("thread/loaded/list", cursor === null ? {} : {
+      cursor
+    }, timeoutMs);
+    ids.push(...(listed?.data ?? []).filter((id) => typeof id === "string"));
+    cursor = listed?.nextCursor ?? null;
+    if (cursor === null) break;
+  }
+  const active = [];
+  for (const threadId of ids) {
+    try {
+      const read = await client.request("thread/read", {
+        threadId,
+        includeTurns: false
+      }, timeoutMs);
+      if (read?.thread?.status?.type === "active") active.push(threadId);
+    } catch (error) {
+      if (!(error instanceof RpcError)) throw error;
+    }
+  }
+  return active;
+}
+async function readServerTurns(socketPath, timeoutMs = CONNECT_TIMEOUT_MS) {
+  let client;
+  try {
+    client = await connectForTurns(socketPath, timeoutMs);
+  } catch {
+    return {
+      activeTurns: null,
+      activeTurnsReason: "app-server not answering"
+    };
+  }
+  try {
+    const count = await countActiveTurns(client, Math.max(timeoutMs, 1e3));
+    return {
+      info: client.info,
+      activeTurns: count.activeTurns,
+      via: count.via
+    };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return {
+      info: client.info,
+      activeTurns: null,
+      activeTurnsReason: `cannot count turns: ${why}`
+    };
+  } finally {
+    await client.close();
+  }
+}
+async function observeIdle(socketPath, options = {}) {
+  const { gapMs = IDLE_CONFIRM_GAP_MS, timeoutMs = CONNECT_TIMEOUT_MS, clock = systemClock } = options;
+  let client;
+  try {
+    client = await connectForTurns(socketPath, timeoutMs);
+  } catch {
+    return {
+      kind: "unreachable"
+    };
+  }
+  try {
+    for (let probe2 = 0; probe2 < 2; probe2++) {
+      if (probe2 > 0) await clock.sleep(gapMs);
+      const { activeTurns } = await countActiveTurns(client);
+      if (activeTurns > 0) return {
+        kind: "busy",
+        activeTurns
+      };
+    }
+    return {
+      kind: "idle"
+    };
+  } catch {
+    return {
+      kind: "busy",
+      activeTurns: 1
+    };
+  } finally {
+    await client.close();
+  }
+}
+async function interruptActiveTurns(socketPath, timeoutMs = CONNECT_TIMEOUT_MS) {
+  const client = await connectForTurns(socketPath, timeoutMs);
+  try {
+    const ended = [];
+    for (const threadId of await activeThreads(client)) {
+      const turns = await client.request("thread/turns/list", {
+        threadId,
+        limit: 1
+      }, IDLE_REQUEST_TIMEOUT_MS).catch(() => void 0);
+      const turn = turns?.data?.[0];
+      if (typeof turn?.id !== "string" || turn.status !== "inProgress") continue;
+      try {
+        await client.request("turn/interrupt", {
+          threadId,
+          turnId: turn.id
+        }, IDLE_REQUEST_TIMEOUT_MS);
+        ended.push({
+          threadId,
+          turnId: turn.id
+        });
+      } catch (error) {
+        if (!(error instanceof RpcError)) throw error;
+      }
+    }
+    return ended;
+  } finally {
+    await client.close();
+  }
+}
+var IDLE_CONFIRM_GAP_MS, IDLE_REQUEST_TIMEOUT_MS, MAX_THREAD_PAGES;
+var init_probe = __esm({
+  "lib/idle/probe.ts"() {
+    init_client();
+    init_clock();
+    IDLE_CONFIRM_GAP_MS = 3e3;
+    IDLE_REQUEST_TIMEOUT_MS = 5e3;
+    MAX_THREAD_PAGES = 20;
+  }
+});
+
+// lib/idle/when_idle.ts
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+async function checkTurnsBeforeStop(ctx, verb, options) {
+  const first = await readServerTurns(ctx.paths.socketPath);
+  const atStart = first.activeTurns ?? 0;
+  if (options.whenIdle) {
+    const { idleTimeoutMs = IDLE_WAIT_TIMEOUT_MS } = options;
+    const started = ctx.clock.now();
+    let last = atStart;
+    while (true) {
+      const seen = await observeIdle(ctx.paths.socketPath, {
+        gapMs: options.idleGapMs,
+        clock: ctx.clock
+      });
+      if (seen.kind !== "busy") break;
+      last = seen.activeTurns;
+      if (ctx.clock.now() - started >= idleTimeoutMs) {
+        throw new CodexdError("STILL_BUSY", `Not ${verb === "stop" ? "stopping" : "restarting"}: ${plural(last, "turn")} still running after waiting ${Math.round(idleTimeoutMs / 1e3)} s`, `codexd ${verb} --when-idle --idle-timeout-seconds ${Math.max(60, Math.round(2 * idleTimeoutMs / 1e3))}`, {
+          activeTurns: last
+        });
+      }
+      await ctx.clock.sleep(IDLE_WAIT_POLL_MS);
+    }
+    return {
+      waitedForIdle: {
+        seconds: Math.round((ctx.clock.now() - started) / 1e3),
+        activeTurnsAtStart: atStart
+      },
+      warnings: []
+    };
+  }
+  if (atStart === 0) return {
+    warnings: []
+  };
+  const settings = await loadSettingsLenient(ctx.paths);
+  const grace = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
+  const how = grace < 0 ? "the app-server drains them first (no grace limit)" : `the app-server drains them for up to ${grace} s, then they are killed`;
+  return {
+    activeTurns: atStart,
+    warnings: [
+      `${plural(atStart, "turn")} running at ${verb}: ${how}; use --when-idle to wait for them`
+    ]
+  };
+}
+var IDLE_WAIT_TIMEOUT_MS, IDLE_WAIT_POLL_MS;
+var init_when_idle = __esm({
+  "lib/idle/when_idle.ts"() {
+    init_errors();
+    init_settings();
+    init_probe();
+    IDLE_WAIT_TIMEOUT_MS = 6e5;
+    IDLE_WAIT_POLL_MS = 2e3;
   }
 });
 
@@ -2747,6 +2983,9 @@ while :; do
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
     fi
   fi
+  if [ -e "$state/pending-restart.json" ]; then
+    "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
+  fi
   if [ "$now" -ge "$next" ]; then
     "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
     next=$(( $(date +%s) + interval ))
@@ -2760,7 +2999,8 @@ done
 var stop_exports = {};
 __export(stop_exports, {
   stop: () => stop,
-  stopRecorded: () => stopRecorded
+  stopRecorded: () => stopRecorded,
+  turnFields: () => turnFields
 });
 async function stopRecorded(ctx, state, settings) {
   switch (state.kind) {
@@ -2773,8 +3013,9 @@ async function stopRecorded(ctx, state, settings) {
       throw unverifiable(ctx, state);
     case "running": {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
+      const graceMs = graceSeconds < 0 ? Infinity : graceSeconds * 1e3;
       await terminateRecorded(state.record, {
-        graceMs: graceSeconds * 1e3,
+        graceMs,
         clock: ctx.clock,
         allowedUids: ctx.signallableUids
       });
@@ -2823,6 +3064,7 @@ async function stopOwner(ctx, settings) {
 async function stop(options = {}) {
   const ctx = createContext(options);
   requireHome(ctx);
+  const turns = await checkTurnsBeforeStop(ctx, "stop", options);
   await using _lock = await lockDaemon(ctx);
   const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => void 0);
   const settings = loaded ?? defaultSettings();
@@ -2832,11 +3074,16 @@ async function stop(options = {}) {
     const { stopUpdater: stopUpdater2 } = await Promise.resolve().then(() => (init_updater(), updater_exports));
     updaterStopped = await stopUpdater2(ctx);
   }
-  const warnings = [];
+  const warnings = [
+    ...turns.warnings
+  ];
   const downWarning = await markDown(ctx, loaded !== void 0, settings.updater.enabled);
   if (downWarning) warnings.push(downWarning);
-  const extra = updaterStopped === void 0 ? {} : {
-    updaterStopped
+  const extra = {
+    ...updaterStopped === void 0 ? {} : {
+      updaterStopped
+    },
+    ...turnFields(turns)
   };
   const state = await readServerState(ctx.paths);
   let pid;
@@ -2870,6 +3117,16 @@ async function stop(options = {}) {
     ...extra
   };
 }
+function turnFields(turns) {
+  return {
+    ...turns.activeTurns !== void 0 ? {
+      activeTurns: turns.activeTurns
+    } : {},
+    ...turns.waitedForIdle ? {
+      waitedForIdle: turns.waitedForIdle
+    } : {}
+  };
+}
 var init_stop = __esm({
   "lib/stop.ts"() {
     init_server_record();
@@ -2881,6 +3138,7 @@ var init_stop = __esm({
     init_errors();
     init_socket_owner();
     init_terminate();
+    init_when_idle();
   }
 });
 
@@ -3090,6 +3348,58 @@ var init_adopt = __esm({
   }
 });
 
+// lib/idle/pending.ts
+function pendingRestartPath(paths) {
+  return join(paths.stateDir, PENDING_RESTART_FILE);
+}
+async function readPendingRestart(paths) {
+  try {
+    const text = await readTextIfPresent(pendingRestartPath(paths));
+    if (text === void 0) return void 0;
+    const parsed = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || typeof parsed.since !== "string") {
+      return void 0;
+    }
+    return parsed;
+  } catch {
+    return void 0;
+  }
+}
+async function writePendingRestart(paths, pending) {
+  await ensureStateDir(paths);
+  await writeFileAtomic(pendingRestartPath(paths), JSON.stringify(pending) + "\n");
+}
+async function clearPendingRestart(paths) {
+  await removeIfPresent(pendingRestartPath(paths));
+}
+function publicPending(pending) {
+  return {
+    toVersion: pending.toVersion,
+    since: pending.since,
+    deadline: pending.deadline,
+    reason: pending.reason,
+    ...pending.waitingFor ? {
+      waitingFor: pending.waitingFor
+    } : {}
+  };
+}
+async function logRestartEvent(paths, nowMs, line) {
+  await ensureStateDir(paths);
+  await Deno.writeTextFile(paths.updaterLogFile, `${new Date(nowMs).toISOString()} ${line}
+`, {
+    append: true,
+    mode: 384
+  });
+}
+var PENDING_RESTART_FILE;
+var init_pending = __esm({
+  "lib/idle/pending.ts"() {
+    init_atomic_file();
+    init_paths();
+    PENDING_RESTART_FILE = "pending-restart.json";
+  }
+});
+
 // lib/restart.ts
 var restart_exports = {};
 __export(restart_exports, {
@@ -3106,6 +3416,7 @@ async function restartLocked(ctx, settings) {
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
   }
   const spawned = await spawnAppServer(ctx, settings, binary);
+  await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
     backend: "pid",
     pid: spawned.record.pid,
@@ -3115,11 +3426,22 @@ async function restartLocked(ctx, settings) {
 }
 async function restart(options = {}) {
   const ctx = createContext(options);
+  const turns = await checkTurnsBeforeStop(ctx, "restart", options);
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
-  return await withUpdaterEnsured(ctx, settings, outcome);
+  const warnings = [
+    ...turns.warnings,
+    ...outcome.warnings ?? []
+  ];
+  return await withUpdaterEnsured(ctx, settings, {
+    ...outcome,
+    ...warnings.length ? {
+      warnings
+    } : {},
+    ...turnFields(turns)
+  });
 }
 var init_restart = __esm({
   "lib/restart.ts"() {
@@ -3132,6 +3454,8 @@ var init_restart = __esm({
     init_start();
     init_stop();
     init_socket_owner();
+    init_pending();
+    init_when_idle();
   }
 });
 
@@ -4533,141 +4857,152 @@ var init_npm = __esm({
   }
 });
 
-// lib/bootstrap.ts
-var bootstrap_exports = {};
-__export(bootstrap_exports, {
-  bootstrap: () => bootstrap
-});
-async function bootstrap(options = {}) {
-  const ctx = createContext(options);
-  const { settings: before } = await loadSettings(ctx.paths);
-  const external = ctx.options.codexBin ?? before.codexBin;
-  let installed = false;
-  if (options.install && options.version !== void 0) {
-    (await Promise.resolve().then(() => (init_registry(), registry_exports))).normalizeVersion(options.version);
-  }
-  if (external === void 0) {
-    try {
-      Deno.statSync(binaryFor(ctx, before).path);
-    } catch {
-      if (!options.install) {
-        throw new CodexdError("BINARY_MISSING", `Cannot bootstrap: codex is not installed at ${binaryFor(ctx, before).path}`, "codexd bootstrap --install");
-      }
-      const source = options.source ?? before.updater.source;
-      if (source === "install-sh") {
-        const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
-        installed = (await installFromScript2(ctx.paths, {
-          release: options.version,
-          signal: options.signal
-        })).installed;
-      } else {
-        const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
-        installed = (await installFromNpm2(ctx.paths, {
-          version: options.version,
-          registry: options.registry,
-          onProgress: options.onProgress,
-          signal: options.signal
-        })).installed;
-      }
-    }
-  }
-  await using _lock = await lockDaemon(ctx);
-  await assertNoReferenceUpdater(ctx);
-  const saved = await loadSettings(ctx.paths);
-  const savedUpdater = saved.raw.updater;
-  const autoUpdate = options.autoUpdate ?? (typeof savedUpdater?.autoUpdateEnabled === "boolean" ? void 0 : external === void 0);
-  const settings = await updateSettings(ctx.paths, {
-    ...options.remoteControl !== void 0 ? {
-      remoteControlEnabled: options.remoteControl
-    } : {},
-    ...ctx.options.codexBin ? {
-      codexBin: ctx.options.codexBin
-    } : {},
-    updater: {
-      enabled: true,
-      ...autoUpdate !== void 0 ? {
-        autoUpdateEnabled: autoUpdate
-      } : {},
-      ...options.source ? {
-        source: options.source
-      } : {}
-    }
-  });
-  const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
-  await markWanted(ctx, settings);
-  const state = await readServerState(ctx.paths);
-  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
-  const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
-  const outcome = await withUpdaterEnsured(ctx, settings, mismatched ? await restartLocked(ctx, settings) : await startLocked(ctx, settings, {
-    fresh: true
-  }));
-  const updater = await ensureUpdater(ctx, settings);
-  const { status: appServer, changed: _changed, ...rest } = outcome;
-  const changed = installed || settingsChanged || appServer !== "alreadyRunning" || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
+// lib/idle/policy.ts
+function parseWindow(text) {
+  const match = WINDOW.exec(text.trim());
+  if (match === null) return `restart window must look like "02:00-05:00", got "${text}"`;
+  const startMinute = Number(match[1]) * 60 + Number(match[2]);
+  const endMinute = Number(match[3]) * 60 + Number(match[4]);
+  if (startMinute === endMinute) return `restart window "${text}" is empty`;
   return {
-    status: "bootstrapped",
-    appServer,
-    ...rest,
-    autoUpdateEnabled: settings.updater.autoUpdateEnabled,
-    remoteControlEnabled: settings.remoteControlEnabled,
-    installed,
-    updaterPid: updater.pid,
-    changed
+    startMinute,
+    endMinute
   };
 }
-var init_bootstrap = __esm({
-  "lib/bootstrap.ts"() {
-    init_server_record();
-    init_errors();
-    init_app_server_spawn();
-    init_context();
-    init_restart();
-    init_start();
-    init_settings();
-    init_pid_record();
-    init_updater();
+function inWindow(window, date) {
+  if (window === void 0) return true;
+  const parsed = parseWindow(window);
+  if (typeof parsed === "string") return true;
+  const minute = date.getHours() * 60 + date.getMinutes();
+  const { startMinute, endMinute } = parsed;
+  return startMinute < endMinute ? minute >= startMinute && minute < endMinute : minute >= startMinute || minute < endMinute;
+}
+function deadlineFor(sinceMs, policy) {
+  if (policy.restartDeadlineMinutes <= 0) return null;
+  return new Date(sinceMs + policy.restartDeadlineMinutes * 6e4).toISOString();
+}
+function decidePendingRestart(pending, observed, policy, nowMs) {
+  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    return {
+      kind: "wait",
+      waitingFor: "window"
+    };
+  }
+  if (observed.kind !== "busy") return {
+    kind: "apply"
+  };
+  const deadline = pending.deadline === null ? void 0 : Date.parse(pending.deadline);
+  if (deadline !== void 0 && Number.isFinite(deadline) && nowMs >= deadline) {
+    return {
+      kind: "forceAfterInterrupt",
+      activeTurns: observed.activeTurns
+    };
+  }
+  return {
+    kind: "wait",
+    waitingFor: "activeTurns"
+  };
+}
+var WINDOW;
+var init_policy = __esm({
+  "lib/idle/policy.ts"() {
+    WINDOW = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
   }
 });
 
-// lib/interrupt.ts
-var interrupt_exports = {};
-__export(interrupt_exports, {
-  INTERRUPT_SIGNALS: () => INTERRUPT_SIGNALS,
-  interruptible: () => interruptible
-});
-async function interruptible(command) {
-  const controller = new AbortController();
-  let removed = false;
-  const remove = () => {
-    if (removed) return;
-    removed = true;
-    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+// lib/idle/deferred_restart.ts
+function restartPolicy(settings) {
+  return {
+    restartDeadlineMinutes: settings.updater.restartDeadlineMinutes,
+    ...settings.updater.restartWindow ? {
+      restartWindow: settings.updater.restartWindow
+    } : {}
   };
-  const listeners = INTERRUPT_SIGNALS.map((name) => {
-    const listener = () => {
-      if (!controller.signal.aborted) return controller.abort(name);
-      remove();
-      Deno.kill(Deno.pid, name);
+}
+async function restartOrDefer(ctx, settings, intent, restart2, options = {}) {
+  const { paths } = ctx;
+  const nowMs = ctx.clock.now();
+  const policy = restartPolicy(settings);
+  const existing = await readPendingRestart(paths);
+  const since = existing?.since ?? new Date(nowMs).toISOString();
+  const deadline = existing ? existing.deadline : deadlineFor(nowMs, policy);
+  let decision;
+  let observed;
+  if (options.now) {
+    decision = {
+      kind: "apply"
     };
-    Deno.addSignalListener(name, listener);
-    return [
-      name,
-      listener
-    ];
-  });
+  } else if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    decision = {
+      kind: "wait",
+      waitingFor: "window"
+    };
+  } else {
+    observed = await (options.observe ?? (() => observeIdle(paths.socketPath, {
+      gapMs: options.idleGapMs,
+      clock: ctx.clock
+    })))();
+    decision = decidePendingRestart({
+      deadline
+    }, observed, policy, nowMs);
+  }
+  if (decision.kind === "wait") {
+    const pending = {
+      kind: intent.kind,
+      toVersion: intent.toVersion,
+      since,
+      deadline,
+      reason: intent.reason,
+      waitingFor: decision.waitingFor,
+      ...intent.previousRelease !== void 0 ? {
+        previousRelease: intent.previousRelease,
+        previousVersion: intent.previousVersion
+      } : existing?.previousRelease !== void 0 ? {
+        previousRelease: existing.previousRelease,
+        previousVersion: existing.previousVersion
+      } : {}
+    };
+    await writePendingRestart(paths, pending);
+    const activeTurns = observed?.kind === "busy" ? observed.activeTurns : void 0;
+    if (existing === void 0 || existing.waitingFor !== decision.waitingFor || existing.toVersion !== intent.toVersion) {
+      const why = decision.waitingFor === "window" ? `outside restart window ${policy.restartWindow}` : `${activeTurns} active turn${activeTurns === 1 ? "" : "s"}`;
+      await logRestartEvent(paths, nowMs, `restart deferred (${intent.reason}): ${why}; deadline ${deadline ?? "none"}`);
+    }
+    return {
+      restarted: false,
+      pendingRestart: publicPending(pending),
+      ...activeTurns !== void 0 ? {
+        activeTurns
+      } : {}
+    };
+  }
+  let interrupted2 = [];
+  if (decision.kind === "forceAfterInterrupt") {
+    interrupted2 = await interruptActiveTurns(paths.socketPath).catch(() => []);
+    await logRestartEvent(paths, nowMs, `restart deadline ${deadline} passed (${intent.reason}): interrupted ${interrupted2.length} turn${interrupted2.length === 1 ? "" : "s"}${interrupted2.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`);
+  }
   try {
-    return await command(controller.signal);
-  } finally {
-    remove();
+    const result = await restart2();
+    await clearPendingRestart(paths);
+    const how = options.now ? "at once (--now)" : decision.kind === "forceAfterInterrupt" ? "after interrupting" : observed?.kind === "unreachable" ? "(app-server not answering)" : "(idle)";
+    await logRestartEvent(paths, ctx.clock.now(), `restart applied ${how}: ${intent.reason}`);
+    return {
+      restarted: true,
+      result,
+      interrupted: interrupted2
+    };
+  } catch (error) {
+    await logRestartEvent(paths, ctx.clock.now(), `restart failed (${intent.reason}): ${describeError(error).split("\n")[0]}`);
+    await clearPendingRestart(paths);
+    throw error;
   }
 }
-var INTERRUPT_SIGNALS;
-var init_interrupt = __esm({
-  "lib/interrupt.ts"() {
-    INTERRUPT_SIGNALS = [
-      "SIGINT",
-      "SIGTERM"
-    ];
+var init_deferred_restart = __esm({
+  "lib/idle/deferred_restart.ts"() {
+    init_errors();
+    init_policy();
+    init_probe();
+    init_pending();
   }
 });
 
@@ -4675,6 +5010,7 @@ var init_interrupt = __esm({
 var update_exports = {};
 __export(update_exports, {
   oneLine: () => oneLine,
+  restartOntoNewRelease: () => restartOntoNewRelease,
   update: () => update
 });
 async function install2(ctx, settings, options) {
@@ -4766,7 +5102,7 @@ function oneLine(error) {
 }
 function passSummary(result) {
   const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
-  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary;
+  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : result.restartPending ? `${summary}; restart pending (${result.pendingRestart?.waitingFor ?? "idle"})` : summary;
 }
 async function updateOnce(ctx, options) {
   const { settings } = await loadSettings(ctx.paths);
@@ -4819,7 +5155,7 @@ async function updateOnce(ctx, options) {
     });
   }
   try {
-    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease);
+    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
     if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
     return await record(ctx, options, result);
   } catch (error) {
@@ -4828,7 +5164,7 @@ async function updateOnce(ctx, options) {
     await lock.release();
   }
 }
-async function restartIfVersionDiffers(ctx, outcome, previousRelease) {
+async function restartIfVersionDiffers(ctx, outcome, previousRelease, options) {
   const { settings } = await loadSettings(ctx.paths);
   const state = await readServerState(ctx.paths);
   if (state.kind !== "running") return outcome;
@@ -4841,14 +5177,41 @@ async function restartIfVersionDiffers(ctx, outcome, previousRelease) {
       } : {}
     };
   }
-  const spawned = await restartOntoNewRelease(ctx, settings, previousRelease, outcome.previousVersion);
+  const pending = await readPendingRestart(ctx.paths);
+  const rollbackTo = previousRelease ?? pending?.previousRelease;
+  const fromVersion = pending?.previousVersion ?? info.appServerVersion;
+  const done = await restartOrDefer(ctx, settings, {
+    kind: "update",
+    toVersion: outcome.version,
+    reason: `update ${info.appServerVersion} -> ${outcome.version}`,
+    previousRelease: rollbackTo,
+    previousVersion: fromVersion
+  }, () => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion), {
+    now: options.now,
+    idleGapMs: options.idleGapMs
+  });
+  if (!done.restarted) {
+    return {
+      ...outcome,
+      appServerVersion: info.appServerVersion,
+      restartPending: true,
+      pendingRestart: done.pendingRestart,
+      ...done.activeTurns !== void 0 ? {
+        activeTurns: done.activeTurns
+      } : {}
+    };
+  }
+  const spawned = done.result;
   return {
     ...outcome,
     status: "updated",
     version: spawned.facts.version,
     restarted: true,
     pid: spawned.record.pid,
-    appServerVersion: spawned.info.appServerVersion
+    appServerVersion: spawned.info.appServerVersion,
+    ...done.interrupted.length ? {
+      interruptedTurns: done.interrupted
+    } : {}
   };
 }
 async function pruneReleases(ctx, previousRelease) {
@@ -4906,7 +5269,254 @@ var init_update = __esm({
     init_settings();
     init_updater_state();
     init_version();
+    init_deferred_restart();
+    init_pending();
     RELEASE_NAME = /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
+  }
+});
+
+// lib/idle/apply_pending.ts
+var apply_pending_exports = {};
+__export(apply_pending_exports, {
+  applyPendingRestart: () => applyPendingRestart,
+  restartWhenIdle: () => restartWhenIdle
+});
+async function applyPendingRestart(options = {}) {
+  const ctx = createContext(options);
+  if (await readPendingRestart(ctx.paths) === void 0) return {
+    status: "none"
+  };
+  await ensureStateDir(ctx.paths);
+  const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
+  if (lock === void 0) return {
+    status: "busy"
+  };
+  try {
+    const pending = await readPendingRestart(ctx.paths);
+    if (pending === void 0) return {
+      status: "none"
+    };
+    const state = await readServerState(ctx.paths);
+    const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : void 0;
+    const moot = state.kind !== "running" ? "no app-server running" : pending.toVersion !== null && info?.appServerVersion === pending.toVersion ? `already serving ${pending.toVersion}` : void 0;
+    if (moot !== void 0) {
+      await clearPendingRestart(ctx.paths);
+      await logRestartEvent(ctx.paths, ctx.clock.now(), `pending restart dropped: ${moot}`);
+      return {
+        status: "cleared"
+      };
+    }
+    const { settings } = await loadSettings(ctx.paths);
+    const intent = {
+      kind: pending.kind ?? "update",
+      toVersion: pending.toVersion,
+      reason: pending.reason,
+      previousRelease: pending.previousRelease,
+      previousVersion: pending.previousVersion
+    };
+    const deferOptions = {
+      idleGapMs: options.idleGapMs
+    };
+    if (intent.kind === "restart") {
+      const done2 = await restartOrDefer(ctx, settings, intent, () => restartLocked(ctx, settings), deferOptions);
+      if (!done2.restarted) return waiting(done2);
+      return applied(done2.result.pid, done2.result.appServerVersion, done2.interrupted);
+    }
+    const { restartOntoNewRelease: restartOntoNewRelease2 } = await Promise.resolve().then(() => (init_update(), update_exports));
+    const done = await restartOrDefer(ctx, settings, intent, () => restartOntoNewRelease2(ctx, settings, intent.previousRelease, intent.previousVersion ?? null), deferOptions);
+    if (!done.restarted) return waiting(done);
+    return applied(done.result.record.pid, done.result.info.appServerVersion, done.interrupted);
+  } finally {
+    await lock.release();
+  }
+}
+function waiting(done) {
+  return {
+    status: "waiting",
+    pendingRestart: done.pendingRestart,
+    ...done.activeTurns !== void 0 ? {
+      activeTurns: done.activeTurns
+    } : {}
+  };
+}
+function applied(pid, appServerVersion, interrupted2) {
+  return {
+    status: "applied",
+    ...typeof pid === "number" ? {
+      pid
+    } : {},
+    ...appServerVersion ? {
+      appServerVersion
+    } : {},
+    ...interrupted2.length ? {
+      interruptedTurns: interrupted2
+    } : {}
+  };
+}
+async function restartWhenIdle(ctx, settings, reason, options = {}) {
+  const done = await restartOrDefer(ctx, settings, {
+    kind: "restart",
+    toVersion: null,
+    reason
+  }, () => restartLocked(ctx, settings), options);
+  return done.restarted ? {
+    restarted: true,
+    result: done.result,
+    interruptedTurns: done.interrupted
+  } : done;
+}
+var init_apply_pending = __esm({
+  "lib/idle/apply_pending.ts"() {
+    init_daemon_lock();
+    init_context();
+    init_control_socket();
+    init_server_record();
+    init_restart();
+    init_settings();
+    init_paths();
+    init_deferred_restart();
+    init_pending();
+  }
+});
+
+// lib/bootstrap.ts
+var bootstrap_exports = {};
+__export(bootstrap_exports, {
+  bootstrap: () => bootstrap
+});
+async function bootstrap(options = {}) {
+  const ctx = createContext(options);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const external = ctx.options.codexBin ?? before.codexBin;
+  let installed = false;
+  if (options.install && options.version !== void 0) {
+    (await Promise.resolve().then(() => (init_registry(), registry_exports))).normalizeVersion(options.version);
+  }
+  if (external === void 0) {
+    try {
+      Deno.statSync(binaryFor(ctx, before).path);
+    } catch {
+      if (!options.install) {
+        throw new CodexdError("BINARY_MISSING", `Cannot bootstrap: codex is not installed at ${binaryFor(ctx, before).path}`, "codexd bootstrap --install");
+      }
+      const source = options.source ?? before.updater.source;
+      if (source === "install-sh") {
+        const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
+        installed = (await installFromScript2(ctx.paths, {
+          release: options.version,
+          signal: options.signal
+        })).installed;
+      } else {
+        const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
+        installed = (await installFromNpm2(ctx.paths, {
+          version: options.version,
+          registry: options.registry,
+          onProgress: options.onProgress,
+          signal: options.signal
+        })).installed;
+      }
+    }
+  }
+  await using _lock = await lockDaemon(ctx);
+  await assertNoReferenceUpdater(ctx);
+  const saved = await loadSettings(ctx.paths);
+  const savedUpdater = saved.raw.updater;
+  const autoUpdate = options.autoUpdate ?? (typeof savedUpdater?.autoUpdateEnabled === "boolean" ? void 0 : external === void 0);
+  const settings = await updateSettings(ctx.paths, {
+    ...options.remoteControl !== void 0 ? {
+      remoteControlEnabled: options.remoteControl
+    } : {},
+    ...ctx.options.codexBin ? {
+      codexBin: ctx.options.codexBin
+    } : {},
+    updater: {
+      enabled: true,
+      ...autoUpdate !== void 0 ? {
+        autoUpdateEnabled: autoUpdate
+      } : {},
+      ...options.source ? {
+        source: options.source
+      } : {}
+    }
+  });
+  const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
+  await markWanted(ctx, settings);
+  const state = await readServerState(ctx.paths);
+  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
+  const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
+  const deferred = mismatched ? await (await Promise.resolve().then(() => (init_apply_pending(), apply_pending_exports))).restartWhenIdle(ctx, settings, "launch flags changed (bootstrap)") : void 0;
+  const outcome = await withUpdaterEnsured(ctx, settings, deferred?.restarted ? deferred.result : await startLocked(ctx, settings, {
+    fresh: true
+  }));
+  const updater = await ensureUpdater(ctx, settings);
+  const { status: appServer, changed: _changed, ...rest } = outcome;
+  const changed = installed || settingsChanged || appServer !== "alreadyRunning" || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
+  return {
+    status: "bootstrapped",
+    appServer,
+    ...rest,
+    autoUpdateEnabled: settings.updater.autoUpdateEnabled,
+    remoteControlEnabled: settings.remoteControlEnabled,
+    installed,
+    updaterPid: updater.pid,
+    changed,
+    ...deferred && !deferred.restarted ? {
+      pendingRestart: deferred.pendingRestart
+    } : {}
+  };
+}
+var init_bootstrap = __esm({
+  "lib/bootstrap.ts"() {
+    init_server_record();
+    init_errors();
+    init_app_server_spawn();
+    init_context();
+    init_start();
+    init_settings();
+    init_pid_record();
+    init_updater();
+  }
+});
+
+// lib/interrupt.ts
+var interrupt_exports = {};
+__export(interrupt_exports, {
+  INTERRUPT_SIGNALS: () => INTERRUPT_SIGNALS,
+  interruptible: () => interruptible
+});
+async function interruptible(command) {
+  const controller = new AbortController();
+  let removed = false;
+  const remove = () => {
+    if (removed) return;
+    removed = true;
+    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+  };
+  const listeners = INTERRUPT_SIGNALS.map((name) => {
+    const listener = () => {
+      if (!controller.signal.aborted) return controller.abort(name);
+      remove();
+      Deno.kill(Deno.pid, name);
+    };
+    Deno.addSignalListener(name, listener);
+    return [
+      name,
+      listener
+    ];
+  });
+  try {
+    return await command(controller.signal);
+  } finally {
+    remove();
+  }
+}
+var INTERRUPT_SIGNALS;
+var init_interrupt = __esm({
+  "lib/interrupt.ts"() {
+    INTERRUPT_SIGNALS = [
+      "SIGINT",
+      "SIGTERM"
+    ];
   }
 });
 
@@ -5126,16 +5736,17 @@ async function status(options = {}) {
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
+  const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
     readServerState(paths),
-    isAnswering(paths.socketPath, {
-      timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
-    }),
+    // One connection: initialize (experimentalApi), then one count of running turns.
+    readServerTurns(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
     // The cache only: `status` never runs the binary (it may hang).
     cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
-    readUpdaterState(paths)
+    readUpdaterState(paths),
+    readPendingRestart(paths)
   ]);
+  const info = turns.info;
   const running = state.kind === "running";
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : void 0;
   return {
@@ -5168,6 +5779,11 @@ async function status(options = {}) {
       autoUpdateEnabled: settings.updater.autoUpdateEnabled,
       ...updaterState
     },
+    activeTurns: turns.activeTurns,
+    ...turns.activeTurnsReason ? {
+      activeTurnsReason: turns.activeTurnsReason
+    } : {},
+    pendingRestart: pending ? publicPending(pending) : null,
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
     ...info ? {} : unsafeSocket(paths.socketPath)
@@ -5191,6 +5807,8 @@ var init_status = __esm({
   "lib/status.ts"() {
     init_server_record();
     init_control_socket();
+    init_probe();
+    init_pending();
     init_context();
     init_managed_binary();
     init_pid_record();
@@ -5217,8 +5835,25 @@ var FLAGS = {
   },
   "grace-seconds": {
     kind: "number",
+    value: "N|none",
+    // none: NO_GRACE_LIMIT (-1), as in settings.
+    words: {
+      none: -1
+    },
+    help: "seconds between SIGTERM and SIGKILL (0-300; none: wait for the drain)"
+  },
+  "when-idle": {
+    kind: "boolean",
+    help: "wait until no turn is running before stopping"
+  },
+  "idle-timeout-seconds": {
+    kind: "number",
     value: "N",
-    help: "seconds between SIGTERM and SIGKILL (0-300)"
+    help: "with --when-idle: give up (STILL_BUSY) after N seconds (default 600)"
+  },
+  now: {
+    kind: "boolean",
+    help: "restart at once even while turns run (they drain for the grace)"
   },
   "start-timeout-seconds": {
     kind: "number",
@@ -5357,7 +5992,9 @@ function parseFlags(argv, allowed) {
     }
     const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
     if (raw === void 0) throw usage(`Option --${name} needs a value`);
-    if (spec.kind === "number") {
+    if (spec.kind === "number" && spec.words && Object.hasOwn(spec.words, raw)) {
+      flags[name] = spec.words[raw];
+    } else if (spec.kind === "number") {
       const value = Number(raw);
       if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
         throw usage(`Option --${name} needs a non-negative number, got "${raw}"`);
@@ -5541,15 +6178,19 @@ var COMMANDS = {
       ...COMMON_FLAGS,
       "grace-seconds",
       "all",
-      "force"
+      "force",
+      "when-idle",
+      "idle-timeout-seconds"
     ],
     examples: [
       "codexd stop",
       "codexd stop --grace-seconds 5",
-      "codexd stop --all"
+      "codexd stop --all",
+      "codexd stop --when-idle --idle-timeout-seconds 1800"
     ],
     run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_stop(), stop_exports))).stop({
       ...options,
+      ...whenIdleFlags(flags),
       all: flags.all === true,
       force: flags.force === true
     }))
@@ -5567,12 +6208,18 @@ var COMMANDS = {
     flags: [
       ...COMMON_FLAGS,
       "grace-seconds",
-      "start-timeout-seconds"
+      "start-timeout-seconds",
+      "when-idle",
+      "idle-timeout-seconds"
     ],
     examples: [
-      "codexd restart"
+      "codexd restart",
+      "codexd restart --when-idle"
     ],
-    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_restart(), restart_exports))).restart(options))
+    run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_restart(), restart_exports))).restart({
+      ...options,
+      ...whenIdleFlags(flags)
+    }))
   },
   version: {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
@@ -5661,11 +6308,13 @@ var COMMANDS = {
       "registry",
       "updater-pass",
       "grace-seconds",
-      "start-timeout-seconds"
+      "start-timeout-seconds",
+      "now"
     ],
     examples: [
       "codexd update",
-      "codexd update --version 0.169.0"
+      "codexd update --version 0.169.0",
+      "codexd update --now"
     ],
     run: async (flags, options) => {
       const { update: update2 } = await Promise.resolve().then(() => (init_update(), update_exports));
@@ -5676,6 +6325,7 @@ var COMMANDS = {
         version: stringFlag(flags, "version"),
         registry: stringFlag(flags, "registry"),
         updaterPass: flags["updater-pass"] === true,
+        now: flags.now === true,
         onProgress: progressReporter(),
         signal
       })));
@@ -5688,6 +6338,14 @@ var COMMANDS = {
       "codexd supervise"
     ],
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_supervise(), supervise_exports))).superviseOnce(options))
+  },
+  "apply-pending": {
+    summary: "(internal) apply a restart an update deferred, once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd apply-pending"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_apply_pending(), apply_pending_exports))).applyPendingRestart(options))
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
@@ -5719,6 +6377,18 @@ var COMMANDS = {
     }
   }
 };
+function whenIdleFlags(flags) {
+  const seconds = flags["idle-timeout-seconds"];
+  if (typeof seconds === "number" && flags["when-idle"] !== true) {
+    throw usage("Option --idle-timeout-seconds needs --when-idle");
+  }
+  return {
+    whenIdle: flags["when-idle"] === true,
+    ...typeof seconds === "number" ? {
+      idleTimeoutMs: seconds * 1e3
+    } : {}
+  };
+}
 function stringFlag(flags, name) {
   const value = flags[name];
   return typeof value === "string" ? value : void 0;

@@ -10,7 +10,7 @@ import { readServerState } from "./server_record.ts";
 import { CodexdError } from "./errors.ts";
 import { flagsMatch } from "./app_server_spawn.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
-import { restartLocked } from "./restart.ts";
+import type { PendingRestart } from "./idle/policy.ts";
 import type { LifecycleResult } from "./result.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
@@ -53,6 +53,8 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
   updaterPid: number;
   /** Whether anything changed on this host (settings, install, app-server, updater). */
   changed: boolean;
+  /** New launch flags wait for running turns to end: the restart the updater will apply. */
+  pendingRestart?: PendingRestart;
 }
 
 /**
@@ -126,12 +128,18 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   const state = await readServerState(ctx.paths);
   const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
   const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
+  // New launch flags must not cut running turns short: restart when idle, else leave it pending.
+  const deferred = mismatched
+    ? await (await import("./idle/apply_pending.ts")).restartWhenIdle(
+      ctx,
+      settings,
+      "launch flags changed (bootstrap)",
+    )
+    : undefined;
   const outcome = await withUpdaterEnsured(
     ctx,
     settings,
-    mismatched
-      ? await restartLocked(ctx, settings)
-      : await startLocked(ctx, settings, { fresh: true }),
+    deferred?.restarted ? deferred.result : await startLocked(ctx, settings, { fresh: true }),
   );
   const updater = await ensureUpdater(ctx, settings);
   const { status: appServer, changed: _changed, ...rest } = outcome;
@@ -146,5 +154,6 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     installed,
     updaterPid: updater.pid,
     changed,
+    ...(deferred && !deferred.restarted ? { pendingRestart: deferred.pendingRestart } : {}),
   };
 }

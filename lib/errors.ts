@@ -36,6 +36,7 @@ export type ErrorCode =
   | "UPDATER_CONFLICT"
   // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.
   | "INTERRUPTED"
+  | "STILL_BUSY"
   | "USAGE"
   | "INTERNAL";
 

@@ -14,6 +14,11 @@ import { type DaemonPaths, ensureStateDir } from "./paths.ts";
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
 /** Upper bound of `shutdownGraceSeconds`. */
 export const MAX_SHUTDOWN_GRACE_SECONDS = 300;
+/** `shutdownGraceSeconds` value meaning: wait for the drain without limit, never SIGKILL. */
+export const NO_GRACE_LIMIT = -1;
+/** Default minutes a pending restart waits for idle before interrupting turns (24 h). */
+export const DEFAULT_RESTART_DEADLINE_MINUTES = 24 * 60;
+const RESTART_WINDOW = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 /** Default minutes between updater passes. */
 export const DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
 
@@ -57,13 +62,20 @@ export interface UpdaterSettings {
   firstPassDelaySeconds: number;
   /** Supervision of the app-server. */
   supervision: SupervisionSettings;
+  /**
+   * Minutes a restart deferred for running turns may wait; then the turns
+   * are interrupted (saved as interrupted) and the restart happens. `0`: never force.
+   */
+  restartDeadlineMinutes: number;
+  /** Local-time window (`HH:MM-HH:MM`, may wrap midnight) outside which no deferred restart happens. */
+  restartWindow?: string;
 }
 
 /** The settings codexd understands. */
 export interface DaemonSettings {
   /** Launch the app-server with `--remote-control`. */
   remoteControlEnabled: boolean;
-  /** Seconds between SIGTERM and SIGKILL on stop (0..300). */
+  /** Seconds between SIGTERM and SIGKILL on stop (0..300, or -1: no limit). */
   shutdownGraceSeconds: number;
   /** An externally owned codex binary to launch instead of the managed one. */
   codexBin?: string;
@@ -90,6 +102,7 @@ export function defaultSettings(): DaemonSettings {
       updateIntervalMinutes: DEFAULT_UPDATE_INTERVAL_MINUTES,
       source: "npm",
       firstPassDelaySeconds: DEFAULT_FIRST_PASS_DELAY_SECONDS,
+      restartDeadlineMinutes: DEFAULT_RESTART_DEADLINE_MINUTES,
       supervision: {
         checkSeconds: DEFAULT_CHECK_SECONDS,
         backoffBaseSeconds: 2,
@@ -126,6 +139,8 @@ export interface NumberRange {
 export const SETTING_RANGES: Readonly<Record<string, NumberRange>> = {
   "updater.updateIntervalMinutes": { min: 0, minInclusive: false, max: 7 * 24 * 60 },
   "updater.firstPassDelaySeconds": { min: 0, minInclusive: true, max: 24 * 3600 },
+  // 0 = never force; at most a year.
+  "updater.restartDeadlineMinutes": { min: 0, minInclusive: true, max: 366 * 24 * 60 },
   "updater.supervision.checkSeconds": { min: 0, minInclusive: false, max: 3600 },
   "updater.supervision.backoffBaseSeconds": { min: 0, minInclusive: false, max: 3600 },
   "updater.supervision.backoffMaxSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
@@ -169,10 +184,11 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
   if (shutdownGraceSeconds !== undefined) {
     if (
       typeof shutdownGraceSeconds !== "number" ||
-      !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 ||
+      !Number.isFinite(shutdownGraceSeconds) ||
+      (shutdownGraceSeconds < 0 && shutdownGraceSeconds !== NO_GRACE_LIMIT) ||
       shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS
     ) {
-      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`;
+      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}, or ${NO_GRACE_LIMIT} for no limit`;
     }
     settings.shutdownGraceSeconds = shutdownGraceSeconds;
   }
@@ -203,6 +219,19 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
     const firstDelay = inRange(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds");
     if (typeof firstDelay === "string") return firstDelay;
     if (firstDelay !== undefined) settings.updater.firstPassDelaySeconds = firstDelay;
+    const deadline = inRange(updater.restartDeadlineMinutes, "updater.restartDeadlineMinutes");
+    if (typeof deadline === "string") return deadline;
+    if (deadline !== undefined) settings.updater.restartDeadlineMinutes = deadline;
+    const { restartWindow } = updater;
+    if (restartWindow !== undefined && restartWindow !== null) {
+      if (typeof restartWindow !== "string" || !RESTART_WINDOW.test(restartWindow)) {
+        return 'updater.restartWindow must look like "02:00-05:00" (local time)';
+      }
+      if (restartWindow.slice(0, 5) === restartWindow.slice(6)) {
+        return "updater.restartWindow must not be empty";
+      }
+      settings.updater.restartWindow = restartWindow;
+    }
     if (source !== undefined) {
       if (source !== "npm" && source !== "install-sh") {
         return 'updater.source must be "npm" or "install-sh"';

@@ -6,7 +6,10 @@
  * @module
  */
 import { readServerState } from "./server_record.ts";
-import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
+import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
+import { readServerTurns } from "./idle/probe.ts";
+import { publicPending, readPendingRestart } from "./idle/pending.ts";
+import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
 import { cachedBinaryFacts } from "./managed_binary.ts";
@@ -45,6 +48,12 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   remoteControlEnabled: boolean;
   /** The updater and supervision state. */
   updater: UpdaterStatus;
+  /** Turns running now; `null` when the app-server cannot be asked (see `activeTurnsReason`). */
+  activeTurns: number | null;
+  /** Why `activeTurns` is `null`. */
+  activeTurnsReason?: string;
+  /** A restart waiting for idle (or the window), or `null`. */
+  pendingRestart: PendingRestart | null;
   /** The app-server's stderr log. */
   logPath: string;
   /** The updater's log. */
@@ -68,14 +77,17 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
+  const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
     readServerState(paths),
-    isAnswering(paths.socketPath, { timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS }),
+    // One connection: initialize (experimentalApi), then one count of running turns.
+    readServerTurns(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
     // The cache only: `status` never runs the binary (it may hang).
     cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths),
+    readPendingRestart(paths),
   ]);
+  const info = turns.info;
   const running = state.kind === "running";
   // A server no record names: say whose it is (never on the common path).
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
@@ -112,6 +124,9 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       autoUpdateEnabled: settings.updater.autoUpdateEnabled,
       ...updaterState,
     },
+    activeTurns: turns.activeTurns,
+    ...(turns.activeTurnsReason ? { activeTurnsReason: turns.activeTurnsReason } : {}),
+    pendingRestart: pending ? publicPending(pending) : null,
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
     ...(info ? {} : unsafeSocket(paths.socketPath)),

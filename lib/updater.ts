@@ -9,10 +9,13 @@
  * only when it is not does it start Deno (`codexd supervise`). Every
  * `updateIntervalMinutes` it runs `codexd update --updater-pass` — a fresh
  * Deno process on the current codexd code, which is how the updater refreshes
- * itself. The loop exits when its pid record stops naming it.
+ * itself. While `pending-restart.json` exists (an update waits for running
+ * turns to end) it runs `codexd apply-pending` at each check. The loop exits
+ * when its pid record stops naming it.
  *
  * Files: `app-server-updater.pid`, `app-server-updater.log`, reads
- * `app-server.pid`, `down` and `supervise.holdoff` in the state directory.
+ * `app-server.pid`, `down`, `supervise.holdoff` and `pending-restart.json` in
+ * the state directory.
  *
  * @module
  */
@@ -70,6 +73,9 @@ while :; do
       # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
     fi
+  fi
+  if [ -e "$state/pending-restart.json" ]; then
+    "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
   fi
   if [ "$now" -ge "$next" ]; then
     "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
