@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type AutostartInfo, readAutostart } from "./autostart/read.ts";
 import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import { binaryFor, createContext, type DaemonOptions, type LifecycleResult } from "./lifecycle.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
@@ -43,6 +44,8 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   logPath: string;
   /** The updater's log. */
   updaterLogPath: string;
+  /** Boot-time start (`enable-autostart`), read from its files; `null` when none. */
+  autostart: AutostartInfo | null;
 }
 
 /**
@@ -99,5 +102,6 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     },
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
+    autostart: readAutostart(paths.codexHome),
   };
 }

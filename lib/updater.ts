@@ -9,7 +9,9 @@
  * only when it is not does it start Deno (`codexd supervise`). Every
  * `updateIntervalMinutes` it runs `codexd update --updater-pass` — a fresh
  * Deno process on the current codexd code, which is how the updater refreshes
- * itself. The loop exits when its pid record stops naming it.
+ * itself. The loop exits when its pid record stops naming it, and — as the
+ * main process of an autostart unit (`$CODEXD_AUTOSTART_UNIT`) — with code
+ * 3 once supervision gave up, so systemd shows the unit failed.
  *
  * Files: `app-server-updater.pid`, `app-server-updater.log`, reads
  * `app-server.pid`, `down` and `supervise.holdoff` in the state directory.
@@ -61,6 +63,12 @@ while :; do
   line=; read -r line < "$me" 2>/dev/null; field pid
   [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
   now=$(date +%s)
+  if [ -n "\${CODEXD_AUTOSTART_UNIT:-}" ] && [ -e "$state/down" ]; then
+    why=; read -r why < "$state/down" 2>/dev/null
+    case $why in "supervision gave up"*)
+      echo "updater $$: $why; exiting so $CODEXD_AUTOSTART_UNIT shows failed" >&2; exit 3;;
+    esac
+  fi
   if [ ! -e "$state/down" ] && ! app_alive; then
     hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
     if [ "$now" -ge "\${hold:-0}" ]; then
