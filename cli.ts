@@ -231,12 +231,12 @@ const COMMANDS: Record<string, CommandSpec> = {
     run: async (_flags, options) =>
       ok(await (await import("./lib/autostart/service.ts")).serviceStart(options)),
   },
-  "autostart-stop": {
-    summary: "(internal) the autostart unit's stop command",
+  "autostart-stopped": {
+    summary: "(internal) the autostart unit's after-stop command",
     flags: COMMON_FLAGS,
-    examples: ["codexd autostart-stop"],
+    examples: ["codexd autostart-stopped"],
     run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/service.ts")).serviceStop(options)),
+      ok(await (await import("./lib/autostart/service.ts")).serviceStopped(options)),
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",

@@ -8,10 +8,10 @@
  * unit's main process. An updater started earlier outside the unit (from an
  * SSH `bootstrap`) is replaced, so systemd can follow the one that runs.
  *
- * `autostart-stop` is `stop --all`, except after the supervisor was killed
- * by a signal: then it notes that (`autostart.abnormal`) and keeps the
- * user's `down` marker as it was, so the restart systemd makes next does not
- * undo a user's `codexd stop`.
+ * `ExecStop=` is plain `stop --all`. `autostart-stopped` (`ExecStopPost=`)
+ * notes a supervisor killed by a signal (`autostart.abnormal`), so the
+ * restart systemd makes next keeps a user's `codexd stop` (the `down`
+ * marker); at boot or on an explicit `systemctl start` it is cleared.
  *
  * Files: `app-server-daemon/{autostart.pid, autostart.abnormal, down}` and
  * what `start`/`stop` touch.
@@ -29,8 +29,6 @@ import {
   lockDaemon,
   restartLocked,
   startLocked,
-  stop,
-  type StopResult,
 } from "../lifecycle.ts";
 import { ensureStateDir, join } from "../paths.ts";
 import { readPidState } from "../pid_record.ts";
@@ -119,30 +117,31 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
     socketPath: ctx.paths.socketPath,
     codexdVersion: CODEXD_VERSION,
   };
-  return { ...base, status: outcome?.status ?? "down", updaterPid: updater.pid };
+  const { status: _status, ...fields } = { status: "down" as const, ...base };
+  return { status: outcome?.status ?? "down", ...fields, updaterPid: updater.pid };
+}
+
+/** What `autostart-stopped` prints (into the journal). */
+export interface ServiceStoppedResult {
+  /** `noted`: the supervisor died abnormally and systemd will restart it; else `clean`. */
+  status: "noted" | "clean";
 }
 
 /**
- * `codexd autostart-stop`: the unit's stop command. `$EXIT_CODE` and
- * `$EXIT_STATUS` (set by systemd when the main process already ended) tell
- * whether the supervisor died abnormally.
+ * `codexd autostart-stopped`: the unit's `ExecStopPost=`. `$EXIT_CODE` and
+ * `$EXIT_STATUS` say how the supervisor ended; after an abnormal end it
+ * leaves the note that makes the coming restart keep the user's `down`.
  */
-export async function serviceStop(
+export async function serviceStopped(
   options: DaemonOptions & { exitCode?: string; exitStatus?: string } = {},
-): Promise<StopResult> {
+): Promise<ServiceStoppedResult> {
   const abnormal = exitedAbnormally(
     options.exitCode ?? Deno.env.get("EXIT_CODE"),
     options.exitStatus ?? Deno.env.get("EXIT_STATUS"),
   );
+  if (!abnormal) return { status: "clean" };
   const ctx = createContext(options);
-  const downFile = join(ctx.paths.stateDir, DOWN_FILE);
-  const wasDown = mtimeMs(downFile) !== undefined;
-  if (abnormal) {
-    await ensureStateDir(ctx.paths);
-    await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), "supervisor killed\n");
-  }
-  const result = await stop({ ...options, all: true });
-  // The user did not stop it: systemd is about to bring it back.
-  if (abnormal && !wasDown) await Deno.remove(downFile).catch(() => {});
-  return result;
+  await ensureStateDir(ctx.paths);
+  await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), "supervisor killed\n");
+  return { status: "noted" };
 }

@@ -11,7 +11,8 @@
  * which starts the app-server and the updater loop inside the unit and
  * writes the loop's pid to `PIDFile=`, so the loop is the unit's main
  * process and `systemctl --user status` follows it. `Restart=on-abnormal`
- * brings back a supervisor killed by a signal, never one that exited.
+ * brings back a supervisor killed by a signal, never one that exited;
+ * `KillMode=process` lets the app-server keep serving meanwhile.
  *
  * @module
  */
@@ -145,10 +146,16 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     `Environment=DENO_NO_UPDATE_CHECK=1`,
     `ExecStart=${execLine(codexdArgv(spec, ["autostart-start"]))}`,
     `ExecReload=${execLine(codexdArgv(spec, ["restart"]))}`,
-    `ExecStop=${execLine(codexdArgv(spec, ["autostart-stop"]))}`,
+    `ExecStop=${execLine(codexdArgv(spec, ["stop", "--all"]))}`,
+    // Runs after every stop, also when the supervisor was killed (systemd then
+    // skips ExecStop): notes an abnormal end so the restart keeps a user's stop.
+    `ExecStopPost=${execLine(codexdArgv(spec, ["autostart-stopped"]))}`,
     // A supervisor killed by a signal comes back; one that exited (a user's
     // `stop --all`, or supervision giving up: exit 3, the unit shows failed) does not.
     `Restart=on-abnormal`,
+    // Stopping is ExecStop's job (codexd stop --all, graceful). When only the
+    // supervisor died, the app-server it watched keeps serving through the restart.
+    `KillMode=process`,
     `RestartSec=${UNIT_RESTART_SECONDS}`,
     `TimeoutStartSec=${UNIT_START_TIMEOUT_SECONDS}`,
     `TimeoutStopSec=${stopTimeout}`,
@@ -238,9 +245,9 @@ const CLEAN_SIGNALS = new Set(["HUP", "INT", "TERM", "PIPE"]);
 
 /**
  * Whether the unit's main process (the supervisor) died abnormally, from the
- * `$EXIT_CODE`/`$EXIT_STATUS` systemd gives `ExecStop=`: a core dump or an
- * unclean signal — exactly when `Restart=on-abnormal` restarts it. Unset
- * (the supervisor still runs: a `systemctl stop`) or a normal exit is not.
+ * `$EXIT_CODE`/`$EXIT_STATUS` systemd gives `ExecStopPost=`: a core dump or
+ * an unclean signal — exactly when `Restart=on-abnormal` restarts it. Unset
+ * or a normal exit (a `systemctl stop`, a user's `stop --all`) is not.
  */
 export function exitedAbnormally(exitCode?: string, exitStatus?: string): boolean {
   if (exitCode === "dumped") return true;
