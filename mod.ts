@@ -51,7 +51,13 @@ export {
   disableAutostart,
   enableAutostart,
 } from "./lib/autostart/command.ts";
-export { type AutostartInfo, type AutostartManager, readAutostart } from "./lib/autostart/read.ts";
+export {
+  type AutostartInfo,
+  type AutostartLocations,
+  type AutostartManager,
+  readAutostart,
+} from "./lib/autostart/read.ts";
+export type { SystemdFacts, SystemdOptions } from "./lib/autostart/systemd.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

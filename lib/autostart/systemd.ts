@@ -104,11 +104,11 @@ export function systemctlEnv(
 
 /** Options of the systemd calls. */
 export interface SystemdOptions {
-  /** @default {SYSTEMCTL_TIMEOUT_MS} */
+  /** Bound of a quick `systemctl --user` call. @default {SYSTEMCTL_TIMEOUT_MS} */
   systemctlTimeoutMs?: number;
-  /** @default {SYSTEMCTL_JOB_TIMEOUT_MS} */
+  /** Bound of `systemctl --user start/reload/disable --now`. @default {SYSTEMCTL_JOB_TIMEOUT_MS} */
   jobTimeoutMs?: number;
-  /** @default {LOGINCTL_TIMEOUT_MS} */
+  /** Bound of `loginctl enable-linger`. @default {LOGINCTL_TIMEOUT_MS} */
   loginctlTimeoutMs?: number;
   /** Facts to use instead of reading the machine (tests). */
   facts?: SystemdFacts;
