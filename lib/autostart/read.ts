@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { launchdLabel, unitFileName } from "./unit.ts";
+import { launchdLabel, unitFileName } from "./name.ts";
 
 /** Which service manager starts codexd. */
 export type AutostartManager = "systemd-user" | "launchd";

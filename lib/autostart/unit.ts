@@ -16,6 +16,16 @@
  *
  * @module
  */
+import { launchdLabel, unitFileName } from "./name.ts";
+
+export {
+  fnv1a32,
+  LAUNCHD_LABEL_PREFIX,
+  launchdLabel,
+  SERVICE_PREFIX,
+  serviceName,
+  unitFileName,
+} from "./name.ts";
 
 /** The unit's `TimeoutStartSec=`: deno start-up, the lock wait and the app-server's readiness. */
 export const UNIT_START_TIMEOUT_SECONDS = 120;
@@ -25,10 +35,6 @@ export const UNIT_STOP_SLACK_SECONDS = 30;
 export const UNIT_RESTART_SECONDS = 5;
 /** launchd's `ThrottleInterval`: the least seconds between two runs of the start command. */
 export const LAUNCHD_THROTTLE_SECONDS = 30;
-/** Prefix of every unit name and LaunchAgent label. */
-export const SERVICE_PREFIX = "codexd";
-/** Reverse-DNS prefix of LaunchAgent labels. */
-export const LAUNCHD_LABEL_PREFIX = "dev.codexd";
 /** Name (in the state directory) of the plain pid file systemd reads (`PIDFile=`). */
 export const SERVICE_PID_FILE = "autostart.pid";
 /** Name (in the state directory) of the note "the supervisor died abnormally; keep `down`". */
@@ -37,37 +43,6 @@ export const ABNORMAL_MARKER = "autostart.abnormal";
 export const AUTOSTART_UNIT_ENV = "CODEXD_AUTOSTART_UNIT";
 /** Exit code of the updater loop when supervision gave up under systemd: the unit turns `failed`. */
 export const GAVE_UP_EXIT_CODE = 3;
-
-/** 32-bit FNV-1a of a string's UTF-8 bytes, as 8 hex digits: short, stable, dependency-free. */
-export function fnv1a32(text: string): string {
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, "0");
-}
-
-/**
- * The service name of one CODEX_HOME: `codexd-<readable slug>-<hash>`. The
- * slug helps a person reading `systemctl --user list-units`; the hash of the
- * exact path keeps two homes apart even when their slugs collide.
- */
-export function serviceName(codexHome: string): string {
-  const slug = codexHome.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "")
-    .slice(-40).replace(/^-+/, "");
-  return `${SERVICE_PREFIX}-${slug ? `${slug}-` : ""}${fnv1a32(codexHome)}`;
-}
-
-/** The systemd unit file name of one CODEX_HOME. */
-export function unitFileName(codexHome: string): string {
-  return `${serviceName(codexHome)}.service`;
-}
-
-/** The LaunchAgent label of one CODEX_HOME. */
-export function launchdLabel(codexHome: string): string {
-  return `${LAUNCHD_LABEL_PREFIX}.${serviceName(codexHome).slice(SERVICE_PREFIX.length + 1)}`;
-}
 
 /** What a generated service runs, all absolute. */
 export interface ServiceSpec {
