@@ -135,15 +135,37 @@ Deno.test({
       const active = await box.asUser(`${USER_MANAGER} is-active ${unit}`);
       assertEquals(active.stdout.trim(), "active");
 
-      // A user's stop holds: systemd does not undo it.
+      // systemd follows codexd's supervisor: it is the unit's main process.
+      const mainPid = async () =>
+        Number((await box.asUser(`${USER_MANAGER} show -p MainPID --value ${unit}`)).stdout.trim());
+      assertEquals(await mainPid(), (status.updater as Record<string, unknown>).pid);
+
+      // A crashed app-server comes back (codexd's supervision; systemd stays out of it).
+      await box.asUser(`kill -9 ${status.pid}`);
+      mark = Date.now();
+      await poll("the crashed app-server is back", BOOT_START_BOUND_MS, async () => {
+        const run = await box.asUser(`${CODEXD} status`);
+        return run.code === 0 && json(run).pid !== status.pid;
+      });
+      phase("crash → back", mark);
+
+      // A user's stop holds: systemd does not undo it, not even when it
+      // restarts the supervisor after a SIGKILL (Restart=on-abnormal).
       const stopped = await box.ssh(`${CODEXD} stop`);
       assertEquals([stopped.code, json(stopped).status], [0, "stopped"]);
+      const supervisor = await mainPid();
+      await box.asUser(`kill -9 ${supervisor}`);
       mark = Date.now();
       while (Date.now() - mark < STOP_HOLDS_MS) {
         const probe = await box.asUser(`${CODEXD} status`);
         assertEquals(probe.code, 3, `the app-server came back after a user stop: ${probe.stdout}`);
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
+      const restarts = await box.asUser(`${USER_MANAGER} show -p NRestarts -p ActiveState ${unit}`);
+      assertMatch(restarts.stdout, /NRestarts=1/);
+      assertMatch(restarts.stdout, /ActiveState=active/);
+      const newSupervisor = await mainPid();
+      assert(newSupervisor > 0 && newSupervisor !== supervisor, `main pid ${newSupervisor}`);
       const started = await box.ssh(`${CODEXD} start`);
       assertEquals([started.code, json(started).status], [0, "started"], started.stdout);
       assertEquals((await box.asUser(`${CODEXD} status`)).code, 0);
