@@ -8,7 +8,7 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./support/assert.ts";
-import { runCli } from "./support/helpers.ts";
+import { fakeHome, runCli } from "./support/helpers.ts";
 import {
   execLine,
   exitedAbnormally,
@@ -382,4 +382,55 @@ Deno.test("the updater loop, as a unit's main process, exits 3 once supervision 
     }
     await Deno.remove(state, { recursive: true });
   }
+});
+
+/** Settings of a home under supervision with a quiet updater (no update pass soon). */
+async function supervisedSettings(home: string): Promise<void> {
+  await Deno.mkdir(`${home}/app-server-daemon`, { recursive: true });
+  await Deno.writeTextFile(
+    `${home}/app-server-daemon/settings.json`,
+    JSON.stringify({
+      updater: { enabled: true, autoUpdateEnabled: false, firstPassDelaySeconds: 3600 },
+    }),
+  );
+}
+
+Deno.test("autostart-start starts the app-server and the supervisor and writes its plain pid file", async () => {
+  await using h = await fakeHome();
+  await supervisedSettings(h.home);
+  const run = await runCli(h.home, ["autostart-start"]);
+  assertEquals([run.code, run.json.status], [0, "started"], run.stdout + run.stderr);
+  const pidFile = await Deno.readTextFile(`${h.home}/app-server-daemon/autostart.pid`);
+  assertEquals(pidFile, `${run.json.updaterPid}\n`);
+  const now = (await runCli(h.home, ["status"])).json;
+  assertEquals((now.updater as Record<string, unknown>).pid, run.json.updaterPid);
+  // Again (systemctl start of an active unit never does this, but a restart may): the
+  // same supervisor, the running app-server kept.
+  const again = await runCli(h.home, ["autostart-start"]);
+  assertEquals([again.json.status, again.json.updaterPid], ["alreadyRunning", run.json.updaterPid]);
+});
+
+Deno.test("autostart-start keeps a user's stop only after the supervisor was killed this boot", async () => {
+  await using h = await fakeHome();
+  await supervisedSettings(h.home);
+  const state = `${h.home}/app-server-daemon`;
+  await Deno.writeTextFile(`${state}/down`, "stopped\n");
+  // autostart-stopped after SIGKILL of the supervisor leaves the note.
+  const noted = await runCli(h.home, ["autostart-stopped"], {
+    env: { EXIT_CODE: "killed", EXIT_STATUS: "KILL" },
+  });
+  assertEquals(noted.json.status, "noted");
+  const kept = await runCli(h.home, ["autostart-start"]);
+  assertEquals([kept.code, kept.json.status], [0, "down"], kept.stdout + kept.stderr);
+  assert(typeof kept.json.updaterPid === "number");
+  assertEquals((await runCli(h.home, ["status"])).code, 3);
+  await Deno.stat(`${state}/down`);
+  // The note is consumed: the next start (a boot, a systemctl start) clears down.
+  const clean = await runCli(h.home, ["autostart-stopped"], {
+    env: { EXIT_CODE: "killed", EXIT_STATUS: "TERM" },
+  });
+  assertEquals(clean.json.status, "clean");
+  const started = await runCli(h.home, ["autostart-start"]);
+  assertEquals(started.json.status, "started", started.stdout + started.stderr);
+  assertEquals((await runCli(h.home, ["status"])).code, 0);
 });
