@@ -434,3 +434,21 @@ Deno.test("autostart-start keeps a user's stop only after the supervisor was kil
   assertEquals(started.json.status, "started", started.stdout + started.stderr);
   assertEquals((await runCli(h.home, ["status"])).code, 0);
 });
+
+Deno.test("ensureLinger() reports a refusal as linger: false with the fix, never throws", async () => {
+  const { ensureLinger } = await import("../lib/autostart/systemd.ts");
+  const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
+  try {
+    await Deno.writeTextFile(`${dir}/bob`, "");
+    assertEquals(await ensureLinger("bob", { lingerDir: dir }), { linger: true });
+    // No logind answers here (or the user does not exist): refused.
+    const refused = await ensureLinger("codexd-no-such-user", {
+      lingerDir: dir,
+      loginctlTimeoutMs: 10_000,
+    });
+    assertEquals(refused.linger, false);
+    assertMatch(refused.warning ?? "", /Fix: sudo loginctl enable-linger codexd-no-such-user$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -71,6 +71,8 @@ export interface AutostartResult extends Omit<LifecycleResult, "status"> {
   appServerRunning: boolean;
   /** Whether remote control is enabled in settings. */
   remoteControlEnabled: boolean;
+  /** The command that makes autostart complete (`linger: false`: enable lingering). */
+  hint?: string;
 }
 
 /**
@@ -213,12 +215,16 @@ export async function enableAutostart(options: AutostartOptions = {}): Promise<A
     lingerDir: options.locations?.lingerDir,
   });
   if (linger.warning) warnings.push(linger.warning);
+  const hint = linger.linger
+    ? undefined
+    : `sudo loginctl enable-linger ${currentUser(options.locations)}`;
   const active = (await manager.systemctl(["is-active", unit])).stdout.trim() === "active";
   // The lock is released: the unit's own commands take it.
   if (!active) await mustSucceed(manager, ["start", unit], true);
   else if (settingsChanged) await mustSucceed(manager, ["reload", unit], true);
   const already = wasLinked && !unitChanged && !settingsChanged && active;
-  return await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
+  const result = await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
+  return hint ? { ...result, hint } : result;
 }
 
 /**

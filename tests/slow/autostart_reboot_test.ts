@@ -205,3 +205,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "enable-autostart without polkit reports linger: false with the fix and still starts the unit",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const why = await boxUnavailable();
+    if (why) {
+      console.log(`SKIPPED linger refusal test: ${why}`);
+      return;
+    }
+    const rootfs = await ensureRootfs();
+    if ("skipped" in rootfs) {
+      console.log(`SKIPPED linger refusal test: ${rootfs.skipped}`);
+      return;
+    }
+    const release = await ensureRealCodex(REAL_CODEX_VERSION);
+    await using box = await createBox(rootfs.rootfs, {
+      [Deno.execPath()]: "/usr/local/bin/deno",
+      [REPO_ROOT]: "/opt/codexd",
+      [release]: "/opt/codex-release",
+    });
+    const name = `${REAL_CODEX_VERSION}-${TARGET}`;
+    const standalone = `${box.root}/home/alice/.codex/packages/standalone`;
+    await Deno.mkdir(`${standalone}/releases`, { recursive: true });
+    await Deno.symlink("/opt/codex-release", `${standalone}/releases/${name}`);
+    await Deno.symlink(`releases/${name}`, `${standalone}/current`);
+    await new Deno.Command("/bin/chown", {
+      args: ["-hR", "1000:1000", `${box.root}/home/alice/.codex`],
+    })
+      .output();
+    // Without polkit logind refuses a normal user's enable-linger ("Access denied").
+    await Deno.symlink("/dev/null", `${box.root}/etc/systemd/system/polkit.service`);
+    await box.boot();
+    const run = await box.ssh(`${CODEXD} enable-autostart`);
+    const out = json(run);
+    assertEquals([run.code, out.status], [0, "enabled"], run.stdout + run.stderr);
+    assertEquals((out.autostart as Record<string, unknown>).linger, false);
+    assertEquals(out.hint, "sudo loginctl enable-linger alice");
+    assertMatch(String((out.warnings as string[])[0]), /only after alice logs in/);
+    assertEquals(out.appServerRunning, true);
+    const status = json(await box.asUser(`${CODEXD} status`));
+    assertEquals((status.autostart as Record<string, unknown>).linger, false);
+  },
+});
