@@ -172,10 +172,10 @@ Deno.test("exitedAbnormally() matches Restart=on-abnormal", () => {
 });
 
 Deno.test("keepsDownMarker() keeps a user's stop only across a restart within this boot", () => {
-  const boot = 1_000_000;
+  const boot = "0c5a7b52-1f0e-4c1e-9d7e-3f2b1a9c8d7e";
   assertEquals(keepsDownMarker(undefined, boot), false); // boot or systemctl start
-  assertEquals(keepsDownMarker(boot + 5, boot), true); // supervisor killed this boot
-  assertEquals(keepsDownMarker(boot - 5, boot), false); // note left by the previous boot
+  assertEquals(keepsDownMarker(`${boot}\n`, boot), true); // supervisor killed this boot
+  assertEquals(keepsDownMarker("another-boot\n", boot), false); // note left by the previous boot
 });
 
 Deno.test("diagnoseSystemd() names what is missing and the way out", () => {

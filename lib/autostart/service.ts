@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../atomic_file.ts";
+import { readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import {
   binaryFor,
   createContext,
@@ -32,6 +32,7 @@ import {
 } from "../lifecycle.ts";
 import { ensureStateDir, join } from "../paths.ts";
 import { readPidState } from "../pid_record.ts";
+import { readBootId } from "../process_identity.ts";
 import { loadSettings } from "../settings.ts";
 import { resetSupervision } from "../supervise.ts";
 import { CODEXD_VERSION } from "../version.ts";
@@ -46,13 +47,12 @@ export interface ServiceStartResult extends Omit<LifecycleResult, "status"> {
   updaterPid: number;
 }
 
-/** Seconds since the epoch when this machine booted (`/proc/stat` btime); 0 when unknown. */
-export function bootTimeMs(): number {
+/** This boot's id (Linux `boot_id`, virtualized per container boot by nspawn); "" when unknown. */
+function currentBootId(): string {
   try {
-    const match = /^btime\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/stat"));
-    return match ? Number(match[1]) * 1000 : 0;
+    return readBootId();
   } catch {
-    return 0;
+    return "";
   }
 }
 
@@ -92,7 +92,7 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   const note = join(ctx.paths.stateDir, ABNORMAL_MARKER);
-  const keepDown = keepsDownMarker(mtimeMs(note), bootTimeMs());
+  const keepDown = keepsDownMarker(await readTextIfPresent(note), currentBootId());
   await Deno.remove(note).catch(() => {});
   if (!keepDown) {
     await setDown(ctx, false);
@@ -142,6 +142,6 @@ export async function serviceStopped(
   if (!abnormal) return { status: "clean" };
   const ctx = createContext(options);
   await ensureStateDir(ctx.paths);
-  await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), "supervisor killed\n");
+  await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), `${currentBootId()}\n`);
   return { status: "noted" };
 }

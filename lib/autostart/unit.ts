@@ -233,11 +233,11 @@ export function exitedAbnormally(exitCode?: string, exitStatus?: string): boolea
 /**
  * Whether a service start keeps the user's `down` marker (and so leaves the
  * app-server stopped): only when systemd is bringing back a supervisor that
- * was killed during this boot (`ExecStop` left the abnormal-exit note after
- * the boot began). At boot and on an explicit `systemctl start` the marker is
- * cleared and the app-server starts: a user's `codexd stop` lasts while the
- * machine is up, and survives a killed supervisor.
+ * was killed during this boot (`ExecStopPost` left the abnormal-exit note,
+ * naming the boot). At boot and on an explicit `systemctl start` the marker
+ * is cleared and the app-server starts: a user's `codexd stop` lasts while
+ * the machine is up, and survives a killed supervisor.
  */
-export function keepsDownMarker(noteMtimeMs: number | undefined, bootTimeMs: number): boolean {
-  return noteMtimeMs !== undefined && noteMtimeMs >= bootTimeMs;
+export function keepsDownMarker(noteBootId: string | undefined, bootId: string): boolean {
+  return noteBootId !== undefined && noteBootId.trim() === bootId;
 }

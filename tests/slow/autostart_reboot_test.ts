@@ -6,7 +6,8 @@
  *
  * enable-autostart → power cut → boot → with nobody logged in the
  * app-server answers within 30 s, with remote control → `stop` holds for
- * 10 s → `start` works → disable-autostart → reboot → stopped.
+ * 10 s (also across a SIGKILLed supervisor) → `start` works → clean
+ * reboot → running → disable-autostart → reboot → stopped.
  *
  * "Nobody logged in" is observed with `nsenter` + `setpriv` (no PAM, so no
  * logind session; the test checks `loginctl list-sessions` is empty), never
@@ -169,6 +170,16 @@ Deno.test({
       const started = await box.ssh(`${CODEXD} start`);
       assertEquals([started.code, json(started).status], [0, "started"], started.stdout);
       assertEquals((await box.asUser(`${CODEXD} status`)).code, 0);
+
+      // A clean reboot (ExecStop runs `stop --all`, which marks it down): the boot clears that.
+      mark = Date.now();
+      await box.asRoot("systemctl reboot");
+      if (!(await box.halted())) throw new Error("the box did not halt on systemctl reboot");
+      await box.boot();
+      await poll("status exits 0 after a clean reboot", BOOT_START_BOUND_MS, async () => {
+        return (await box.asUser(`${CODEXD} status`)).code === 0;
+      });
+      phase("reboot2 → status 0", mark);
 
       // Disable: the running app-server keeps running, the next boot does not start it.
       const disabled = await box.ssh(`${CODEXD} disable-autostart`);
