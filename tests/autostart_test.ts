@@ -452,3 +452,18 @@ Deno.test("ensureLinger() reports a refusal as linger: false with the fix, never
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("autostart-start leaves a failed app-server start to supervision instead of failing the unit", async () => {
+  await using h = await fakeHome();
+  await supervisedSettings(h.home);
+  await Deno.remove(`${h.home}/packages/standalone/current`);
+  const run = await runCli(h.home, ["autostart-start"]);
+  assertEquals([run.code, run.json.status], [0, "retrying"], run.stdout + run.stderr);
+  assertMatch(
+    String((run.json.warnings as string[])[0]),
+    /^BINARY_MISSING: .*supervision retries$/,
+  );
+  assert(typeof run.json.updaterPid === "number");
+  const now = (await runCli(h.home, ["status"])).json;
+  assertEquals((now.updater as Record<string, unknown>).running, true);
+});

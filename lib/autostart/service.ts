@@ -19,6 +19,7 @@
  * @module
  */
 import { readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
+import { CodexdError } from "../errors.ts";
 import {
   binaryFor,
   createContext,
@@ -41,8 +42,11 @@ import { ABNORMAL_MARKER, exitedAbnormally, keepsDownMarker, SERVICE_PID_FILE } 
 
 /** What `autostart-start` prints (into the journal). */
 export interface ServiceStartResult extends Omit<LifecycleResult, "status"> {
-  /** `started` (or `alreadyRunning`/`restarted`), or `down` when a user's stop is kept. */
-  status: LifecycleResult["status"] | "down";
+  /**
+   * `started` (or `alreadyRunning`/`restarted`); `down` when a user's stop is
+   * kept; `retrying` when the app-server failed to start and supervision retries.
+   */
+  status: LifecycleResult["status"] | "down" | "retrying";
   /** The supervisor's pid: the unit's main process. */
   updaterPid: number;
 }
@@ -56,11 +60,12 @@ function currentBootId(): string {
   }
 }
 
-function mtimeMs(path: string): number | undefined {
+function exists(path: string): boolean {
   try {
-    return Deno.statSync(path).mtime?.getTime() ?? 0;
+    Deno.statSync(path);
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
 }
 
@@ -84,7 +89,11 @@ async function updaterOutsideService(ctx: DaemonContext): Promise<boolean> {
 /**
  * `codexd autostart-start`: the unit's start command.
  *
- * @throws {CodexdError} what `start` throws; systemd then shows the unit failed.
+ * A failed app-server start is a warning, not a failure: the supervisor
+ * still starts and retries with backoff.
+ *
+ * @throws {CodexdError} `SETTINGS_INVALID`, `LOCK_TIMEOUT`, `SPAWN_FAILED` of
+ * the supervisor: systemd then shows the unit failed.
  */
 export async function serviceStart(options: DaemonOptions = {}): Promise<ServiceStartResult> {
   const ctx = createContext(options);
@@ -98,13 +107,21 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
     await setDown(ctx, false);
     await resetSupervision(ctx);
   }
-  const down = mtimeMs(join(ctx.paths.stateDir, DOWN_FILE)) !== undefined;
+  const down = exists(join(ctx.paths.stateDir, DOWN_FILE));
   let outcome: LifecycleResult | undefined;
+  let failure: string | undefined;
   if (!down) {
-    const state = await readPidState(ctx.paths.pidFile);
-    outcome = state.kind === "running" && !flagsMatch(state.record, settings)
-      ? await restartLocked(ctx, settings)
-      : await startLocked(ctx, settings);
+    try {
+      const state = await readPidState(ctx.paths.pidFile);
+      outcome = state.kind === "running" && !flagsMatch(state.record, settings)
+        ? await restartLocked(ctx, settings)
+        : await startLocked(ctx, settings);
+    } catch (error) {
+      if (!(error instanceof CodexdError)) throw error;
+      // A slow or flaky boot must not leave the unit failed for good: the
+      // supervisor starts below and retries with backoff (and gives up visibly).
+      failure = `${error.code}: ${error.message.split("\n")[0]}; supervision retries`;
+    }
   }
   if (await updaterOutsideService(ctx)) await stopUpdater(ctx);
   const updater = await ensureUpdater(ctx, settings);
@@ -118,7 +135,12 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
     codexdVersion: CODEXD_VERSION,
   };
   const { status: _status, ...fields } = { status: "down" as const, ...base };
-  return { status: outcome?.status ?? "down", ...fields, updaterPid: updater.pid };
+  return {
+    status: outcome?.status ?? (failure ? "retrying" : "down"),
+    ...fields,
+    ...(failure ? { warnings: [failure] } : {}),
+    updaterPid: updater.pid,
+  };
 }
 
 /** What `autostart-stopped` prints (into the journal). */
