@@ -97,6 +97,12 @@ Deno.test("renderSystemdUnit() starts codexd's supervisor with absolute paths an
   ) assert(lines.includes(line), `missing ${line} in\n${unit}`);
   // The pitfalls of the hand-written units this replaces.
   assert(!/RemainAfterExit|Type=oneshot|Restart=always/.test(unit), unit);
+  assert(!unit.includes("DENO_DIR"), "the default cache needs no setting");
+  assert(
+    renderSystemdUnit({ ...SPEC, denoDir: "/srv/deno" }).includes(
+      'Environment="DENO_DIR=/srv/deno"',
+    ),
+  );
   assert(unit.endsWith("\n"));
 });
 

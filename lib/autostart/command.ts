@@ -146,6 +146,7 @@ async function writeServiceFiles(
     entry: autostartEntry(options.moduleUrl),
     stateDir: ctx.paths.stateDir,
     shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    ...(Deno.env.get("DENO_DIR")?.startsWith("/") ? { denoDir: Deno.env.get("DENO_DIR") } : {}),
   };
   const text = files.manager === "launchd"
     ? renderLaunchdPlist(spec, ctx.paths.updaterLogFile)

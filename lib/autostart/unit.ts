@@ -56,6 +56,8 @@ export interface ServiceSpec {
   stateDir: string;
   /** `shutdownGraceSeconds` from settings, to size the stop timeout. */
   shutdownGraceSeconds: number;
+  /** deno's cache when not the default (`$DENO_DIR`), so the unit finds the cached code offline. */
+  denoDir?: string;
 }
 
 /** The codexd command line for `args`, as argv. */
@@ -119,6 +121,7 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     `Environment=${environmentAssignment("CODEX_HOME", spec.codexHome)}`,
     `Environment=${environmentAssignment(AUTOSTART_UNIT_ENV, name)}`,
     `Environment=DENO_NO_UPDATE_CHECK=1`,
+    ...(spec.denoDir ? [`Environment=${environmentAssignment("DENO_DIR", spec.denoDir)}`] : []),
     `ExecStart=${execLine(codexdArgv(spec, ["autostart-start"]))}`,
     `ExecReload=${execLine(codexdArgv(spec, ["restart"]))}`,
     `ExecStop=${execLine(codexdArgv(spec, ["stop", "--all"]))}`,
@@ -175,6 +178,9 @@ export function renderLaunchdPlist(spec: ServiceSpec, logFile: string): string {
     `    <string>${xmlEscape(spec.codexHome)}</string>`,
     `    <key>DENO_NO_UPDATE_CHECK</key>`,
     `    <string>1</string>`,
+    ...(spec.denoDir
+      ? [`    <key>DENO_DIR</key>`, `    <string>${xmlEscape(spec.denoDir)}</string>`]
+      : []),
     `  </dict>`,
     `  <key>RunAtLoad</key>`,
     `  <true/>`,
