@@ -55,8 +55,6 @@ async function poll(
 
 Deno.test({
   name: "enable-autostart brings the app-server back after a power cut with nobody logged in",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const t0 = Date.now();
     const why = await boxUnavailable();
@@ -220,8 +218,6 @@ Deno.test({
 Deno.test({
   name:
     "enable-autostart without polkit reports linger: false with the fix and still starts the unit",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const why = await boxUnavailable();
     if (why) {
