@@ -215,6 +215,41 @@ const COMMANDS: Record<string, CommandSpec> = {
     run: async (_flags, options) =>
       ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
   },
+  "enable-autostart": {
+    summary:
+      "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
+    flags: [...COMMON_FLAGS, "remote-control"],
+    examples: ["codexd enable-autostart", "codexd enable-autostart --remote-control"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/autostart/command.ts")).enableAutostart({
+          ...options,
+          ...(flags["remote-control"] ? { remoteControl: true } : {}),
+        }),
+      ),
+  },
+  "disable-autostart": {
+    summary:
+      "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
+    flags: COMMON_FLAGS,
+    examples: ["codexd disable-autostart"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/autostart/command.ts")).disableAutostart(options)),
+  },
+  "autostart-start": {
+    summary: "(internal) the autostart unit's start command",
+    flags: COMMON_FLAGS,
+    examples: ["codexd autostart-start"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/autostart/service.ts")).serviceStart(options)),
+  },
+  "autostart-stopped": {
+    summary: "(internal) the autostart unit's after-stop command",
+    flags: COMMON_FLAGS,
+    examples: ["codexd autostart-stopped"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/autostart/service.ts")).serviceStopped(options)),
+  },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
     flags: [...COMMON_FLAGS, "lines", "updater"],

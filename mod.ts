@@ -43,6 +43,19 @@ export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
 export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";
 export type { InstallSource } from "./lib/settings.ts";
 export { CODEXD_VERSION } from "./lib/version.ts";
+export {
+  type AutostartOptions,
+  type AutostartResult,
+  disableAutostart,
+  enableAutostart,
+} from "./lib/autostart/command.ts";
+export {
+  type AutostartInfo,
+  type AutostartLocations,
+  type AutostartManager,
+  readAutostart,
+} from "./lib/autostart/read.ts";
+export type { SystemdFacts, SystemdOptions } from "./lib/autostart/systemd.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

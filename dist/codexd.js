@@ -2304,15 +2304,15 @@ function binaryExists(path) {
   }
 }
 async function buildResult(ctx, binary, status2, extra = {}, knownFacts) {
-  const exists = binaryExists(binary.path);
-  const facts = knownFacts ?? (exists ? cachedBinaryFacts(ctx.paths, binary.path) : void 0);
+  const exists3 = binaryExists(binary.path);
+  const facts = knownFacts ?? (exists3 ? cachedBinaryFacts(ctx.paths, binary.path) : void 0);
   return {
     status: status2,
     backend: extra.backend ?? null,
     pid: extra.pid ?? null,
     managed: extra.managed ?? extra.backend !== void 0,
     managedCodexPath: binary.path,
-    managedCodexExists: exists,
+    managedCodexExists: exists3,
     managedCodexVersion: facts?.version ?? null,
     socketPath: ctx.paths.socketPath,
     cliVersion: facts?.version ?? null,
@@ -2976,6 +2976,12 @@ while :; do
   line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
   [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
+  if [ -n "\${CODEXD_AUTOSTART_UNIT:-}" ] && [ -e "$state/down" ]; then
+    why=; plain "$state/down" && { read -r why < "$state/down"; } 2>/dev/null
+    case $why in "supervision gave up"*)
+      echo "updater $$: $why; exiting so $CODEXD_AUTOSTART_UNIT shows failed" >&2; exit 3;;
+    esac
+  fi
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
     hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
@@ -5702,27 +5708,111 @@ var init_supervise = __esm({
   }
 });
 
-// lib/log_command.ts
-var log_command_exports = {};
-__export(log_command_exports, {
-  DEFAULT_LOG_LINES: () => DEFAULT_LOG_LINES,
-  readLogs: () => readLogs
+// lib/autostart/name.ts
+function fnv1a32(text) {
+  let hash = 2166136261;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 16777619) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+function serviceName(codexHome) {
+  const slug = codexHome.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(-40).replace(/^-+/, "");
+  return `${SERVICE_PREFIX}-${slug ? `${slug}-` : ""}${fnv1a32(codexHome)}`;
+}
+function unitFileName(codexHome) {
+  return `${serviceName(codexHome)}.service`;
+}
+function launchdLabel(codexHome) {
+  return `${LAUNCHD_LABEL_PREFIX}.${serviceName(codexHome).slice(SERVICE_PREFIX.length + 1)}`;
+}
+var LAUNCHD_LABEL_PREFIX, SERVICE_PREFIX;
+var init_name = __esm({
+  "lib/autostart/name.ts"() {
+    LAUNCHD_LABEL_PREFIX = "dev.codexd";
+    SERVICE_PREFIX = "codexd";
+  }
 });
-async function readLogs(options = {}) {
-  const ctx = createContext(options);
-  const logPath = options.updater ? ctx.paths.updaterLogFile : ctx.paths.logFile;
+
+// lib/autostart/read.ts
+function userUnitDir(locations = {}) {
+  if (locations.unitDir) return locations.unitDir;
+  const config = Deno.env.get("XDG_CONFIG_HOME");
+  if (config?.startsWith("/")) return `${config}/systemd/user`;
+  return `${homeDir(locations)}/.config/systemd/user`;
+}
+function homeDir(locations) {
+  const home = locations.home ?? Deno.env.get("HOME");
+  if (!home) throw new Error("Cannot locate the user's unit directory: HOME is not set");
+  return home;
+}
+function currentUser(locations = {}) {
+  const named = locations.user ?? Deno.env.get("USER") ?? Deno.env.get("LOGNAME");
+  if (named) return named;
+  const uid = Deno.uid();
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const fields = line.split(":");
+      if (fields.length > 2 && Number(fields[2]) === uid) return fields[0];
+    }
+  } catch {
+  }
+  return String(uid);
+}
+function autostartFiles(codexHome, locations = {}) {
+  const os = locations.os ?? Deno.build.os;
+  if (os === "darwin") {
+    return {
+      manager: "launchd",
+      unit: `${homeDir(locations)}/Library/LaunchAgents/${launchdLabel(codexHome)}.plist`
+    };
+  }
+  if (os !== "linux") return void 0;
+  const dir = userUnitDir(locations);
+  const name = unitFileName(codexHome);
   return {
-    status: "ok",
-    logPath,
-    lines: await tailFile(logPath, options.lines ?? DEFAULT_LOG_LINES)
+    manager: "systemd-user",
+    unit: `${dir}/${name}`,
+    wantsLink: `${dir}/default.target.wants/${name}`
   };
 }
-var DEFAULT_LOG_LINES;
-var init_log_command = __esm({
-  "lib/log_command.ts"() {
-    init_context();
-    init_logs();
-    DEFAULT_LOG_LINES = 50;
+function present(path, followLinks = true) {
+  try {
+    if (followLinks) Deno.statSync(path);
+    else Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function lingerEnabled(user, lingerDir = LINGER_DIR) {
+  return present(`${lingerDir}/${user}`);
+}
+function readAutostart(codexHome, locations = {}) {
+  try {
+    const files = autostartFiles(codexHome, locations);
+    if (files === void 0 || !present(files.unit)) return null;
+    if (files.manager === "launchd") return {
+      manager: "launchd",
+      unit: files.unit,
+      enabled: true
+    };
+    return {
+      manager: "systemd-user",
+      unit: files.unit,
+      enabled: files.wantsLink !== void 0 && present(files.wantsLink, false),
+      linger: lingerEnabled(currentUser(locations), locations.lingerDir)
+    };
+  } catch {
+    return null;
+  }
+}
+var LINGER_DIR;
+var init_read = __esm({
+  "lib/autostart/read.ts"() {
+    init_name();
+    LINGER_DIR = "/var/lib/systemd/linger";
   }
 });
 
@@ -5786,7 +5876,8 @@ async function status(options = {}) {
     pendingRestart: pending ? publicPending(pending) : null,
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
-    ...info ? {} : unsafeSocket(paths.socketPath)
+    ...info ? {} : unsafeSocket(paths.socketPath),
+    autostart: readAutostart(paths.codexHome)
   };
 }
 function unsafeSocket(socketPath) {
@@ -5811,12 +5902,750 @@ var init_status = __esm({
     init_pending();
     init_context();
     init_managed_binary();
+    init_read();
     init_pid_record();
     init_settings();
     init_socket_owner();
     init_updater_state();
     init_version();
     init_socket_path();
+  }
+});
+
+// lib/autostart/exec.ts
+async function runHelper(path, args, options = {}) {
+  const { timeoutMs = HELPER_TIMEOUT_MS, env } = options;
+  let child;
+  try {
+    child = new Deno.Command(path, {
+      args,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped"
+    }).spawn();
+  } catch (error) {
+    return {
+      success: false,
+      code: -1,
+      stdout: "",
+      stderr: String(error),
+      timedOut: false
+    };
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+    }
+  }, timeoutMs);
+  try {
+    const out = await child.output();
+    const decoder3 = new TextDecoder();
+    const stderr = decoder3.decode(out.stderr);
+    return {
+      success: out.success && !timedOut,
+      code: timedOut ? -1 : out.code,
+      stdout: decoder3.decode(out.stdout),
+      stderr: timedOut ? `${stderr}killed after ${timeoutMs} ms`.trim() : stderr,
+      timedOut
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+function helperError(run) {
+  const text = (run.stderr.trim() || run.stdout.trim()).split("\n").filter(Boolean);
+  return text.length ? text.join(" ").slice(0, 500) : `exit code ${run.code}`;
+}
+var HELPER_TIMEOUT_MS;
+var init_exec = __esm({
+  "lib/autostart/exec.ts"() {
+    HELPER_TIMEOUT_MS = 3e4;
+  }
+});
+
+// lib/autostart/systemd.ts
+function diagnoseSystemd(facts) {
+  if (facts.booted && facts.systemctl) return void 0;
+  const what = !facts.booted ? `this machine was not booted by systemd (PID 1 is ${facts.pid1 ? `"${facts.pid1}"` : "unknown"}, /run/systemd/system is missing)` : "systemctl is not installed";
+  const hint = facts.wsl ? "enable systemd in WSL: add [boot] systemd=true to /etc/wsl.conf, run `wsl --shutdown`, reopen; or run `codexd bootstrap` from your own startup script" : facts.container ? "in a container, start codexd from its entrypoint instead: codexd bootstrap" : !facts.booted ? "start codexd from your init system or a @reboot cron job: codexd bootstrap" : "install systemd (apt-get install systemd), or start codexd from your own startup script: codexd bootstrap";
+  return {
+    message: `Cannot enable autostart: no systemd user manager: ${what}`,
+    hint
+  };
+}
+function exists(path) {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function readSystemdFacts() {
+  let pid1;
+  let version2 = "";
+  try {
+    pid1 = Deno.readTextFileSync("/proc/1/comm").trim();
+  } catch {
+  }
+  try {
+    version2 = Deno.readTextFileSync("/proc/version");
+  } catch {
+  }
+  return {
+    booted: exists("/run/systemd/system"),
+    systemctl: TOOL_DIRS.map((dir) => `${dir}/systemctl`).find(exists),
+    pid1,
+    wsl: /microsoft/i.test(version2),
+    container: exists("/.dockerenv") || exists("/run/.containerenv") || Deno.env.get("container") !== void 0
+  };
+}
+function systemctlEnv(env = Deno.env.toObject(), uid = Deno.uid() ?? 0) {
+  return env.XDG_RUNTIME_DIR ? {} : {
+    XDG_RUNTIME_DIR: `/run/user/${uid}`
+  };
+}
+async function connectUserManager(options = {}) {
+  const facts = options.facts ?? readSystemdFacts();
+  const problem = diagnoseSystemd(facts);
+  if (problem) throw new CodexdError("AUTOSTART_UNAVAILABLE", problem.message, problem.hint);
+  const systemctl = facts.systemctl;
+  const env = systemctlEnv();
+  const manager = {
+    systemctl: (args, job = false) => runHelper(systemctl, [
+      "--user",
+      ...args
+    ], {
+      env,
+      timeoutMs: job ? options.jobTimeoutMs ?? SYSTEMCTL_JOB_TIMEOUT_MS : options.systemctlTimeoutMs ?? SYSTEMCTL_TIMEOUT_MS
+    })
+  };
+  const probe2 = await manager.systemctl([
+    "show",
+    "--property=Version"
+  ]);
+  if (!probe2.success) {
+    const runtime = env.XDG_RUNTIME_DIR ?? Deno.env.get("XDG_RUNTIME_DIR");
+    throw new CodexdError("AUTOSTART_UNAVAILABLE", `Cannot enable autostart: the systemd user manager does not answer (${helperError(probe2)})`, runtime && !exists(runtime) ? `${runtime} is missing: no user manager runs; sudo loginctl enable-linger ${Deno.env.get("USER") ?? "$USER"}, then retry` : "log in once so the user manager starts (or: sudo loginctl enable-linger $USER), then retry");
+  }
+  return manager;
+}
+async function ensureLinger(user, options = {}) {
+  const lingerDir = options.lingerDir ?? LINGER_DIR;
+  if (lingerEnabled(user, lingerDir)) return {
+    linger: true
+  };
+  const loginctl = TOOL_DIRS.map((dir) => `${dir}/loginctl`).find(exists);
+  const run = loginctl ? await runHelper(loginctl, [
+    "enable-linger",
+    user
+  ], {
+    timeoutMs: options.loginctlTimeoutMs ?? LOGINCTL_TIMEOUT_MS
+  }) : void 0;
+  if (run?.success && lingerEnabled(user, lingerDir)) return {
+    linger: true
+  };
+  const why = run ? helperError(run) : "loginctl is not installed";
+  return {
+    linger: false,
+    warning: `Cannot enable lingering for ${user} (${why}): the app-server will start at boot only after ${user} logs in. Fix: sudo loginctl enable-linger ${user}`
+  };
+}
+var SYSTEMCTL_TIMEOUT_MS, SYSTEMCTL_JOB_TIMEOUT_MS, LOGINCTL_TIMEOUT_MS, TOOL_DIRS;
+var init_systemd = __esm({
+  "lib/autostart/systemd.ts"() {
+    init_errors();
+    init_exec();
+    init_read();
+    SYSTEMCTL_TIMEOUT_MS = 3e4;
+    SYSTEMCTL_JOB_TIMEOUT_MS = 18e4;
+    LOGINCTL_TIMEOUT_MS = 2e4;
+    TOOL_DIRS = [
+      "/usr/bin",
+      "/bin"
+    ];
+  }
+});
+
+// lib/autostart/unit.ts
+function codexdArgv(spec, args) {
+  return [
+    spec.denoPath,
+    "run",
+    "-A",
+    spec.entry,
+    ...args,
+    "--codex-home",
+    spec.codexHome
+  ];
+}
+function rejectControlCharacters(value, what) {
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new Error(`Cannot write ${what} ${JSON.stringify(value)}: it contains a control character`);
+  }
+  return value;
+}
+function quoteExecArg(arg) {
+  rejectControlCharacters(arg, "unit argument");
+  const escaped = arg.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return escaped;
+  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+function execLine(argv) {
+  return argv.map(quoteExecArg).join(" ");
+}
+function environmentAssignment(name, value) {
+  rejectControlCharacters(value, "environment value");
+  const escaped = value.replaceAll("%", "%%").replaceAll("\\", "\\\\").replaceAll('"', '\\"');
+  return `"${name}=${escaped}"`;
+}
+function pathValue(path) {
+  return rejectControlCharacters(path, "unit path").replaceAll("%", "%%");
+}
+function renderSystemdUnit(spec) {
+  const name = unitFileName(spec.codexHome);
+  const stopTimeout = Math.round(spec.shutdownGraceSeconds) + UNIT_STOP_SLACK_SECONDS;
+  return [
+    `# Written by \`codexd enable-autostart\`; \`codexd disable-autostart\` removes it.`,
+    `# codexd supervises the app-server; this unit starts codexd's supervisor at boot.`,
+    `[Unit]`,
+    `Description=Codex app-server (codexd) for ${pathValue(spec.codexHome)}`,
+    ``,
+    `[Service]`,
+    // ExecStart returns once the app-server answers; its child, the updater
+    // loop, stays behind and is the main process systemd follows.
+    `Type=forking`,
+    `PIDFile=${pathValue(`${spec.stateDir}/${SERVICE_PID_FILE}`)}`,
+    `Environment=${environmentAssignment("CODEX_HOME", spec.codexHome)}`,
+    `Environment=${environmentAssignment(AUTOSTART_UNIT_ENV, name)}`,
+    `Environment=DENO_NO_UPDATE_CHECK=1`,
+    ...spec.denoDir ? [
+      `Environment=${environmentAssignment("DENO_DIR", spec.denoDir)}`
+    ] : [],
+    `ExecStart=${execLine(codexdArgv(spec, [
+      "autostart-start"
+    ]))}`,
+    `ExecReload=${execLine(codexdArgv(spec, [
+      "restart"
+    ]))}`,
+    `ExecStop=${execLine(codexdArgv(spec, [
+      "stop",
+      "--all"
+    ]))}`,
+    // Runs after every stop, also when the supervisor was killed (systemd then
+    // skips ExecStop): notes an abnormal end so the restart keeps a user's stop.
+    `ExecStopPost=${execLine(codexdArgv(spec, [
+      "autostart-stopped"
+    ]))}`,
+    // A supervisor killed by a signal comes back; one that exited (a user's
+    // `stop --all`, or supervision giving up: exit 3, the unit shows failed) does not.
+    `Restart=on-abnormal`,
+    // Stopping is ExecStop's job (codexd stop --all, graceful). When only the
+    // supervisor died, the app-server it watched keeps serving through the restart.
+    `KillMode=process`,
+    `RestartSec=${UNIT_RESTART_SECONDS}`,
+    `TimeoutStartSec=${UNIT_START_TIMEOUT_SECONDS}`,
+    `TimeoutStopSec=${stopTimeout}`,
+    ``,
+    `[Install]`,
+    `WantedBy=default.target`,
+    ``
+  ].join("\n");
+}
+function xmlEscape(text) {
+  return rejectControlCharacters(text, "plist string").replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+function renderLaunchdPlist(spec, logFile) {
+  const label = launchdLabel(spec.codexHome);
+  const argv = codexdArgv(spec, [
+    "autostart-start"
+  ]);
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">`,
+    `<!-- Written by codexd enable-autostart; codexd disable-autostart removes it. -->`,
+    `<plist version="1.0">`,
+    `<dict>`,
+    `  <key>Label</key>`,
+    `  <string>${xmlEscape(label)}</string>`,
+    `  <key>ProgramArguments</key>`,
+    `  <array>`,
+    ...argv.map((arg) => `    <string>${xmlEscape(arg)}</string>`),
+    `  </array>`,
+    `  <key>EnvironmentVariables</key>`,
+    `  <dict>`,
+    `    <key>CODEX_HOME</key>`,
+    `    <string>${xmlEscape(spec.codexHome)}</string>`,
+    `    <key>DENO_NO_UPDATE_CHECK</key>`,
+    `    <string>1</string>`,
+    ...spec.denoDir ? [
+      `    <key>DENO_DIR</key>`,
+      `    <string>${xmlEscape(spec.denoDir)}</string>`
+    ] : [],
+    `  </dict>`,
+    `  <key>RunAtLoad</key>`,
+    `  <true/>`,
+    `  <key>KeepAlive</key>`,
+    `  <dict>`,
+    `    <key>SuccessfulExit</key>`,
+    `    <false/>`,
+    `  </dict>`,
+    `  <key>ThrottleInterval</key>`,
+    `  <integer>${LAUNCHD_THROTTLE_SECONDS}</integer>`,
+    // The supervisor and the app-server run in their own sessions; never let
+    // launchd reap them when the start command exits.
+    `  <key>AbandonProcessGroup</key>`,
+    `  <true/>`,
+    `  <key>StandardErrorPath</key>`,
+    `  <string>${xmlEscape(logFile)}</string>`,
+    `</dict>`,
+    `</plist>`,
+    ``
+  ].join("\n");
+}
+function launchdDomain(uid, guiSession) {
+  return `${guiSession ? "gui" : "user"}/${uid}`;
+}
+function launchctlBootstrapArgs(domain, plistPath) {
+  return [
+    "bootstrap",
+    domain,
+    plistPath
+  ];
+}
+function launchctlBootoutArgs(domain, label) {
+  return [
+    "bootout",
+    `${domain}/${label}`
+  ];
+}
+function exitedAbnormally(exitCode, exitStatus) {
+  if (exitCode === "dumped") return true;
+  if (exitCode === "killed") return !CLEAN_SIGNALS.has((exitStatus ?? "").replace(/^SIG/, ""));
+  return false;
+}
+function keepsDownMarker(noteBootId, bootId) {
+  return noteBootId !== void 0 && noteBootId.trim() === bootId;
+}
+var UNIT_START_TIMEOUT_SECONDS, UNIT_STOP_SLACK_SECONDS, UNIT_RESTART_SECONDS, LAUNCHD_THROTTLE_SECONDS, SERVICE_PID_FILE, ABNORMAL_MARKER, AUTOSTART_UNIT_ENV, CLEAN_SIGNALS;
+var init_unit = __esm({
+  "lib/autostart/unit.ts"() {
+    init_name();
+    init_name();
+    UNIT_START_TIMEOUT_SECONDS = 120;
+    UNIT_STOP_SLACK_SECONDS = 30;
+    UNIT_RESTART_SECONDS = 5;
+    LAUNCHD_THROTTLE_SECONDS = 30;
+    SERVICE_PID_FILE = "autostart.pid";
+    ABNORMAL_MARKER = "autostart.abnormal";
+    AUTOSTART_UNIT_ENV = "CODEXD_AUTOSTART_UNIT";
+    CLEAN_SIGNALS = /* @__PURE__ */ new Set([
+      "HUP",
+      "INT",
+      "TERM",
+      "PIPE"
+    ]);
+  }
+});
+
+// lib/autostart/launchd.ts
+var launchd_exports = {};
+__export(launchd_exports, {
+  LAUNCHCTL_PATH: () => LAUNCHCTL_PATH,
+  LAUNCHCTL_TIMEOUT_MS: () => LAUNCHCTL_TIMEOUT_MS,
+  currentDomain: () => currentDomain,
+  loadAgent: () => loadAgent,
+  unloadAgent: () => unloadAgent
+});
+async function launchctl(args, timeoutMs) {
+  return await runHelper(LAUNCHCTL_PATH, args, {
+    timeoutMs
+  });
+}
+async function currentDomain(timeoutMs = LAUNCHCTL_TIMEOUT_MS) {
+  const uid = Deno.uid() ?? 0;
+  const gui = await launchctl([
+    "print",
+    `gui/${uid}`
+  ], timeoutMs);
+  return launchdDomain(uid, gui.success);
+}
+async function loadAgent(plistPath, label, timeoutMs = LAUNCHCTL_TIMEOUT_MS) {
+  const domain = await currentDomain(timeoutMs);
+  await launchctl(launchctlBootoutArgs(domain, label), timeoutMs);
+  const run = await launchctl(launchctlBootstrapArgs(domain, plistPath), timeoutMs);
+  if (!run.success) {
+    throw new CodexdError("AUTOSTART_UNAVAILABLE", `Cannot load the LaunchAgent ${plistPath} into ${domain}: ${helperError(run)}`, `launchctl bootstrap ${domain} ${plistPath}`);
+  }
+  return domain;
+}
+async function unloadAgent(label, timeoutMs = LAUNCHCTL_TIMEOUT_MS) {
+  const domain = await currentDomain(timeoutMs);
+  await launchctl(launchctlBootoutArgs(domain, label), timeoutMs);
+}
+var LAUNCHCTL_TIMEOUT_MS, LAUNCHCTL_PATH;
+var init_launchd = __esm({
+  "lib/autostart/launchd.ts"() {
+    init_errors();
+    init_exec();
+    init_unit();
+    LAUNCHCTL_TIMEOUT_MS = 3e4;
+    LAUNCHCTL_PATH = "/bin/launchctl";
+  }
+});
+
+// lib/autostart/command.ts
+var command_exports = {};
+__export(command_exports, {
+  autostartEntry: () => autostartEntry,
+  disableAutostart: () => disableAutostart,
+  enableAutostart: () => enableAutostart
+});
+function autostartEntry(moduleUrl = import.meta.url, mainModule = Deno.mainModule) {
+  const mod = moduleUrl === mainModule ? new URL(moduleUrl) : new URL("../../mod.ts", moduleUrl);
+  return mod.protocol === "file:" ? decodeURIComponent(mod.pathname) : mod.href;
+}
+async function describe(options, outcome, warnings) {
+  const now = await status(options);
+  return {
+    status: outcome,
+    autostart: readAutostart(createContext(options).paths.codexHome, options.locations),
+    backend: now.backend,
+    pid: now.pid,
+    managed: now.managed,
+    managedCodexPath: now.managedCodexPath,
+    managedCodexExists: now.managedCodexExists,
+    managedCodexVersion: now.managedCodexVersion,
+    socketPath: now.socketPath,
+    cliVersion: now.cliVersion,
+    appServerVersion: now.appServerVersion,
+    codexdVersion: now.codexdVersion,
+    appServerRunning: now.status === "running",
+    remoteControlEnabled: now.remoteControlEnabled,
+    ...warnings.length ? {
+      warnings
+    } : {}
+  };
+}
+function filesFor(codexHome, options) {
+  const files = autostartFiles(codexHome, {
+    ...options.locations,
+    os: options.os
+  });
+  if (files === void 0) {
+    throw new CodexdError("AUTOSTART_UNAVAILABLE", `Cannot enable autostart on ${options.os ?? Deno.build.os}: codexd knows systemd (Linux) and launchd (macOS) only`, "start codexd from your own startup script: codexd bootstrap");
+  }
+  return files;
+}
+async function writeServiceFiles(options, files) {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const wantRemote = options.remoteControl === true && !before.remoteControlEnabled;
+  const wantSupervision = !before.updater.enabled;
+  const settings = wantRemote || wantSupervision ? await updateSettings(ctx.paths, {
+    ...wantRemote ? {
+      remoteControlEnabled: true
+    } : {},
+    ...wantSupervision ? {
+      updater: {
+        enabled: true,
+        autoUpdateEnabled: false
+      }
+    } : {}
+  }) : before;
+  const spec = {
+    codexHome: ctx.paths.codexHome,
+    denoPath: Deno.execPath(),
+    entry: autostartEntry(options.moduleUrl),
+    stateDir: ctx.paths.stateDir,
+    shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    ...Deno.env.get("DENO_DIR")?.startsWith("/") ? {
+      denoDir: Deno.env.get("DENO_DIR")
+    } : {}
+  };
+  const text = files.manager === "launchd" ? renderLaunchdPlist(spec, ctx.paths.updaterLogFile) : renderSystemdUnit(spec);
+  const unitChanged = await readTextIfPresent(files.unit) !== text;
+  if (unitChanged) {
+    await Deno.mkdir(dirname2(files.unit), {
+      recursive: true
+    });
+    await writeFileAtomic(files.unit, text, {
+      mode: 420
+    });
+  }
+  return {
+    unitChanged,
+    settingsChanged: wantRemote || wantSupervision
+  };
+}
+function linked(path) {
+  if (path === void 0) return false;
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function mustSucceed(manager, args, job = false) {
+  const run = await manager.systemctl(args, job);
+  if (!run.success) {
+    const unit = args.at(-1) ?? "";
+    throw new CodexdError(job ? "NOT_READY" : "AUTOSTART_UNAVAILABLE", `Cannot run systemctl --user ${args.join(" ")}: ${helperError(run)}`, `systemctl --user status ${unit}; codexd logs`);
+  }
+}
+async function enableAutostart(options = {}) {
+  const codexHome = createContext(options).paths.codexHome;
+  const files = filesFor(codexHome, options);
+  const warnings = [];
+  if (files.manager === "launchd") {
+    const { loadAgent: loadAgent2 } = await Promise.resolve().then(() => (init_launchd(), launchd_exports));
+    const { unitChanged: unitChanged2, settingsChanged: settingsChanged2 } = await writeServiceFiles(options, files);
+    await loadAgent2(files.unit, launchdLabel(codexHome));
+    const already2 = !unitChanged2 && !settingsChanged2;
+    return await describe(options, already2 ? "alreadyEnabled" : "enabled", warnings);
+  }
+  const manager = await connectUserManager(options.systemd);
+  const wasLinked = linked(files.wantsLink);
+  const { unitChanged, settingsChanged } = await writeServiceFiles(options, files);
+  const unit = unitFileName(codexHome);
+  if (unitChanged) await mustSucceed(manager, [
+    "daemon-reload"
+  ]);
+  await mustSucceed(manager, [
+    "enable",
+    unit
+  ]);
+  const linger = await ensureLinger(currentUser(options.locations), {
+    ...options.systemd,
+    lingerDir: options.locations?.lingerDir
+  });
+  if (linger.warning) warnings.push(linger.warning);
+  const hint = linger.linger ? void 0 : `sudo loginctl enable-linger ${currentUser(options.locations)}`;
+  const active = (await manager.systemctl([
+    "is-active",
+    unit
+  ])).stdout.trim() === "active";
+  if (!active) await mustSucceed(manager, [
+    "start",
+    unit
+  ], true);
+  else if (settingsChanged) await mustSucceed(manager, [
+    "reload",
+    unit
+  ], true);
+  const already = wasLinked && !unitChanged && !settingsChanged && active;
+  const result = await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
+  return hint ? {
+    ...result,
+    hint
+  } : result;
+}
+async function disableAutostart(options = {}) {
+  const codexHome = createContext(options).paths.codexHome;
+  const files = filesFor(codexHome, options);
+  const warnings = [];
+  if (!linked(files.unit) && !linked(files.wantsLink)) {
+    return await describe(options, "alreadyDisabled", warnings);
+  }
+  const wasRunning = (await status(options)).status === "running";
+  if (files.manager === "launchd") {
+    const { unloadAgent: unloadAgent2 } = await Promise.resolve().then(() => (init_launchd(), launchd_exports));
+    await unloadAgent2(launchdLabel(codexHome));
+    await removeIfPresent(files.unit);
+    return await describe(options, "disabled", warnings);
+  }
+  const unit = unitFileName(codexHome);
+  const manager = await connectUserManager(options.systemd).catch((error) => {
+    warnings.push(`${error.message}; removed the unit files only`);
+    return void 0;
+  });
+  if (manager) {
+    const run = await manager.systemctl([
+      "disable",
+      "--now",
+      unit
+    ], true);
+    if (!run.success) warnings.push(`systemctl --user disable --now ${unit}: ${helperError(run)}`);
+  }
+  await removeIfPresent(files.wantsLink);
+  await removeIfPresent(files.unit);
+  if (manager) await manager.systemctl([
+    "daemon-reload"
+  ]);
+  if (wasRunning) {
+    const { start: start2 } = await Promise.resolve().then(() => (init_start(), start_exports));
+    await start2(options);
+  }
+  return await describe(options, "disabled", warnings);
+}
+var init_command = __esm({
+  "lib/autostart/command.ts"() {
+    init_atomic_file();
+    init_errors();
+    init_context();
+    init_paths();
+    init_settings();
+    init_status();
+    init_exec();
+    init_read();
+    init_systemd();
+    init_unit();
+  }
+});
+
+// lib/autostart/service.ts
+var service_exports = {};
+__export(service_exports, {
+  serviceStart: () => serviceStart,
+  serviceStopped: () => serviceStopped
+});
+function currentBootId() {
+  try {
+    return readBootId();
+  } catch {
+    return "";
+  }
+}
+function exists2(path) {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function cgroupOf(pid) {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return void 0;
+  }
+}
+async function updaterOutsideService(ctx) {
+  const state = await readPidState(ctx.paths.updaterPidFile);
+  if (state.kind !== "running") return false;
+  const ours = cgroupOf("self");
+  return ours !== void 0 && cgroupOf(state.record.pid) !== ours;
+}
+async function serviceStart(options = {}) {
+  const ctx = createContext(options);
+  await ensureStateDir(ctx.paths);
+  await using _lock = await lockDaemon(ctx);
+  const { settings } = await loadSettings(ctx.paths);
+  const note = join(ctx.paths.stateDir, ABNORMAL_MARKER);
+  const keepDown = keepsDownMarker(await readTextIfPresent(note), currentBootId());
+  await Deno.remove(note).catch(() => {
+  });
+  if (!keepDown) {
+    await setDown(ctx.paths, false);
+    await resetSupervision(ctx.paths);
+  }
+  const down = exists2(join(ctx.paths.stateDir, DOWN_FILE));
+  let outcome;
+  let failure;
+  if (!down) {
+    try {
+      const state = await readServerState(ctx.paths);
+      outcome = state.kind === "running" && !flagsMatch(state.record, settings) ? await restartLocked(ctx, settings) : await startLocked(ctx, settings);
+    } catch (error) {
+      if (!(error instanceof CodexdError)) throw error;
+      failure = `${error.code}: ${error.message.split("\n")[0]}; supervision retries`;
+    }
+  }
+  if (await updaterOutsideService(ctx)) await stopUpdater(ctx);
+  const updater = await ensureUpdater(ctx, settings);
+  await writeFileAtomic(join(ctx.paths.stateDir, SERVICE_PID_FILE), `${updater.pid}
+`, {
+    mode: 420
+  });
+  const base = outcome ?? {
+    backend: null,
+    pid: null,
+    managed: false,
+    managedCodexPath: binaryFor(ctx, settings).path,
+    managedCodexExists: false,
+    managedCodexVersion: null,
+    socketPath: ctx.paths.socketPath,
+    cliVersion: null,
+    appServerVersion: null,
+    codexdVersion: CODEXD_VERSION
+  };
+  const { status: _status, ...fields } = {
+    status: "down",
+    ...base
+  };
+  return {
+    status: outcome?.status ?? (failure ? "retrying" : "down"),
+    ...fields,
+    ...failure ? {
+      warnings: [
+        failure
+      ]
+    } : {},
+    updaterPid: updater.pid
+  };
+}
+async function serviceStopped(options = {}) {
+  const abnormal = exitedAbnormally(options.exitCode ?? Deno.env.get("EXIT_CODE"), options.exitStatus ?? Deno.env.get("EXIT_STATUS"));
+  if (!abnormal) return {
+    status: "clean"
+  };
+  const ctx = createContext(options);
+  await ensureStateDir(ctx.paths);
+  await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), `${currentBootId()}
+`);
+  return {
+    status: "noted"
+  };
+}
+var init_service = __esm({
+  "lib/autostart/service.ts"() {
+    init_atomic_file();
+    init_errors();
+    init_app_server_spawn();
+    init_context();
+    init_restart();
+    init_start();
+    init_paths();
+    init_pid_record();
+    init_server_record();
+    init_process_identity();
+    init_settings();
+    init_updater_state();
+    init_version();
+    init_down_marker();
+    init_updater();
+    init_unit();
+  }
+});
+
+// lib/log_command.ts
+var log_command_exports = {};
+__export(log_command_exports, {
+  DEFAULT_LOG_LINES: () => DEFAULT_LOG_LINES,
+  readLogs: () => readLogs
+});
+async function readLogs(options = {}) {
+  const ctx = createContext(options);
+  const logPath = options.updater ? ctx.paths.updaterLogFile : ctx.paths.logFile;
+  return {
+    status: "ok",
+    logPath,
+    lines: await tailFile(logPath, options.lines ?? DEFAULT_LOG_LINES)
+  };
+}
+var DEFAULT_LOG_LINES;
+var init_log_command = __esm({
+  "lib/log_command.ts"() {
+    init_context();
+    init_logs();
+    DEFAULT_LOG_LINES = 50;
   }
 });
 
@@ -6346,6 +7175,47 @@ var COMMANDS = {
       "codexd apply-pending"
     ],
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_apply_pending(), apply_pending_exports))).applyPendingRestart(options))
+  },
+  "enable-autostart": {
+    summary: "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
+    flags: [
+      ...COMMON_FLAGS,
+      "remote-control"
+    ],
+    examples: [
+      "codexd enable-autostart",
+      "codexd enable-autostart --remote-control"
+    ],
+    run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_command(), command_exports))).enableAutostart({
+      ...options,
+      ...flags["remote-control"] ? {
+        remoteControl: true
+      } : {}
+    }))
+  },
+  "disable-autostart": {
+    summary: "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd disable-autostart"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_command(), command_exports))).disableAutostart(options))
+  },
+  "autostart-start": {
+    summary: "(internal) the autostart unit's start command",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd autostart-start"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_service(), service_exports))).serviceStart(options))
+  },
+  "autostart-stopped": {
+    summary: "(internal) the autostart unit's after-stop command",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd autostart-stopped"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_service(), service_exports))).serviceStopped(options))
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",

@@ -37,6 +37,7 @@ export type ErrorCode =
   // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.
   | "INTERRUPTED"
   | "STILL_BUSY"
+  | "AUTOSTART_UNAVAILABLE"
   | "USAGE"
   | "INTERNAL";
 

@@ -13,6 +13,7 @@ import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
 import { cachedBinaryFacts } from "./managed_binary.ts";
+import { type AutostartInfo, readAutostart } from "./autostart/read.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
 import { findSocketOwner } from "./socket_owner.ts";
@@ -60,6 +61,8 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   updaterLogPath: string;
   /** Why the control socket was not trusted (an impostor's), when it was not. */
   socketUnsafe?: string;
+  /** Boot-time start (`enable-autostart`), read from its files; `null` when none. */
+  autostart: AutostartInfo | null;
 }
 
 /**
@@ -130,6 +133,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
     ...(info ? {} : unsafeSocket(paths.socketPath)),
+    autostart: readAutostart(paths.codexHome),
   };
 }
 

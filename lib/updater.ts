@@ -11,7 +11,9 @@
  * Deno process on the current codexd code, which is how the updater refreshes
  * itself. While `pending-restart.json` exists (an update waits for running
  * turns to end) it runs `codexd apply-pending` at each check. The loop exits
- * when its pid record stops naming it.
+ * when its pid record stops naming it, and — as the main process of an
+ * autostart unit (`$CODEXD_AUTOSTART_UNIT`) — with code 3 once supervision
+ * gave up, so systemd shows the unit failed.
  *
  * Files: `app-server-updater.pid`, `app-server-updater.log`, reads
  * `app-server.pid`, `down`, `supervise.holdoff` and `pending-restart.json` in
@@ -67,6 +69,12 @@ while :; do
   line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
   [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
+  if [ -n "\${CODEXD_AUTOSTART_UNIT:-}" ] && [ -e "$state/down" ]; then
+    why=; plain "$state/down" && { read -r why < "$state/down"; } 2>/dev/null
+    case $why in "supervision gave up"*)
+      echo "updater $$: $why; exiting so $CODEXD_AUTOSTART_UNIT shows failed" >&2; exit 3;;
+    esac
+  fi
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
     hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
