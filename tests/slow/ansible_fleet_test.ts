@@ -90,8 +90,7 @@ async function onPath(name: string): Promise<boolean> {
 /** `PLAY RECAP` lines by host. */
 export function parseRecap(output: string): PlayRun["recap"] {
   const recap: PlayRun["recap"] = new Map();
-  const pattern =
-    /^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm;
+  const pattern = /^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm;
   for (const m of output.matchAll(pattern)) {
     recap.set(m[1], {
       ok: Number(m[2]),
@@ -302,6 +301,9 @@ async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }>
         "    fleet:",
         "      hosts:",
         ...hostLines(hosts),
+        "    codex_hosts:",
+        "      children:",
+        "        fleet:",
         "    bare:",
         "      hosts:",
         ...hostLines(hosts.slice(-1), "-bare"),
@@ -430,13 +432,16 @@ Deno.test("an Ansible play drives codexd idempotently on four real SSH hosts", a
     for (const pid of pids) assert(pid && isAlive(pid), `check mode stopped pid ${pid}`);
   });
 
-  await t.step("a host without codex fails with BINARY_MISSING while the others succeed", async () => {
-    const run = await play(["state=started", "target=fleet:bare"]);
-    assertEquals(changedOf(run, names), [0, 0, 0, 0]);
-    assertEquals(run.recap.get("host4-bare")?.failed, 1, run.output.slice(-3000));
-    assertMatch(run.output, /host4-bare.*BINARY_MISSING/s);
-    assertMatch(run.output, /"code": "BINARY_MISSING"/);
-  });
+  await t.step(
+    "a host without codex fails with BINARY_MISSING while the others succeed",
+    async () => {
+      const run = await play(["state=started", "target=fleet:bare"]);
+      assertEquals(changedOf(run, names), [0, 0, 0, 0]);
+      assertEquals(run.recap.get("host4-bare")?.failed, 1, run.output.slice(-3000));
+      assertMatch(run.output, /host4-bare.*BINARY_MISSING/s);
+      assertMatch(run.output, /"code": "BINARY_MISSING"/);
+    },
+  );
 
   await t.step("autostart maps to enable-autostart and its failure is reported", async () => {
     const run = await play(["state=started", "target=host1", "autostart=true"]);
@@ -485,6 +490,29 @@ Deno.test("an Ansible play drives codexd idempotently on four real SSH hosts", a
     assertEquals([...head], [0x7f, 0x45, 0x4c, 0x46], `${deno} is not a native binary`);
     const again = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
     assertEquals(changedOf(again, ["host2"]), [0]);
+  });
+
+  await t.step("README's codex.yml bootstraps and rolling-restarts the fleet", async () => {
+    const readme = await Deno.readTextFile(`${fleet.work}/repo/README.md`);
+    const playbook = /`codex\.yml`:\n\n```yaml\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    assert(playbook, "README has no codex.yml block");
+    await Deno.writeTextFile(`${fleet.work}/codex.yml`, playbook);
+    const before = await Promise.all(fleet.hosts.map(recordedPid));
+    const run = await fleet.play([
+      "codex.yml",
+      "-e",
+      `codexd_entry=${fleet.work}/repo/mod.ts`,
+      "-e",
+      `codexd_deno=${fleet.work}/bin/deno`,
+    ]);
+    console.log(`ansible-playbook codex.yml (README)\n${recapBlock(run.output)}`);
+    // Already bootstrapped as asked: only the rolling restart changes each host.
+    assertEquals(changedOf(run, names), [1, 1, 1, 1]);
+    const after = await Promise.all(fleet.hosts.map(recordedPid));
+    for (const [i, pid] of after.entries()) {
+      assert(pid && pid !== before[i] && isAlive(pid), `${names[i]} was not restarted`);
+      assertMatch(run.output, new RegExp(`"msg": "${names[i]}: pid ${pid}"`));
+    }
   });
 
   await t.step("ansible-doc renders the module's documentation", async () => {

@@ -165,7 +165,8 @@ export async function startSshd(
     listenAddresses,
     identityFile: `${dir}/user_key`,
     user,
-    run: (command, options = {}) => _runSsh(ssh, [dir, port, user, listenAddresses], command, options),
+    run: (command, options = {}) =>
+      _runSsh(ssh, [dir, port, user, listenAddresses], command, options),
     [Symbol.asyncDispose]: dispose,
   };
 }
