@@ -233,15 +233,18 @@ Deno.test("status facts, check-mode predictions and option checks are derived fr
     managedCodexPath: "/c",
     updater: { enabled: true, running: false, autoUpdateEnabled: false },
   };
-  const [parsed, after, stoppedAfter, refused, allowed, json, none] = await evaluate([
-    ["facts_of", [status]],
-    ["predict_after", ["bootstrapped", facts(), { remote_control: true }]],
-    ["predict_after", ["stopped", facts(SUPERVISED), {}]],
-    ["validate", [{ auto_update: true, codex_bin: "/usr/bin/codex" }]],
-    ["validate", [{ auto_update: false, codex_bin: "/usr/bin/codex" }]],
-    ["parse_json", ['Download x\n{"status":"started"}\n']],
-    ["parse_json", ["not json\n"]],
-  ]);
+  const [parsed, after, stoppedAfter, refused, allowed, json, none, ignored, applied] =
+    await evaluate([
+      ["facts_of", [status]],
+      ["predict_after", ["bootstrapped", facts(), { remote_control: true }]],
+      ["predict_after", ["stopped", facts(SUPERVISED), {}]],
+      ["validate", [{ auto_update: true, codex_bin: "/usr/bin/codex" }]],
+      ["validate", [{ auto_update: false, codex_bin: "/usr/bin/codex" }]],
+      ["parse_json", ['Download x\n{"status":"started"}\n']],
+      ["parse_json", ["not json\n"]],
+      ["ignored_options", ["started", { auto_update: false, install: true, version: null }]],
+      ["ignored_options", ["bootstrapped", { auto_update: false, install: true }]],
+    ]);
   assertEquals(parsed, facts({ ...SUPERVISED, updaterRunning: false, managedCodexPath: "/c" }));
   assertEquals(
     after,
@@ -257,6 +260,11 @@ Deno.test("status facts, check-mode predictions and option checks are derived fr
   assertEquals(allowed, null);
   assertEquals(json, { status: "started" });
   assertEquals(none, null);
+  assertEquals(ignored, [
+    "auto_update applies only with state=bootstrapped; ignored with state=started",
+    "install applies only with state=bootstrapped; ignored with state=started",
+  ]);
+  assertEquals(applied, []);
 });
 
 Deno.test("deno is found native first, through npm's wrapper to its sibling binary", async () => {

@@ -498,13 +498,19 @@ Deno.test("an Ansible play drives codexd idempotently on four real SSH hosts", a
     assert(playbook, "README has no codex.yml block");
     await Deno.writeTextFile(`${fleet.work}/codex.yml`, playbook);
     const before = await Promise.all(fleet.hosts.map(recordedPid));
-    const run = await fleet.play([
-      "codex.yml",
+    const overrides = [
       "-e",
       `codexd_entry=${fleet.work}/repo/mod.ts`,
       "-e",
       `codexd_deno=${fleet.work}/bin/deno`,
-    ]);
+    ];
+    const preview = await fleet.play(["codex.yml", "--check", "--diff", ...overrides]);
+    console.log(
+      `ansible-playbook codex.yml --check --diff (README)\n${recapBlock(preview.output)}`,
+    );
+    assertEquals(changedOf(preview, names), [1, 1, 1, 1]); // the restart would change each
+    assertEquals(await Promise.all(fleet.hosts.map(recordedPid)), before);
+    const run = await fleet.play(["codex.yml", ...overrides]);
     console.log(`ansible-playbook codex.yml (README)\n${recapBlock(run.output)}`);
     // Already bootstrapped as asked: only the rolling restart changes each host.
     assertEquals(changedOf(run, names), [1, 1, 1, 1]);

@@ -360,6 +360,17 @@ def validate(want):
     return None
 
 
+def ignored_options(state, want):
+    """Warnings for options that only `bootstrapped` applies."""
+    if state == "bootstrapped":
+        return []
+    return ["%s applies only with state=bootstrapped; ignored with state=%s" % (name, state)
+            for name in ("auto_update", "version")
+            if want.get(name) is not None] + (
+        ["install applies only with state=bootstrapped; ignored with state=%s" % state]
+        if want.get("install") else [])
+
+
 def error_message(command, result):
     """`msg` of a failed codexd command."""
     text = "codexd %s failed: %s: %s" % (
@@ -499,6 +510,9 @@ def main():
     problem = validate(want)
     if problem:
         module.fail_json(msg=problem, code="USAGE", hint=None)
+
+    for note in ignored_options(params["state"], want):
+        module.warn(note)
 
     deno = params["deno"] or find_deno(module)
     if not deno or not executable(deno):
