@@ -2829,6 +2829,7 @@ __export(updater_exports, {
   assertNoReferenceUpdater: () => assertNoReferenceUpdater,
   codexdEntry: () => codexdEntry,
   ensureUpdater: () => ensureUpdater,
+  isReferenceUpdaterArgv: () => isReferenceUpdaterArgv,
   loopTimings: () => loopTimings,
   referenceUpdater: () => referenceUpdater,
   stopUpdater: () => stopUpdater
@@ -2896,18 +2897,21 @@ async function ensureUpdater(ctx, settings) {
   await appendUpdaterLog(ctx.paths, `updater ${record2.pid} started: check ${check}s, update every ${interval}s`);
   return record2;
 }
-function isCodexdLoop(pid) {
+function isReferenceUpdaterArgv(argv) {
+  return argv.includes("app-server") && !argv.includes(LOOP_NAME) && !argv.includes("codexd-launch");
+}
+function isForeignLoop(pid) {
   try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes(LOOP_NAME);
+    return isReferenceUpdaterArgv(Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0"));
   } catch {
-    return Deno.build.os !== "linux";
+    return false;
   }
 }
 async function referenceUpdater(ctx) {
   const modern = await readPidState(ctx.paths.referenceUpdaterPidFile);
   if (modern.kind === "running") return modern.record;
   const legacy = await readPidState(ctx.paths.updaterPidFile);
-  if (legacy.kind === "running" && !isCodexdLoop(legacy.record.pid)) return legacy.record;
+  if (legacy.kind === "running" && isForeignLoop(legacy.record.pid)) return legacy.record;
   return void 0;
 }
 async function assertNoReferenceUpdater(ctx) {

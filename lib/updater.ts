@@ -176,12 +176,24 @@ export async function ensureUpdater(
   return record;
 }
 
-/** Whether a live process is codexd's own updater loop (its argv names it). */
-function isCodexdLoop(pid: number): boolean {
+/**
+ * Whether a live process recorded in `app-server-updater.pid` is the
+ * reference's updater (an older release used that name too): positively a
+ * codex `app-server` process, not codexd's loop. Anything unclear counts as
+ * codexd's own — `/proc/PID/cmdline` reads empty while the process execs (the
+ * launcher `exec`s the loop right after the record is written), and a false
+ * conflict would refuse a user's bootstrap.
+ */
+export function isReferenceUpdaterArgv(argv: string[]): boolean {
+  return argv.includes("app-server") && !argv.includes(LOOP_NAME) &&
+    !argv.includes("codexd-launch");
+}
+
+function isForeignLoop(pid: number): boolean {
   try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes(LOOP_NAME);
+    return isReferenceUpdaterArgv(Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0"));
   } catch {
-    return Deno.build.os !== "linux"; // cannot tell off Linux: assume ours
+    return false;
   }
 }
 
@@ -194,7 +206,7 @@ export async function referenceUpdater(ctx: DaemonContext): Promise<PidRecord | 
   const modern = await readPidState(ctx.paths.referenceUpdaterPidFile);
   if (modern.kind === "running") return modern.record;
   const legacy = await readPidState(ctx.paths.updaterPidFile);
-  if (legacy.kind === "running" && !isCodexdLoop(legacy.record.pid)) return legacy.record;
+  if (legacy.kind === "running" && isForeignLoop(legacy.record.pid)) return legacy.record;
   return undefined;
 }
 
