@@ -1610,7 +1610,7 @@ var init_terminate = __esm({
     init_errors();
     init_pid_record();
     init_process_identity();
-    STOP_POLL_MS = 10;
+    STOP_POLL_MS = 2;
     KILL_WAIT_MS = 5e3;
   }
 });
@@ -1816,7 +1816,7 @@ var init_app_server_spawn = __esm({
     init_pid_record();
     init_terminate();
     START_TIMEOUT_MS = 1e4;
-    READY_POLL_MS = 10;
+    READY_POLL_MS = 2;
     FAILED_START_GRACE_MS = 1e3;
     LOG_TAIL_LINES = 12;
     REMOTE_CONTROL_DISABLED_ENV = "CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED";

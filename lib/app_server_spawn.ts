@@ -28,7 +28,7 @@ import { signalGroup, terminateRecorded } from "./terminate.ts";
 /** Default bound on waiting for a spawned app-server to answer `initialize`. */
 export const START_TIMEOUT_MS = 10_000;
 /** Readiness poll interval: the app-server is ready ~50 ms after spawn, so poll often. */
-export const READY_POLL_MS = 10;
+export const READY_POLL_MS = 2;
 /** Grace given to a spawned process that failed to become ready. */
 export const FAILED_START_GRACE_MS = 1_000;
 /** Lines of the stderr log quoted in a `NOT_READY` error. */

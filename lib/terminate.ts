@@ -11,7 +11,7 @@ import { isRecordAlive, type PidRecord } from "./pid_record.ts";
 import { processUid } from "./process_identity.ts";
 
 /** How often a stop checks whether the process has exited. */
-export const STOP_POLL_MS = 10;
+export const STOP_POLL_MS = 2;
 /** How long to wait for the kernel after SIGKILL before giving up. */
 export const KILL_WAIT_MS = 5_000;
 
