@@ -7,14 +7,13 @@
  * @module
  */
 import { CodexdError } from "./errors.ts";
-import { flagsMatch } from "./app_server_spawn.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
-import { restartLocked } from "./restart.ts";
 import type { LifecycleResult } from "./result.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { readPidState } from "./pid_record.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
 import { ensureUpdater } from "./updater.ts";
+import { withRemoteControlView } from "./remote_control/report.ts";
 
 /** Options for {@linkcode bootstrap}. */
 export interface BootstrapOptions extends DaemonOptions {
@@ -104,12 +103,19 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   });
   await markWanted(ctx, settings);
   const state = await readPidState(ctx.paths.pidFile);
-  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
-  const outcome = await withUpdaterEnsured(
-    ctx,
-    settings,
-    mismatched ? await restartLocked(ctx, settings) : await startLocked(ctx, settings),
-  );
+  const started = await startLocked(ctx, settings);
+  // A server that was already up gets the recorded remote-control setting
+  // live (a restart only for releases that cannot switch); a new one is
+  // only reported on. Neither fails the bootstrap.
+  const reported = state.kind === "running" && started.status === "alreadyRunning"
+    ? await (await import("./remote_control/apply.ts")).applyToRunningReported(
+      ctx,
+      settings,
+      state.record,
+      started,
+    )
+    : await withRemoteControlView(ctx, settings, started);
+  const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
   const { status: appServer, ...rest } = outcome;
   return {

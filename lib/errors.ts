@@ -24,6 +24,7 @@ export type ErrorCode =
   | "SETTINGS_INVALID"
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
+  | "REMOTE_CONTROL_UNAVAILABLE"
   | "USAGE"
   | "INTERNAL";
 

@@ -8,6 +8,7 @@ import type { DaemonContext } from "./context.ts";
 import { CodexdError } from "./errors.ts";
 import { type BinaryFacts, type ManagedBinary, tryReadBinaryFacts } from "./managed_binary.ts";
 import type { PidState } from "./pid_record.ts";
+import type { RemoteControlView } from "./remote_control/protocol.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
 /** Lifecycle statuses, as the reference spells them. */
@@ -41,6 +42,10 @@ export interface LifecycleResult {
   codexdVersion: string;
   /** Non-fatal problems a user should know about. */
   warnings?: string[];
+  /** With remote control on: the server's own remote-control view (`null` when it cannot be asked). */
+  remoteControl?: RemoteControlView | null;
+  /** Why `remoteControl` is `null` or not `connected`, when known. */
+  remoteControlReason?: string;
 }
 /** Builds the result object, filling in the binary's facts when readable. */
 export async function buildResult(

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { isAnswering, PROBE_TIMEOUT_MS } from "./control_socket.ts";
+import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
+import type { RemoteControlView } from "./remote_control/protocol.ts";
+import { readServerView } from "./remote_control/session.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
@@ -36,8 +38,12 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   pidRecord: string;
   /** Why a record is stale or unverifiable. */
   pidRecordReason?: string;
-  /** Whether remote control is enabled in settings. */
+  /** Whether remote control is enabled in settings (every launch carries it). */
   remoteControlEnabled: boolean;
+  /** The running server's own remote-control view, or `null` (see `remoteControlReason`). */
+  remoteControl: RemoteControlView | null;
+  /** Why `remoteControl` is `null`, when it is. */
+  remoteControlReason?: string;
   /** The updater and supervision state. */
   updater: UpdaterStatus;
   /** The app-server's stderr log. */
@@ -61,14 +67,19 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
+  const [state, view, facts, updaterRecord, updaterState] = await Promise.all([
     readPidState(paths.pidFile),
-    isAnswering(paths.socketPath, { timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS }),
+    // One bounded session: initialize (the probe) and remoteControl/status/read.
+    readServerView(paths.socketPath, {
+      connectTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+      requestTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+    }),
     tryReadBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths),
   ]);
   const running = state.kind === "running";
+  const info = view.info;
   return {
     status: info ? "running" : "stopped",
     ...(running ? { backend: "pid" as const, pid: state.record.pid } : {}),
@@ -91,6 +102,8 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     ...(info ? { appServerVersion: info.appServerVersion } : {}),
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
+    remoteControl: view.remoteControl,
+    ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
     updater: {
       running: updaterRecord.kind === "running",
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),

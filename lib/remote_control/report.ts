@@ -1,0 +1,49 @@
+/**
+ * What `start` and `bootstrap` add when remote control is on: the server's
+ * own remote-control view after readiness (waiting, bounded, while it is
+ * `connecting`) and a warning when it is not connected. Never fails a start.
+ * Touches no files.
+ *
+ * @module
+ */
+import type { DaemonContext } from "../context.ts";
+import type { LifecycleResult } from "../result.ts";
+import type { DaemonSettings } from "../settings.ts";
+import { notConnectedWarning } from "./protocol.ts";
+import { readServerView, REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./session.ts";
+
+/** The settle bound for `ctx`. */
+export function settleTimeoutOf(ctx: DaemonContext): number {
+  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
+}
+
+/**
+ * Adds `remoteControl` (and `remoteControlReason`, and a warning when not
+ * connected) to a start/bootstrap result when `settings` enable remote control.
+ */
+export async function withRemoteControlView<T extends LifecycleResult>(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  outcome: T,
+): Promise<T> {
+  if (!settings.remoteControlEnabled) return outcome;
+  const settleMs = settleTimeoutOf(ctx);
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleMs,
+    settle: true,
+    explain: true,
+  });
+  const warning = notConnectedWarning(
+    view.remoteControl,
+    view.remoteControlReason,
+    view.timedOut ?? false,
+    settleMs,
+  );
+  return {
+    ...outcome,
+    remoteControl: view.remoteControl,
+    ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
+    ...(warning ? { warnings: [...(outcome.warnings ?? []), warning] } : {}),
+  };
+}
