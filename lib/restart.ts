@@ -57,5 +57,12 @@ export async function restart(options: DaemonOptions = {}): Promise<LifecycleRes
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
-  return await withUpdaterEnsured(ctx, settings, outcome);
+  const reported = settings.remoteControlEnabled
+    ? await (await import("./remote_control/report.ts")).withRemoteControlView(
+      ctx,
+      settings,
+      outcome,
+    )
+    : outcome;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
