@@ -12,8 +12,18 @@
  *
  * @module
  */
-import { CodexdError, describeError, type ErrorCode } from "./lib/errors.ts";
 import type { DaemonOptions } from "./lib/context.ts";
+import {
+  CODEX_FLAGS,
+  FLAGS,
+  type ParsedFlags,
+  parseFlags,
+  toOptions,
+  usage,
+} from "./lib/cli/flags.ts";
+import { errorOutput, renderPretty } from "./lib/cli/render.ts";
+
+export { errorOutput, type ParsedFlags, parseFlags, renderPretty };
 import { CODEXD_VERSION } from "./lib/version.ts";
 
 /** Exit code of a failed command. */
@@ -22,20 +32,6 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 /** Exit code of `status` when the app-server is stopped. */
 export const EXIT_STOPPED = 3;
-
-type FlagKind = "boolean" | "string" | "number";
-
-interface FlagSpec {
-  kind: FlagKind;
-  help: string;
-  value?: string;
-}
-
-/** Parsed command-line flags. */
-export interface ParsedFlags {
-  /** A flag's value: `true` for switches, a string or a number otherwise. */
-  [name: string]: string | number | boolean | undefined;
-}
 
 /** What a command handler returns: the object to print and the exit code. */
 interface CommandOutcome {
@@ -50,52 +46,15 @@ interface CommandSpec {
   run(flags: ParsedFlags, options: DaemonOptions): Promise<CommandOutcome>;
 }
 
-const FLAGS: Record<string, FlagSpec> = {
-  "codex-home": {
-    kind: "string",
-    value: "DIR",
-    help: "CODEX_HOME to manage (default $CODEX_HOME, else ~/.codex)",
-  },
-  "codex-bin": {
-    kind: "string",
-    value: "PATH",
-    help: "launch this codex binary instead of the managed install",
-  },
-  "grace-seconds": {
-    kind: "number",
-    value: "N",
-    help: "seconds between SIGTERM and SIGKILL (0-300)",
-  },
-  "start-timeout-seconds": {
-    kind: "number",
-    value: "N",
-    help: "how long to wait for the app-server to answer (default 10)",
-  },
-  "lock-timeout-seconds": {
-    kind: "number",
-    value: "N",
-    help: "how long to wait for another codexd command (default 75)",
-  },
-  all: { kind: "boolean", help: "also stop the updater's whole process group" },
-  "remote-control": { kind: "boolean", help: "launch the app-server with remote control enabled" },
-  install: { kind: "boolean", help: "install codex first when it is missing" },
-  source: {
-    kind: "string",
-    value: "npm|install-sh",
-    help: "where releases come from (default npm)",
-  },
-  version: { kind: "string", value: "X.Y.Z", help: "install this version instead of the latest" },
-  registry: { kind: "string", value: "URL", help: "npm registry (default: npm's configuration)" },
-  "no-auto-update": { kind: "boolean", help: "supervise only; never install updates" },
-  "updater-pass": { kind: "boolean", help: "(internal) run as the updater's pass" },
-  lines: { kind: "number", value: "N", help: "how many lines to show (also -n N; default 50)" },
-  updater: { kind: "boolean", help: "show the updater's log instead of the app-server's" },
-  pretty: { kind: "boolean", help: "print a short human-readable summary instead of JSON" },
-  json: { kind: "boolean", help: "print JSON even on a terminal" },
-  help: { kind: "boolean", help: "show help" },
-};
-
-const COMMON_FLAGS = ["codex-home", "codex-bin", "lock-timeout-seconds", "pretty", "json", "help"];
+const COMMON_FLAGS = [
+  "codex-home",
+  "codex-bin",
+  "lock-timeout-seconds",
+  "pretty",
+  "json",
+  "help",
+  ...CODEX_FLAGS,
+];
 
 function ok(output: object, exitCode = 0): CommandOutcome {
   return { output: output as Record<string, unknown>, exitCode };
@@ -110,10 +69,22 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   stop: {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds", "all"],
+    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force"],
     examples: ["codexd stop", "codexd stop --grace-seconds 5", "codexd stop --all"],
     run: async (flags, options) =>
-      ok(await (await import("./lib/stop.ts")).stop({ ...options, all: flags.all === true })),
+      ok(
+        await (await import("./lib/stop.ts")).stop({
+          ...options,
+          all: flags.all === true,
+          force: flags.force === true,
+        }),
+      ),
+  },
+  adopt: {
+    summary: "Manage this home's app-server that no pid record names (started by hand)",
+    flags: COMMON_FLAGS,
+    examples: ["codexd adopt"],
+    run: async (_flags, options) => ok(await (await import("./lib/adopt.ts")).adopt(options)),
   },
   restart: {
     summary: "Stop the app-server if it runs, then start a fresh one",
@@ -147,6 +118,8 @@ const COMMANDS: Record<string, CommandSpec> = {
     flags: [
       ...COMMON_FLAGS,
       "remote-control",
+      "no-remote-control",
+      "auto-update",
       "install",
       "source",
       "version",
@@ -163,7 +136,9 @@ const COMMANDS: Record<string, CommandSpec> = {
       ok(
         await (await import("./lib/bootstrap.ts")).bootstrap({
           ...options,
-          remoteControl: flags["remote-control"] === true,
+          ...(flags["remote-control"] ? { remoteControl: true } : {}),
+          ...(flags["no-remote-control"] ? { remoteControl: false } : {}),
+          ...(flags["auto-update"] ? { autoUpdate: true } : {}),
           install: flags.install === true,
           source: sourceFlag(flags),
           version: stringFlag(flags, "version"),
@@ -254,72 +229,6 @@ function progressReporter(): ((received: number, total?: number) => void) | unde
   };
 }
 
-/** A usage error: bad command or flag. */
-function usage(message: string, hint = "codexd --help"): CodexdError {
-  return new CodexdError("USAGE", message, hint);
-}
-
-/** Parses `args` (after the command) against the command's flags. */
-export function parseFlags(argv: string[], allowed: string[]): ParsedFlags {
-  let args = argv;
-  const flags: ParsedFlags = {};
-  for (let i = 0; i < args.length; i++) {
-    let arg = args[i];
-    if (arg === "-h") {
-      flags.help = true;
-      continue;
-    }
-    if (arg === "-n" && allowed.includes("lines")) {
-      args = [...args.slice(0, i), "--lines", ...args.slice(i + 1)];
-      arg = "--lines";
-    }
-    if (!arg.startsWith("--")) throw usage(`Unexpected argument "${arg}"`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const spec = FLAGS[name];
-    if (spec === undefined || !allowed.includes(name)) {
-      throw usage(`Unknown option --${name}`);
-    }
-    if (spec.kind === "boolean") {
-      if (eq >= 0) throw usage(`Option --${name} takes no value`);
-      flags[name] = true;
-      continue;
-    }
-    const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-    if (raw === undefined) throw usage(`Option --${name} needs a value`);
-    if (spec.kind === "number") {
-      const value = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
-        throw usage(`Option --${name} needs a non-negative number, got "${raw}"`);
-      }
-      flags[name] = value;
-    } else {
-      flags[name] = raw;
-    }
-  }
-  return flags;
-}
-
-function toOptions(flags: ParsedFlags): DaemonOptions {
-  const options: DaemonOptions = {};
-  if (typeof flags["codex-home"] === "string") options.codexHome = flags["codex-home"];
-  if (typeof flags["codex-bin"] === "string") {
-    const bin = flags["codex-bin"];
-    options.codexBin = bin.startsWith("/") ? bin : `${Deno.cwd()}/${bin}`;
-  }
-  if (typeof flags["grace-seconds"] === "number") {
-    if (flags["grace-seconds"] > 300) throw usage("Option --grace-seconds must be at most 300");
-    options.graceSeconds = flags["grace-seconds"];
-  }
-  if (typeof flags["start-timeout-seconds"] === "number") {
-    options.startTimeoutMs = flags["start-timeout-seconds"] * 1000;
-  }
-  if (typeof flags["lock-timeout-seconds"] === "number") {
-    options.lockTimeoutMs = flags["lock-timeout-seconds"] * 1000;
-  }
-  return options;
-}
-
 function commandHelp(name: string, spec: CommandSpec): string {
   const lines = [
     `codexd ${name} — ${spec.summary}`,
@@ -357,43 +266,6 @@ function globalHelp(): string {
   return lines.join("\n");
 }
 
-/** Renders a result as a short human-readable summary. */
-export function renderPretty(output: Record<string, unknown>): string {
-  // A log tail reads best as the log itself.
-  if (Array.isArray(output.lines) && typeof output.logPath === "string") {
-    return [`==> ${output.logPath} <==`, ...output.lines].join("\n");
-  }
-  const lines: string[] = [];
-  for (const [key, value] of Object.entries(output)) {
-    if (value === undefined || value === null) continue;
-    if (typeof value === "object" && !Array.isArray(value)) {
-      lines.push(`${key}:`);
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (v !== undefined && v !== null) lines.push(`  ${k}: ${v}`);
-      }
-    } else {
-      lines.push(`${key}: ${Array.isArray(value) ? value.join("; ") : value}`);
-    }
-  }
-  return lines.join("\n");
-}
-
-/** The JSON object printed for an error. */
-export function errorOutput(
-  error: unknown,
-): { status: "error"; code: ErrorCode; message: string; hint?: string } {
-  if (error instanceof CodexdError) {
-    return {
-      ...error.details,
-      status: "error",
-      code: error.code,
-      message: error.message,
-      ...(error.hint ? { hint: error.hint } : {}),
-    };
-  }
-  return { status: "error", code: "INTERNAL", message: describeError(error) };
-}
-
 /** Where output goes; injectable for tests. */
 export interface CliIo {
   /** Writes a line to stdout. */
@@ -416,7 +288,8 @@ const denoIo: CliIo = {
  */
 export async function main(args: string[], io: CliIo = denoIo): Promise<number> {
   const [name, ...rest] = args;
-  let pretty = io.isTerminal() && !rest.includes("--json");
+  // JSON always, as the reference: clients run `ssh -t` and parse stdout.
+  let pretty = rest.includes("--pretty") && !rest.includes("--json");
   try {
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
       io.out(globalHelp());
@@ -433,7 +306,7 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
       io.out(commandHelp(name, spec));
       return 0;
     }
-    pretty = flags.pretty === true || pretty;
+    pretty = flags.pretty === true && flags.json !== true;
     const { output, exitCode } = await spec.run(flags, toOptions(flags));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { removeServerRecords, writeServerRecord } from "./server_record.ts";
 import type { DaemonContext } from "./context.ts";
 import { probe } from "./context.ts";
 import type { ProbeInfo } from "./control_socket.ts";
@@ -20,7 +21,7 @@ import {
   preflightBinary,
   readBinaryFacts,
 } from "./managed_binary.ts";
-import { isRecordAlive, type PidRecord, removePidRecord, writePidRecord } from "./pid_record.ts";
+import { isRecordAlive, type PidRecord } from "./pid_record.ts";
 import type { DaemonSettings } from "./settings.ts";
 import { signalGroup, terminateRecorded } from "./terminate.ts";
 
@@ -35,13 +36,18 @@ export const LOG_TAIL_LINES = 12;
 /** Environment variable the reference sets when remote control is disabled. */
 export const REMOTE_CONTROL_DISABLED_ENV = "CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED";
 /** The launch arguments for the app-server under `settings`. */
-export function launchArgs(settings: DaemonSettings, facts: BinaryFacts): string[] {
+export function launchArgs(
+  settings: DaemonSettings,
+  facts: BinaryFacts,
+  configArgs: string[] = [],
+): string[] {
   return [
     "app-server",
     ...(settings.remoteControlEnabled ? ["--remote-control"] : []),
     "--listen",
     "unix://",
     ...facts.launchFlags,
+    ...configArgs,
   ];
 }
 
@@ -129,7 +135,7 @@ async function abandonStart(
   }
   // We are still its parent: reap it so no zombie is left.
   await child.exited.catch(() => {});
-  await removePidRecord(ctx.paths.pidFile);
+  await removeServerRecords(ctx.paths);
 }
 
 /** What a spawn produced once ready. */
@@ -157,7 +163,7 @@ export async function spawnAppServer(
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   const child = await spawnDetached({
     command: binary.path,
-    args: launchArgs(settings, facts),
+    args: launchArgs(settings, facts, ctx.options.configArgs),
     env: launchEnv(ctx, settings),
     unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
     logFile: ctx.paths.logFile,
@@ -166,7 +172,7 @@ export async function spawnAppServer(
   try {
     // Recorded before readiness so a CLI killed mid-start leaves a record
     // the next command adopts instead of a stray server.
-    record = await writePidRecord(ctx.paths.pidFile, child.pid);
+    record = await writeServerRecord(ctx.paths, child.pid);
     if (record === undefined) {
       const status = await child.exited;
       throw await notReady(ctx, `pid ${child.pid} exited at once with code ${status.code}`);

@@ -6,18 +6,19 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { CodexdError } from "./errors.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
-import { readPidState } from "./pid_record.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
-import { ensureUpdater } from "./updater.ts";
+import { readPidState } from "./pid_record.ts";
+import { assertNoReferenceUpdater, ensureUpdater } from "./updater.ts";
 import { withRemoteControlView } from "./remote_control/report.ts";
 
 /** Options for {@linkcode bootstrap}. */
 export interface BootstrapOptions extends DaemonOptions {
-  /** Launch with `--remote-control`. @default {false} */
+  /** Launch with (`true`) or without (`false`) `--remote-control`. @default {the saved setting} */
   remoteControl?: boolean;
   /** Install codex first when the managed binary is missing. @default {false} */
   install?: boolean;
@@ -27,7 +28,7 @@ export interface BootstrapOptions extends DaemonOptions {
   version?: string;
   /** npm registry URL. @default {npm's configured registry} */
   registry?: string;
-  /** Whether the updater installs updates (it supervises either way). @default {true, false for an external binary} */
+  /** Whether the updater installs updates (it supervises either way). @default {the saved setting; for a new home true, false for an external binary} */
   autoUpdate?: boolean;
   /** Called during downloads. */
   onProgress?: (received: number, total?: number) => void;
@@ -47,6 +48,8 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
   installed: boolean;
   /** The updater's pid. */
   updaterPid: number;
+  /** Whether anything changed on this host (settings, install, app-server, updater). */
+  changed: boolean;
 }
 
 /**
@@ -92,18 +95,26 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     }
   }
   await using _lock = await lockDaemon(ctx);
+  await assertNoReferenceUpdater(ctx);
+  // Only what the command line says changes settings; the rest is kept.
+  const saved = await loadSettings(ctx.paths);
+  const savedUpdater = saved.raw.updater as Record<string, unknown> | undefined;
+  const autoUpdate = options.autoUpdate ??
+    (typeof savedUpdater?.autoUpdateEnabled === "boolean" ? undefined : external === undefined);
   const settings = await updateSettings(ctx.paths, {
-    remoteControlEnabled: options.remoteControl ?? false,
+    ...(options.remoteControl !== undefined ? { remoteControlEnabled: options.remoteControl } : {}),
     ...(ctx.options.codexBin ? { codexBin: ctx.options.codexBin } : {}),
     updater: {
       enabled: true,
-      autoUpdateEnabled: options.autoUpdate ?? (external === undefined),
+      ...(autoUpdate !== undefined ? { autoUpdateEnabled: autoUpdate } : {}),
       ...(options.source ? { source: options.source } : {}),
     },
   });
+  const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
   await markWanted(ctx, settings);
-  const state = await readPidState(ctx.paths.pidFile);
-  const started = await startLocked(ctx, settings);
+  const state = await readServerState(ctx.paths);
+  const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
+  const started = await startLocked(ctx, settings, { fresh: true });
   // A server that was already up gets the recorded remote-control setting
   // live (a restart only for releases that cannot switch); a new one is
   // only reported on. Neither fails the bootstrap.
@@ -117,7 +128,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     : await withRemoteControlView(ctx, settings, started);
   const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
-  const { status: appServer, ...rest } = outcome;
+  const { status: appServer, changed: _changed, ...rest } = outcome;
+  const changed = installed || settingsChanged || appServer !== "alreadyRunning" ||
+    updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
   return {
     status: "bootstrapped",
     appServer,
@@ -126,5 +139,6 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     remoteControlEnabled: settings.remoteControlEnabled,
     installed,
     updaterPid: updater.pid,
+    changed,
   };
 }

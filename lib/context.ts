@@ -33,6 +33,12 @@ export interface DaemonOptions {
   lockTimeoutMs?: number;
   /** Time source, injected by tests. @default {systemClock} */
   clock?: Clock;
+  /**
+   * Codex's global flags for the app-server this command launches, as argv
+   * pieces (`["-c", "key=value", "--enable", "FEATURE"]`), as the reference
+   * accepts on every daemon command. @default {[]}
+   */
+  configArgs?: string[];
   /** The OS to act as; tests inject one to check the platform guard. @default {Deno.build.os} */
   os?: typeof Deno.build.os;
 }
@@ -86,4 +92,23 @@ export function probe(ctx: DaemonContext): Promise<ProbeInfo | undefined> {
   return isAnswering(ctx.paths.socketPath, {
     timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
   });
+}
+
+/**
+ * Fails for a CODEX_HOME that does not exist, before anything is created
+ * under it (a typo must not grow `typo/app-server-daemon/`).
+ *
+ * @throws {CodexdError} `HOME_NOT_FOUND`.
+ */
+export function requireHome(ctx: DaemonContext): void {
+  try {
+    if (Deno.statSync(ctx.paths.codexHome).isDirectory) return;
+  } catch {
+    // missing: fall through
+  }
+  throw new CodexdError(
+    "HOME_NOT_FOUND",
+    `Cannot manage ${ctx.paths.codexHome}: no such CODEX_HOME directory`,
+    "check --codex-home / $CODEX_HOME, or run: codexd bootstrap --install",
+  );
 }

@@ -25,6 +25,8 @@ export type ErrorCode =
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
   | "REMOTE_CONTROL_UNAVAILABLE"
+  | "HOME_NOT_FOUND"
+  | "UPDATER_CONFLICT"
   | "USAGE"
   | "INTERNAL";
 

@@ -19,8 +19,14 @@ export interface DaemonPaths {
   settingsFile: string;
   /** `app-server-daemon/app-server.pid`. */
   pidFile: string;
+  /** `app-server-daemon/daemon.pid`: the reference's (codex ≥ 0.16x) name for the server record; codexd writes both. */
+  referencePidFile: string;
   /** `app-server-daemon/app-server-updater.pid`. */
   updaterPidFile: string;
+  /** `app-server-daemon/daemon-updater.pid`: the reference's updater record. */
+  referenceUpdaterPidFile: string;
+  /** `app-server-daemon/loaded-threads.json`: the app-server's thread-restore snapshot. */
+  loadedThreadsFile: string;
   /** `app-server-daemon/daemon.lock`. */
   lockFile: string;
   /** `app-server-daemon/app-server.stderr.log`. */
@@ -58,7 +64,10 @@ export function daemonPaths(codexHome: string): DaemonPaths {
     stateDir,
     settingsFile: join(stateDir, "settings.json"),
     pidFile: join(stateDir, "app-server.pid"),
+    referencePidFile: join(stateDir, "daemon.pid"),
     updaterPidFile: join(stateDir, "app-server-updater.pid"),
+    referenceUpdaterPidFile: join(stateDir, "daemon-updater.pid"),
+    loadedThreadsFile: join(stateDir, "loaded-threads.json"),
     lockFile: join(stateDir, "daemon.lock"),
     logFile: join(stateDir, "app-server.stderr.log"),
     updaterLogFile: join(stateDir, "app-server-updater.log"),

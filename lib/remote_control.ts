@@ -11,11 +11,12 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon, probe } from "./context.ts";
 import { CodexdError } from "./errors.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { readPidState } from "./pid_record.ts";
 import { unmanagedServer, unverifiable } from "./result.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { loadSettings, updateSettings } from "./settings.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { type AppliedBy, applyToRunning } from "./remote_control/apply.ts";
@@ -25,13 +26,20 @@ export type { AppliedBy } from "./remote_control/apply.ts";
 export type { RemoteControlView } from "./remote_control/protocol.ts";
 export { REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./remote_control/session.ts";
 
-/** What the remote-control commands print; field-compatible with the reference. */
+/**
+ * What the remote-control commands print: the reference's fields plus the
+ * server's own view. Every key is present (`null` where unknown).
+ */
 export interface RemoteControlResult {
   /** `enabled`, `disabled`, `alreadyEnabled` or `alreadyDisabled` (about the persisted setting). */
   status: "enabled" | "disabled" | "alreadyEnabled" | "alreadyDisabled";
-  /** `"pid"` when a managed app-server runs. */
-  backend?: "pid";
-  /** The persisted setting. */
+  /** `"pid"` when a managed app-server runs, else `null`. */
+  backend: "pid" | null;
+  /** The pid of the running app-server, or `null`. */
+  pid: number | null;
+  /** Whether a pid record names the running server (the commands refuse any other). */
+  managed: boolean;
+  /** The persisted setting: every later launch carries it. */
   remoteControlEnabled: boolean;
   /** How the setting reached the running app-server. */
   applied: AppliedBy;
@@ -39,18 +47,18 @@ export interface RemoteControlResult {
   restarted: boolean;
   /** The server's own remote-control view after the change, or `null` when it cannot be asked. */
   remoteControl: RemoteControlView | null;
-  /** Why `remoteControl` is `null` (or not `connected`), when known. */
-  remoteControlReason?: string;
-  /** The pid of the running app-server. */
-  pid?: number;
+  /** Why `remoteControl` is `null` (or not `connected`), when known, else `null`. */
+  remoteControlReason: string | null;
   /** The control socket. */
   socketPath: string;
-  /** The managed codex CLI's version. */
-  cliVersion?: string;
-  /** What the running app-server reports. */
-  appServerVersion?: string;
+  /** The managed codex CLI's version, or `null`. */
+  cliVersion: string | null;
+  /** What the running app-server reports, or `null`. */
+  appServerVersion: string | null;
   /** This codexd's version. */
   codexdVersion: string;
+  /** Whether this command changed anything (the setting, or the running server). */
+  changed: boolean;
   /** Non-fatal problems. */
   warnings?: string[];
 }
@@ -77,16 +85,19 @@ export async function setRemoteControl(
   const ctx = createContext(options);
   await using _lock = await lockDaemon(ctx);
   const { settings: before } = await loadSettings(ctx.paths);
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
   if (state.kind !== "running" && await probe(ctx)) {
     // It would not take effect on a server codexd cannot restart: persist nothing.
     if (state.kind === "unverifiable") throw unverifiable(ctx, state);
-    const unmanaged = unmanagedServer(ctx);
+    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+    const unmanaged = unmanagedServer(ctx, owner);
     throw new CodexdError(
       "UNMANAGED_SERVER",
       unmanaged.message,
-      `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control`,
-      { remoteControlEnabled: before.remoteControlEnabled, persisted: false },
+      owner?.ours
+        ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control`
+        : unmanaged.hint,
+      { ...unmanaged.details, remoteControlEnabled: before.remoteControlEnabled, persisted: false },
     );
   }
   const changed = before.remoteControlEnabled !== enabled;
@@ -101,18 +112,21 @@ export async function setRemoteControl(
     status: enabled
       ? (changed ? "enabled" : "alreadyEnabled")
       : (changed ? "disabled" : "alreadyDisabled"),
-    ...(live ? { backend: "pid" as const, pid: live.pid } : {}),
+    backend: live ? "pid" : null,
+    pid: live?.pid ?? null,
+    managed: live !== undefined,
     remoteControlEnabled: enabled,
     applied: live?.applied ?? "nextStart",
     restarted: live?.applied === "restart",
     remoteControl: live?.remoteControl ?? null,
-    ...(live
-      ? (live.remoteControlReason ? { remoteControlReason: live.remoteControlReason } : {})
-      : { remoteControlReason: "no app-server is running; the setting applies at the next start" }),
+    remoteControlReason: live
+      ? live.remoteControlReason ?? null
+      : "no app-server is running; the setting applies at the next start",
     socketPath: ctx.paths.socketPath,
-    ...(facts ? { cliVersion: facts.version } : {}),
-    ...(live?.appServerVersion ? { appServerVersion: live.appServerVersion } : {}),
+    cliVersion: facts?.version ?? null,
+    appServerVersion: live?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
+    changed: changed || live?.applied === "live" || live?.applied === "restart",
     ...(live?.warnings.length ? { warnings: live.warnings } : {}),
   };
   if (live?.unavailable) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { spawnAppServer, spawnWarnings } from "./app_server_spawn.ts";
 import {
   binaryFor,
@@ -14,11 +15,11 @@ import {
   probe,
 } from "./context.ts";
 import { preflightBinary, readBinaryFacts } from "./managed_binary.ts";
-import { readPidState } from "./pid_record.ts";
 import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { markWanted, withUpdaterEnsured } from "./start.ts";
 import { stopRecorded } from "./stop.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 
 /** `restart` under an already held lock. */
 export async function restartLocked(
@@ -30,9 +31,11 @@ export async function restartLocked(
   // anything: a broken binary must not turn a working server into no server.
   preflightBinary(binary);
   await readBinaryFacts(ctx.paths, binary.path);
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
   const stopped = await stopRecorded(ctx, state, settings);
-  if (!stopped && await probe(ctx)) throw unmanagedServer(ctx);
+  if (!stopped && await probe(ctx)) {
+    throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+  }
   const spawned = await spawnAppServer(ctx, settings, binary);
   return await buildResult(ctx, binary, "restarted", {
     backend: "pid",

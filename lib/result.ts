@@ -9,6 +9,7 @@ import { CodexdError } from "./errors.ts";
 import { type BinaryFacts, type ManagedBinary, tryReadBinaryFacts } from "./managed_binary.ts";
 import type { PidState } from "./pid_record.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
+import type { SocketOwner } from "./socket_owner.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
 /** Lifecycle statuses, as the reference spells them. */
@@ -24,72 +25,119 @@ export type LifecycleStatus =
 export interface LifecycleResult {
   /** What happened. */
   status: LifecycleStatus;
-  /** Always `"pid"` when a managed process is involved. */
-  backend?: "pid";
-  /** The pid, when a process was spawned or is running. */
-  pid?: number;
+  /** `"pid"` when a recorded process is involved, else `null`. */
+  backend: "pid" | null;
+  /** The app-server's pid (spawned, recorded, or the socket's owner), else `null`. */
+  pid: number | null;
+  /** Whether codexd (or the reference) holds a pid record of the server; `false` for one started by hand. */
+  managed: boolean;
   /** The binary codexd launches. */
   managedCodexPath: string;
+  /** Whether that binary exists. */
+  managedCodexExists: boolean;
   /** Its `--version`, or `null` when it is missing or unreadable. */
   managedCodexVersion: string | null;
   /** The control socket. */
   socketPath: string;
-  /** The managed codex CLI's version. */
-  cliVersion?: string;
-  /** The version the running app-server reports. */
-  appServerVersion?: string;
+  /** The managed codex CLI's version, or `null` when unknown. */
+  cliVersion: string | null;
+  /** The version the running app-server reports, or `null` when none answers. */
+  appServerVersion: string | null;
   /** This codexd's version. */
   codexdVersion: string;
+  /** Whether this command changed anything on the host (mutating commands). */
+  changed?: boolean;
   /** Non-fatal problems a user should know about. */
   warnings?: string[];
   /** With remote control on: the server's own remote-control view (`null` when it cannot be asked). */
   remoteControl?: RemoteControlView | null;
-  /** Why `remoteControl` is `null` or not `connected`, when known. */
-  remoteControlReason?: string;
+  /** With remote control on: why `remoteControl` is `null` or not `connected`, when known, else `null`. */
+  remoteControlReason?: string | null;
 }
-/** Builds the result object, filling in the binary's facts when readable. */
+
+/** What a command knows beyond the binary, to shape its result. */
+export interface ResultExtra {
+  /** `"pid"` when a recorded process is involved. */
+  backend?: "pid";
+  /** The app-server's pid. */
+  pid?: number;
+  /** @default {true when `backend` is set} */
+  managed?: boolean;
+  /** The running server's version. */
+  appServerVersion?: string;
+  /** Whether the command changed anything. */
+  changed?: boolean;
+  /** Non-fatal problems. */
+  warnings?: string[];
+}
+
+function binaryExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds the result object: every key present (`null` where unknown), so a
+ * client can rely on the shape; the binary's facts filled in when readable.
+ */
 export async function buildResult(
   ctx: DaemonContext,
   binary: ManagedBinary,
   status: LifecycleStatus,
-  extra: Partial<LifecycleResult> = {},
+  extra: ResultExtra = {},
   knownFacts?: BinaryFacts,
 ): Promise<LifecycleResult> {
-  const facts = knownFacts ?? await tryReadBinaryFacts(ctx.paths, binary.path);
+  const exists = binaryExists(binary.path);
+  const facts = knownFacts ??
+    (exists ? await tryReadBinaryFacts(ctx.paths, binary.path) : undefined);
   return {
     status,
-    ...(extra.backend ? { backend: extra.backend } : {}),
-    ...(extra.pid !== undefined ? { pid: extra.pid } : {}),
+    backend: extra.backend ?? null,
+    pid: extra.pid ?? null,
+    managed: extra.managed ?? extra.backend !== undefined,
     managedCodexPath: binary.path,
+    managedCodexExists: exists,
     managedCodexVersion: facts?.version ?? null,
     socketPath: ctx.paths.socketPath,
-    ...(facts ? { cliVersion: facts.version } : {}),
-    ...(extra.appServerVersion ? { appServerVersion: extra.appServerVersion } : {}),
+    cliVersion: facts?.version ?? null,
+    appServerVersion: extra.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
+    ...(extra.changed !== undefined ? { changed: extra.changed } : {}),
     ...(extra.warnings?.length ? { warnings: extra.warnings } : {}),
   };
 }
 
-export function unmanagedServer(ctx: DaemonContext): CodexdError {
-  // The Rust reference records its daemon in daemon.pid: name the tool that owns it.
-  let byReference = false;
-  try {
-    Deno.statSync(`${ctx.paths.stateDir}/daemon.pid`);
-    byReference = true;
-  } catch {
-    // not the reference's
-  }
+/** The owner of a socket no record names, in words, for messages. */
+export function describeOwner(owner: SocketOwner | undefined): string {
+  if (owner === undefined) return "its owner is unknown";
+  return owner.ours
+    ? `pid ${owner.pid}, an app-server of this CODEX_HOME started without codexd`
+    : `pid ${owner.pid}: ${owner.reason}`;
+}
+
+/**
+ * A mutating command met a server no record names: it is left alone unless
+ * the user adopts it or forces the stop (only possible for this home's own
+ * app-server).
+ */
+export function unmanagedServer(ctx: DaemonContext, owner: SocketOwner | undefined): CodexdError {
   return new CodexdError(
     "UNMANAGED_SERVER",
-    `An app-server answers on ${ctx.paths.socketPath} but codexd has no record of starting it${
-      byReference ? " (codex app-server daemon manages it)" : ""
-    }; leaving it alone`,
-    byReference
-      ? "codex app-server daemon stop, then: codexd start"
-      : "stop that app-server yourself, then run: codexd start",
+    `An app-server answers on ${ctx.paths.socketPath} but no pid record names it (${
+      describeOwner(owner)
+    }); leaving it alone`,
+    owner?.ours
+      ? "codexd adopt (then codexd manages it), or: codexd stop --force"
+      : `stop that process yourself${owner ? ` (pid ${owner.pid})` : ""}, then run: codexd start`,
+    { managed: false, ownerPid: owner?.pid ?? null },
   );
 }
 
+/** A record names a process whose identity cannot be read: never signalled. */
 export function unverifiable(
   ctx: DaemonContext,
   state: PidState & { kind: "unverifiable" },

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readServerState, removeServerRecords } from "./server_record.ts";
 import { spawnAppServer, spawnWarnings, waitUntilReady } from "./app_server_spawn.ts";
 import {
   binaryFor,
@@ -15,21 +16,33 @@ import {
   lockDaemon,
   probe,
 } from "./context.ts";
-import { setDown } from "./down_marker.ts";
+import { isDown, setDown } from "./down_marker.ts";
+import { removeIfPresent } from "./atomic_file.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { readPidState, removePidRecord } from "./pid_record.ts";
-import { buildResult, type LifecycleResult, unmanagedServer, unverifiable } from "./result.ts";
+import { buildResult, describeOwner, type LifecycleResult, unverifiable } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { stopRecorded } from "./stop.ts";
 import { resetSupervision } from "./updater_state.ts";
+
+/** Options of {@linkcode startLocked}. */
+export interface StartLockedOptions {
+  /**
+   * A user's fresh start: drop the app-server's `loaded-threads.json` first so
+   * threads a user stopped do not come back (the reference does the same).
+   * Supervision restarts after a crash keep it. @default {false}
+   */
+  fresh?: boolean;
+}
 
 /** `start` under an already held lock. */
 export async function startLocked(
   ctx: DaemonContext,
   settings: DaemonSettings,
+  options: StartLockedOptions = {},
 ): Promise<LifecycleResult> {
   const binary = binaryFor(ctx, settings);
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
   switch (state.kind) {
     case "running": {
       // Up, or still starting after a CLI was killed mid-start: adopt it.
@@ -46,6 +59,7 @@ export async function startLocked(
         backend: "pid",
         pid: state.record.pid,
         appServerVersion: info.appServerVersion,
+        changed: false,
       }, facts);
     }
     case "unverifiable": {
@@ -55,20 +69,37 @@ export async function startLocked(
         backend: "pid",
         pid: state.record.pid,
         appServerVersion: info.appServerVersion,
+        changed: false,
       });
     }
     case "stale":
-      await removePidRecord(ctx.paths.pidFile);
+      await removeServerRecords(ctx.paths);
       break;
     case "missing":
       break;
   }
-  if (await probe(ctx)) throw unmanagedServer(ctx);
+  const answering = await probe(ctx);
+  if (answering) {
+    // Someone else's server (started by hand): "ensure running" holds, as
+    // the reference answers; say whose it is.
+    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+    return await buildResult(ctx, binary, "alreadyRunning", {
+      managed: false,
+      ...(owner ? { pid: owner.pid } : {}),
+      appServerVersion: answering.appServerVersion,
+      changed: false,
+      warnings: [
+        `no pid record names this app-server (${describeOwner(owner)}); codexd adopt manages it`,
+      ],
+    });
+  }
+  if (options.fresh) await removeIfPresent(ctx.paths.loadedThreadsFile);
   const spawned = await spawnAppServer(ctx, settings, binary);
   return await buildResult(ctx, binary, "started", {
     backend: "pid",
     pid: spawned.record.pid,
     appServerVersion: spawned.info.appServerVersion,
+    changed: true,
     warnings: await spawnWarnings(),
   }, spawned.facts);
 }
@@ -89,7 +120,7 @@ export async function start(options: DaemonOptions = {}): Promise<LifecycleResul
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
-  const outcome = await startLocked(ctx, settings);
+  const outcome = await startLocked(ctx, settings, { fresh: true });
   const reported = settings.remoteControlEnabled
     ? await (await import("./remote_control/report.ts")).withRemoteControlView(
       ctx,
@@ -106,9 +137,9 @@ export async function start(options: DaemonOptions = {}): Promise<LifecycleResul
  * `bootstrap` enabled the updater, so the hot path of a plain `start` skips it.
  */
 export async function markWanted(ctx: DaemonContext, settings: DaemonSettings): Promise<void> {
-  if (!settings.updater.enabled) return;
-  await setDown(ctx.paths, false);
-  await resetSupervision(ctx.paths);
+  // A `down` left by a stop under unreadable settings is cleared too.
+  if (isDown(ctx.paths)) await setDown(ctx.paths, false);
+  if (settings.updater.enabled) await resetSupervision(ctx.paths);
 }
 
 /** Re-ensures the updater after start/restart when `bootstrap` enabled it. */

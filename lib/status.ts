@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
 import { readServerView } from "./remote_control/session.ts";
@@ -13,6 +14,7 @@ import type { LifecycleResult } from "./result.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
@@ -36,14 +38,16 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   uptimeSeconds?: number;
   /** The pid record's verdict: `missing`, `stale`, `unverifiable`, `running`. */
   pidRecord: string;
+  /** The record file the verdict comes from (`app-server.pid` or the reference's `daemon.pid`). */
+  pidRecordFile: string | null;
   /** Why a record is stale or unverifiable. */
   pidRecordReason?: string;
   /** Whether remote control is enabled in settings (every launch carries it). */
   remoteControlEnabled: boolean;
   /** The running server's own remote-control view, or `null` (see `remoteControlReason`). */
   remoteControl: RemoteControlView | null;
-  /** Why `remoteControl` is `null`, when it is. */
-  remoteControlReason?: string;
+  /** Why `remoteControl` is `null`, when it is; else `null`. */
+  remoteControlReason: string | null;
   /** The updater and supervision state. */
   updater: UpdaterStatus;
   /** The app-server's stderr log. */
@@ -68,7 +72,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
   const [state, view, facts, updaterRecord, updaterState] = await Promise.all([
-    readPidState(paths.pidFile),
+    readServerState(paths),
     // One bounded session: initialize (the probe) and remoteControl/status/read.
     readServerView(paths.socketPath, {
       connectTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
@@ -80,9 +84,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   ]);
   const running = state.kind === "running";
   const info = view.info;
+  // A server no record names: say whose it is (never on the common path).
+  const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
     status: info ? "running" : "stopped",
-    ...(running ? { backend: "pid" as const, pid: state.record.pid } : {}),
+    backend: running ? "pid" : null,
+    pid: running ? state.record.pid : owner?.pid ?? null,
+    managed: running,
     ...(running
       ? {
         uptimeSeconds: Math.max(
@@ -92,18 +100,20 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       }
       : {}),
     pidRecord: state.kind,
+    pidRecordFile: state.kind === "missing" ? null : state.file,
     ...(state.kind === "stale" || state.kind === "unverifiable"
       ? { pidRecordReason: state.reason }
       : {}),
     managedCodexPath: binary.path,
+    managedCodexExists: facts !== undefined || binaryExists(binary.path),
     managedCodexVersion: facts?.version ?? null,
     socketPath: paths.socketPath,
-    ...(facts ? { cliVersion: facts.version } : {}),
-    ...(info ? { appServerVersion: info.appServerVersion } : {}),
+    cliVersion: facts?.version ?? null,
+    appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
     remoteControl: view.remoteControl,
-    ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
+    remoteControlReason: view.remoteControlReason ?? null,
     updater: {
       running: updaterRecord.kind === "running",
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),
@@ -114,4 +124,13 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
   };
+}
+
+function binaryExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

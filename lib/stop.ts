@@ -5,12 +5,23 @@
  *
  * @module
  */
-import { binaryFor, createContext, type DaemonContext, lockDaemon, probe } from "./context.ts";
+import { readServerState, removeServerRecords } from "./server_record.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonContext,
+  lockDaemon,
+  probe,
+  requireHome,
+} from "./context.ts";
 import type { DaemonOptions } from "./context.ts";
 import { setDown } from "./down_marker.ts";
-import { type PidState, readPidState, removePidRecord } from "./pid_record.ts";
+import type { PidState } from "./pid_record.ts";
 import { buildResult, type LifecycleResult, unmanagedServer, unverifiable } from "./result.ts";
-import { type DaemonSettings, loadSettingsLenient } from "./settings.ts";
+import { type DaemonSettings, defaultSettings, loadSettings } from "./settings.ts";
+import { removeIfPresent } from "./atomic_file.ts";
+import { describeError } from "./errors.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { terminateRecorded } from "./terminate.ts";
 
 /** Stops the recorded app-server (if any) under the lock; returns whether one was stopped. */
@@ -23,23 +34,74 @@ export async function stopRecorded(
     case "missing":
       return false;
     case "stale":
-      await removePidRecord(ctx.paths.pidFile);
+      await removeServerRecords(ctx.paths);
       return false;
     case "unverifiable":
       throw unverifiable(ctx, state);
     case "running": {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
       await terminateRecorded(state.record, { graceMs: graceSeconds * 1000, clock: ctx.clock });
-      await removePidRecord(ctx.paths.pidFile);
+      await removeServerRecords(ctx.paths);
       return true;
     }
   }
 }
 
 /**
+ * Marks a deliberate stop so supervision does not bring the server back —
+ * whenever an updater may be running, even when settings are unreadable.
+ * Returns a warning instead of failing when the marker cannot be written
+ * (disk full): the stop itself must still happen.
+ */
+async function markDown(
+  ctx: DaemonContext,
+  settingsReadable: boolean,
+  enabled: boolean,
+): Promise<string | undefined> {
+  const updaterRecorded = [ctx.paths.updaterPidFile, ctx.paths.referenceUpdaterPidFile].some(
+    (file) => {
+      try {
+        Deno.lstatSync(file);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  );
+  if (settingsReadable && !enabled && !updaterRecorded) return undefined;
+  try {
+    await setDown(ctx.paths, true);
+    return undefined;
+  } catch (error) {
+    return `could not write ${ctx.paths.stateDir}/down (${
+      describeError(error)
+    }): supervision may restart the app-server`;
+  }
+}
+
+/** Stops the server on the socket that no record names, when it is this home's own (`--force`). */
+async function stopOwner(ctx: DaemonContext, settings: DaemonSettings): Promise<number> {
+  const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+  if (owner === undefined || !owner.ours || owner.probe.kind !== "alive") {
+    throw unmanagedServer(ctx, owner);
+  }
+  const record = {
+    pid: owner.pid,
+    processStartTime: owner.probe.startTime.toISOString(),
+    processIdentity: owner.probe.identity,
+  };
+  await stopRecorded(ctx, { kind: "running", record, startTime: owner.probe.startTime }, settings);
+  return owner.pid;
+}
+
+/**
  * Stops the managed app-server (SIGTERM, grace, SIGKILL) and removes its
- * record. Works even when settings are malformed.
+ * record and the app-server's thread snapshot (`loaded-threads.json`), so a
+ * later start does not bring stopped threads back. Works even when settings
+ * are malformed, and a stop holds: supervision leaves a stopped server alone.
  *
+ * @throws {CodexdError} `HOME_NOT_FOUND` for a CODEX_HOME that does not exist;
+ * `UNMANAGED_SERVER` for a server no record names (unless `force`).
  * @example
  * ```ts ignore
  * import { stop } from "./stop.ts";
@@ -48,31 +110,56 @@ export async function stopRecorded(
  */
 export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
+  requireHome(ctx);
   await using _lock = await lockDaemon(ctx);
-  const settings = await loadSettingsLenient(ctx.paths);
+  const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => undefined);
+  const settings = loaded ?? defaultSettings();
   const binary = binaryFor(ctx, settings);
   let updaterStopped: boolean | undefined;
   if (options.all) {
     const { stopUpdater } = await import("./updater.ts");
     updaterStopped = await stopUpdater(ctx);
   }
-  if (settings.updater.enabled) {
-    // Deliberately stopped: supervision must not bring it back.
-    await setDown(ctx.paths, true);
-  }
+  const warnings: string[] = [];
+  const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
+  if (downWarning) warnings.push(downWarning);
   const extra = updaterStopped === undefined ? {} : { updaterStopped };
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
+  let pid: number | undefined;
   if (await stopRecorded(ctx, state, settings)) {
-    return { ...await buildResult(ctx, binary, "stopped", { backend: "pid" }), ...extra };
+    pid = state.kind === "running" ? state.record.pid : undefined;
+  } else if (await probe(ctx)) {
+    if (!options.force) {
+      throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+    }
+    pid = await stopOwner(ctx, settings);
+  } else {
+    return {
+      ...await buildResult(ctx, binary, "notRunning", { changed: false, warnings }),
+      ...extra,
+    };
   }
-  if (await probe(ctx)) throw unmanagedServer(ctx);
-  return { ...await buildResult(ctx, binary, "notRunning"), ...extra };
+  await removeIfPresent(ctx.paths.loadedThreadsFile).catch(() => {});
+  return {
+    ...await buildResult(ctx, binary, "stopped", {
+      backend: "pid",
+      ...(pid !== undefined ? { pid } : {}),
+      changed: true,
+      warnings,
+    }),
+    ...extra,
+  };
 }
 
 /** Options for {@linkcode stop}. */
 export interface StopOptions extends DaemonOptions {
   /** Also stop the updater's whole process group. @default {false} */
   all?: boolean;
+  /**
+   * Stop a server no record names when it is this home's own app-server
+   * (found through the socket's owner); never anything else. @default {false}
+   */
+  force?: boolean;
 }
 
 /** What {@linkcode stop} returns. */

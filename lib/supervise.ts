@@ -10,12 +10,12 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
 import { describeError } from "./errors.ts";
 import { createContext, type DaemonOptions } from "./context.ts";
 import { startLocked } from "./start.ts";
 import { ensureStateDir, join } from "./paths.ts";
-import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient, type SupervisionSettings } from "./settings.ts";
 import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./down_marker.ts";
 import { patchUpdaterState, readUpdaterState, type UpdaterState } from "./updater_state.ts";
@@ -87,7 +87,7 @@ export async function superviseOnce(options: DaemonOptions = {}): Promise<Superv
     } catch {
       // not deliberately down: supervise
     }
-    const pid = await readPidState(ctx.paths.pidFile);
+    const pid = await readServerState(ctx.paths);
     if (pid.kind === "running" || pid.kind === "unverifiable") return { status: "healthy" };
     const settings = await loadSettingsLenient(ctx.paths);
     const policy = settings.updater.supervision;
@@ -127,7 +127,7 @@ export async function superviseOnce(options: DaemonOptions = {}): Promise<Superv
             gaveUp: false,
             nextRestartAt: undefined,
           });
-          return { status: "restarted", pid: result.pid };
+          return { status: "restarted", pid: result.pid ?? undefined };
         } catch (error) {
           await patchUpdaterState(ctx.paths, {
             lastExit: `${restartedAt} restart failed: ${describeError(error).split("\n")[0]}`,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
 import { CodexdError, describeError } from "./errors.ts";
 import { spawnAppServer, type SpawnOutcome } from "./app_server_spawn.ts";
@@ -26,7 +27,6 @@ import { stopRecorded } from "./stop.ts";
 import { capLog } from "./logs.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
-import { readPidState } from "./pid_record.ts";
 import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
 import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
@@ -103,7 +103,7 @@ async function restartOntoNewRelease(
   previousVersion: string | null,
 ): Promise<SpawnOutcome> {
   const binary = binaryFor(ctx, settings);
-  await stopRecorded(ctx, await readPidState(ctx.paths.pidFile), settings);
+  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
   try {
     return await spawnAppServer(ctx, settings, binary);
   } catch (error) {
@@ -219,7 +219,7 @@ async function restartIfVersionDiffers(
   previousRelease: string | undefined,
 ): Promise<UpdateResult> {
   const { settings } = await loadSettings(ctx.paths);
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
   if (state.kind !== "running") return outcome;
   const info = await isAnswering(ctx.paths.socketPath);
   if (info === undefined || info.appServerVersion === outcome.version) {
@@ -256,7 +256,7 @@ async function pruneReleases(ctx: DaemonContext, previousRelease?: string): Prom
   const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
   keep.add(current.split("/").at(-1) ?? "");
   if (previousRelease) keep.add(previousRelease);
-  const state = await readPidState(ctx.paths.pidFile);
+  const state = await readServerState(ctx.paths);
   if (state.kind === "running") {
     const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
     const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";

@@ -23,6 +23,9 @@ import { type PidRecord, readPidState, removePidRecord, writePidRecord } from ".
 import type { DaemonSettings } from "./settings.ts";
 import { terminateRecorded } from "./terminate.ts";
 
+/** `$0` of the loop: how its process is told from the reference's updater. */
+export const LOOP_NAME = "codexd-update-loop";
+
 /** Grace for the updater's process group on `stop --all`. */
 export const UPDATER_STOP_GRACE_MS = 5_000;
 
@@ -34,10 +37,11 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
-app="$state/app-server.pid" me="$state/app-server-updater.pid"
+me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+# $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
-  line=; read -r line < "$app" 2>/dev/null || return 1
+  line=; read -r line < "$1" 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
@@ -55,7 +59,7 @@ while :; do
   line=; read -r line < "$me" 2>/dev/null; field pid
   [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
   now=$(date +%s)
-  if [ ! -e "$state/down" ] && ! app_alive; then
+  if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
     hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
     if [ "$now" -ge "\${hold:-0}" ]; then
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
@@ -102,6 +106,7 @@ export async function ensureUpdater(
   ctx: DaemonContext,
   settings: DaemonSettings,
 ): Promise<PidRecord> {
+  await assertNoReferenceUpdater(ctx);
   const state = await readPidState(ctx.paths.updaterPidFile);
   if (state.kind === "running" || state.kind === "unverifiable") return state.record;
   if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
@@ -112,7 +117,7 @@ export async function ensureUpdater(
     args: [
       "-c",
       UPDATER_LOOP_SCRIPT,
-      "codexd-update-loop",
+      LOOP_NAME,
       ctx.paths.stateDir,
       Deno.execPath(),
       entry,
@@ -138,17 +143,52 @@ export async function ensureUpdater(
   return record;
 }
 
+/** Whether a live process is codexd's own updater loop (its argv names it). */
+function isCodexdLoop(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes(LOOP_NAME);
+  } catch {
+    return Deno.build.os !== "linux"; // cannot tell off Linux: assume ours
+  }
+}
+
 /**
- * Stops the updater's whole process group (installer children included).
- * Returns whether an updater was running.
+ * The reference's updater, when one runs for this home: recorded in
+ * `daemon-updater.pid` (codex 0.169), or in `app-server-updater.pid` by an
+ * older reference (a process that is not codexd's loop).
  */
-export async function stopUpdater(
+export async function referenceUpdater(ctx: DaemonContext): Promise<PidRecord | undefined> {
+  const modern = await readPidState(ctx.paths.referenceUpdaterPidFile);
+  if (modern.kind === "running") return modern.record;
+  const legacy = await readPidState(ctx.paths.updaterPidFile);
+  if (legacy.kind === "running" && !isCodexdLoop(legacy.record.pid)) return legacy.record;
+  return undefined;
+}
+
+/**
+ * Two updaters with different sources on one home would fight over
+ * `current` and restarts: refuse, and say how to hand over.
+ *
+ * @throws {CodexdError} `UPDATER_CONFLICT` while the reference's updater runs.
+ */
+export async function assertNoReferenceUpdater(ctx: DaemonContext): Promise<void> {
+  const foreign = await referenceUpdater(ctx);
+  if (foreign === undefined) return;
+  throw new CodexdError(
+    "UPDATER_CONFLICT",
+    `Cannot start codexd's updater: the reference's updater (pid ${foreign.pid}) already updates ${ctx.paths.codexHome}`,
+    "codexd stop --all (stops both updaters), then: codexd bootstrap",
+  );
+}
+
+async function stopRecordedGroup(
   ctx: DaemonContext,
-  graceMs = UPDATER_STOP_GRACE_MS,
+  file: string,
+  graceMs: number,
 ): Promise<boolean> {
-  const state = await readPidState(ctx.paths.updaterPidFile);
+  const state = await readPidState(file);
   if (state.kind !== "running") {
-    if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
+    if (state.kind === "stale") await removePidRecord(file);
     return false;
   }
   await terminateRecorded(state.record, { graceMs, clock: ctx.clock });
@@ -160,6 +200,20 @@ export async function stopUpdater(
   } catch {
     // The group is empty: nothing left to kill.
   }
-  await removePidRecord(ctx.paths.updaterPidFile);
+  await removePidRecord(file);
   return true;
+}
+
+/**
+ * Stops every updater of this home — codexd's and the reference's — each
+ * with its whole process group (installer children included). Returns
+ * whether any was running.
+ */
+export async function stopUpdater(
+  ctx: DaemonContext,
+  graceMs = UPDATER_STOP_GRACE_MS,
+): Promise<boolean> {
+  const ours = await stopRecordedGroup(ctx, ctx.paths.updaterPidFile, graceMs);
+  const reference = await stopRecordedGroup(ctx, ctx.paths.referenceUpdaterPidFile, graceMs);
+  return ours || reference;
 }

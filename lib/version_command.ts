@@ -4,10 +4,10 @@
  *
  * @module
  */
+import { readServerState } from "./server_record.ts";
 import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
 import { CodexdError } from "./errors.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { readPidState } from "./pid_record.ts";
 import { buildResult, type LifecycleResult } from "./result.ts";
 import { loadSettingsLenient } from "./settings.ts";
 
@@ -28,7 +28,7 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   // The probe goes first so its socket round trip overlaps the file reads.
   const [info, state, facts] = await Promise.all([
     probe(ctx),
-    readPidState(ctx.paths.pidFile),
+    readServerState(ctx.paths),
     tryReadBinaryFacts(ctx.paths, binary.path),
   ]);
   if (info === undefined) {

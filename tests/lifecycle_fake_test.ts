@@ -284,27 +284,6 @@ Deno.test("a long CODEX_HOME works through the socket symlink", async () => {
   }
 });
 
-Deno.test("an app-server codexd did not start is reported as UNMANAGED_SERVER and left alone", async () => {
-  await using h = await fakeHome();
-  const stranger = new Deno.Command(`${h.home}/packages/standalone/current/codex`, {
-    args: ["app-server", "--listen", "unix://"],
-    env: { CODEX_HOME: h.home },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    assert(await eventually(async () => (await runCli(h.home, ["version"])).code === 0));
-    const start = await runCli(h.home, ["start"]);
-    assertEquals(start.json.code, "UNMANAGED_SERVER");
-    const stop = await runCli(h.home, ["stop"]);
-    assertEquals(stop.json.code, "UNMANAGED_SERVER");
-    assert(isAlive(stranger.pid));
-  } finally {
-    stranger.kill("SIGKILL");
-    await stranger.status;
-  }
-});
-
 Deno.test("the launch carries the supported flags only", async () => {
   await using h = await fakeHome({ rejectFlags: ["--managed-daemon"] });
   await runCli(h.home, ["start"]);

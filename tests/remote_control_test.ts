@@ -307,7 +307,7 @@ Deno.test("bootstrap switches an already running app-server live instead of rest
   assertEquals(boot.appServer, "alreadyRunning");
   assertEquals(boot.pid, started.pid);
   assertEquals((boot.remoteControl as RemoteControlView).status, "connected");
-  const plain = (await runCli(h.home, ["bootstrap"])).json;
+  const plain = (await runCli(h.home, ["bootstrap", "--no-remote-control"])).json;
   assertEquals(plain.pid, started.pid);
   assertEquals((plain.remoteControl as RemoteControlView).status, "disabled");
   assertEquals((await fakeLaunches(h.home)).length, 1);

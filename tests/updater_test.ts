@@ -305,7 +305,7 @@ Deno.test("the updater's builtin liveness check tells a healthy app-server from 
     const out = await new Deno.Command("/bin/sh", {
       args: [
         "-c",
-        `app="$1/app-server.pid"\n${functions}\napp_alive && echo alive || echo dead`,
+        `${functions}\napp_alive "$1/app-server.pid" && echo alive || echo dead`,
         "check",
         `${h.home}/app-server-daemon`,
       ],

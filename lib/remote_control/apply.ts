@@ -123,7 +123,7 @@ async function viaRestart(
   return judged(ctx, enabled, {
     applied: "restart",
     pid: restarted.pid as number,
-    appServerVersion: restarted.appServerVersion,
+    ...(restarted.appServerVersion ? { appServerVersion: restarted.appServerVersion } : {}),
     remoteControl: view.remoteControl,
     ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
     warnings: [
@@ -242,7 +242,7 @@ export async function applyToRunningReported(
     ...(live.applied === "restart" ? { status: "restarted" as const, pid: live.pid } : {}),
     ...(live.appServerVersion ? { appServerVersion: live.appServerVersion } : {}),
     remoteControl: live.remoteControl,
-    ...(live.remoteControlReason ? { remoteControlReason: live.remoteControlReason } : {}),
+    remoteControlReason: live.remoteControlReason ?? null,
     ...(warnings.length ? { warnings } : {}),
   };
 }

@@ -43,7 +43,7 @@ export async function withRemoteControlView<T extends LifecycleResult>(
   return {
     ...outcome,
     remoteControl: view.remoteControl,
-    ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
+    remoteControlReason: view.remoteControlReason ?? null,
     ...(warning ? { warnings: [...(outcome.warnings ?? []), warning] } : {}),
   };
 }
