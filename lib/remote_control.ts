@@ -23,7 +23,10 @@ import { type AppliedBy, applyToRunning } from "./remote_control/apply.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
 
 export type { AppliedBy } from "./remote_control/apply.ts";
-export type { RemoteControlView } from "./remote_control/protocol.ts";
+export type {
+  RemoteControlConnectionStatus,
+  RemoteControlView,
+} from "./remote_control/protocol.ts";
 export { REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./remote_control/session.ts";
 
 /**
