@@ -8,7 +8,7 @@
 import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
-import { readServerView } from "./remote_control/session.ts";
+import { readServerView } from "./remote_control/view.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";

@@ -25,7 +25,8 @@ import {
   type RemoteControlView,
 } from "./protocol.ts";
 import { settleTimeoutOf } from "./report.ts";
-import { readServerView, type SwitchOutcome, switchRemoteControl } from "./session.ts";
+import { type SwitchOutcome, switchRemoteControl } from "./session.ts";
+import { readServerView } from "./view.ts";
 
 /** How a setting reached the running app-server. */
 export type AppliedBy =

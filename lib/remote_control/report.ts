@@ -10,7 +10,8 @@ import type { DaemonContext } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
 import type { DaemonSettings } from "../settings.ts";
 import { notConnectedWarning } from "./protocol.ts";
-import { readServerView, REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./session.ts";
+import { REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./session.ts";
+import { readServerView } from "./view.ts";
 
 /** The settle bound for `ctx`. */
 export function settleTimeoutOf(ctx: DaemonContext): number {

@@ -3,18 +3,11 @@
  * read the status, switch it live (`ephemeral`, since codexd persists the
  * setting itself and passes `--remote-control` at every launch), and wait —
  * bounded, on `remoteControl/status/changed`, never by polling — while the
- * status is `connecting`. Also the one cheap read `status`, `start` and
- * `bootstrap` use. Touches no files.
+ * status is `connecting`. Touches no files.
  *
  * @module
  */
-import {
-  type AppServerClient,
-  CONNECT_TIMEOUT_MS,
-  connectAppServer,
-  REQUEST_TIMEOUT_MS,
-  type ServerInfo,
-} from "../app_server/client.ts";
+import { type AppServerClient, REQUEST_TIMEOUT_MS } from "../app_server/client.ts";
 import { describeError } from "../errors.ts";
 import {
   classifyFailure,
@@ -61,14 +54,14 @@ export async function readRemoteControl(
 }
 
 /** Forgets queued status notifications: everything queued so far is older than what was just read. */
-async function dropQueued(client: AppServerClient): Promise<void> {
+export async function dropQueued(client: AppServerClient): Promise<void> {
   while (await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0)) {
     // discard
   }
 }
 
 /** Applies queued notifications, then waits (bounded) while the status is `connecting`. */
-async function settle(
+export async function settle(
   client: AppServerClient,
   latest: RemoteControlView,
   settleMs: number,
@@ -199,80 +192,5 @@ export async function explainErrored(
     return explainAccount(await client.request("account/read", {}, timeoutMs));
   } catch {
     return undefined;
-  }
-}
-
-/** The server's view that `status`, `start` and `bootstrap` report. */
-export interface ServerView {
-  /** What `initialize` told; absent when nothing answers. */
-  info?: ServerInfo;
-  /** The server's remote-control status, or `null` when it cannot be asked. */
-  remoteControl: RemoteControlView | null;
-  /** Why `remoteControl` is `null`, or why it is not `connected` when that is known. */
-  remoteControlReason?: string;
-  /** Whether a `connecting` status was still pending when the wait ran out. */
-  timedOut?: boolean;
-}
-
-/** Options for {@linkcode readServerView}. */
-export interface ServerViewOptions extends RemoteControlTimeouts {
-  /** Bound on connect + `initialize`. @default {CONNECT_TIMEOUT_MS} */
-  connectTimeoutMs?: number;
-  /** Wait for a `connecting` status to settle (after a start). @default {false} */
-  settle?: boolean;
-  /** Ask `account/read` why the status is `errored`/`disabled` (when remote control is wanted). @default {false} */
-  explain?: boolean;
-}
-
-/**
- * One bounded session: `initialize` (with the experimental API) and
- * `remoteControl/status/read`. Never throws: what cannot be learnt is `null`
- * with a reason.
- */
-export async function readServerView(
-  socketPath: string,
-  options: ServerViewOptions = {},
-): Promise<ServerView> {
-  let client: AppServerClient;
-  try {
-    client = await connectAppServer(socketPath, {
-      experimentalApi: true,
-      timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
-    });
-  } catch {
-    return { remoteControl: null, remoteControlReason: "the app-server is not answering" };
-  }
-  try {
-    const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
-    let view: RemoteControlView;
-    try {
-      view = await readRemoteControl(client, requestMs);
-    } catch (error) {
-      const kind = classifyFailure(error);
-      const reason = kind === "unsupported"
-        ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}`
-        : describeError(error);
-      return { info: client.info, remoteControl: null, remoteControlReason: reason };
-    }
-    let timedOut = false;
-    if (options.settle && isPending(view)) {
-      await dropQueued(client);
-      ({ view, timedOut } = await settle(
-        client,
-        view,
-        options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
-      ));
-    }
-    const reason = options.explain && (view.status === "errored" || view.status === "disabled")
-      ? await explainErrored(client, requestMs)
-      : undefined;
-    return {
-      info: client.info,
-      remoteControl: view,
-      ...(reason ? { remoteControlReason: reason } : {}),
-      ...(timedOut ? { timedOut } : {}),
-    };
-  } finally {
-    await client.close();
   }
 }
