@@ -1,18 +1,35 @@
 /**
  * Side-by-side benchmark: codexd against the Rust reference
  * (`codex app-server daemon`) on the same real codex binary, in two separate
- * CODEX_HOMEs, alternating runs so drift hits both equally. Prints medians,
- * ratios (codexd / reference) and peak resident memory of the CLI process.
+ * CODEX_HOMEs, alternating runs so drift hits both equally. Each command is
+ * exec'd directly (the native deno binary, never the npm Node wrapper; no
+ * shell, no `env`, no `time`). Prints medians, ratios (codexd / reference),
+ * the floors beside them (Deno's own start-up, the app-server's spawn→ready
+ * and SIGTERM→exit), a first run on a fresh host (empty DENO_DIR, code
+ * served over loopback HTTP), and peak resident memory measured in a
+ * separate pass.
  *
- * Usage: `deno task bench [--runs N]`
+ * Usage: `deno task bench [--runs N] [--entry bundle|mod]`
  *
  * @module
  */
-import { isAlive, killHomeProcesses, MOD_TS, processesOfHome } from "../tests/support/helpers.ts";
+import {
+  isAlive,
+  killHomeProcesses,
+  MOD_TS,
+  processesOfHome,
+  REPO_ROOT,
+  serveRepo,
+} from "../tests/support/helpers.ts";
 import { layoutRealRelease, REAL_CODEX_VERSION } from "../tests/support/real_codex.ts";
 
 const runsFlag = Deno.args.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 11;
+const entryFlag = Deno.args.indexOf("--entry");
+/** What the one-liner runs: the one-file bundle by default. */
+const ENTRY = entryFlag >= 0 && Deno.args[entryFlag + 1] === "mod"
+  ? MOD_TS
+  : `${REPO_ROOT}/dist/codexd.js`;
 const HAVE_TIME = (() => {
   try {
     return Deno.statSync("/usr/bin/time").isFile;
@@ -28,11 +45,16 @@ interface Sample {
 
 type Impl = "codexd" | "reference";
 
-async function timed(impl: Impl, home: string, command: string): Promise<Sample> {
+async function timed(
+  impl: Impl,
+  home: string,
+  command: string,
+  withRss = false,
+): Promise<Sample> {
   const argv = impl === "codexd"
-    ? [Deno.execPath(), "run", "-A", MOD_TS, command]
+    ? [Deno.execPath(), "run", "-A", ENTRY, command]
     : [`${home}/packages/standalone/current/codex`, "app-server", "daemon", command];
-  const wrapped = HAVE_TIME ? ["/usr/bin/time", "-f", "PEAK_KIB=%M", ...argv] : argv;
+  const wrapped = HAVE_TIME && withRss ? ["/usr/bin/time", "-f", "PEAK_KIB=%M", ...argv] : argv;
   const started = performance.now();
   const out = await new Deno.Command(wrapped[0], {
     args: wrapped.slice(1),
@@ -126,13 +148,97 @@ async function appServerFloor(home: string): Promise<{ readyMs: number; exitMs: 
   return { readyMs: median(ready), exitMs: median(exit) };
 }
 
+/** Median wall time of running `argv` `runs` times. */
+async function medianRun(
+  argv: string[],
+  env: Record<string, string> = {},
+  runs = RUNS,
+): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await new Deno.Command(argv[0], { args: argv.slice(1), env, stdout: "null", stderr: "null" })
+      .output();
+    samples.push(performance.now() - started);
+  }
+  return median(samples);
+}
+
+/** Deno's own floor: an empty program, and `--help` of the entry (module loading, no I/O). */
+async function denoFloor(): Promise<{ emptyMs: number; helpMs: number }> {
+  const empty = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(empty, "");
+  try {
+    await medianRun([Deno.execPath(), "run", "-A", empty], {}, 2);
+    return {
+      emptyMs: await medianRun([Deno.execPath(), "run", "-A", empty]),
+      helpMs: await medianRun([Deno.execPath(), "run", "-A", ENTRY, "--help"]),
+    };
+  } finally {
+    await Deno.remove(empty);
+  }
+}
+
+/**
+ * A first run on a fresh host: an empty DENO_DIR and the code served over
+ * loopback HTTP (standing in for JSR), for the bundle and for `mod.ts`.
+ */
+async function freshHostStart(home: string): Promise<{ bundleMs: number; modMs: number }> {
+  const server = serveRepo();
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    const once = async (url: string): Promise<number> => {
+      const samples: number[] = [];
+      for (let i = 0; i < Math.min(RUNS, 7); i++) {
+        const denoDir = await Deno.makeTempDir({ prefix: "codexd-bench-denodir-" });
+        try {
+          const started = performance.now();
+          await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", url, "start"],
+            env: { DENO_DIR: denoDir, CODEX_HOME: home },
+            stdout: "null",
+            stderr: "null",
+          }).output();
+          samples.push(performance.now() - started);
+        } finally {
+          await Deno.remove(denoDir, { recursive: true });
+        }
+      }
+      return median(samples);
+    };
+    return { bundleMs: await once(`${base}/dist/codexd.js`), modMs: await once(`${base}/mod.ts`) };
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** The `deno` a user's shell finds, when it is the npm Node wrapper rather than the binary. */
+function nodeWrapperOnPath(): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      const real = Deno.realPathSync(`${dir}/deno`);
+      return real.endsWith(".cjs") ? real : undefined;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+const wrapper = nodeWrapperOnPath();
+if (wrapper) {
+  console.error(
+    `warning: \`deno\` on PATH is the npm Node wrapper (${wrapper}): every command costs ~70 ms more there; this bench runs ${Deno.execPath()}`,
+  );
+}
+
 const homes: Record<Impl, string> = {
   codexd: await Deno.makeTempDir({ prefix: "codexd-bench-" }),
   reference: await Deno.makeTempDir({ prefix: "codexd-bench-ref-" }),
 };
 try {
   await Promise.all(Object.values(homes).map((home) => layoutRealRelease(home)));
-  await new Deno.Command(Deno.execPath(), { args: ["cache", MOD_TS] }).output();
+  await new Deno.Command(Deno.execPath(), { args: ["cache", ENTRY] }).output();
   // Warm both (the reference installs a copy of itself on first start).
   for (const impl of ["codexd", "reference"] as Impl[]) {
     await timed(impl, homes[impl], "start");
@@ -152,29 +258,57 @@ try {
         ),
     ),
   );
+  // Peak RSS in its own pass: /usr/bin/time adds a fork and an exec to what it measures.
+  const rss: Record<Impl, number> = { codexd: 0, reference: 0 };
+  for (const impl of ["codexd", "reference"] as Impl[]) {
+    for (const command of ["version", "restart"]) {
+      rss[impl] = Math.max(rss[impl], (await timed(impl, homes[impl], command, true)).peakKiB);
+    }
+  }
+  const fresh = await freshHostStart(homes.codexd);
   for (const impl of ["codexd", "reference"] as Impl[]) await timed(impl, homes[impl], "stop");
+  const deno = await denoFloor();
 
   const lines = [
-    `codexd vs reference, codex ${REAL_CODEX_VERSION}, ${RUNS} alternating runs, ${navigator.hardwareConcurrency} cores`,
+    `codexd (${
+      ENTRY.slice(REPO_ROOT.length + 1)
+    }) vs reference, codex ${REAL_CODEX_VERSION}, ${RUNS} alternating runs, ${navigator.hardwareConcurrency} cores, ${Deno.execPath()}`,
     "",
-    "| operation | codexd median | reference median | ratio | codexd peak RSS | reference peak RSS |",
-    "|---|---|---|---|---|---|",
+    "| operation | codexd median | reference median | ratio | target |",
+    "|---|---|---|---|---|",
   ];
+  const targets: Record<string, number> = {
+    "version": 1.2,
+    "start (running)": 1.2,
+    "restart": 0.5,
+    "stop + start": 0.5,
+  };
   for (const row of rows) {
     const c = median(row.codexd.map((s) => s.ms));
     const r = median(row.reference.map((s) => s.ms));
-    const cm = Math.max(...row.codexd.map((s) => s.peakKiB)) / 1024;
-    const rm = Math.max(...row.reference.map((s) => s.peakKiB)) / 1024;
+    const target = targets[row.name];
     lines.push(
-      `| ${row.name} | ${c.toFixed(0)} ms | ${r.toFixed(0)} ms | ${(c / r).toFixed(2)}x | ${
-        cm ? cm.toFixed(0) + " MiB" : "n/a"
-      } | ${rm ? rm.toFixed(0) + " MiB" : "n/a"} |`,
+      `| ${row.name} | ${c.toFixed(0)} ms | ${r.toFixed(0)} ms | ${
+        (c / r).toFixed(2)
+      }x | ≤ ${target}x ${c / r <= target ? "✓" : "✗"} |`,
     );
   }
+  lines.push(
+    "",
+    `Floors: \`deno run\` of an empty file ${deno.emptyMs.toFixed(0)} ms; \`${
+      ENTRY.slice(REPO_ROOT.length + 1)
+    } --help\` ${deno.helpMs.toFixed(0)} ms.`,
+    `First run on a fresh host (empty DENO_DIR, code over loopback HTTP), \`start\` of a running server: bundle ${
+      fresh.bundleMs.toFixed(0)
+    } ms, mod.ts ${fresh.modMs.toFixed(0)} ms.`,
+    `Peak RSS of one CLI call (version, restart): codexd ${
+      (rss.codexd / 1024).toFixed(0)
+    } MiB, reference ${(rss.reference / 1024).toFixed(0)} MiB.`,
+  );
   const floor = await appServerFloor(homes.codexd);
   lines.push(
     "",
-    `Floor on this machine: the app-server itself takes ${
+    `App-server floor: the app-server itself takes ${
       floor.readyMs.toFixed(0)
     } ms from spawn to answering initialize and ${
       floor.exitMs.toFixed(0)

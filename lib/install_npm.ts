@@ -23,7 +23,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
 import { systemClock } from "./clock.ts";
 import { CodexdError, describeError } from "./errors.ts";
@@ -277,6 +276,10 @@ async function download(
   const expected = parseIntegrity(dist.integrity);
   const controller = new AbortController();
   let stall = setTimeout(() => controller.abort(), stallMs);
+  // Imported here, not at the top: in the one-file bundle a static
+  // `node:crypto` import would load Node's compatibility layer on every CLI
+  // call (~20 ms), not only on downloads.
+  const { createHash } = await import("node:crypto");
   const hash = createHash("sha512");
   let received = 0;
   let total: number | undefined;

@@ -72,16 +72,24 @@ while :; do
 done
 `.replaceAll("\\$", "$");
 
-/** How the updater invokes codexd: the entry module and a reload flag for remote code. */
+/**
+ * How the updater invokes codexd: the entry module and a reload flag for
+ * remote code. Inside the one-file bundle (`dist/codexd.js`) this code's own
+ * URL is the running entry, so the bundle runs itself again; otherwise
+ * `mod.ts` beside `lib/`.
+ */
 export function codexdEntry(
   moduleUrl: string = import.meta.url,
+  mainModule: string = Deno.mainModule,
 ): { entry: string; reload: string } {
-  const mod = new URL("../mod.ts", moduleUrl);
+  const bundled = moduleUrl === mainModule;
+  const mod = bundled ? new URL(moduleUrl) : new URL("../mod.ts", moduleUrl);
   if (mod.protocol === "file:") return { entry: decodeURIComponent(mod.pathname), reload: "" };
   // A published copy is versioned in its URL; run the unversioned package so
   // each pass picks up the newest codexd.
   if (mod.href.startsWith("https://jsr.io/@codexd/daemon/")) {
-    return { entry: "jsr:@codexd/daemon", reload: "--reload=jsr:@codexd/daemon" };
+    const entry = bundled ? "jsr:@codexd/daemon/run" : "jsr:@codexd/daemon";
+    return { entry, reload: "--reload=jsr:@codexd/daemon" };
   }
   return { entry: mod.href, reload: `--reload=${mod.href}` };
 }

@@ -8,6 +8,7 @@
 import { CodexdError, describeError, type ErrorCode } from "../errors.ts";
 
 /** Terminal escape sequences (CSI, OSC) and C0 controls other than tab and newline. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const CONTROL = new RegExp(
   "\\x1b\\[[0-9;?]*[ -/]*[@-~]|\\x1b\\][^\\x07\\x1b]*(?:\\x07|\\x1b\\\\)?|[\\x00-\\x08\\x0b-\\x1f\\x7f]",
   "g",
