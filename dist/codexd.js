@@ -604,6 +604,10 @@ Sec-WebSocket-Key: ${key}\r
 });
 
 // lib/app_server/client.ts
+function isMethodNotFound(error) {
+  if (!(error instanceof RpcError)) return false;
+  return error.code === METHOD_NOT_FOUND || /method not found|unknown variant/i.test(error.message);
+}
 function parseUserAgentVersion(userAgent) {
   const slash = userAgent.indexOf("/");
   if (slash < 0) return void 0;
@@ -695,7 +699,7 @@ async function readInitializeAnswer(session) {
     };
   }
 }
-var DAEMON_CLIENT_NAME, CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, RpcError, AppServerClient;
+var DAEMON_CLIENT_NAME, CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, RpcError, METHOD_NOT_FOUND, AppServerClient;
 var init_client = __esm({
   "lib/app_server/client.ts"() {
     init_socket_path();
@@ -717,6 +721,7 @@ var init_client = __esm({
         this.method = method;
       }
     };
+    METHOD_NOT_FOUND = -32601;
     AppServerClient = class _AppServerClient {
       /** What the server said at `initialize`. */
       info;
@@ -2256,6 +2261,313 @@ var init_updater_state = __esm({
   }
 });
 
+// lib/remote_control/protocol.ts
+function optionalString(value) {
+  return typeof value === "string" ? value : null;
+}
+function parseRemoteControlView(value) {
+  if (typeof value !== "object" || value === null) return void 0;
+  const record2 = value;
+  if (typeof record2.status !== "string") return void 0;
+  return {
+    status: record2.status,
+    serverName: optionalString(record2.serverName),
+    installationId: optionalString(record2.installationId),
+    environmentId: optionalString(record2.environmentId)
+  };
+}
+function liveAction(enabled, view) {
+  if (enabled) {
+    if (view.status === "connected") return "none";
+    if (view.status === "connecting") return "wait";
+    return "send";
+  }
+  return view.status === "disabled" ? "none" : "send";
+}
+function isPending(view) {
+  return view.status === "connecting";
+}
+function classifyFailure(error) {
+  if (!(error instanceof RpcError)) return "unreachable";
+  if (isMethodNotFound(error)) return "unsupported";
+  if (error.code === INVALID_PARAMS) return "invalidParams";
+  return "refused";
+}
+function isAuthProblem(message) {
+  return /chatgpt auth|authenticat|not logged in|log ?in/i.test(message);
+}
+function isPolicyRefusal(message) {
+  return /managed requirements|policy|not allowed|forbidden/i.test(message);
+}
+function explainAccount(account) {
+  if (typeof account !== "object" || account === null) return void 0;
+  const record2 = account;
+  if (!("account" in record2)) return void 0;
+  const current = record2.account;
+  if (current === null) return `${AUTH_REQUIRED_MESSAGE} (no account is logged in)`;
+  const type = typeof current === "object" ? String(current.type ?? "") : "";
+  if (type !== "" && !/chatgpt/i.test(type)) {
+    return `${AUTH_REQUIRED_MESSAGE} (logged in with ${type}, not ChatGPT)`;
+  }
+  return void 0;
+}
+function loginCommand(codexHome, defaultHome2) {
+  return codexHome === defaultHome2 ? "codex login" : `CODEX_HOME=${codexHome} codex login`;
+}
+function refusalHint(message, codexHome, defaultHome2) {
+  if (isAuthProblem(message)) {
+    return `${loginCommand(codexHome, defaultHome2)}, then: codexd enable-remote-control`;
+  }
+  if (isPolicyRefusal(message)) {
+    return "ask your administrator: a managed policy forbids remote control on this host";
+  }
+  return "codexd logs";
+}
+function notConnectedWarning(view, reason, timedOut, settleMs) {
+  if (view?.status === "connected") return void 0;
+  if (view === null) {
+    return `remote control is enabled but its live status is unknown${reason ? `: ${reason}` : ""}`;
+  }
+  if (view.status === "connecting") {
+    return `remote control is still connecting${timedOut ? ` after ${settleMs} ms` : ""}; check later with: codexd status`;
+  }
+  return `remote control is enabled but the app-server reports "${view.status}"${reason ? `: ${reason}` : ""}`;
+}
+var STATUS_READ_METHOD, ENABLE_METHOD, DISABLE_METHOD, STATUS_CHANGED_NOTIFICATION, INVALID_PARAMS, AUTH_REQUIRED_MESSAGE;
+var init_protocol = __esm({
+  "lib/remote_control/protocol.ts"() {
+    init_client();
+    STATUS_READ_METHOD = "remoteControl/status/read";
+    ENABLE_METHOD = "remoteControl/enable";
+    DISABLE_METHOD = "remoteControl/disable";
+    STATUS_CHANGED_NOTIFICATION = "remoteControl/status/changed";
+    INVALID_PARAMS = -32602;
+    AUTH_REQUIRED_MESSAGE = "remote control requires ChatGPT authentication";
+  }
+});
+
+// lib/remote_control/session.ts
+function malformed(method, value) {
+  return new Error(`app-server answered ${method} with ${JSON.stringify(value)}`);
+}
+async function readRemoteControl(client, timeoutMs = REMOTE_CONTROL_REQUEST_TIMEOUT_MS) {
+  const answer = await client.request(STATUS_READ_METHOD, {}, timeoutMs);
+  const view = parseRemoteControlView(answer);
+  if (view === void 0) throw malformed(STATUS_READ_METHOD, answer);
+  return view;
+}
+async function dropQueued(client) {
+  while (await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0)) {
+  }
+}
+async function settle(client, latest, settleMs) {
+  let view = latest;
+  for (let next = await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0); next; next = await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0)) {
+    view = parseRemoteControlView(next.params) ?? view;
+  }
+  const deadline = Date.now() + settleMs;
+  while (isPending(view)) {
+    const left = deadline - Date.now();
+    if (left <= 0) return {
+      view,
+      timedOut: true
+    };
+    const next = await client.nextNotification(STATUS_CHANGED_NOTIFICATION, left);
+    if (next === void 0) return {
+      view,
+      timedOut: true
+    };
+    view = parseRemoteControlView(next.params) ?? view;
+  }
+  return {
+    view,
+    timedOut: false
+  };
+}
+async function sendSwitch(client, method, timeoutMs) {
+  try {
+    return await client.request(method, {
+      ephemeral: true
+    }, timeoutMs);
+  } catch (error) {
+    if (classifyFailure(error) !== "invalidParams") throw error;
+    return await client.request(method, null, timeoutMs);
+  }
+}
+async function switchRemoteControl(client, enabled, timeouts = {}) {
+  const requestMs = timeouts.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+  const settleMs = timeouts.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
+  let current;
+  try {
+    current = await readRemoteControl(client, requestMs);
+  } catch (error) {
+    const kind = classifyFailure(error);
+    if (kind === "unsupported") return {
+      kind,
+      message: describeError(error)
+    };
+    if (kind === "refused") return {
+      kind,
+      message: describeError(error),
+      view: null
+    };
+    throw error;
+  }
+  await dropQueued(client);
+  const action = liveAction(enabled, current);
+  let answer = current;
+  if (action === "send") {
+    const method = enabled ? ENABLE_METHOD : DISABLE_METHOD;
+    let raw;
+    try {
+      raw = await sendSwitch(client, method, requestMs);
+    } catch (error) {
+      const kind = classifyFailure(error);
+      if (kind === "unsupported") return {
+        kind,
+        message: describeError(error)
+      };
+      if (kind === "refused" || kind === "invalidParams") {
+        const view2 = await readRemoteControl(client, requestMs).catch(() => null);
+        return {
+          kind: "refused",
+          message: describeError(error),
+          view: view2
+        };
+      }
+      throw error;
+    }
+    answer = parseRemoteControlView(raw) ?? current;
+  }
+  const { view, timedOut } = action === "none" ? {
+    view: current,
+    timedOut: false
+  } : await settle(client, answer, settleMs);
+  const reason = enabled && (view.status === "errored" || view.status === "disabled") ? await explainErrored(client, requestMs) : void 0;
+  return {
+    kind: "switched",
+    sent: action === "send",
+    view,
+    timedOut,
+    ...reason ? {
+      reason
+    } : {}
+  };
+}
+async function explainErrored(client, timeoutMs = REMOTE_CONTROL_REQUEST_TIMEOUT_MS) {
+  try {
+    return explainAccount(await client.request("account/read", {}, timeoutMs));
+  } catch {
+    return void 0;
+  }
+}
+var REMOTE_CONTROL_SETTLE_TIMEOUT_MS, REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+var init_session = __esm({
+  "lib/remote_control/session.ts"() {
+    init_client();
+    init_errors();
+    init_protocol();
+    REMOTE_CONTROL_SETTLE_TIMEOUT_MS = 5e3;
+    REMOTE_CONTROL_REQUEST_TIMEOUT_MS = REQUEST_TIMEOUT_MS;
+  }
+});
+
+// lib/remote_control/view.ts
+async function readServerView(socketPath, options = {}) {
+  let client;
+  try {
+    client = await connectAppServer(socketPath, {
+      experimentalApi: true,
+      timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+    });
+  } catch {
+    return {
+      remoteControl: null,
+      remoteControlReason: "the app-server is not answering"
+    };
+  }
+  try {
+    const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+    let view;
+    try {
+      view = await readRemoteControl(client, requestMs);
+    } catch (error) {
+      const kind = classifyFailure(error);
+      const reason2 = kind === "unsupported" ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}` : describeError(error);
+      return {
+        info: client.info,
+        remoteControl: null,
+        remoteControlReason: reason2
+      };
+    }
+    let timedOut = false;
+    if (options.settle && isPending(view)) {
+      await dropQueued(client);
+      ({ view, timedOut } = await settle(client, view, options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS));
+    }
+    const reason = options.explain && (view.status === "errored" || view.status === "disabled") ? await explainErrored(client, requestMs) : void 0;
+    return {
+      info: client.info,
+      remoteControl: view,
+      ...reason ? {
+        remoteControlReason: reason
+      } : {},
+      ...timedOut ? {
+        timedOut
+      } : {}
+    };
+  } finally {
+    await client.close();
+  }
+}
+var init_view = __esm({
+  "lib/remote_control/view.ts"() {
+    init_client();
+    init_errors();
+    init_protocol();
+    init_session();
+  }
+});
+
+// lib/remote_control/report.ts
+var report_exports = {};
+__export(report_exports, {
+  settleTimeoutOf: () => settleTimeoutOf,
+  withRemoteControlView: () => withRemoteControlView
+});
+function settleTimeoutOf(ctx) {
+  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
+}
+async function withRemoteControlView(ctx, settings, outcome) {
+  if (!settings.remoteControlEnabled) return outcome;
+  const settleMs = settleTimeoutOf(ctx);
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleMs,
+    settle: true,
+    explain: true
+  });
+  const warning = notConnectedWarning(view.remoteControl, view.remoteControlReason, view.timedOut ?? false, settleMs);
+  return {
+    ...outcome,
+    remoteControl: view.remoteControl,
+    remoteControlReason: view.remoteControlReason ?? null,
+    ...warning ? {
+      warnings: [
+        ...outcome.warnings ?? [],
+        warning
+      ]
+    } : {}
+  };
+}
+var init_report = __esm({
+  "lib/remote_control/report.ts"() {
+    init_protocol();
+    init_session();
+    init_view();
+  }
+});
+
 // lib/start.ts
 var start_exports = {};
 __export(start_exports, {
@@ -2336,7 +2648,8 @@ async function start(options = {}) {
   const outcome = await startLocked(ctx, settings, {
     fresh: true
   });
-  return await withUpdaterEnsured(ctx, settings, outcome);
+  const reported = settings.remoteControlEnabled ? await (await Promise.resolve().then(() => (init_report(), report_exports))).withRemoteControlView(ctx, settings, outcome) : outcome;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
 async function markWanted(ctx, settings) {
   if (isDown(ctx.paths)) await setDown(ctx.paths, false);
@@ -2457,7 +2770,8 @@ async function restart(options = {}) {
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
-  return await withUpdaterEnsured(ctx, settings, outcome);
+  const reported = settings.remoteControlEnabled ? await (await Promise.resolve().then(() => (init_report(), report_exports))).withRemoteControlView(ctx, settings, outcome) : outcome;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
 var init_restart = __esm({
   "lib/restart.ts"() {
@@ -2509,70 +2823,249 @@ var init_version_command = __esm({
   }
 });
 
+// lib/remote_control/apply.ts
+var apply_exports = {};
+__export(apply_exports, {
+  applyToRunning: () => applyToRunning,
+  applyToRunningReported: () => applyToRunningReported,
+  restartToApply: () => restartToApply
+});
+async function restartToApply(ctx, settings) {
+  return await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
+}
+function defaultHome() {
+  try {
+    return resolveCodexHome();
+  } catch {
+    return void 0;
+  }
+}
+function judged(ctx, enabled, application, timedOut) {
+  const view = application.remoteControl;
+  if (!enabled) {
+    if (view !== null && view.status !== "disabled") {
+      application.warnings.push(`the app-server still reports remote control "${view.status}" after disabling`);
+    }
+    return application;
+  }
+  if (view !== null && (view.status === "errored" || view.status === "disabled")) {
+    const message = application.remoteControlReason ?? `the app-server reports remote control "${view.status}"`;
+    application.unavailable = {
+      message,
+      hint: refusalHint(message, ctx.paths.codexHome, defaultHome())
+    };
+  } else if (view !== null && timedOut) {
+    application.warnings.push(notConnectedWarning(view, void 0, true, settleTimeoutOf(ctx)));
+  }
+  return application;
+}
+async function viaRestart(ctx, settings, why) {
+  const restarted = await restartToApply(ctx, settings);
+  const enabled = settings.remoteControlEnabled;
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleTimeoutOf(ctx),
+    settle: enabled,
+    explain: enabled
+  });
+  return judged(ctx, enabled, {
+    applied: "restart",
+    pid: restarted.pid,
+    ...restarted.appServerVersion ? {
+      appServerVersion: restarted.appServerVersion
+    } : {},
+    remoteControl: view.remoteControl,
+    ...view.remoteControlReason ? {
+      remoteControlReason: view.remoteControlReason
+    } : {},
+    warnings: [
+      ...restarted.warnings ?? [],
+      `restarted the app-server to apply the setting: ${why}`
+    ]
+  }, view.timedOut ?? false);
+}
+async function applyToRunning(ctx, settings, record2) {
+  const enabled = settings.remoteControlEnabled;
+  let client;
+  try {
+    client = await connectAppServer(ctx.paths.socketPath, {
+      experimentalApi: true,
+      timeoutMs: ctx.options.probeTimeoutMs
+    });
+  } catch (error) {
+    return await viaRestart(ctx, settings, `could not ask the app-server: ${describeError(error)}`);
+  }
+  const base = {
+    pid: record2.pid,
+    appServerVersion: client.info.appServerVersion
+  };
+  let outcome;
+  try {
+    outcome = await switchRemoteControl(client, enabled, {
+      settleTimeoutMs: settleTimeoutOf(ctx)
+    });
+  } catch (error) {
+    await client.close();
+    return await viaRestart(ctx, settings, `the app-server stopped answering: ${describeError(error)}`);
+  } finally {
+    await client.close();
+  }
+  switch (outcome.kind) {
+    case "unsupported": {
+      const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
+      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, why);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: null,
+        remoteControlReason: why,
+        warnings: []
+      };
+    }
+    case "refused": {
+      if (!enabled && isPolicyRefusal(outcome.message)) {
+        return {
+          ...base,
+          applied: "unchanged",
+          remoteControl: outcome.view,
+          remoteControlReason: outcome.message,
+          warnings: []
+        };
+      }
+      if (!enabled) return await viaRestart(ctx, settings, outcome.message);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: outcome.view,
+        remoteControlReason: outcome.message,
+        warnings: [],
+        unavailable: {
+          message: outcome.message,
+          hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome())
+        }
+      };
+    }
+    case "switched":
+      return judged(ctx, enabled, {
+        ...base,
+        applied: outcome.sent ? "live" : "unchanged",
+        remoteControl: outcome.view,
+        ...outcome.reason ? {
+          remoteControlReason: outcome.reason
+        } : {},
+        warnings: []
+      }, outcome.timedOut);
+  }
+}
+async function applyToRunningReported(ctx, settings, record2, outcome) {
+  const live = await applyToRunning(ctx, settings, record2);
+  const warnings = [
+    ...outcome.warnings ?? [],
+    ...live.warnings,
+    ...live.unavailable ? [
+      `remote control is not available: ${live.unavailable.message} (${live.unavailable.hint})`
+    ] : []
+  ];
+  return {
+    ...outcome,
+    ...live.applied === "restart" ? {
+      status: "restarted",
+      pid: live.pid
+    } : {},
+    ...live.appServerVersion ? {
+      appServerVersion: live.appServerVersion
+    } : {},
+    remoteControl: live.remoteControl,
+    remoteControlReason: live.remoteControlReason ?? null,
+    ...warnings.length ? {
+      warnings
+    } : {}
+  };
+}
+var init_apply = __esm({
+  "lib/remote_control/apply.ts"() {
+    init_client();
+    init_app_server_spawn();
+    init_errors();
+    init_paths();
+    init_restart();
+    init_start();
+    init_protocol();
+    init_report();
+    init_session();
+    init_view();
+  }
+});
+
 // lib/remote_control.ts
 var remote_control_exports = {};
 __export(remote_control_exports, {
+  REMOTE_CONTROL_SETTLE_TIMEOUT_MS: () => REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
   setRemoteControl: () => setRemoteControl
 });
 async function setRemoteControl(enabled, options = {}) {
   const ctx = createContext(options);
   await using _lock = await lockDaemon(ctx);
   const { settings: before } = await loadSettings(ctx.paths);
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running" && await probe(ctx)) {
+    if (state.kind === "unverifiable") throw unverifiable(ctx, state);
+    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+    const unmanaged = unmanagedServer(ctx, owner);
+    throw new CodexdError("UNMANAGED_SERVER", unmanaged.message, owner?.ours ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control` : unmanaged.hint, {
+      ...unmanaged.details,
+      remoteControlEnabled: before.remoteControlEnabled,
+      persisted: false
+    });
+  }
   const changed = before.remoteControlEnabled !== enabled;
   const settings = changed ? await updateSettings(ctx.paths, {
     remoteControlEnabled: enabled
   }) : before;
-  const state = await readServerState(ctx.paths);
-  let restarted = false;
-  let pid;
-  let appServerVersion;
-  let warnings;
-  if (state.kind === "running") {
-    pid = state.record.pid;
-    if (changed || !flagsMatch(state.record, settings)) {
-      const outcome = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
-      restarted = true;
-      pid = outcome.pid ?? void 0;
-      appServerVersion = outcome.appServerVersion ?? void 0;
-      warnings = outcome.warnings;
-    } else {
-      appServerVersion = (await isAnswering(ctx.paths.socketPath))?.appServerVersion;
-    }
-  }
+  const live = state.kind === "running" ? await applyToRunning(ctx, settings, state.record) : void 0;
   const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
-  const status2 = enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled";
-  return {
-    status: status2,
-    ...pid !== void 0 ? {
-      backend: "pid",
-      pid
-    } : {},
+  const result = {
+    status: enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled",
+    backend: live ? "pid" : null,
+    pid: live?.pid ?? null,
+    managed: live !== void 0,
     remoteControlEnabled: enabled,
-    restarted,
+    applied: live?.applied ?? "nextStart",
+    restarted: live?.applied === "restart",
+    remoteControl: live?.remoteControl ?? null,
+    remoteControlReason: live ? live.remoteControlReason ?? null : "no app-server is running; the setting applies at the next start",
     socketPath: ctx.paths.socketPath,
-    ...facts ? {
-      cliVersion: facts.version
-    } : {},
-    ...appServerVersion ? {
-      appServerVersion
-    } : {},
+    cliVersion: facts?.version ?? null,
+    appServerVersion: live?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
-    ...warnings ? {
-      warnings
+    changed: changed || live?.applied === "live" || live?.applied === "restart",
+    ...live?.warnings.length ? {
+      warnings: live.warnings
     } : {}
   };
+  if (live?.unavailable) {
+    throw new CodexdError("REMOTE_CONTROL_UNAVAILABLE", `The app-server on ${ctx.paths.socketPath} cannot enable remote control: ${live.unavailable.message}. The setting stays persisted and applies once that is fixed.`, live.unavailable.hint, {
+      remoteControlEnabled: true,
+      persisted: true,
+      restarted: result.restarted,
+      pid: live.pid,
+      remoteControl: live.remoteControl
+    });
+  }
+  return result;
 }
 var init_remote_control = __esm({
   "lib/remote_control.ts"() {
     init_server_record();
-    init_app_server_spawn();
     init_context();
-    init_restart();
-    init_start();
-    init_control_socket();
-    init_settings();
+    init_errors();
     init_managed_binary();
+    init_result();
+    init_socket_owner();
+    init_settings();
     init_version();
+    init_apply();
+    init_session();
   }
 });
 
@@ -3430,11 +3923,12 @@ async function bootstrap(options = {}) {
   const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
   await markWanted(ctx, settings);
   const state = await readServerState(ctx.paths);
-  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
   const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
-  const outcome = await withUpdaterEnsured(ctx, settings, mismatched ? await restartLocked(ctx, settings) : await startLocked(ctx, settings, {
+  const started = await startLocked(ctx, settings, {
     fresh: true
-  }));
+  });
+  const reported = state.kind === "running" && started.status === "alreadyRunning" ? await (await Promise.resolve().then(() => (init_apply(), apply_exports))).applyToRunningReported(ctx, settings, state.record, started) : await withRemoteControlView(ctx, settings, started);
+  const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
   const { status: appServer, changed: _changed, ...rest } = outcome;
   const changed = installed || settingsChanged || appServer !== "alreadyRunning" || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
@@ -3453,13 +3947,12 @@ var init_bootstrap = __esm({
   "lib/bootstrap.ts"() {
     init_server_record();
     init_errors();
-    init_app_server_spawn();
     init_context();
-    init_restart();
     init_start();
     init_settings();
     init_pid_record();
     init_updater();
+    init_report();
   }
 });
 
@@ -3834,16 +4327,19 @@ async function status(options = {}) {
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, info, facts, updaterRecord, updaterState] = await Promise.all([
+  const [state, view, facts, updaterRecord, updaterState] = await Promise.all([
     readServerState(paths),
-    isAnswering(paths.socketPath, {
-      timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
+    // One bounded session: initialize (the probe) and remoteControl/status/read.
+    readServerView(paths.socketPath, {
+      connectTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+      requestTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
     }),
     tryReadBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths)
   ]);
   const running = state.kind === "running";
+  const info = view.info;
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : void 0;
   return {
     status: info ? "running" : "stopped",
@@ -3866,6 +4362,8 @@ async function status(options = {}) {
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
+    remoteControl: view.remoteControl,
+    remoteControlReason: view.remoteControlReason ?? null,
     updater: {
       running: updaterRecord.kind === "running",
       ...updaterRecord.kind === "running" ? {
@@ -3891,6 +4389,7 @@ var init_status = __esm({
   "lib/status.ts"() {
     init_server_record();
     init_control_socket();
+    init_view();
     init_context();
     init_managed_binary();
     init_pid_record();
@@ -4146,7 +4645,8 @@ function statusBlock(output) {
   ];
   if (output.uptimeSeconds !== void 0) lines.push(`uptime ${output.uptimeSeconds} s`);
   lines.push(`home    ${String(output.socketPath ?? "").replace(/\/app-server-control\/.*$/, "")}`);
-  lines.push(`remote  ${output.remoteControlEnabled ? "enabled" : "disabled"}`);
+  const live = output.remoteControl?.status;
+  lines.push(`remote  ${output.remoteControlEnabled ? "enabled" : "disabled"}${live ? ` (server: ${live})` : ""}`);
   lines.push(`updater ${updater.running ? `running (pid ${updater.pid})` : "not running"}${updater.lastResult ? ` \xB7 last: ${updater.lastResult}` : ""}`);
   return lines.join("\n");
 }
@@ -4276,7 +4776,7 @@ var COMMANDS = {
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_version_command(), version_command_exports))).version(options))
   },
   "enable-remote-control": {
-    summary: "Persist remote control on; restart a running app-server to apply it",
+    summary: "Persist remote control on; switch a running app-server live and report its status",
     flags: [
       ...COMMON_FLAGS,
       "grace-seconds",
@@ -4288,7 +4788,7 @@ var COMMANDS = {
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_remote_control(), remote_control_exports))).setRemoteControl(true, options))
   },
   "disable-remote-control": {
-    summary: "Persist remote control off; restart a running app-server to apply it",
+    summary: "Persist remote control off; switch a running app-server live and report its status",
     flags: [
       ...COMMON_FLAGS,
       "grace-seconds",
