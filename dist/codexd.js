@@ -2316,7 +2316,8 @@ function loginCommand(codexHome, defaultHome2) {
 }
 function refusalHint(message, codexHome, defaultHome2) {
   if (isAuthProblem(message)) {
-    return `${loginCommand(codexHome, defaultHome2)}, then: codexd enable-remote-control`;
+    const home = codexHome === defaultHome2 ? "" : ` --codex-home ${codexHome}`;
+    return `${loginCommand(codexHome, defaultHome2)}, then: codexd enable-remote-control${home}`;
   }
   if (isPolicyRefusal(message)) {
     return "ask your administrator: a managed policy forbids remote control on this host";

@@ -97,6 +97,10 @@ Deno.test("refusal hints: codex login for auth (naming a non-default home), the 
     refusalHint("remote control requires ChatGPT authentication", "/h/.codex", "/h/.codex"),
     /^codex login, then: codexd enable-remote-control$/,
   );
+  assertEquals(
+    refusalHint("remote control requires ChatGPT authentication", "/srv/c", "/h/.codex"),
+    "CODEX_HOME=/srv/c codex login, then: codexd enable-remote-control --codex-home /srv/c",
+  );
   assertMatch(
     refusalHint("remote control is disabled by managed requirements", "/h", "/h"),
     /administrator/,

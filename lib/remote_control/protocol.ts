@@ -144,7 +144,8 @@ export function refusalHint(
   defaultHome: string | undefined,
 ): string {
   if (isAuthProblem(message)) {
-    return `${loginCommand(codexHome, defaultHome)}, then: codexd enable-remote-control`;
+    const home = codexHome === defaultHome ? "" : ` --codex-home ${codexHome}`;
+    return `${loginCommand(codexHome, defaultHome)}, then: codexd enable-remote-control${home}`;
   }
   if (isPolicyRefusal(message)) {
     return "ask your administrator: a managed policy forbids remote control on this host";
