@@ -2831,8 +2831,12 @@ __export(apply_exports, {
   applyToRunningReported: () => applyToRunningReported,
   restartToApply: () => restartToApply
 });
-async function restartToApply(ctx, settings) {
-  return await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
+async function restartToApply(ctx, settings, _reason) {
+  const result = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
+  return {
+    restarted: true,
+    result
+  };
 }
 function defaultHome() {
   try {
@@ -2860,24 +2864,42 @@ function judged(ctx, enabled, application, timedOut) {
   }
   return application;
 }
-async function viaRestart(ctx, settings, why) {
-  const restarted = await restartToApply(ctx, settings);
+async function viaRestart(ctx, settings, record2, why) {
+  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
   const enabled = settings.remoteControlEnabled;
   const view = await readServerView(ctx.paths.socketPath, {
     connectTimeoutMs: ctx.options.probeTimeoutMs,
     settleTimeoutMs: settleTimeoutOf(ctx),
-    settle: enabled,
-    explain: enabled
+    settle: enabled && outcome.restarted,
+    explain: enabled && outcome.restarted
   });
+  const common = {
+    remoteControl: view.remoteControl,
+    ...view.remoteControlReason ? {
+      remoteControlReason: view.remoteControlReason
+    } : {}
+  };
+  if (!outcome.restarted) {
+    return {
+      ...common,
+      applied: "pendingRestart",
+      pid: record2.pid,
+      ...view.info ? {
+        appServerVersion: view.info.appServerVersion
+      } : {},
+      pendingRestart: outcome.pendingRestart,
+      warnings: [
+        `the app-server restarts with the new setting once its running turns end: ${why}`
+      ]
+    };
+  }
+  const restarted = outcome.result;
   return judged(ctx, enabled, {
+    ...common,
     applied: "restart",
     pid: restarted.pid,
     ...restarted.appServerVersion ? {
       appServerVersion: restarted.appServerVersion
-    } : {},
-    remoteControl: view.remoteControl,
-    ...view.remoteControlReason ? {
-      remoteControlReason: view.remoteControlReason
     } : {},
     warnings: [
       ...restarted.warnings ?? [],
@@ -2894,7 +2916,7 @@ async function applyToRunning(ctx, settings, record2) {
       timeoutMs: ctx.options.probeTimeoutMs
     });
   } catch (error) {
-    return await viaRestart(ctx, settings, `could not ask the app-server: ${describeError(error)}`);
+    return await viaRestart(ctx, settings, record2, `could not ask the app-server: ${describeError(error)}`);
   }
   const base = {
     pid: record2.pid,
@@ -2907,14 +2929,14 @@ async function applyToRunning(ctx, settings, record2) {
     });
   } catch (error) {
     await client.close();
-    return await viaRestart(ctx, settings, `the app-server stopped answering: ${describeError(error)}`);
+    return await viaRestart(ctx, settings, record2, `the app-server stopped answering: ${describeError(error)}`);
   } finally {
     await client.close();
   }
   switch (outcome.kind) {
     case "unsupported": {
       const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
-      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, why);
+      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, record2, why);
       return {
         ...base,
         applied: "unchanged",
@@ -2933,7 +2955,7 @@ async function applyToRunning(ctx, settings, record2) {
           warnings: []
         };
       }
-      if (!enabled) return await viaRestart(ctx, settings, outcome.message);
+      if (!enabled) return await viaRestart(ctx, settings, record2, outcome.message);
       return {
         ...base,
         applied: "unchanged",
@@ -2972,6 +2994,9 @@ async function applyToRunningReported(ctx, settings, record2, outcome) {
     ...live.applied === "restart" ? {
       status: "restarted",
       pid: live.pid
+    } : {},
+    ...live.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
     } : {},
     ...live.appServerVersion ? {
       appServerVersion: live.appServerVersion
@@ -3042,6 +3067,9 @@ async function setRemoteControl(enabled, options = {}) {
     changed: changed || live?.applied === "live" || live?.applied === "restart",
     ...live?.warnings.length ? {
       warnings: live.warnings
+    } : {},
+    ...live?.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
     } : {}
   };
   if (live?.unavailable) {

@@ -64,6 +64,8 @@ export interface RemoteControlResult {
   changed: boolean;
   /** Non-fatal problems. */
   warnings?: string[];
+  /** With `applied: "pendingRestart"`: the restart turn safety holds back until running turns end. */
+  pendingRestart?: unknown;
 }
 
 /**
@@ -131,6 +133,7 @@ export async function setRemoteControl(
     codexdVersion: CODEXD_VERSION,
     changed: changed || live?.applied === "live" || live?.applied === "restart",
     ...(live?.warnings.length ? { warnings: live.warnings } : {}),
+    ...(live?.pendingRestart !== undefined ? { pendingRestart: live.pendingRestart } : {}),
   };
   if (live?.unavailable) {
     throw new CodexdError(

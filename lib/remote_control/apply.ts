@@ -36,19 +36,34 @@ export type AppliedBy =
   | "restart"
   /** The running app-server already had that state (or cannot be switched and has the flags). */
   | "unchanged"
+  /** Running turns hold the needed restart back; it happens once they end. */
+  | "pendingRestart"
   /** Nothing runs: the setting applies at the next start. */
   | "nextStart";
 
 /**
+ * What {@linkcode restartToApply} did: restarted now, or (under turn
+ * safety's idle rule) left a pending restart for when running turns end.
+ * Shaped like turn safety's `restartWhenIdle` outcome so it can be returned
+ * as is.
+ */
+export type RestartToApplyOutcome =
+  | { restarted: true; result: LifecycleResult }
+  | { restarted: false; pendingRestart: unknown; activeTurns?: number };
+
+/**
  * Restarts the app-server so its launch flags carry `settings`. The one place
- * remote control restarts anything: turn safety replaces this call with its
- * restart-when-idle rule.
+ * remote control restarts anything: turn safety swaps the body for its
+ * restart-when-idle rule, e.g.
+ * `return await (await import("../idle/apply_pending.ts")).restartWhenIdle(ctx, settings, reason);`
  */
 export async function restartToApply(
   ctx: DaemonContext,
   settings: DaemonSettings,
-): Promise<LifecycleResult> {
-  return await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
+  _reason: string,
+): Promise<RestartToApplyOutcome> {
+  const result = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
+  return { restarted: true, result };
 }
 
 /** What applying the setting to a running app-server did. */
@@ -67,6 +82,8 @@ export interface LiveApplication {
   warnings: string[];
   /** Set when the server refused or could not enable remote control. */
   unavailable?: { message: string; hint: string };
+  /** The deferred restart, when turn safety held it back. */
+  pendingRestart?: unknown;
 }
 
 function defaultHome(): string | undefined {
@@ -111,22 +128,37 @@ function judged(
 async function viaRestart(
   ctx: DaemonContext,
   settings: DaemonSettings,
+  record: PidRecord,
   why: string,
 ): Promise<LiveApplication> {
-  const restarted = await restartToApply(ctx, settings);
+  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
   const enabled = settings.remoteControlEnabled;
   const view = await readServerView(ctx.paths.socketPath, {
     connectTimeoutMs: ctx.options.probeTimeoutMs,
     settleTimeoutMs: settleTimeoutOf(ctx),
-    settle: enabled,
-    explain: enabled,
+    settle: enabled && outcome.restarted,
+    explain: enabled && outcome.restarted,
   });
+  const common = {
+    remoteControl: view.remoteControl,
+    ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
+  };
+  if (!outcome.restarted) {
+    return {
+      ...common,
+      applied: "pendingRestart",
+      pid: record.pid,
+      ...(view.info ? { appServerVersion: view.info.appServerVersion } : {}),
+      pendingRestart: outcome.pendingRestart,
+      warnings: [`the app-server restarts with the new setting once its running turns end: ${why}`],
+    };
+  }
+  const restarted = outcome.result;
   return judged(ctx, enabled, {
+    ...common,
     applied: "restart",
     pid: restarted.pid as number,
     ...(restarted.appServerVersion ? { appServerVersion: restarted.appServerVersion } : {}),
-    remoteControl: view.remoteControl,
-    ...(view.remoteControlReason ? { remoteControlReason: view.remoteControlReason } : {}),
     warnings: [
       ...(restarted.warnings ?? []),
       `restarted the app-server to apply the setting: ${why}`,
@@ -154,7 +186,12 @@ export async function applyToRunning(
     });
   } catch (error) {
     // Recorded but not answering (still starting, or hung): relaunch it with the flags.
-    return await viaRestart(ctx, settings, `could not ask the app-server: ${describeError(error)}`);
+    return await viaRestart(
+      ctx,
+      settings,
+      record,
+      `could not ask the app-server: ${describeError(error)}`,
+    );
   }
   const base = { pid: record.pid, appServerVersion: client.info.appServerVersion };
   let outcome: SwitchOutcome;
@@ -165,6 +202,7 @@ export async function applyToRunning(
     return await viaRestart(
       ctx,
       settings,
+      record,
       `the app-server stopped answering: ${describeError(error)}`,
     );
   } finally {
@@ -175,7 +213,7 @@ export async function applyToRunning(
       const why = `app-server ${base.appServerVersion} has no remote-control methods; ` +
         "only a restart applies the setting";
       // Older servers only take the setting at launch: restart unless they already have it.
-      if (!flagsMatch(record, settings)) return await viaRestart(ctx, settings, why);
+      if (!flagsMatch(record, settings)) return await viaRestart(ctx, settings, record, why);
       return {
         ...base,
         applied: "unchanged",
@@ -195,7 +233,7 @@ export async function applyToRunning(
           warnings: [],
         };
       }
-      if (!enabled) return await viaRestart(ctx, settings, outcome.message);
+      if (!enabled) return await viaRestart(ctx, settings, record, outcome.message);
       return {
         ...base,
         applied: "unchanged",
@@ -241,6 +279,7 @@ export async function applyToRunningReported(
   return {
     ...outcome,
     ...(live.applied === "restart" ? { status: "restarted" as const, pid: live.pid } : {}),
+    ...(live.pendingRestart !== undefined ? { pendingRestart: live.pendingRestart } : {}),
     ...(live.appServerVersion ? { appServerVersion: live.appServerVersion } : {}),
     remoteControl: live.remoteControl,
     remoteControlReason: live.remoteControlReason ?? null,
