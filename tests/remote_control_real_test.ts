@@ -57,7 +57,8 @@ Deno.test("without a login, the real app-server's remote control is reported una
   const fresh = await runCli(h.home, ["start"]);
   assertEquals(fresh.code, 0, fresh.stdout);
   assertEquals(fresh.json.status, "started");
-  assertEquals((fresh.json.remoteControl as View).status, "errored");
+  // Measured: `errored` right after readiness; never `connected` without a login.
+  assert(["errored", "disabled"].includes((fresh.json.remoteControl as View).status));
   assertMatch((fresh.json.warnings as string[]).join("\n"), /requires ChatGPT authentication/);
   assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
   assertEquals(processesOfHome(h.home).length, 0);
