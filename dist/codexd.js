@@ -2462,6 +2462,9 @@ async function explainErrored(client, timeoutMs = REMOTE_CONTROL_REQUEST_TIMEOUT
     return void 0;
   }
 }
+function settleTimeoutOf(ctx) {
+  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
+}
 var REMOTE_CONTROL_SETTLE_TIMEOUT_MS, REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
 var init_session = __esm({
   "lib/remote_control/session.ts"() {
@@ -2533,12 +2536,8 @@ var init_view = __esm({
 // lib/remote_control/report.ts
 var report_exports = {};
 __export(report_exports, {
-  settleTimeoutOf: () => settleTimeoutOf,
   withRemoteControlView: () => withRemoteControlView
 });
-function settleTimeoutOf(ctx) {
-  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
-}
 async function withRemoteControlView(ctx, settings, outcome) {
   if (!settings.remoteControlEnabled) return outcome;
   const settleMs = settleTimeoutOf(ctx);
@@ -2824,13 +2823,7 @@ var init_version_command = __esm({
   }
 });
 
-// lib/remote_control/apply.ts
-var apply_exports = {};
-__export(apply_exports, {
-  applyToRunning: () => applyToRunning,
-  applyToRunningReported: () => applyToRunningReported,
-  restartToApply: () => restartToApply
-});
+// lib/remote_control/restart_seam.ts
 async function restartToApply(ctx, settings, _reason) {
   const result = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
   return {
@@ -2838,6 +2831,14 @@ async function restartToApply(ctx, settings, _reason) {
     result
   };
 }
+var init_restart_seam = __esm({
+  "lib/remote_control/restart_seam.ts"() {
+    init_restart();
+    init_start();
+  }
+});
+
+// lib/remote_control/apply.ts
 function defaultHome() {
   try {
     return resolveCodexHome();
@@ -2980,44 +2981,14 @@ async function applyToRunning(ctx, settings, record2) {
       }, outcome.timedOut);
   }
 }
-async function applyToRunningReported(ctx, settings, record2, outcome) {
-  const live = await applyToRunning(ctx, settings, record2);
-  const warnings = [
-    ...outcome.warnings ?? [],
-    ...live.warnings,
-    ...live.unavailable ? [
-      `remote control is not available: ${live.unavailable.message} (${live.unavailable.hint})`
-    ] : []
-  ];
-  return {
-    ...outcome,
-    ...live.applied === "restart" ? {
-      status: "restarted",
-      pid: live.pid
-    } : {},
-    ...live.pendingRestart !== void 0 ? {
-      pendingRestart: live.pendingRestart
-    } : {},
-    ...live.appServerVersion ? {
-      appServerVersion: live.appServerVersion
-    } : {},
-    remoteControl: live.remoteControl,
-    remoteControlReason: live.remoteControlReason ?? null,
-    ...warnings.length ? {
-      warnings
-    } : {}
-  };
-}
 var init_apply = __esm({
   "lib/remote_control/apply.ts"() {
     init_client();
     init_app_server_spawn();
     init_errors();
     init_paths();
-    init_restart();
-    init_start();
     init_protocol();
-    init_report();
+    init_restart_seam();
     init_session();
     init_view();
   }
@@ -3895,6 +3866,45 @@ var init_install_sh = __esm({
   }
 });
 
+// lib/remote_control/on_bootstrap.ts
+var on_bootstrap_exports = {};
+__export(on_bootstrap_exports, {
+  applyToRunningReported: () => applyToRunningReported
+});
+async function applyToRunningReported(ctx, settings, record2, outcome) {
+  const live = await applyToRunning(ctx, settings, record2);
+  const warnings = [
+    ...outcome.warnings ?? [],
+    ...live.warnings,
+    ...live.unavailable ? [
+      `remote control is not available: ${live.unavailable.message} (${live.unavailable.hint})`
+    ] : []
+  ];
+  return {
+    ...outcome,
+    ...live.applied === "restart" ? {
+      status: "restarted",
+      pid: live.pid
+    } : {},
+    ...live.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
+    } : {},
+    ...live.appServerVersion ? {
+      appServerVersion: live.appServerVersion
+    } : {},
+    remoteControl: live.remoteControl,
+    remoteControlReason: live.remoteControlReason ?? null,
+    ...warnings.length ? {
+      warnings
+    } : {}
+  };
+}
+var init_on_bootstrap = __esm({
+  "lib/remote_control/on_bootstrap.ts"() {
+    init_apply();
+  }
+});
+
 // lib/bootstrap.ts
 var bootstrap_exports = {};
 __export(bootstrap_exports, {
@@ -3956,7 +3966,7 @@ async function bootstrap(options = {}) {
   const started = await startLocked(ctx, settings, {
     fresh: true
   });
-  const reported = state.kind === "running" && started.status === "alreadyRunning" ? await (await Promise.resolve().then(() => (init_apply(), apply_exports))).applyToRunningReported(ctx, settings, state.record, started) : await withRemoteControlView(ctx, settings, started);
+  const reported = state.kind === "running" && started.status === "alreadyRunning" ? await (await Promise.resolve().then(() => (init_on_bootstrap(), on_bootstrap_exports))).applyToRunningReported(ctx, settings, state.record, started) : await withRemoteControlView(ctx, settings, started);
   const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
   const { status: appServer, changed: _changed, ...rest } = outcome;

@@ -119,7 +119,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   // live (a restart only for releases that cannot switch); a new one is
   // only reported on. Neither fails the bootstrap.
   const reported = state.kind === "running" && started.status === "alreadyRunning"
-    ? await (await import("./remote_control/apply.ts")).applyToRunningReported(
+    ? await (await import("./remote_control/on_bootstrap.ts")).applyToRunningReported(
       ctx,
       settings,
       state.record,

@@ -14,18 +14,15 @@ import type { DaemonContext } from "../context.ts";
 import { describeError } from "../errors.ts";
 import { resolveCodexHome } from "../paths.ts";
 import type { PidRecord } from "../pid_record.ts";
-import { restartLocked } from "../restart.ts";
-import type { LifecycleResult } from "../result.ts";
 import type { DaemonSettings } from "../settings.ts";
-import { withUpdaterEnsured } from "../start.ts";
 import {
   isPolicyRefusal,
   notConnectedWarning,
   refusalHint,
   type RemoteControlView,
 } from "./protocol.ts";
-import { settleTimeoutOf } from "./report.ts";
-import { type SwitchOutcome, switchRemoteControl } from "./session.ts";
+import { restartToApply } from "./restart_seam.ts";
+import { settleTimeoutOf, type SwitchOutcome, switchRemoteControl } from "./session.ts";
 import { readServerView } from "./view.ts";
 
 /** How a setting reached the running app-server. */
@@ -40,31 +37,6 @@ export type AppliedBy =
   | "pendingRestart"
   /** Nothing runs: the setting applies at the next start. */
   | "nextStart";
-
-/**
- * What {@linkcode restartToApply} did: restarted now, or (under turn
- * safety's idle rule) left a pending restart for when running turns end.
- * Shaped like turn safety's `restartWhenIdle` outcome so it can be returned
- * as is.
- */
-export type RestartToApplyOutcome =
-  | { restarted: true; result: LifecycleResult }
-  | { restarted: false; pendingRestart: unknown; activeTurns?: number };
-
-/**
- * Restarts the app-server so its launch flags carry `settings`. The one place
- * remote control restarts anything: turn safety swaps the body for its
- * restart-when-idle rule, e.g.
- * `return await (await import("../idle/apply_pending.ts")).restartWhenIdle(ctx, settings, reason);`
- */
-export async function restartToApply(
-  ctx: DaemonContext,
-  settings: DaemonSettings,
-  _reason: string,
-): Promise<RestartToApplyOutcome> {
-  const result = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
-  return { restarted: true, result };
-}
 
 /** What applying the setting to a running app-server did. */
 export interface LiveApplication {
@@ -168,7 +140,7 @@ async function viaRestart(
 
 /**
  * Brings the running managed app-server to `settings.remoteControlEnabled`:
- * live when it can, else by {@linkcode restartToApply}. Never throws for a
+ * live when it can, else by `restartToApply`. Never throws for a
  * refusal: that comes back as `unavailable` so each caller decides (the
  * commands fail, `bootstrap` warns). Call under the lock.
  */
@@ -255,34 +227,4 @@ export async function applyToRunning(
         warnings: [],
       }, outcome.timedOut);
   }
-}
-
-/**
- * `bootstrap`'s use of {@linkcode applyToRunning} on a server that was
- * already up: the outcome gains the server's view, becomes `restarted` when
- * a restart applied the setting, and a refusal turns into a warning.
- */
-export async function applyToRunningReported(
-  ctx: DaemonContext,
-  settings: DaemonSettings,
-  record: PidRecord,
-  outcome: LifecycleResult,
-): Promise<LifecycleResult> {
-  const live = await applyToRunning(ctx, settings, record);
-  const warnings = [
-    ...(outcome.warnings ?? []),
-    ...live.warnings,
-    ...(live.unavailable
-      ? [`remote control is not available: ${live.unavailable.message} (${live.unavailable.hint})`]
-      : []),
-  ];
-  return {
-    ...outcome,
-    ...(live.applied === "restart" ? { status: "restarted" as const, pid: live.pid } : {}),
-    ...(live.pendingRestart !== undefined ? { pendingRestart: live.pendingRestart } : {}),
-    ...(live.appServerVersion ? { appServerVersion: live.appServerVersion } : {}),
-    remoteControl: live.remoteControl,
-    remoteControlReason: live.remoteControlReason ?? null,
-    ...(warnings.length ? { warnings } : {}),
-  };
 }

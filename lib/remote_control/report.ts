@@ -1,5 +1,5 @@
 /**
- * What `start` and `bootstrap` add when remote control is on: the server's
+ * What `start`, `restart` and `bootstrap` add when remote control is on: the server's
  * own remote-control view after readiness (waiting, bounded, while it is
  * `connecting`) and a warning when it is not connected. Never fails a start.
  * Touches no files.
@@ -10,13 +10,8 @@ import type { DaemonContext } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
 import type { DaemonSettings } from "../settings.ts";
 import { notConnectedWarning } from "./protocol.ts";
-import { REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./session.ts";
+import { settleTimeoutOf } from "./session.ts";
 import { readServerView } from "./view.ts";
-
-/** The settle bound for `ctx`. */
-export function settleTimeoutOf(ctx: DaemonContext): number {
-  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
-}
 
 /**
  * Adds `remoteControl` (and `remoteControlReason`, and a warning when not

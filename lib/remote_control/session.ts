@@ -8,6 +8,7 @@
  * @module
  */
 import { type AppServerClient, REQUEST_TIMEOUT_MS } from "../app_server/client.ts";
+import type { DaemonContext } from "../context.ts";
 import { describeError } from "../errors.ts";
 import {
   classifyFailure,
@@ -193,4 +194,9 @@ export async function explainErrored(
   } catch {
     return undefined;
   }
+}
+
+/** The settle bound for `ctx` (option `remoteControlTimeoutMs`). */
+export function settleTimeoutOf(ctx: DaemonContext): number {
+  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
 }
