@@ -132,9 +132,10 @@ const COMMANDS: Record<string, CommandSpec> = {
       "codexd bootstrap --install --remote-control",
       "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
     ],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/bootstrap.ts")).bootstrap({
+    run: async (flags, options) => {
+      const { bootstrap } = await import("./lib/bootstrap.ts");
+      const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
+        bootstrap({
           ...options,
           ...(flags["remote-control"] ? { remoteControl: true } : {}),
           ...(flags["no-remote-control"] ? { remoteControl: false } : {}),
@@ -145,8 +146,12 @@ const COMMANDS: Record<string, CommandSpec> = {
           registry: stringFlag(flags, "registry"),
           ...(flags["no-auto-update"] ? { autoUpdate: false } : {}),
           onProgress: progressReporter(),
-        }),
-      ),
+          signal,
+        });
+      // Signal listeners only when it may install (see lib/interrupt.ts).
+      if (flags.install !== true) return ok(await run());
+      return ok(await (await import("./lib/interrupt.ts")).interruptible(run));
+    },
   },
   update: {
     summary: "Install the latest release now; restart only if the running version differs",
@@ -160,17 +165,23 @@ const COMMANDS: Record<string, CommandSpec> = {
       "start-timeout-seconds",
     ],
     examples: ["codexd update", "codexd update --version 0.169.0"],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/update.ts")).update({
-          ...options,
-          source: sourceFlag(flags),
-          version: stringFlag(flags, "version"),
-          registry: stringFlag(flags, "registry"),
-          updaterPass: flags["updater-pass"] === true,
-          onProgress: progressReporter(),
-        }),
-      ),
+    run: async (flags, options) => {
+      const { update } = await import("./lib/update.ts");
+      const { interruptible } = await import("./lib/interrupt.ts");
+      return ok(
+        await interruptible((signal) =>
+          update({
+            ...options,
+            source: sourceFlag(flags),
+            version: stringFlag(flags, "version"),
+            registry: stringFlag(flags, "registry"),
+            updaterPass: flags["updater-pass"] === true,
+            onProgress: progressReporter(),
+            signal,
+          })
+        ),
+      );
+    },
   },
   supervise: {
     summary: "(internal) one supervision pass of the updater: restart a crashed app-server",

@@ -1093,11 +1093,11 @@ async function runCommand(path, args) {
       stdout: "piped",
       stderr: "piped"
     }).output();
-    const decoder2 = new TextDecoder();
+    const decoder3 = new TextDecoder();
     return {
       success: out.success,
-      stdout: decoder2.decode(out.stdout),
-      stderr: decoder2.decode(out.stderr)
+      stdout: decoder3.decode(out.stdout),
+      stderr: decoder3.decode(out.stderr)
     };
   } catch (error) {
     return {
@@ -3069,27 +3069,474 @@ var init_remote_control = __esm({
   }
 });
 
-// lib/install_npm.ts
-var install_npm_exports = {};
-__export(install_npm_exports, {
-  AUTO_UPDATE_MARKER: () => AUTO_UPDATE_MARKER,
-  CODEX_PACKAGE: () => CODEX_PACKAGE,
+// lib/install/step.ts
+function installFailed(what, error) {
+  return new CodexdError("INSTALL_FAILED", error === void 0 ? `Cannot install codex: ${what}` : `Cannot install codex: ${what}: ${describeError(error)}`, "codexd update");
+}
+async function runBounded(path, args, timeoutMs, interrupt) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = interrupt ? AbortSignal.any([
+    timeout,
+    interrupt
+  ]) : timeout;
+  try {
+    const out = await new Deno.Command(path, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal
+    }).output();
+    const decoder3 = new TextDecoder();
+    const stderr = decoder3.decode(out.stderr);
+    return {
+      success: out.success && !signal.aborted,
+      stdout: decoder3.decode(out.stdout),
+      stderr: timeout.aborted ? `timed out after ${timeoutMs} ms` : signal.aborted ? "interrupted" : stderr
+    };
+  } catch (error) {
+    const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : signal.aborted ? "interrupted" : describeError(error);
+    return {
+      success: false,
+      stdout: "",
+      stderr: why
+    };
+  }
+}
+function interrupted(signal, hint = "codexd update") {
+  const reason = typeof signal.reason === "string" ? ` by ${signal.reason}` : "";
+  return new CodexdError("INTERRUPTED", `Install interrupted${reason}; its work files were removed and nothing changed`, hint);
+}
+var INSTALL_STEP_TIMEOUT_MS;
+var init_step = __esm({
+  "lib/install/step.ts"() {
+    init_errors();
+    INSTALL_STEP_TIMEOUT_MS = 5 * 6e4;
+  }
+});
+
+// lib/install/download.ts
+function requireHttpUrl(url, what) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+  }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    throw installFailed(`${what} ${JSON.stringify(url)} is not an http(s) URL`);
+  }
+  return parsed;
+}
+async function readCapped(response, maxBytes) {
+  const chunks = [];
+  let length = 0;
+  if (response.body === null) return new Uint8Array();
+  for await (const chunk of response.body) {
+    length += chunk.length;
+    if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+function parseIntegrity(integrity) {
+  const match = /(?:^|\s)sha512-([A-Za-z0-9+/=]+)/.exec(integrity);
+  if (!match) {
+    throw new CodexdError("INSTALL_FAILED", `Cannot verify download: no sha512 in "${integrity}"`);
+  }
+  const bytes = atob(match[1]);
+  let hex = "";
+  for (let i = 0; i < bytes.length; i++) hex += bytes.charCodeAt(i).toString(16).padStart(2, "0");
+  return hex;
+}
+async function download(dist, file, options = {}) {
+  const { stallMs = DOWNLOAD_STALL_MS, minBytesPerWindow = DOWNLOAD_MIN_BYTES_PER_WINDOW, deadlineMs = DOWNLOAD_TIMEOUT_MS, maxBytes = DOWNLOAD_MAX_BYTES, signal, onProgress } = options;
+  requireHttpUrl(dist.tarball, "tarball URL");
+  const expected = parseIntegrity(dist.integrity);
+  const controller = new AbortController();
+  let why = "";
+  const stop2 = (reason) => {
+    why ||= reason;
+    controller.abort();
+  };
+  let received = 0;
+  let windowStart = 0;
+  const window = setInterval(() => {
+    const got = received - windowStart;
+    windowStart = received;
+    if (got === 0) stop2(` stalled for ${stallMs} ms`);
+    else if (got < minBytesPerWindow) {
+      stop2(` too slow: ${got} bytes in ${stallMs} ms (at least ${minBytesPerWindow} needed)`);
+    }
+  }, stallMs);
+  const deadline = setTimeout(() => stop2(` did not finish within ${deadlineMs} ms`), deadlineMs);
+  const onAbort = () => stop2(" interrupted");
+  signal?.addEventListener("abort", onAbort, {
+    once: true
+  });
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha512");
+  let total;
+  const out = await Deno.open(file, {
+    write: true,
+    createNew: true,
+    mode: 384
+  });
+  try {
+    if (signal?.aborted) onAbort();
+    const response = await fetch(dist.tarball, {
+      signal: controller.signal
+    });
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    total = Number(response.headers.get("content-length")) || void 0;
+    if (total !== void 0 && total > maxBytes) {
+      await response.body.cancel();
+      throw new Error(`Content-Length ${total} exceeds the ${maxBytes}-byte cap`);
+    }
+    const cap = Math.min(total ?? maxBytes, maxBytes);
+    for await (const chunk of response.body) {
+      if (received + chunk.length > cap) {
+        stop2(` exceeded ${cap === total ? "its Content-Length" : "the size cap"} of ${cap} bytes`);
+        throw new Error("too large");
+      }
+      hash.update(chunk);
+      let written = 0;
+      while (written < chunk.length) written += await out.write(chunk.subarray(written));
+      received += chunk.length;
+      onProgress?.(received, total);
+    }
+  } catch (error) {
+    throw installFailed(`download ${dist.tarball}${why} after ${received} bytes`, error);
+  } finally {
+    clearInterval(window);
+    clearTimeout(deadline);
+    signal?.removeEventListener("abort", onAbort);
+    out.close();
+  }
+  if (total !== void 0 && received !== total) {
+    throw installFailed(`download ${dist.tarball} truncated: ${received} of ${total} bytes`);
+  }
+  const actual = hash.digest("hex");
+  if (actual !== expected) {
+    throw installFailed(`integrity mismatch for ${dist.tarball} (${received} bytes): expected sha512 ${expected.slice(0, 16)}\u2026, got ${actual.slice(0, 16)}\u2026`);
+  }
+}
+var DOWNLOAD_STALL_MS, DOWNLOAD_MIN_BYTES_PER_WINDOW, DOWNLOAD_TIMEOUT_MS, DOWNLOAD_MAX_BYTES;
+var init_download = __esm({
+  "lib/install/download.ts"() {
+    init_errors();
+    init_step();
+    DOWNLOAD_STALL_MS = 6e4;
+    DOWNLOAD_MIN_BYTES_PER_WINDOW = 1024 * 1024;
+    DOWNLOAD_TIMEOUT_MS = 30 * 6e4;
+    DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
+  }
+});
+
+// lib/install/tar_scan.ts
+function field2(header, start2, length) {
+  const bytes = header.subarray(start2, start2 + length);
+  const end = bytes.indexOf(0);
+  return decoder2.decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+function numeric(header, start2, length) {
+  if (header[start2] & 128) {
+    let value = header[start2] & 127;
+    for (let i = start2 + 1; i < start2 + length; i++) value = value * 256 + header[i];
+    return value;
+  }
+  const text = field2(header, start2, length).trim();
+  return text === "" ? 0 : parseInt(text, 8);
+}
+function checksumOk(header) {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i];
+  return numeric(header, 148, 8) === sum;
+}
+function paxRecords(data) {
+  const records = /* @__PURE__ */ new Map();
+  const text = decoder2.decode(data);
+  for (const line of text.split("\n")) {
+    const match = /^\d+ ([^=]+)=(.*)$/s.exec(line);
+    if (match) records.set(match[1], match[2]);
+  }
+  return records;
+}
+function memberProblem(member) {
+  const { name, type, linkname } = member;
+  const parts = name.split("/");
+  if (name.startsWith("/")) return `${JSON.stringify(name)} is an absolute path`;
+  if (parts.includes("..")) return `${JSON.stringify(name)} contains ".."`;
+  if (type === "2") {
+    if (linkname.startsWith("/")) return `symlink ${name} -> ${linkname} is absolute`;
+    const resolved = parts.slice(0, -1).filter((p) => p !== "" && p !== ".");
+    for (const part of linkname.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === ".." && resolved.pop() === void 0) {
+        return `symlink ${name} -> ${linkname} leaves the package`;
+      }
+      if (part !== "..") resolved.push(part);
+    }
+    return void 0;
+  }
+  if (type === "1") {
+    if (linkname.startsWith("/") || linkname.split("/").includes("..")) {
+      return `hardlink ${name} -> ${linkname} leaves the package`;
+    }
+    return void 0;
+  }
+  if (![
+    "0",
+    "\0",
+    "",
+    "7",
+    "5"
+  ].includes(type)) {
+    return `${name} has tar type "${type}" (only files, directories and links are allowed)`;
+  }
+  return void 0;
+}
+async function scanTarball(file, limits = {}, signal) {
+  const { maxBytes = EXTRACT_MAX_BYTES, maxEntries = EXTRACT_MAX_ENTRIES } = limits;
+  const source = await Deno.open(file, {
+    read: true
+  });
+  const bytes = new Bytes(source.readable.pipeThrough(new DecompressionStream("gzip")), maxBytes + 64 * 1024 * 1024);
+  const members = [];
+  let unpacked = 0;
+  let pax = /* @__PURE__ */ new Map();
+  let longName;
+  let longLink;
+  try {
+    for (; ; ) {
+      signal?.throwIfAborted();
+      const header = await bytes.read(BLOCK);
+      if (header === void 0) break;
+      if (header.every((b) => b === 0)) continue;
+      if (!checksumOk(header)) {
+        throw new Error(`a header checksum is wrong after ${members.length} members`);
+      }
+      const type = String.fromCharCode(header[156]);
+      let size = numeric(header, 124, 12);
+      if (type === "x" || type === "g" || type === "L" || type === "K") {
+        if (size > 1024 * 1024) throw new Error(`a ${type} header of ${size} bytes`);
+        const data2 = (await bytes.read(Math.ceil(size / BLOCK) * BLOCK))?.subarray(0, size);
+        if (data2 === void 0) throw new Error("it ends in the middle of a member");
+        if (type === "x") pax = paxRecords(data2);
+        else if (type === "g") {
+          const global = paxRecords(data2);
+          if (global.has("path") || global.has("linkpath")) {
+            throw new Error("a global pax header renames members");
+          }
+        } else if (type === "L") longName = field2(data2, 0, data2.length);
+        else longLink = field2(data2, 0, data2.length);
+        continue;
+      }
+      const prefix = decoder2.decode(header.subarray(257, 262)) === "ustar" ? field2(header, 345, 155) : "";
+      const stored = field2(header, 0, 100);
+      const name = pax.get("path") ?? longName ?? (prefix ? `${prefix}/${stored}` : stored);
+      const linkname = pax.get("linkpath") ?? longLink ?? field2(header, 157, 100);
+      if (pax.has("size")) size = Number(pax.get("size"));
+      pax = /* @__PURE__ */ new Map();
+      longName = longLink = void 0;
+      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${name} has size ${size}`);
+      const member = {
+        name,
+        type,
+        linkname,
+        size
+      };
+      const problem2 = memberProblem(member);
+      if (problem2 !== void 0) throw new Error(problem2);
+      members.push(member);
+      if (members.length > maxEntries) throw new Error(`it has more than ${maxEntries} members`);
+      const data = type === "0" || type === "\0" || type === "" || type === "7" ? size : 0;
+      unpacked += data;
+      if (unpacked > maxBytes) throw new Error(`it unpacks to more than ${maxBytes} bytes`);
+      await bytes.skip(Math.ceil(data / BLOCK) * BLOCK);
+    }
+  } finally {
+    await bytes.cancel();
+  }
+  const problem = throughSymlink(members);
+  if (problem !== void 0) throw new Error(problem);
+  return members;
+}
+function throughSymlink(members) {
+  const parts = (name) => name.split("/").filter((p) => p !== "" && p !== ".");
+  const links = new Set(members.filter((m) => m.type === "2").map((m) => parts(m.name).join("/")));
+  for (const { name } of members) {
+    const path = parts(name);
+    for (let i = 1; i < path.length; i++) {
+      const dir = path.slice(0, i).join("/");
+      if (links.has(dir)) return `${name} would be written through the symlink ${dir}`;
+    }
+  }
+  return void 0;
+}
+var EXTRACT_MAX_BYTES, EXTRACT_MAX_ENTRIES, BLOCK, decoder2, Bytes;
+var init_tar_scan = __esm({
+  "lib/install/tar_scan.ts"() {
+    EXTRACT_MAX_BYTES = 4 * 1024 ** 3;
+    EXTRACT_MAX_ENTRIES = 2e4;
+    BLOCK = 512;
+    decoder2 = new TextDecoder();
+    Bytes = class {
+      cap;
+      #reader;
+      #chunks;
+      #buffered;
+      total;
+      constructor(stream, cap) {
+        this.cap = cap;
+        this.#chunks = [];
+        this.#buffered = 0;
+        this.total = 0;
+        this.#reader = stream.getReader();
+      }
+      async #fill(n) {
+        while (this.#buffered < n) {
+          const { value, done } = await this.#reader.read();
+          if (done) return false;
+          this.total += value.length;
+          if (this.total > this.cap) throw new Error(`it unpacks to more than ${this.cap} bytes`);
+          this.#chunks.push(value);
+          this.#buffered += value.length;
+        }
+        return true;
+      }
+      /** Exactly `n` bytes, or `undefined` at a clean end of stream. */
+      async read(n) {
+        if (!await this.#fill(n)) {
+          if (this.#buffered === 0) return void 0;
+          throw new Error("it ends in the middle of a member");
+        }
+        const out = new Uint8Array(n);
+        let at = 0;
+        while (at < n) {
+          const chunk = this.#chunks[0];
+          const take = Math.min(chunk.length, n - at);
+          out.set(chunk.subarray(0, take), at);
+          at += take;
+          if (take === chunk.length) this.#chunks.shift();
+          else this.#chunks[0] = chunk.subarray(take);
+        }
+        this.#buffered -= n;
+        return out;
+      }
+      async skip(n) {
+        for (let left = n; left > 0; ) {
+          const step = Math.min(left, 1 << 20);
+          if (await this.read(step) === void 0) {
+            throw new Error("it ends in the middle of a member");
+          }
+          left -= step;
+        }
+      }
+      async cancel() {
+        await this.#reader.cancel().catch(() => {
+        });
+      }
+    };
+  }
+});
+
+// lib/install/tarball.ts
+function systemTar() {
+  for (const candidate of [
+    "/usr/bin/tar",
+    "/bin/tar",
+    "/usr/local/bin/tar"
+  ]) {
+    try {
+      if (Deno.statSync(candidate).isFile) return candidate;
+    } catch {
+    }
+  }
+  return "tar";
+}
+async function extractPackage(tarball, into, target, what, options = {}) {
+  try {
+    await scanTarball(tarball, options, options.signal);
+  } catch (error) {
+    options.signal?.throwIfAborted();
+    throw installFailed(`extract ${what.url}: refused`, error);
+  }
+  const untar = await runBounded(systemTar(), [
+    "-xzf",
+    tarball,
+    "-C",
+    into,
+    "--no-same-owner"
+  ], INSTALL_STEP_TIMEOUT_MS, options.signal);
+  options.signal?.throwIfAborted();
+  if (!untar.success) {
+    throw installFailed(`extract ${what.url}: ${untar.stderr.trim().slice(-300)}`);
+  }
+  const vendor = join(into, "package", "vendor", target);
+  try {
+    await Deno.stat(join(vendor, "bin", "codex"));
+  } catch {
+    const legacy = await Deno.stat(join(vendor, "codex", "codex")).then(() => true, () => false);
+    throw installFailed(legacy ? `${CODEX_PACKAGE}@${what.version} uses the older vendor/${target}/codex/codex layout; install a newer version` : `the package has no vendor/${target}/bin/codex`);
+  }
+  return vendor;
+}
+async function checkRelease(dir, version2, signal) {
+  let bin = join(dir, "bin", "codex");
+  let info;
+  try {
+    info = await Deno.stat(bin);
+  } catch {
+    bin = join(dir, "codex");
+    try {
+      info = await Deno.stat(bin);
+    } catch {
+      return `${join(dir, "bin", "codex")} is missing`;
+    }
+  }
+  if (!info.isFile) return `${bin} is not a file`;
+  if (((info.mode ?? 493) & 73) === 0) return `${bin} is not executable`;
+  const probe2 = await runBounded(bin, [
+    "--version"
+  ], INSTALL_STEP_TIMEOUT_MS, signal);
+  const reported = parseCliVersion(probe2.stdout);
+  if (!probe2.success || reported !== version2) {
+    const printed = (probe2.stdout + probe2.stderr).trim().slice(0, 100);
+    return `${bin} --version printed "${printed}", expected codex-cli ${version2}`;
+  }
+  return void 0;
+}
+var CODEX_PACKAGE;
+var init_tarball = __esm({
+  "lib/install/tarball.ts"() {
+    init_managed_binary();
+    init_paths();
+    init_step();
+    init_tar_scan();
+    CODEX_PACKAGE = "@openai/codex";
+  }
+});
+
+// lib/install/registry.ts
+var registry_exports = {};
+__export(registry_exports, {
   DEFAULT_REGISTRY: () => DEFAULT_REGISTRY,
-  DOWNLOAD_STALL_MS: () => DOWNLOAD_STALL_MS,
-  INSTALL_LOCK_DIR: () => INSTALL_LOCK_DIR,
-  INSTALL_LOCK_FILE: () => INSTALL_LOCK_FILE,
-  INSTALL_LOCK_TIMEOUT_MS: () => INSTALL_LOCK_TIMEOUT_MS,
-  INSTALL_STEP_TIMEOUT_MS: () => INSTALL_STEP_TIMEOUT_MS,
+  METADATA_MAX_BYTES: () => METADATA_MAX_BYTES,
   METADATA_TIMEOUT_MS: () => METADATA_TIMEOUT_MS,
-  MKDIR_LOCK_STALE_MS: () => MKDIR_LOCK_STALE_MS,
-  acquireInstallLock: () => acquireInstallLock,
-  installFromNpm: () => installFromNpm,
-  mkdirLockIsStale: () => mkdirLockIsStale,
+  configuredRegistry: () => configuredRegistry,
   normalizeVersion: () => normalizeVersion,
   npmPlatform: () => npmPlatform,
-  parseIntegrity: () => parseIntegrity,
+  resolveDist: () => resolveDist,
   resolveRegistry: () => resolveRegistry,
-  swapCurrentRelease: () => swapCurrentRelease,
   targetTriple: () => targetTriple
 });
 function npmPlatform(os = Deno.build.os, arch = Deno.build.arch) {
@@ -3113,8 +3560,10 @@ function normalizeVersion(version2) {
   const trimmed = version2.trim();
   if (trimmed === "" || trimmed === "latest") return "latest";
   const bare = trimmed.replace(/^(rust-)?v/, "");
-  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(bare)) {
-    throw new CodexdError("INSTALL_FAILED", `Cannot install codex "${version2}": not a version (expected latest or X.Y.Z[-pre])`);
+  const number = "(0|[1-9]\\d*)";
+  const strict = new RegExp(`^${number}\\.${number}\\.${number}(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$`);
+  if (bare.length > 64 || !strict.test(bare)) {
+    throw new CodexdError("INSTALL_FAILED", `Cannot install codex ${JSON.stringify(version2.slice(0, 80))}: not a version (expected latest or X.Y.Z[-prerelease])`, "codexd update --version X.Y.Z");
   }
   return bare;
 }
@@ -3139,25 +3588,7 @@ function configuredRegistry() {
   }
   return resolveRegistry(env, npmrc);
 }
-function parseIntegrity(integrity) {
-  const match = /(?:^|\s)sha512-([A-Za-z0-9+/=]+)/.exec(integrity);
-  if (!match) {
-    throw new CodexdError("INSTALL_FAILED", `Cannot verify download: no sha512 in "${integrity}"`);
-  }
-  const bytes = atob(match[1]);
-  let hex = "";
-  for (let i = 0; i < bytes.length; i++) hex += bytes.charCodeAt(i).toString(16).padStart(2, "0");
-  return hex;
-}
-function mkdirLockIsStale(holder, nowMs) {
-  if (holder.alive) return false;
-  if (holder.startedAtMs === void 0) return true;
-  return nowMs - holder.startedAtMs >= MKDIR_LOCK_STALE_MS;
-}
-function installFailed(what, error) {
-  return new CodexdError("INSTALL_FAILED", error === void 0 ? `Cannot install codex: ${what}` : `Cannot install codex: ${what}: ${describeError(error)}`, "codexd update");
-}
-async function resolveDist(registry, version2, platform, timeoutMs) {
+async function resolveDist(registry, version2, platform, timeoutMs, signal) {
   const url = `${registry}${CODEX_PACKAGE.replace("/", "%2f")}`;
   let metadata;
   try {
@@ -3166,13 +3597,16 @@ async function resolveDist(registry, version2, platform, timeoutMs) {
       headers: {
         accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
       },
-      signal: AbortSignal.timeout(timeoutMs)
+      signal: signal ? AbortSignal.any([
+        AbortSignal.timeout(timeoutMs),
+        signal
+      ]) : AbortSignal.timeout(timeoutMs)
     });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
     }
-    metadata = await response.json();
+    metadata = JSON.parse(new TextDecoder().decode(await readCapped(response, METADATA_MAX_BYTES)));
     if (typeof metadata !== "object" || metadata === null) throw new Error("not a JSON object");
   } catch (error) {
     const why = error instanceof DOMException && error.name === "TimeoutError" ? new Error(`no answer within ${timeoutMs} ms`) : error;
@@ -3193,116 +3627,171 @@ async function resolveDist(registry, version2, platform, timeoutMs) {
     integrity: dist.integrity
   };
 }
-async function download(dist, file, stallMs, onProgress) {
-  const expected = parseIntegrity(dist.integrity);
-  const controller = new AbortController();
-  let stall = setTimeout(() => controller.abort(), stallMs);
-  const { createHash } = await import("node:crypto");
-  const hash = createHash("sha512");
-  let received = 0;
-  let total;
-  const out = await Deno.open(file, {
+var DEFAULT_REGISTRY, METADATA_TIMEOUT_MS, METADATA_MAX_BYTES;
+var init_registry = __esm({
+  "lib/install/registry.ts"() {
+    init_errors();
+    init_download();
+    init_step();
+    init_tarball();
+    DEFAULT_REGISTRY = "https://registry.npmjs.org/";
+    METADATA_TIMEOUT_MS = 3e4;
+    METADATA_MAX_BYTES = 64 * 1024 * 1024;
+  }
+});
+
+// lib/install/lock.ts
+function ownerTag() {
+  try {
+    if (Deno.permissions.querySync({
+      name: "sys",
+      kind: "hostname"
+    }).state !== "granted") {
+      return void 0;
+    }
+    return `codexd@${Deno.hostname()}`;
+  } catch {
+    return void 0;
+  }
+}
+function mkdirLockIsStale(holder, nowMs) {
+  if (holder.orphaned) return true;
+  if (holder.alive) return false;
+  if (holder.startedAtMs === void 0) return true;
+  return nowMs - holder.startedAtMs >= MKDIR_LOCK_STALE_MS;
+}
+function lockTimeout(what, holder, timeoutMs) {
+  return new CodexdError("LOCK_TIMEOUT", `Cannot acquire install lock ${what}: ${holder} for ${Math.round(timeoutMs / 1e3)} s`);
+}
+async function readMkdirHolder(dir) {
+  const owner = await readTextIfPresent(join(dir, MKDIR_LOCK_OWNER_FILE)).catch(() => void 0);
+  const tag = ownerTag();
+  const orphaned = tag !== void 0 && owner?.trim() === tag;
+  const pidText = await readTextIfPresent(join(dir, "pid")).catch(() => void 0);
+  const startedText = await readTextIfPresent(join(dir, "started_at")).catch(() => void 0);
+  const pid = Number(pidText?.trim());
+  const started = Number(startedText?.trim());
+  let startedAtMs = Number.isSafeInteger(started) && started > 0 ? started * 1e3 : void 0;
+  startedAtMs ??= (await Deno.stat(dir).catch(() => void 0))?.mtime?.getTime();
+  return {
+    pid: Number.isSafeInteger(pid) && pid > 1 ? pid : void 0,
+    startedAtMs,
+    orphaned
+  };
+}
+async function takeMkdirLock(dir, deadline, timeoutMs, signal) {
+  for (; ; ) {
+    if (signal?.aborted) throw interrupted(signal);
+    try {
+      await Deno.mkdir(dir, {
+        mode: 493
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const holder = await readMkdirHolder(dir);
+      const alive = holder.pid !== void 0 && probeProcess(holder.pid).kind !== "dead";
+      if (mkdirLockIsStale({
+        ...holder,
+        alive
+      }, Date.now())) {
+        await Deno.remove(dir, {
+          recursive: true
+        }).catch(() => {
+        });
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw lockTimeout(dir, `held by pid ${holder.pid ?? "unknown"}`, timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS2);
+      continue;
+    }
+    await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}
+`);
+    await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1e3)}
+`);
+    const tag = ownerTag();
+    if (tag !== void 0) await Deno.writeTextFile(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}
+`);
+    return;
+  }
+}
+async function acquireInstallLock(paths, options = {}) {
+  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
+  const deadline = Date.now() + timeoutMs;
+  await Deno.mkdir(paths.standaloneDir, {
+    recursive: true
+  });
+  const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
+  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
+  const file = await Deno.open(lockFile, {
+    read: true,
     write: true,
-    createNew: true,
-    mode: 384
+    create: true,
+    mode: 420
   });
   try {
-    const response = await fetch(dist.tarball, {
-      signal: controller.signal
-    });
-    if (!response.ok || response.body === null) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
+    while (!await file.tryLock(true)) {
+      if (signal?.aborted) throw interrupted(signal);
+      if (Date.now() >= deadline) {
+        throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS2);
     }
-    total = Number(response.headers.get("content-length")) || void 0;
-    for await (const chunk of response.body) {
-      clearTimeout(stall);
-      stall = setTimeout(() => controller.abort(), stallMs);
-      hash.update(chunk);
-      let written = 0;
-      while (written < chunk.length) written += await out.write(chunk.subarray(written));
-      received += chunk.length;
-      onProgress?.(received, total);
-    }
+    await takeMkdirLock(lockDir, deadline, timeoutMs, signal);
   } catch (error) {
-    const stalled = controller.signal.aborted ? ` stalled for ${stallMs} ms` : "";
-    throw installFailed(`download ${dist.tarball}${stalled} after ${received} bytes`, error);
-  } finally {
-    clearTimeout(stall);
-    out.close();
+    file.close();
+    throw error;
   }
-  if (total !== void 0 && received !== total) {
-    throw installFailed(`download ${dist.tarball} truncated: ${received} of ${total} bytes`);
-  }
-  const actual = hash.digest("hex");
-  if (actual !== expected) {
-    throw installFailed(`integrity mismatch for ${dist.tarball} (${received} bytes): expected sha512 ${expected.slice(0, 16)}\u2026, got ${actual.slice(0, 16)}\u2026`);
-  }
-}
-function systemTar() {
-  for (const candidate of [
-    "/usr/bin/tar",
-    "/bin/tar",
-    "/usr/local/bin/tar"
-  ]) {
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
     try {
-      if (Deno.statSync(candidate).isFile) return candidate;
-    } catch {
+      if ((await readTextIfPresent(join(lockDir, "pid")).catch(() => ""))?.trim() === `${Deno.pid}`) {
+        await Deno.remove(lockDir, {
+          recursive: true
+        });
+      }
+    } finally {
+      file.close();
     }
-  }
-  return "tar";
+  };
+  return {
+    release,
+    [Symbol.asyncDispose]: release
+  };
 }
-async function runBounded(path, args, timeoutMs) {
-  const signal = AbortSignal.timeout(timeoutMs);
-  try {
-    const out = await new Deno.Command(path, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal
-    }).output();
-    const decoder2 = new TextDecoder();
-    const stderr = decoder2.decode(out.stderr);
-    return {
-      success: out.success && !signal.aborted,
-      stdout: decoder2.decode(out.stdout),
-      stderr: signal.aborted ? `timed out after ${timeoutMs} ms` : stderr
-    };
-  } catch (error) {
-    const why = signal.aborted ? `timed out after ${timeoutMs} ms` : describeError(error);
-    return {
-      success: false,
-      stdout: "",
-      stderr: why
-    };
+var INSTALL_LOCK_TIMEOUT_MS, MKDIR_LOCK_STALE_MS, INSTALL_LOCK_FILE, INSTALL_LOCK_DIR, MKDIR_LOCK_OWNER_FILE, LOCK_POLL_MS2;
+var init_lock = __esm({
+  "lib/install/lock.ts"() {
+    init_atomic_file();
+    init_clock();
+    init_errors();
+    init_paths();
+    init_process_identity();
+    init_step();
+    INSTALL_LOCK_TIMEOUT_MS = 10 * 6e4;
+    MKDIR_LOCK_STALE_MS = 6e5;
+    INSTALL_LOCK_FILE = "install.lock";
+    INSTALL_LOCK_DIR = "install.lock.d";
+    MKDIR_LOCK_OWNER_FILE = "owner";
+    LOCK_POLL_MS2 = 250;
   }
-}
-async function checkRelease(dir, version2) {
-  let bin = join(dir, "bin", "codex");
-  let info;
-  try {
-    info = await Deno.stat(bin);
-  } catch {
-    bin = join(dir, "codex");
-    try {
-      info = await Deno.stat(bin);
-    } catch {
-      return `${join(dir, "bin", "codex")} is missing`;
-    }
-  }
-  if (!info.isFile) return `${bin} is not a file`;
-  if (((info.mode ?? 493) & 73) === 0) return `${bin} is not executable`;
-  const probe2 = await runBounded(bin, [
-    "--version"
-  ], INSTALL_STEP_TIMEOUT_MS);
-  const reported = parseCliVersion(probe2.stdout);
-  if (!probe2.success || reported !== version2) {
-    const printed = (probe2.stdout + probe2.stderr).trim().slice(0, 100);
-    return `${bin} --version printed "${printed}", expected codex-cli ${version2}`;
-  }
-  return void 0;
-}
+});
+
+// lib/install/layout.ts
+var layout_exports = {};
+__export(layout_exports, {
+  AUTO_UPDATE_MARKER: () => AUTO_UPDATE_MARKER,
+  currentRelease: () => currentRelease,
+  markChannel: () => markChannel,
+  moveIntoPlace: () => moveIntoPlace,
+  removeStaleArtifacts: () => removeStaleArtifacts,
+  swapCurrent: () => swapCurrent,
+  swapCurrentRelease: () => swapCurrentRelease,
+  sweepIfIdle: () => sweepIfIdle
+});
 async function currentRelease(paths) {
   try {
     const target = await Deno.readLink(join(paths.standaloneDir, "current"));
@@ -3348,98 +3837,12 @@ async function swapCurrentRelease(paths, releaseName, options = {}) {
   }
   return previous;
 }
-function lockTimeout(what, holder, timeoutMs) {
-  return new CodexdError("LOCK_TIMEOUT", `Cannot acquire install lock ${what}: ${holder} for ${Math.round(timeoutMs / 1e3)} s`);
-}
-async function readMkdirHolder(dir) {
-  const pidText = await readTextIfPresent(join(dir, "pid")).catch(() => void 0);
-  const startedText = await readTextIfPresent(join(dir, "started_at")).catch(() => void 0);
-  const pid = Number(pidText?.trim());
-  const started = Number(startedText?.trim());
-  let startedAtMs = Number.isSafeInteger(started) && started > 0 ? started * 1e3 : void 0;
-  startedAtMs ??= (await Deno.stat(dir).catch(() => void 0))?.mtime?.getTime();
-  return {
-    pid: Number.isSafeInteger(pid) && pid > 1 ? pid : void 0,
-    startedAtMs
-  };
-}
-async function takeMkdirLock(dir, deadline, timeoutMs) {
-  for (; ; ) {
-    try {
-      await Deno.mkdir(dir, {
-        mode: 493
-      });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const holder = await readMkdirHolder(dir);
-      const alive = holder.pid !== void 0 && probeProcess(holder.pid).kind !== "dead";
-      if (mkdirLockIsStale({
-        alive,
-        startedAtMs: holder.startedAtMs
-      }, Date.now())) {
-        await Deno.remove(dir, {
-          recursive: true
-        }).catch(() => {
-        });
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        throw lockTimeout(dir, `held by pid ${holder.pid ?? "unknown"}`, timeoutMs);
-      }
-      await systemClock.sleep(LOCK_POLL_MS2);
-      continue;
-    }
-    await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}
-`);
-    await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1e3)}
-`);
-    return;
-  }
-}
-async function acquireInstallLock(paths, options = {}) {
-  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS } = options;
-  const deadline = Date.now() + timeoutMs;
-  await Deno.mkdir(paths.standaloneDir, {
-    recursive: true
-  });
-  const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
-  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
-  const file = await Deno.open(lockFile, {
-    read: true,
-    write: true,
-    create: true,
+async function markChannel(paths, releaseName, latest) {
+  const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
+  if (latest) await writeFileAtomic(marker, releaseName, {
     mode: 420
   });
-  try {
-    while (!await file.tryLock(true)) {
-      if (Date.now() >= deadline) {
-        throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
-      }
-      await systemClock.sleep(LOCK_POLL_MS2);
-    }
-    await takeMkdirLock(lockDir, deadline, timeoutMs);
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  let released = false;
-  const release = async () => {
-    if (released) return;
-    released = true;
-    try {
-      if ((await readTextIfPresent(join(lockDir, "pid")).catch(() => ""))?.trim() === `${Deno.pid}`) {
-        await Deno.remove(lockDir, {
-          recursive: true
-        });
-      }
-    } finally {
-      file.close();
-    }
-  };
-  return {
-    release,
-    [Symbol.asyncDispose]: release
-  };
+  else await removeIfPresent(marker);
 }
 async function removeStaleArtifacts(paths) {
   const sweep = async (dir, pattern) => {
@@ -3458,221 +3861,48 @@ async function removeStaleArtifacts(paths) {
   await sweep(paths.standaloneDir, /^\.(install-|current[-.])/);
   await sweep(join(paths.standaloneDir, "releases"), /^\.(staging[-.]|old-)/);
 }
-async function markChannel(paths, releaseName, latest) {
-  const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
-  if (latest) await writeFileAtomic(marker, releaseName, {
-    mode: 420
-  });
-  else await removeIfPresent(marker);
-}
-async function installRelease(paths, dist, target, options) {
-  const releases = join(paths.standaloneDir, "releases");
-  const releaseDir = join(releases, `${dist.version}-${target}`);
-  const work = await Deno.makeTempDir({
-    dir: paths.standaloneDir,
-    prefix: ".install-"
-  });
-  const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
+async function sweepIfIdle(paths) {
   try {
-    const tarball = join(work, "codex.tgz");
-    await download(dist, tarball, options.stallMs, options.onProgress);
-    const extracted = join(work, "x");
-    await Deno.mkdir(extracted);
-    const untar = await runBounded(systemTar(), [
-      "-xzf",
-      tarball,
-      "-C",
-      extracted
-    ], INSTALL_STEP_TIMEOUT_MS);
-    if (!untar.success) {
-      throw installFailed(`extract ${dist.tarball}: ${untar.stderr.trim().slice(-300)}`);
-    }
-    const vendor = join(extracted, "package", "vendor", target);
-    try {
-      await Deno.stat(join(vendor, "bin", "codex"));
-    } catch {
-      const legacy = await Deno.stat(join(vendor, "codex", "codex")).then(() => true, () => false);
-      throw installFailed(legacy ? `${CODEX_PACKAGE}@${dist.version} uses the older vendor/${target}/codex/codex layout; install a newer version` : `the package has no vendor/${target}/bin/codex`);
-    }
-    await Deno.rename(vendor, staging);
-    await Deno.symlink("bin/codex", join(staging, "codex")).catch(() => {
+    await Deno.stat(paths.standaloneDir);
+  } catch {
+    return;
+  }
+  try {
+    await using _lock = await acquireInstallLock(paths, {
+      timeoutMs: 0
     });
-    const problem = await checkRelease(staging, dist.version);
-    if (problem !== void 0) throw installFailed(problem);
-    const aside = join(releases, `.old-${crypto.randomUUID().slice(0, 8)}`);
-    const hadOld = await Deno.rename(releaseDir, aside).then(() => true, () => false);
-    try {
-      await Deno.rename(staging, releaseDir);
-    } catch (error) {
-      if (hadOld) await Deno.rename(aside, releaseDir).catch(() => {
-      });
-      throw installFailed(`cannot move the release into ${releaseDir}`, error);
-    }
-    if (hadOld) await Deno.remove(aside, {
-      recursive: true
-    }).catch(() => {
-    });
-  } finally {
-    await Deno.remove(staging, {
-      recursive: true
-    }).catch(() => {
-    });
-    await Deno.remove(work, {
-      recursive: true
-    }).catch(() => {
-    });
+    await removeStaleArtifacts(paths);
+  } catch {
   }
 }
-async function installFromNpm(paths, options = {}) {
-  const { version: version2 = "latest", registry, platform = npmPlatform(), timeoutMs = METADATA_TIMEOUT_MS, stallMs = DOWNLOAD_STALL_MS, lockTimeoutMs = INSTALL_LOCK_TIMEOUT_MS, onProgress } = options;
-  const target = targetTriple(platform);
-  const requested = normalizeVersion(version2);
-  const base = registry === void 0 ? configuredRegistry() : resolveRegistry({
-    NPM_CONFIG_REGISTRY: registry
-  });
+async function moveIntoPlace(staging, releaseDir) {
+  const releases = releaseDir.slice(0, releaseDir.lastIndexOf("/"));
+  const aside = join(releases, `.old-${crypto.randomUUID().slice(0, 8)}`);
+  const hadOld = await Deno.rename(releaseDir, aside).then(() => true, () => false);
   try {
-    return await install(paths, base, requested, platform, target, {
-      timeoutMs,
-      stallMs,
-      lockTimeoutMs,
-      onProgress
-    });
+    await Deno.rename(staging, releaseDir);
   } catch (error) {
-    if (error instanceof CodexdError) throw error;
-    throw installFailed(`in ${paths.standaloneDir}`, error);
+    if (hadOld) await Deno.rename(aside, releaseDir).catch(() => {
+    });
+    throw installFailed(`cannot move the release into ${releaseDir}`, error);
   }
-}
-async function install(paths, registry, requested, platform, target, options) {
-  const { timeoutMs, stallMs, lockTimeoutMs, onProgress } = options;
-  const dist = await resolveDist(registry, requested, platform, timeoutMs);
-  const name = `${dist.version}-${target}`;
-  const releaseDir = join(paths.standaloneDir, "releases", name);
-  await using _lock = await acquireInstallLock(paths, {
-    timeoutMs: lockTimeoutMs
-  });
-  await removeStaleArtifacts(paths);
-  await Deno.mkdir(join(paths.standaloneDir, "releases"), {
+  if (hadOld) await Deno.remove(aside, {
     recursive: true
+  }).catch(() => {
   });
-  const before = await currentRelease(paths);
-  const complete = await checkRelease(releaseDir, dist.version) === void 0;
-  if (complete && before === name) {
-    await markChannel(paths, name, requested === "latest");
-    return {
-      version: dist.version,
-      target,
-      releaseDir,
-      installed: false
-    };
-  }
-  if (!complete) await installRelease(paths, dist, target, {
-    stallMs,
-    onProgress
-  });
-  const previous = await swapCurrent(paths, name);
-  await markChannel(paths, name, requested === "latest");
-  const previousRelease = previous === name ? void 0 : previous;
-  return {
-    version: dist.version,
-    target,
-    releaseDir,
-    installed: true,
-    previousRelease
-  };
 }
-var CODEX_PACKAGE, DEFAULT_REGISTRY, METADATA_TIMEOUT_MS, DOWNLOAD_STALL_MS, INSTALL_LOCK_TIMEOUT_MS, INSTALL_STEP_TIMEOUT_MS, MKDIR_LOCK_STALE_MS, INSTALL_LOCK_FILE, INSTALL_LOCK_DIR, AUTO_UPDATE_MARKER, LOCK_POLL_MS2;
-var init_install_npm = __esm({
-  "lib/install_npm.ts"() {
+var AUTO_UPDATE_MARKER;
+var init_layout = __esm({
+  "lib/install/layout.ts"() {
     init_atomic_file();
-    init_clock();
-    init_errors();
-    init_managed_binary();
     init_paths();
-    init_process_identity();
-    CODEX_PACKAGE = "@openai/codex";
-    DEFAULT_REGISTRY = "https://registry.npmjs.org/";
-    METADATA_TIMEOUT_MS = 3e4;
-    DOWNLOAD_STALL_MS = 6e4;
-    INSTALL_LOCK_TIMEOUT_MS = 10 * 6e4;
-    INSTALL_STEP_TIMEOUT_MS = 5 * 6e4;
-    MKDIR_LOCK_STALE_MS = 6e5;
-    INSTALL_LOCK_FILE = "install.lock";
-    INSTALL_LOCK_DIR = "install.lock.d";
+    init_lock();
+    init_step();
     AUTO_UPDATE_MARKER = "auto-update-version";
-    LOCK_POLL_MS2 = 250;
   }
 });
 
-// lib/install_sh.ts
-var install_sh_exports = {};
-__export(install_sh_exports, {
-  CANCEL_GRACE_MS: () => CANCEL_GRACE_MS,
-  GUARD_MARKER: () => GUARD_MARKER,
-  INSTALL_SCRIPT_TIMEOUT_MS: () => INSTALL_SCRIPT_TIMEOUT_MS,
-  INSTALL_SCRIPT_URL: () => INSTALL_SCRIPT_URL,
-  SCRIPT_FETCH_TIMEOUT_MS: () => SCRIPT_FETCH_TIMEOUT_MS,
-  SCRIPT_MAX_BYTES: () => SCRIPT_MAX_BYTES,
-  STDERR_DRAIN_MS: () => STDERR_DRAIN_MS,
-  STDERR_TAIL_BYTES: () => STDERR_TAIL_BYTES,
-  installFromScript: () => installFromScript,
-  installerEnv: () => installerEnv,
-  latestChannelRelease: () => latestChannelRelease
-});
-function installerEnv(codexHome, mode, fromRelease = "", release = "latest") {
-  const update2 = mode === "update";
-  return {
-    CODEX_HOME: codexHome,
-    CODEX_NON_INTERACTIVE: "1",
-    CODEX_RELEASE: update2 ? "latest" : release,
-    CODEX_INSTALL_IF_LATEST: update2 ? "1" : "0",
-    CODEX_INSTALL_IF_CURRENT: "0",
-    CODEX_INSTALL_DEFER_SELECTION: "0",
-    // codexd manages packages/standalone, not the newer packages/app-server-daemon.
-    CODEX_INSTALL_DAEMON_ONLY: "0",
-    CODEX_UPDATE_FROM_RELEASE: update2 ? fromRelease : ""
-  };
-}
-function latestChannelRelease(paths) {
-  let releases;
-  let selected;
-  try {
-    releases = Deno.realPathSync(join(paths.standaloneDir, "releases"));
-    selected = Deno.realPathSync(join(paths.standaloneDir, "current"));
-  } catch {
-    return void 0;
-  }
-  if (dirname(selected) !== releases) return void 0;
-  const name = selected.slice(releases.length + 1);
-  if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return void 0;
-  try {
-    const marker = Deno.readTextFileSync(join(paths.standaloneDir, AUTO_UPDATE_MARKER));
-    return marker === name ? name : void 0;
-  } catch {
-    return void 0;
-  }
-}
-function failed(message) {
-  return new CodexdError("INSTALL_FAILED", message, "codexd update --source npm");
-}
-async function fetchScript(url, timeoutMs) {
-  try {
-    const response = await fetch(url, {
-      signal: AbortSignal.timeout(timeoutMs)
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    const script = new Uint8Array(await response.arrayBuffer());
-    if (script.length === 0 || script.length > SCRIPT_MAX_BYTES) {
-      throw new Error(`${script.length} bytes is not an installer script`);
-    }
-    return script;
-  } catch (error) {
-    const why = error instanceof DOMException && error.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : describeError(error);
-    throw failed(`Cannot fetch the installer ${url}: ${why}`);
-  }
-}
+// lib/install/script_run.ts
 function tailOf(stream, limit) {
   const reader = stream.getReader();
   let tail = new Uint8Array(0);
@@ -3723,15 +3953,15 @@ function descendantsOf(root) {
     return [];
   }
   const found = [];
-  const walk = (parent) => {
+  const walk2 = (parent) => {
     for (const [pid, ppid] of parents) {
       if (ppid === parent && !found.includes(pid)) {
         found.push(pid);
-        walk(pid);
+        walk2(pid);
       }
     }
   };
-  walk(root);
+  walk2(root);
   return found;
 }
 function signalAll(pids, signal) {
@@ -3762,14 +3992,7 @@ async function cancelInstaller(child, paths) {
     });
   }
 }
-function currentReleaseName(paths) {
-  try {
-    return Deno.realPathSync(join(paths.standaloneDir, "current")).split("/").at(-1);
-  } catch {
-    return void 0;
-  }
-}
-async function runScript(script, env, paths, url, timeoutMs) {
+async function runScript(script, env, paths, url, timeoutMs, signal) {
   const child = new Deno.Command("/bin/sh", {
     args: [
       "-s"
@@ -3781,7 +4004,14 @@ async function runScript(script, env, paths, url, timeoutMs) {
   }).spawn();
   const stderr = tailOf(child.stderr, STDERR_TAIL_BYTES);
   let cancelling;
-  const timer = setTimeout(() => cancelling = cancelInstaller(child, paths), timeoutMs);
+  const cancel = () => {
+    cancelling ??= cancelInstaller(child, paths);
+  };
+  const timer = setTimeout(cancel, timeoutMs);
+  signal?.addEventListener("abort", cancel, {
+    once: true
+  });
+  if (signal?.aborted) cancel();
   let status2;
   try {
     const writer = child.stdin.getWriter();
@@ -3792,20 +4022,116 @@ async function runScript(script, env, paths, url, timeoutMs) {
     status2 = await child.status;
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", cancel);
   }
   const timedOut = cancelling !== void 0;
   await cancelling?.catch(() => {
   });
   await within(STDERR_DRAIN_MS, stderr.done);
   await stderr.stop();
+  if (timedOut && signal?.aborted) throw interrupted(signal);
   if (status2.success && !timedOut) return;
   const tail = stderr.text().trim();
   const how = timedOut ? `was stopped after ${timeoutMs < 1e4 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1e3)} s`}` : status2.signal ? `was killed by ${status2.signal}` : `exited with code ${status2.code}`;
-  throw failed(`Cannot install codex: ${url} ${how}${tail ? `:
-${tail}` : ""}`);
+  throw new CodexdError("INSTALL_FAILED", `Cannot install codex: ${url} ${how}${tail ? `:
+${tail}` : ""}`, "codexd update --source npm");
+}
+var STDERR_TAIL_BYTES, CANCEL_GRACE_MS, STDERR_DRAIN_MS;
+var init_script_run = __esm({
+  "lib/install/script_run.ts"() {
+    init_atomic_file();
+    init_errors();
+    init_paths();
+    init_lock();
+    init_step();
+    STDERR_TAIL_BYTES = 2 * 1024;
+    CANCEL_GRACE_MS = 2e3;
+    STDERR_DRAIN_MS = 1e3;
+  }
+});
+
+// lib/install/install_sh.ts
+var install_sh_exports = {};
+__export(install_sh_exports, {
+  GUARD_MARKER: () => GUARD_MARKER,
+  INSTALL_SCRIPT_TIMEOUT_MS: () => INSTALL_SCRIPT_TIMEOUT_MS,
+  INSTALL_SCRIPT_URL: () => INSTALL_SCRIPT_URL,
+  SCRIPT_FETCH_TIMEOUT_MS: () => SCRIPT_FETCH_TIMEOUT_MS,
+  SCRIPT_MAX_BYTES: () => SCRIPT_MAX_BYTES,
+  installFromScript: () => installFromScript,
+  installerEnv: () => installerEnv,
+  latestChannelRelease: () => latestChannelRelease
+});
+function installerEnv(codexHome, mode, fromRelease = "", release = "latest") {
+  const update2 = mode === "update";
+  return {
+    CODEX_HOME: codexHome,
+    CODEX_NON_INTERACTIVE: "1",
+    CODEX_RELEASE: update2 ? "latest" : release,
+    CODEX_INSTALL_IF_LATEST: update2 ? "1" : "0",
+    CODEX_INSTALL_IF_CURRENT: "0",
+    CODEX_INSTALL_DEFER_SELECTION: "0",
+    // codexd manages packages/standalone, not the newer packages/app-server-daemon.
+    CODEX_INSTALL_DAEMON_ONLY: "0",
+    CODEX_UPDATE_FROM_RELEASE: update2 ? fromRelease : ""
+  };
+}
+function latestChannelRelease(paths) {
+  let releases;
+  let selected;
+  try {
+    releases = Deno.realPathSync(join(paths.standaloneDir, "releases"));
+    selected = Deno.realPathSync(join(paths.standaloneDir, "current"));
+  } catch {
+    return void 0;
+  }
+  if (dirname(selected) !== releases) return void 0;
+  const name = selected.slice(releases.length + 1);
+  if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return void 0;
+  try {
+    const marker = Deno.readTextFileSync(join(paths.standaloneDir, AUTO_UPDATE_MARKER));
+    return marker === name ? name : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function failed(message) {
+  return new CodexdError("INSTALL_FAILED", message, "codexd update --source npm");
+}
+async function fetchScript(url, timeoutMs, signal) {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    const response = await fetch(url, {
+      signal: signal ? AbortSignal.any([
+        timeout,
+        signal
+      ]) : timeout
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    const script = await readCapped(response, SCRIPT_MAX_BYTES);
+    if (script.length === 0) throw new Error("an empty body is not an installer script");
+    return script;
+  } catch (error) {
+    if (signal?.aborted) throw interrupted(signal);
+    const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeError(error);
+    throw failed(`Cannot fetch the installer ${url}: ${why}`);
+  }
+}
+function currentReleaseName(paths) {
+  try {
+    return Deno.realPathSync(join(paths.standaloneDir, "current")).split("/").at(-1);
+  } catch {
+    return void 0;
+  }
 }
 async function installFromScript(paths, options = {}) {
-  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL, timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS, fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS, mode = "install", release = "latest" } = options;
+  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL, timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS, fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS, mode = "install", signal } = options;
+  const release = normalizeVersion(options.release ?? "latest");
+  requireHttpUrl(scriptUrl, "installer URL");
+  await sweepIfIdle(paths);
   const binary = locateBinary(paths).path;
   const before = await tryReadBinaryFacts(paths, binary);
   const beforeRelease = currentReleaseName(paths);
@@ -3821,7 +4147,7 @@ async function installFromScript(paths, options = {}) {
     }
     fromRelease = selected;
   }
-  const script = await fetchScript(scriptUrl, fetchTimeoutMs);
+  const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
   if (mode === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
       throw failed(`Cannot update codex: the installer ${scriptUrl} does not support guarded updates (no ${GUARD_MARKER})`);
@@ -3834,7 +4160,7 @@ async function installFromScript(paths, options = {}) {
       };
     }
   }
-  await runScript(script, installerEnv(paths.codexHome, mode, fromRelease, release), paths, scriptUrl, timeoutMs);
+  await runScript(script, installerEnv(paths.codexHome, mode, fromRelease, release), paths, scriptUrl, timeoutMs, signal);
   const after = await tryReadBinaryFacts(paths, locateBinary(paths).path);
   const afterRelease = currentReleaseName(paths);
   const changed = afterRelease !== beforeRelease;
@@ -3846,23 +4172,191 @@ async function installFromScript(paths, options = {}) {
     } : {}
   };
 }
-var INSTALL_SCRIPT_URL, INSTALL_SCRIPT_TIMEOUT_MS, SCRIPT_FETCH_TIMEOUT_MS, SCRIPT_MAX_BYTES, STDERR_TAIL_BYTES, CANCEL_GRACE_MS, STDERR_DRAIN_MS, GUARD_MARKER, STABLE_RELEASE;
+var INSTALL_SCRIPT_URL, INSTALL_SCRIPT_TIMEOUT_MS, SCRIPT_FETCH_TIMEOUT_MS, SCRIPT_MAX_BYTES, GUARD_MARKER, STABLE_RELEASE;
 var init_install_sh = __esm({
-  "lib/install_sh.ts"() {
-    init_atomic_file();
+  "lib/install/install_sh.ts"() {
     init_errors();
-    init_install_npm();
     init_managed_binary();
     init_paths();
+    init_download();
+    init_layout();
+    init_registry();
+    init_step();
+    init_script_run();
     INSTALL_SCRIPT_URL = "https://chatgpt.com/codex/install.sh";
     INSTALL_SCRIPT_TIMEOUT_MS = 15 * 6e4;
     SCRIPT_FETCH_TIMEOUT_MS = 6e4;
     SCRIPT_MAX_BYTES = 1 << 20;
-    STDERR_TAIL_BYTES = 2 * 1024;
-    CANCEL_GRACE_MS = 2e3;
-    STDERR_DRAIN_MS = 1e3;
     GUARD_MARKER = "CODEX_INSTALL_IF_LATEST";
     STABLE_RELEASE = /^\d+\.\d+\.\d+-(aarch64-apple-darwin|x86_64-apple-darwin|(aarch64|x86_64)-unknown-linux-(gnu|musl))$/;
+  }
+});
+
+// lib/install/release_tree.ts
+function inside(root, path) {
+  return path === root || path.startsWith(`${root}/`);
+}
+async function walk(root, dir) {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    const shown = path.slice(root.length + 1);
+    if (entry.isSymlink) {
+      const target = await Deno.readLink(path);
+      if (target.startsWith("/")) return `${shown} is an absolute symlink to ${target}`;
+      let real;
+      try {
+        real = await Deno.realPath(path);
+      } catch {
+        return `${shown} is a dangling symlink to ${target}`;
+      }
+      if (!inside(root, real)) return `${shown} is a symlink leaving the release (${target})`;
+      continue;
+    }
+    const info = await Deno.lstat(path);
+    if (!info.isFile && !info.isDirectory) return `${shown} is not a file, directory or link`;
+    const mode = info.mode ?? 0;
+    if ((mode & 3584) !== 0) await Deno.chmod(path, mode & 511);
+    if (info.isDirectory) {
+      const problem = await walk(root, path);
+      if (problem !== void 0) return problem;
+    }
+  }
+  return void 0;
+}
+async function sealRelease(dir) {
+  const root = await Deno.realPath(dir);
+  const problem = await walk(root, root);
+  if (problem !== void 0) return problem;
+  const bin = await Deno.lstat(join(root, "bin")).catch(() => void 0);
+  if (!bin?.isDirectory) return "bin is not a directory";
+  const codex = await Deno.lstat(join(root, "bin", "codex")).catch(() => void 0);
+  if (!codex?.isFile) return "bin/codex is not a regular file";
+  const alias = join(root, "codex");
+  const existing = await Deno.lstat(alias).catch(() => void 0);
+  if (existing === void 0) {
+    await Deno.symlink("bin/codex", alias);
+  } else if (!existing.isSymlink || await Deno.readLink(alias) !== "bin/codex") {
+    return "the package's top-level codex is not the link bin/codex";
+  }
+  return void 0;
+}
+var init_release_tree = __esm({
+  "lib/install/release_tree.ts"() {
+    init_paths();
+  }
+});
+
+// lib/install/npm.ts
+var npm_exports = {};
+__export(npm_exports, {
+  installFromNpm: () => installFromNpm
+});
+async function installRelease(paths, dist, target, options) {
+  const { signal } = options;
+  const releases = join(paths.standaloneDir, "releases");
+  const releaseDir = join(releases, `${dist.version}-${target}`);
+  const work = await Deno.makeTempDir({
+    dir: paths.standaloneDir,
+    prefix: ".install-"
+  });
+  const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    const tarball = join(work, "codex.tgz");
+    await download(dist, tarball, options);
+    signal?.throwIfAborted();
+    const extracted = join(work, "x");
+    await Deno.mkdir(extracted);
+    const vendor = await extractPackage(tarball, extracted, target, {
+      url: dist.tarball,
+      version: dist.version
+    }, {
+      ...options.extract,
+      signal
+    });
+    await Deno.rename(vendor, staging);
+    const unsafe = await sealRelease(staging);
+    if (unsafe !== void 0) throw installFailed(`unsafe package ${dist.tarball}: ${unsafe}`);
+    const problem = await checkRelease(staging, dist.version, signal);
+    signal?.throwIfAborted();
+    if (problem !== void 0) throw installFailed(problem);
+    await moveIntoPlace(staging, releaseDir);
+  } finally {
+    await Deno.remove(staging, {
+      recursive: true
+    }).catch(() => {
+    });
+    await Deno.remove(work, {
+      recursive: true
+    }).catch(() => {
+    });
+  }
+}
+async function installFromNpm(paths, options = {}) {
+  const { version: version2 = "latest", registry, platform = npmPlatform(), signal } = options;
+  const target = targetTriple(platform);
+  const requested = normalizeVersion(version2);
+  const base = registry === void 0 ? configuredRegistry() : resolveRegistry({
+    NPM_CONFIG_REGISTRY: registry
+  });
+  try {
+    await sweepIfIdle(paths);
+    return await install(paths, base, requested, platform, target, options);
+  } catch (error) {
+    if (signal?.aborted && !(error instanceof CodexdError && error.code === "LOCK_TIMEOUT")) {
+      throw interrupted(signal);
+    }
+    if (error instanceof CodexdError) throw error;
+    throw installFailed(`in ${paths.standaloneDir}`, error);
+  }
+}
+async function install(paths, registry, requested, platform, target, options) {
+  const { timeoutMs = METADATA_TIMEOUT_MS, lockTimeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
+  const dist = await resolveDist(registry, requested, platform, timeoutMs, signal);
+  const name = `${dist.version}-${target}`;
+  const releaseDir = join(paths.standaloneDir, "releases", name);
+  await using _lock = await acquireInstallLock(paths, {
+    timeoutMs: lockTimeoutMs,
+    signal
+  });
+  await removeStaleArtifacts(paths);
+  await Deno.mkdir(join(paths.standaloneDir, "releases"), {
+    recursive: true
+  });
+  const before = await currentRelease(paths);
+  const complete = await checkRelease(releaseDir, dist.version, signal) === void 0;
+  signal?.throwIfAborted();
+  if (complete && before === name) {
+    await markChannel(paths, name, requested === "latest");
+    return {
+      version: dist.version,
+      target,
+      releaseDir,
+      installed: false
+    };
+  }
+  if (!complete) await installRelease(paths, dist, target, options);
+  const previous = await swapCurrent(paths, name);
+  await markChannel(paths, name, requested === "latest");
+  const previousRelease = previous === name ? void 0 : previous;
+  return {
+    version: dist.version,
+    target,
+    releaseDir,
+    installed: true,
+    previousRelease
+  };
+}
+var init_npm = __esm({
+  "lib/install/npm.ts"() {
+    init_errors();
+    init_paths();
+    init_download();
+    init_layout();
+    init_lock();
+    init_registry();
+    init_release_tree();
+    init_step();
+    init_tarball();
   }
 });
 
@@ -3915,6 +4409,9 @@ async function bootstrap(options = {}) {
   const { settings: before } = await loadSettings(ctx.paths);
   const external = ctx.options.codexBin ?? before.codexBin;
   let installed = false;
+  if (options.install && options.version !== void 0) {
+    (await Promise.resolve().then(() => (init_registry(), registry_exports))).normalizeVersion(options.version);
+  }
   if (external === void 0) {
     try {
       Deno.statSync(binaryFor(ctx, before).path);
@@ -3925,16 +4422,19 @@ async function bootstrap(options = {}) {
       const source = options.source ?? before.updater.source;
       if (source === "install-sh") {
         const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
-        await installFromScript2(ctx.paths, {});
+        installed = (await installFromScript2(ctx.paths, {
+          release: options.version,
+          signal: options.signal
+        })).installed;
       } else {
-        const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_install_npm(), install_npm_exports));
-        await installFromNpm2(ctx.paths, {
+        const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
+        installed = (await installFromNpm2(ctx.paths, {
           version: options.version,
           registry: options.registry,
-          onProgress: options.onProgress
-        });
+          onProgress: options.onProgress,
+          signal: options.signal
+        })).installed;
       }
-      installed = true;
     }
   }
   await using _lock = await lockDaemon(ctx);
@@ -3995,6 +4495,48 @@ var init_bootstrap = __esm({
   }
 });
 
+// lib/interrupt.ts
+var interrupt_exports = {};
+__export(interrupt_exports, {
+  INTERRUPT_SIGNALS: () => INTERRUPT_SIGNALS,
+  interruptible: () => interruptible
+});
+async function interruptible(command) {
+  const controller = new AbortController();
+  let removed = false;
+  const remove = () => {
+    if (removed) return;
+    removed = true;
+    for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+  };
+  const listeners = INTERRUPT_SIGNALS.map((name) => {
+    const listener = () => {
+      if (!controller.signal.aborted) return controller.abort(name);
+      remove();
+      Deno.kill(Deno.pid, name);
+    };
+    Deno.addSignalListener(name, listener);
+    return [
+      name,
+      listener
+    ];
+  });
+  try {
+    return await command(controller.signal);
+  } finally {
+    remove();
+  }
+}
+var INTERRUPT_SIGNALS;
+var init_interrupt = __esm({
+  "lib/interrupt.ts"() {
+    INTERRUPT_SIGNALS = [
+      "SIGINT",
+      "SIGTERM"
+    ];
+  }
+});
+
 // lib/update.ts
 var update_exports = {};
 __export(update_exports, {
@@ -4004,15 +4546,20 @@ async function install2(ctx, settings, options) {
   const source = options.source ?? settings.updater.source;
   if (source === "install-sh") {
     const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
+    const result2 = await installFromScript2(ctx.paths, {
+      release: options.version,
+      signal: options.signal
+    });
     return {
-      installed: (await installFromScript2(ctx.paths)).installed
+      installed: result2.installed
     };
   }
-  const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_install_npm(), install_npm_exports));
+  const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
   const result = await installFromNpm2(ctx.paths, {
     version: options.version,
     registry: options.registry,
-    onProgress: options.onProgress
+    onProgress: options.onProgress,
+    signal: options.signal
   });
   return {
     installed: result.installed,
@@ -4027,7 +4574,7 @@ async function restartOntoNewRelease(ctx, settings, previousRelease, previousVer
   } catch (error) {
     if (previousRelease === void 0) throw error;
     const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_install_npm(), install_npm_exports));
+    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
     await swapCurrentRelease2(ctx.paths, previousRelease);
     await patchUpdaterState(ctx.paths, {
       skipVersion: failedVersion
@@ -4071,6 +4618,7 @@ async function update(options = {}) {
     restarted: false
   });
   if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  await (await Promise.resolve().then(() => (init_layout(), layout_exports))).sweepIfIdle(ctx.paths);
   if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
     return await record(ctx, options, nothing("autoUpdateDisabled"));
   }
@@ -4083,7 +4631,7 @@ async function update(options = {}) {
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   const { skipVersion } = await readUpdaterState(ctx.paths);
   if (installed.installed && installed.previousRelease !== void 0 && skipVersion !== void 0 && facts.version === skipVersion && !options.version) {
-    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_install_npm(), install_npm_exports));
+    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
     await swapCurrentRelease2(ctx.paths, installed.previousRelease);
     return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
   }
@@ -4159,6 +4707,7 @@ async function recordFailure(ctx, options, error) {
     await patchUpdaterState(ctx.paths, {
       lastCheck: new Date(ctx.clock.now()).toISOString(),
       lastResult: `error: ${describeError(error).split("\n")[0]}`
+    }).catch(() => {
     });
   }
   return error;
@@ -4857,26 +5406,32 @@ var COMMANDS = {
       "codexd bootstrap --install --remote-control",
       "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update"
     ],
-    run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_bootstrap(), bootstrap_exports))).bootstrap({
-      ...options,
-      ...flags["remote-control"] ? {
-        remoteControl: true
-      } : {},
-      ...flags["no-remote-control"] ? {
-        remoteControl: false
-      } : {},
-      ...flags["auto-update"] ? {
-        autoUpdate: true
-      } : {},
-      install: flags.install === true,
-      source: sourceFlag(flags),
-      version: stringFlag(flags, "version"),
-      registry: stringFlag(flags, "registry"),
-      ...flags["no-auto-update"] ? {
-        autoUpdate: false
-      } : {},
-      onProgress: progressReporter()
-    }))
+    run: async (flags, options) => {
+      const { bootstrap: bootstrap2 } = await Promise.resolve().then(() => (init_bootstrap(), bootstrap_exports));
+      const run = (signal) => bootstrap2({
+        ...options,
+        ...flags["remote-control"] ? {
+          remoteControl: true
+        } : {},
+        ...flags["no-remote-control"] ? {
+          remoteControl: false
+        } : {},
+        ...flags["auto-update"] ? {
+          autoUpdate: true
+        } : {},
+        install: flags.install === true,
+        source: sourceFlag(flags),
+        version: stringFlag(flags, "version"),
+        registry: stringFlag(flags, "registry"),
+        ...flags["no-auto-update"] ? {
+          autoUpdate: false
+        } : {},
+        onProgress: progressReporter(),
+        signal
+      });
+      if (flags.install !== true) return ok(await run());
+      return ok(await (await Promise.resolve().then(() => (init_interrupt(), interrupt_exports))).interruptible(run));
+    }
   },
   update: {
     summary: "Install the latest release now; restart only if the running version differs",
@@ -4893,14 +5448,19 @@ var COMMANDS = {
       "codexd update",
       "codexd update --version 0.169.0"
     ],
-    run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_update(), update_exports))).update({
-      ...options,
-      source: sourceFlag(flags),
-      version: stringFlag(flags, "version"),
-      registry: stringFlag(flags, "registry"),
-      updaterPass: flags["updater-pass"] === true,
-      onProgress: progressReporter()
-    }))
+    run: async (flags, options) => {
+      const { update: update2 } = await Promise.resolve().then(() => (init_update(), update_exports));
+      const { interruptible: interruptible2 } = await Promise.resolve().then(() => (init_interrupt(), interrupt_exports));
+      return ok(await interruptible2((signal) => update2({
+        ...options,
+        source: sourceFlag(flags),
+        version: stringFlag(flags, "version"),
+        registry: stringFlag(flags, "registry"),
+        updaterPass: flags["updater-pass"] === true,
+        onProgress: progressReporter(),
+        signal
+      })));
+    }
   },
   supervise: {
     summary: "(internal) one supervision pass of the updater: restart a crashed app-server",

@@ -32,6 +32,8 @@ export interface BootstrapOptions extends DaemonOptions {
   autoUpdate?: boolean;
   /** Called during downloads. */
   onProgress?: (received: number, total?: number) => void;
+  /** Aborting it interrupts the install (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode bootstrap} prints. */
@@ -44,7 +46,7 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
   autoUpdateEnabled: boolean;
   /** Whether remote control is enabled. */
   remoteControlEnabled: boolean;
-  /** Whether codex was installed by this command. */
+  /** Whether this command installed codex (false when a concurrent install did it first). */
   installed: boolean;
   /** The updater's pid. */
   updaterPid: number;
@@ -68,6 +70,10 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   const { settings: before } = await loadSettings(ctx.paths);
   const external = ctx.options.codexBin ?? before.codexBin;
   let installed = false;
+  if (options.install && options.version !== undefined) {
+    // A bad --version is refused even when nothing needs installing.
+    (await import("./install/registry.ts")).normalizeVersion(options.version);
+  }
   if (external === undefined) {
     try {
       Deno.statSync(binaryFor(ctx, before).path);
@@ -81,17 +87,21 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
       }
       const source = options.source ?? before.updater.source;
       if (source === "install-sh") {
-        const { installFromScript } = await import("./install_sh.ts");
-        await installFromScript(ctx.paths, {});
+        const { installFromScript } = await import("./install/install_sh.ts");
+        installed = (await installFromScript(ctx.paths, {
+          release: options.version,
+          signal: options.signal,
+        })).installed;
       } else {
-        const { installFromNpm } = await import("./install_npm.ts");
-        await installFromNpm(ctx.paths, {
+        const { installFromNpm } = await import("./install/npm.ts");
+        // Another bootstrap may have installed it while this one waited for install.lock.
+        installed = (await installFromNpm(ctx.paths, {
           version: options.version,
           registry: options.registry,
           onProgress: options.onProgress,
-        });
+          signal: options.signal,
+        })).installed;
       }
-      installed = true;
     }
   }
   await using _lock = await lockDaemon(ctx);

@@ -27,6 +27,8 @@ export type ErrorCode =
   | "REMOTE_CONTROL_UNAVAILABLE"
   | "HOME_NOT_FOUND"
   | "UPDATER_CONFLICT"
+  // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.
+  | "INTERRUPTED"
   | "USAGE"
   | "INTERNAL";
 

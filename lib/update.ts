@@ -43,6 +43,8 @@ export interface UpdateOptions extends DaemonOptions {
   onProgress?: (received: number, total?: number) => void;
   /** Set by the updater loop: try-lock, honour `autoUpdateEnabled`, record the outcome. */
   updaterPass?: boolean;
+  /** Aborting it interrupts the install step (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode update} returns. */
@@ -80,14 +82,19 @@ async function install(
 ): Promise<{ installed: boolean; previousRelease?: string }> {
   const source = options.source ?? settings.updater.source;
   if (source === "install-sh") {
-    const { installFromScript } = await import("./install_sh.ts");
-    return { installed: (await installFromScript(ctx.paths)).installed };
+    const { installFromScript } = await import("./install/install_sh.ts");
+    const result = await installFromScript(ctx.paths, {
+      release: options.version,
+      signal: options.signal,
+    });
+    return { installed: result.installed };
   }
-  const { installFromNpm } = await import("./install_npm.ts");
+  const { installFromNpm } = await import("./install/npm.ts");
   const result = await installFromNpm(ctx.paths, {
     version: options.version,
     registry: options.registry,
     onProgress: options.onProgress,
+    signal: options.signal,
   });
   return { installed: result.installed, previousRelease: result.previousRelease };
 }
@@ -109,7 +116,7 @@ async function restartOntoNewRelease(
   } catch (error) {
     if (previousRelease === undefined) throw error;
     const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease } = await import("./install_npm.ts");
+    const { swapCurrentRelease } = await import("./install/layout.ts");
     await swapCurrentRelease(ctx.paths, previousRelease);
     await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
     const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };
@@ -166,6 +173,8 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     restarted: false,
   });
   if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  // Every pass removes what killed installs left, even when it installs nothing.
+  await (await import("./install/layout.ts")).sweepIfIdle(ctx.paths);
   if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
     return await record(ctx, options, nothing("autoUpdateDisabled"));
   }
@@ -183,7 +192,7 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     skipVersion !== undefined && facts.version === skipVersion && !options.version
   ) {
     // This release already failed to become ready once: stay on the previous one.
-    const { swapCurrentRelease } = await import("./install_npm.ts");
+    const { swapCurrentRelease } = await import("./install/layout.ts");
     await swapCurrentRelease(ctx.paths, installed.previousRelease);
     return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
   }
@@ -275,10 +284,11 @@ async function recordFailure(
   error: unknown,
 ): Promise<unknown> {
   if (options.updaterPass) {
+    // Recording is best effort: the pass's own error is what the caller must see.
     await patchUpdaterState(ctx.paths, {
       lastCheck: new Date(ctx.clock.now()).toISOString(),
       lastResult: `error: ${describeError(error).split("\n")[0]}`,
-    });
+    }).catch(() => {});
   }
   return error;
 }

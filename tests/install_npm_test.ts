@@ -13,19 +13,16 @@ import {
   startTestRegistry,
   versionOnlyScript,
 } from "./fixtures/test_registry.ts";
+import { parseIntegrity } from "../lib/install/download.ts";
+import { AUTO_UPDATE_MARKER, swapCurrentRelease } from "../lib/install/layout.ts";
+import { acquireInstallLock, MKDIR_LOCK_STALE_MS, mkdirLockIsStale } from "../lib/install/lock.ts";
+import { installFromNpm } from "../lib/install/npm.ts";
 import {
-  acquireInstallLock,
-  AUTO_UPDATE_MARKER,
-  installFromNpm,
-  MKDIR_LOCK_STALE_MS,
-  mkdirLockIsStale,
   normalizeVersion,
   npmPlatform,
-  parseIntegrity,
   resolveRegistry,
-  swapCurrentRelease,
   targetTriple,
-} from "../lib/install_npm.ts";
+} from "../lib/install/registry.ts";
 import { CodexdError, type ErrorCode } from "../lib/errors.ts";
 import { type DaemonPaths, daemonPaths } from "../lib/paths.ts";
 

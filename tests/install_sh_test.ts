@@ -12,8 +12,8 @@ import {
   installerEnv,
   installFromScript,
   latestChannelRelease,
-  STDERR_TAIL_BYTES,
-} from "../lib/install_sh.ts";
+} from "../lib/install/install_sh.ts";
+import { STDERR_TAIL_BYTES } from "../lib/install/script_run.ts";
 import { CodexdError } from "../lib/errors.ts";
 import { type DaemonPaths, daemonPaths } from "../lib/paths.ts";
 
@@ -269,4 +269,65 @@ sleep 30
     false,
     "the dead shell's lock is removed",
   );
+});
+
+Deno.test("installFromScript() bounds the fetch: a server that never answers, an endless body, a file: URL", async () => {
+  await using home = await tempHome();
+  const closing = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => {
+      if (new URL(req.url).pathname === "/endless") {
+        const body = new ReadableStream<Uint8Array>({
+          pull: (controller) =>
+            controller.enqueue(new TextEncoder().encode("# pad\n".repeat(4096))),
+        });
+        return new Response(body);
+      }
+      // Never answers until the test ends.
+      return new Promise((resolve) =>
+        closing.signal.addEventListener("abort", () => resolve(new Response("late")))
+      );
+    },
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  try {
+    await assertRejects(
+      () => installFromScript(home.paths, { scriptUrl: `${base}/hang`, fetchTimeoutMs: 300 }),
+      installFailed(/no answer within 300 ms/),
+    );
+    await assertRejects(
+      () => installFromScript(home.paths, { scriptUrl: `${base}/endless` }),
+      installFailed(/more than 1048576 bytes/),
+    );
+  } finally {
+    closing.abort();
+    await server.shutdown();
+  }
+  await assertRejects(
+    () => installFromScript(home.paths, { scriptUrl: "file:///etc/passwd" }),
+    installFailed(/installer URL "file:\/\/\/etc\/passwd" is not an http\(s\) URL/),
+  );
+  await assertRejects(
+    () => installFromScript(home.paths, { scriptUrl: "http://127.0.0.1:1/", release: "../../x" }),
+    installFailed(/not a version/),
+  );
+});
+
+Deno.test("installFromScript() stops a running script and its children when the signal aborts", async () => {
+  await using server = scriptServer();
+  await using home = await tempHome();
+  const started = `${home.paths.codexHome}/started`;
+  server.body = `touch "${started}"; sleep 30 & wait\n`;
+  const controller = new AbortController();
+  const run = installFromScript(home.paths, { scriptUrl: server.url, signal: controller.signal });
+  assert(await eventually(() => Deno.stat(started).then(() => true, () => false), 10_000));
+  controller.abort("SIGTERM");
+  await assertRejects(
+    () => run,
+    (error) =>
+      error instanceof CodexdError && error.code === "INTERRUPTED" &&
+      /interrupted by SIGTERM/.test(error.message),
+  );
+  assert(await eventually(() => processesOfHome(home.paths.codexHome).length === 0, 3_000));
 });

@@ -17,13 +17,10 @@ import {
   type TestHome,
 } from "./support/helpers.ts";
 import { fakeLauncherScript, startTestRegistry } from "./fixtures/test_registry.ts";
-import {
-  installFromNpm,
-  parseIntegrity,
-  resolveRegistry,
-  swapCurrentRelease,
-  targetTriple,
-} from "../lib/install_npm.ts";
+import { parseIntegrity } from "../lib/install/download.ts";
+import { swapCurrentRelease } from "../lib/install/layout.ts";
+import { installFromNpm } from "../lib/install/npm.ts";
+import { resolveRegistry, targetTriple } from "../lib/install/registry.ts";
 import { CodexdError } from "../lib/errors.ts";
 import { daemonPaths } from "../lib/paths.ts";
 
@@ -122,6 +119,11 @@ Deno.test("a failed download changes nothing and the running app-server keeps se
     { badIntegrity: true, why: /integrity mismatch/ },
     { truncate: true, why: /Cannot install codex/ },
     { tarball500: true, why: /HTTP 500/ },
+    { binSymlink: "../codex-path/rg", why: /bin\/codex is not a regular file/ },
+    {
+      extraEntries: [{ name: "package/../../escaped", content: "x" }],
+      why: /contains "\.\."/,
+    },
   ];
   for (const [i, fault] of faults.entries()) {
     const version = `2.0.${i}`;

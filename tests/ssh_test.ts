@@ -13,6 +13,16 @@ import { REAL_CODEX_VERSION, realHome } from "./support/real_codex.ts";
 import { startSshd } from "./support/sshd.ts";
 
 const BARE_PATH = "/usr/local/bin:/usr/bin:/bin";
+/** The Deno version README's setup line installs. */
+const DENO_VERSION = "2.9.6";
+
+/** README's setup line, verbatim (the first `sh` block of "Quick start"). */
+function setupLine(): string {
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const block = /## Quick start[\s\S]*?```sh\n([^\n]+)\n```/.exec(readme);
+  if (!block) throw new Error("README has no setup line");
+  return block[1];
+}
 
 /** `deno` as the bare PATH finds it, else its absolute path. */
 function denoCommand(): string {
@@ -66,7 +76,7 @@ Deno.test("the one-liner works over a real non-interactive SSH session", async (
       const bad = await session.run(oneLiner("frobnicate"));
       assertEquals(bad.code, 2);
       assertEquals(parseOneJsonLine(bad.stdout).code, "USAGE");
-      assertMatch(bad.stderr, /^Error: Unknown command/);
+      assertMatch(bad.stderr, /^Error: Unknown command/m);
     });
     await t.step("bootstrap returns promptly and its updater outlives the session", async () => {
       const boot = await session.run(oneLiner("bootstrap --remote-control"), { timeoutMs: 60_000 });
@@ -77,6 +87,42 @@ Deno.test("the one-liner works over a real non-interactive SSH session", async (
       const status = parseOneJsonLine((await session.run(oneLiner("status"))).stdout);
       assertEquals((status.updater as Record<string, unknown>).running, true);
       assertEquals(status.status, "running");
+    });
+    await t.step("README's setup line turns a Node-wrapped deno into the native one", async () => {
+      // A global npm prefix holding only the Node wrapper, as `npm install -g`
+      // leaves it when the package's install script did not run.
+      const prefix = await Deno.makeTempDir({ prefix: "codexd-npm-prefix-" });
+      try {
+        const seed = await new Deno.Command("npm", {
+          args: [
+            "install",
+            "-g",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            `deno@${DENO_VERSION}`,
+          ],
+          env: { npm_config_prefix: prefix },
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        if (!seed.success) {
+          console.log(`SKIPPED setup-line step: npm cannot install deno here`);
+          return;
+        }
+        assertMatch(Deno.realPathSync(`${prefix}/bin/deno`), /bin\.cjs$/);
+        const setup = setupLine().replace(/; CODEX_HOME=.*$/, "");
+        const run = await session.run(
+          `env -i HOME="$HOME" PATH=${prefix}/bin:${BARE_PATH} npm_config_prefix=${prefix} sh -c '${
+            setup.replaceAll("'", `'"'"'`)
+          }; head -c4 "$(command -v deno)" | od -c | head -n1'`,
+          { timeoutMs: 180_000 },
+        );
+        assertEquals(run.code, 0, run.stderr);
+        assertMatch(run.stdout, /177\s+E\s+L\s+F/);
+      } finally {
+        await Deno.remove(prefix, { recursive: true });
+      }
     });
     await t.step("stop --all stops the app-server and the updater", async () => {
       const stop = await session.run(oneLiner("stop --all"));

@@ -23,11 +23,14 @@
  *
  * @module
  */
-import { readTextIfPresent } from "./atomic_file.ts";
-import { CodexdError, describeError } from "./errors.ts";
-import { AUTO_UPDATE_MARKER, INSTALL_LOCK_DIR } from "./install_npm.ts";
-import { locateBinary, tryReadBinaryFacts } from "./managed_binary.ts";
-import { type DaemonPaths, dirname, join } from "./paths.ts";
+import { CodexdError, describeError } from "../errors.ts";
+import { locateBinary, tryReadBinaryFacts } from "../managed_binary.ts";
+import { type DaemonPaths, dirname, join } from "../paths.ts";
+import { readCapped, requireHttpUrl } from "./download.ts";
+import { AUTO_UPDATE_MARKER, sweepIfIdle } from "./layout.ts";
+import { normalizeVersion } from "./registry.ts";
+import { interrupted } from "./step.ts";
+import { runScript } from "./script_run.ts";
 
 /** Where the official installer lives. */
 export const INSTALL_SCRIPT_URL = "https://chatgpt.com/codex/install.sh";
@@ -37,12 +40,6 @@ export const INSTALL_SCRIPT_TIMEOUT_MS = 15 * 60_000;
 export const SCRIPT_FETCH_TIMEOUT_MS = 60_000;
 /** A script larger than this is not install.sh. */
 export const SCRIPT_MAX_BYTES = 1 << 20;
-/** How much of the installer's stderr a failure reports (the reference's tail size). */
-export const STDERR_TAIL_BYTES = 2 * 1024;
-/** SIGTERM → SIGKILL grace when cancelling the installer: its trap releases the lock. */
-export const CANCEL_GRACE_MS = 2_000;
-/** Bound on draining stderr after the shell exits (a descendant may hold the pipe). */
-export const STDERR_DRAIN_MS = 1_000;
 /** What a script must mention before it gets a guarded update (the reference's check). */
 export const GUARD_MARKER = "CODEX_INSTALL_IF_LATEST";
 
@@ -59,8 +56,17 @@ export interface ScriptInstallOptions {
   fetchTimeoutMs?: number;
   /** @default {"install"} */
   mode?: ScriptInstallMode;
-  /** `CODEX_RELEASE` for an `install` run (`update` always follows latest). @default {"latest"} */
+  /**
+   * `CODEX_RELEASE` for an `install` run (`update` always follows latest);
+   * checked like the npm source's version. @default {"latest"}
+   */
   release?: string;
+  /**
+   * Aborting it stops the fetch or the script (SIGTERM, then SIGKILL to the
+   * shell and its descendants) and throws `INTERRUPTED`; the CLI aborts it on
+   * SIGINT/SIGTERM.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode installFromScript} did. */
@@ -136,122 +142,28 @@ function failed(message: string): CodexdError {
   return new CodexdError("INSTALL_FAILED", message, "codexd update --source npm");
 }
 
-async function fetchScript(url: string, timeoutMs: number): Promise<Uint8Array> {
+async function fetchScript(
+  url: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const timeout = AbortSignal.timeout(timeoutMs);
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, {
+      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
     }
-    const script = new Uint8Array(await response.arrayBuffer());
-    if (script.length === 0 || script.length > SCRIPT_MAX_BYTES) {
-      throw new Error(`${script.length} bytes is not an installer script`);
-    }
+    // The deadline covers the body too; the cap keeps an endless one out of memory.
+    const script = await readCapped(response, SCRIPT_MAX_BYTES);
+    if (script.length === 0) throw new Error("an empty body is not an installer script");
     return script;
   } catch (error) {
-    const why = error instanceof DOMException && error.name === "TimeoutError"
-      ? `no answer within ${timeoutMs} ms`
-      : describeError(error);
+    if (signal?.aborted) throw interrupted(signal);
+    const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeError(error);
     throw failed(`Cannot fetch the installer ${url}: ${why}`);
-  }
-}
-
-/** Keeps the last `limit` bytes of a stream; `stop()` abandons a pipe a descendant holds open. */
-function tailOf(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-): { done: Promise<void>; text: () => string; stop: () => Promise<void> } {
-  const reader = stream.getReader();
-  let tail = new Uint8Array(0);
-  const done = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        const joined = new Uint8Array(tail.length + value.length);
-        joined.set(tail);
-        joined.set(value, tail.length);
-        tail = joined.slice(Math.max(0, joined.length - limit));
-      }
-    } catch {
-      // cancelled or broken pipe: keep what arrived
-    }
-  })();
-  return {
-    done,
-    text: () => new TextDecoder().decode(tail),
-    stop: async () => {
-      await reader.cancel().catch(() => {});
-      await done;
-    },
-  };
-}
-
-/** Resolves after `ms` or when `until` settles, whichever is first; clears its timer. */
-async function within(ms: number, until: Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([until, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
-  clearTimeout(timer);
-}
-
-/** Linux: the pids whose parent chain leads to `root` (the installer's curl, tar, …). */
-function descendantsOf(root: number): number[] {
-  const parents = new Map<number, number>();
-  try {
-    for (const entry of Deno.readDirSync("/proc")) {
-      const pid = Number(entry.name);
-      if (!Number.isInteger(pid)) continue;
-      try {
-        const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-        parents.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-      } catch {
-        // exited meanwhile
-      }
-    }
-  } catch {
-    return []; // no /proc (macOS): only the shell itself is signalled
-  }
-  const found: number[] = [];
-  const walk = (parent: number): void => {
-    for (const [pid, ppid] of parents) {
-      if (ppid === parent && !found.includes(pid)) {
-        found.push(pid);
-        walk(pid);
-      }
-    }
-  };
-  walk(root);
-  return found;
-}
-
-function signalAll(pids: number[], signal: Deno.Signal): void {
-  for (const pid of pids) {
-    try {
-      Deno.kill(pid, signal);
-    } catch {
-      // already gone: that is what we want
-    }
-  }
-}
-
-/**
- * Stops an installer that ran too long, as the reference cancels one: SIGTERM
- * first so its trap releases the lock, SIGKILL after a grace, and then the
- * mkdir lock is removed if the killed shell still owns it.
- */
-async function cancelInstaller(
-  child: Deno.ChildProcess,
-  paths: DaemonPaths,
-): Promise<void> {
-  signalAll([child.pid, ...descendantsOf(child.pid)], "SIGTERM");
-  await within(CANCEL_GRACE_MS, child.status);
-  // The shell is not reaped before this, so its pid cannot have been reused.
-  signalAll([child.pid, ...descendantsOf(child.pid)], "SIGKILL");
-  await child.status;
-  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
-  const owner = await readTextIfPresent(join(lockDir, "pid")).catch(() => undefined);
-  if (owner?.trim() === String(child.pid)) {
-    await Deno.remove(lockDir, { recursive: true }).catch(() => {});
   }
 }
 
@@ -263,61 +175,16 @@ function currentReleaseName(paths: DaemonPaths): string | undefined {
   }
 }
 
-/** Runs the script; resolves on success, throws INSTALL_FAILED with the stderr tail. */
-async function runScript(
-  script: Uint8Array,
-  env: Record<string, string>,
-  paths: DaemonPaths,
-  url: string,
-  timeoutMs: number,
-): Promise<void> {
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-s"],
-    env,
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // stderr is read while stdin is written: a chatty script must not block on a full pipe.
-  const stderr = tailOf(child.stderr, STDERR_TAIL_BYTES);
-  let cancelling: Promise<void> | undefined;
-  const timer = setTimeout(() => cancelling = cancelInstaller(child, paths), timeoutMs);
-  let status: Deno.CommandStatus;
-  try {
-    const writer = child.stdin.getWriter();
-    // A script that exits early closes its stdin: the rest is not needed.
-    await writer.write(script).catch(() => {});
-    await writer.close().catch(() => {});
-    status = await child.status;
-  } finally {
-    clearTimeout(timer);
-  }
-  const timedOut = cancelling !== undefined;
-  // Let the cancellation finish its lock cleanup before reporting.
-  await cancelling?.catch(() => {});
-  await within(STDERR_DRAIN_MS, stderr.done);
-  await stderr.stop();
-  if (status.success && !timedOut) return;
-  const tail = stderr.text().trim();
-  const how = timedOut
-    ? `was stopped after ${
-      timeoutMs < 10_000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`
-    }`
-    : status.signal
-    ? `was killed by ${status.signal}`
-    : `exited with code ${status.code}`;
-  throw failed(`Cannot install codex: ${url} ${how}${tail ? `:\n${tail}` : ""}`);
-}
-
 /**
  * Runs the official installer for this CODEX_HOME.
  *
  * @throws {CodexdError} `INSTALL_FAILED` with the script's stderr tail (the
- * script's own all-or-nothing install leaves `current` as it was).
+ * script's own all-or-nothing install leaves `current` as it was), or for a
+ * `release` that is not a version; `INTERRUPTED` when `signal` aborts.
  * @example A guarded update, as the updater runs it
  * ```ts ignore
  * import { installFromScript } from "./install_sh.ts";
- * import { daemonPaths } from "./paths.ts";
+ * import { daemonPaths } from "../paths.ts";
  * const result = await installFromScript(daemonPaths("/home/me/.codex"), { mode: "update" });
  * if (result.skipped) console.log(`left alone: ${result.skipped}`);
  * ```
@@ -331,8 +198,11 @@ export async function installFromScript(
     timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS,
     fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS,
     mode = "install",
-    release = "latest",
+    signal,
   } = options;
+  const release = normalizeVersion(options.release ?? "latest");
+  requireHttpUrl(scriptUrl, "installer URL");
+  await sweepIfIdle(paths);
   const binary = locateBinary(paths).path;
   const before = await tryReadBinaryFacts(paths, binary);
   const beforeRelease = currentReleaseName(paths);
@@ -348,7 +218,7 @@ export async function installFromScript(
     }
     fromRelease = selected;
   }
-  const script = await fetchScript(scriptUrl, fetchTimeoutMs);
+  const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
   if (mode === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
       throw failed(
@@ -366,6 +236,7 @@ export async function installFromScript(
     paths,
     scriptUrl,
     timeoutMs,
+    signal,
   );
   const after = await tryReadBinaryFacts(paths, locateBinary(paths).path);
   const afterRelease = currentReleaseName(paths);

@@ -1,0 +1,182 @@
+/**
+ * The install lock shared with install.sh, under
+ * `CODEX_HOME/packages/standalone/`:
+ *
+ * - `install.lock`: an exclusive flock (install.sh's choice wherever
+ *   `flock`/`lockf` exist);
+ * - `install.lock.d/` with `pid` and `started_at` inside: install.sh's mkdir
+ *   lock, used where `flock` is missing; taken too so either kind of
+ *   installer waits for us. codexd adds `owner` (`codexd@<hostname>`): such
+ *   a directory found while we hold the flock belongs to a codexd that died
+ *   (a live one would still hold the flock), so it is taken over at once
+ *   instead of after install.sh's 10-minute window.
+ *
+ * @module
+ */
+import { readTextIfPresent } from "../atomic_file.ts";
+import { systemClock } from "../clock.ts";
+import { CodexdError } from "../errors.ts";
+import { type DaemonPaths, join } from "../paths.ts";
+import { probeProcess } from "../process_identity.ts";
+import { interrupted } from "./step.ts";
+
+/** Bound on waiting for another install (install.sh or codexd) to finish. */
+export const INSTALL_LOCK_TIMEOUT_MS = 10 * 60_000;
+/**
+ * install.sh's `LOCK_STALE_AFTER_SECS`: a mkdir lock whose owner is gone is
+ * taken over only after this long (the pid may belong to another host).
+ */
+export const MKDIR_LOCK_STALE_MS = 600_000;
+/** Lock file shared with install.sh (flock). */
+export const INSTALL_LOCK_FILE = "install.lock";
+/** install.sh's fallback lock directory, with `pid` and `started_at` inside. */
+export const INSTALL_LOCK_DIR = "install.lock.d";
+
+/** The file codexd adds to `install.lock.d`. */
+export const MKDIR_LOCK_OWNER_FILE = "owner";
+
+const LOCK_POLL_MS = 250;
+
+function ownerTag(): string | undefined {
+  try {
+    // Queried first: without the permission, Deno would prompt on a terminal.
+    if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state !== "granted") {
+      return undefined;
+    }
+    return `codexd@${Deno.hostname()}`;
+  } catch {
+    return undefined; // no --allow-sys: no fast takeover
+  }
+}
+
+/**
+ * Whether install.sh's mkdir lock may be taken over, by install.sh's own
+ * rule: never while its owner lives; else once it is older than
+ * {@linkcode MKDIR_LOCK_STALE_MS}, or at once when its age is unknown. One
+ * exception: `orphaned` (a codexd of this host wrote it, and we hold the
+ * flock that codexd held with it) is taken over at once, even when its pid
+ * was reused.
+ */
+export function mkdirLockIsStale(
+  holder: { alive: boolean; startedAtMs?: number; orphaned?: boolean },
+  nowMs: number,
+): boolean {
+  if (holder.orphaned) return true;
+  if (holder.alive) return false;
+  if (holder.startedAtMs === undefined) return true;
+  return nowMs - holder.startedAtMs >= MKDIR_LOCK_STALE_MS;
+}
+
+/** A held install lock. */
+export interface InstallLock extends AsyncDisposable {
+  /** Releases both locks; idempotent. */
+  release(): Promise<void>;
+}
+
+function lockTimeout(what: string, holder: string, timeoutMs: number): CodexdError {
+  return new CodexdError(
+    "LOCK_TIMEOUT",
+    `Cannot acquire install lock ${what}: ${holder} for ${Math.round(timeoutMs / 1000)} s`,
+  );
+}
+
+async function readMkdirHolder(
+  dir: string,
+): Promise<{ pid?: number; startedAtMs?: number; orphaned: boolean }> {
+  const owner = await readTextIfPresent(join(dir, MKDIR_LOCK_OWNER_FILE)).catch(() => undefined);
+  const tag = ownerTag();
+  const orphaned = tag !== undefined && owner?.trim() === tag;
+  const pidText = await readTextIfPresent(join(dir, "pid")).catch(() => undefined);
+  const startedText = await readTextIfPresent(join(dir, "started_at")).catch(() => undefined);
+  const pid = Number(pidText?.trim());
+  const started = Number(startedText?.trim());
+  let startedAtMs = Number.isSafeInteger(started) && started > 0 ? started * 1000 : undefined;
+  // install.sh writes pid and started_at just after mkdir: between the two,
+  // the directory's own mtime is the start (install.sh itself would treat it
+  // as stale at once and could steal a lock that is being taken).
+  startedAtMs ??= (await Deno.stat(dir).catch(() => undefined))?.mtime?.getTime();
+  return { pid: Number.isSafeInteger(pid) && pid > 1 ? pid : undefined, startedAtMs, orphaned };
+}
+
+async function takeMkdirLock(
+  dir: string,
+  deadline: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (;;) {
+    if (signal?.aborted) throw interrupted(signal);
+    try {
+      await Deno.mkdir(dir, { mode: 0o755 });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const holder = await readMkdirHolder(dir);
+      // An unreadable identity counts as alive: never take over on a guess.
+      const alive = holder.pid !== undefined && probeProcess(holder.pid).kind !== "dead";
+      if (mkdirLockIsStale({ ...holder, alive }, Date.now())) {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw lockTimeout(dir, `held by pid ${holder.pid ?? "unknown"}`, timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS);
+      continue;
+    }
+    await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}\n`);
+    await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1000)}\n`);
+    const tag = ownerTag();
+    if (tag !== undefined) await Deno.writeTextFile(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}\n`);
+    return;
+  }
+}
+
+/**
+ * Takes the locks install.sh takes, so codexd, install.sh and the reference's
+ * updater never install into one CODEX_HOME at once: an exclusive flock on
+ * `install.lock`, then the `install.lock.d` directory. Waits at most
+ * `timeoutMs` (0: only tries); use with `await using`.
+ *
+ * @throws {CodexdError} `LOCK_TIMEOUT` naming what holds it; `INTERRUPTED`
+ * when `signal` aborts the wait.
+ */
+export async function acquireInstallLock(
+  paths: DaemonPaths,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<InstallLock> {
+  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
+  const deadline = Date.now() + timeoutMs;
+  await Deno.mkdir(paths.standaloneDir, { recursive: true });
+  const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
+  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
+  const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode: 0o644 });
+  try {
+    while (!(await file.tryLock(true))) {
+      if (signal?.aborted) throw interrupted(signal);
+      if (Date.now() >= deadline) {
+        throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS);
+    }
+    await takeMkdirLock(lockDir, deadline, timeoutMs, signal);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    try {
+      // Only our own directory: a stale-lock takeover may have replaced it.
+      if (
+        (await readTextIfPresent(join(lockDir, "pid")).catch(() => ""))?.trim() === `${Deno.pid}`
+      ) {
+        await Deno.remove(lockDir, { recursive: true });
+      }
+    } finally {
+      file.close();
+    }
+  };
+  return { release, [Symbol.asyncDispose]: release };
+}

@@ -1,0 +1,87 @@
+/**
+ * What every install step shares: the `INSTALL_FAILED` error shape and
+ * running a helper program (`tar`, the new binary's `--version`) within a
+ * bound. Touches no files itself.
+ *
+ * @module
+ */
+import { CodexdError, describeError } from "../errors.ts";
+
+/** Bound on `tar` and on the new binary's `--version`. */
+export const INSTALL_STEP_TIMEOUT_MS = 5 * 60_000;
+
+/** The error of a failed install step: nothing changed, `codexd update` retries. */
+export function installFailed(what: string, error?: unknown): CodexdError {
+  return new CodexdError(
+    "INSTALL_FAILED",
+    error === undefined
+      ? `Cannot install codex: ${what}`
+      : `Cannot install codex: ${what}: ${describeError(error)}`,
+    "codexd update",
+  );
+}
+
+/** What {@linkcode runBounded} saw. */
+export interface StepRun {
+  /** Exited 0 within the bound. */
+  success: boolean;
+  /** Everything it printed on stdout. */
+  stdout: string;
+  /** Its stderr, or why it did not run to completion. */
+  stderr: string;
+}
+
+/**
+ * Runs a helper to completion within `timeoutMs` (killed on expiry or when
+ * `interrupt` aborts); a spawn failure, timeout or interrupt is an
+ * unsuccessful run.
+ */
+export async function runBounded(
+  path: string,
+  args: string[],
+  timeoutMs: number,
+  interrupt?: AbortSignal,
+): Promise<StepRun> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = interrupt ? AbortSignal.any([timeout, interrupt]) : timeout;
+  try {
+    const out = await new Deno.Command(path, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal,
+    }).output();
+    const decoder = new TextDecoder();
+    const stderr = decoder.decode(out.stderr);
+    return {
+      success: out.success && !signal.aborted,
+      stdout: decoder.decode(out.stdout),
+      stderr: timeout.aborted
+        ? `timed out after ${timeoutMs} ms`
+        : signal.aborted
+        ? "interrupted"
+        : stderr,
+    };
+  } catch (error) {
+    const why = timeout.aborted
+      ? `timed out after ${timeoutMs} ms`
+      : signal.aborted
+      ? "interrupted"
+      : describeError(error);
+    return { success: false, stdout: "", stderr: why };
+  }
+}
+
+/**
+ * The error of an install stopped by SIGINT/SIGTERM (the CLI aborts the
+ * signal it passes in): its work files are gone and nothing changed.
+ */
+export function interrupted(signal: AbortSignal, hint = "codexd update"): CodexdError {
+  const reason = typeof signal.reason === "string" ? ` by ${signal.reason}` : "";
+  return new CodexdError(
+    "INTERRUPTED",
+    `Install interrupted${reason}; its work files were removed and nothing changed`,
+    hint,
+  );
+}
