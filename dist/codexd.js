@@ -4380,6 +4380,9 @@ async function applyToRunningReported(ctx, settings, record2, outcome) {
       status: "restarted",
       pid: live.pid
     } : {},
+    ...live.applied === "live" || live.applied === "restart" ? {
+      changed: true
+    } : {},
     ...live.pendingRestart !== void 0 ? {
       pendingRestart: live.pendingRestart
     } : {},
@@ -4469,8 +4472,8 @@ async function bootstrap(options = {}) {
   const reported = state.kind === "running" && started.status === "alreadyRunning" ? await (await Promise.resolve().then(() => (init_on_bootstrap(), on_bootstrap_exports))).applyToRunningReported(ctx, settings, state.record, started) : await withRemoteControlView(ctx, settings, started);
   const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
-  const { status: appServer, changed: _changed, ...rest } = outcome;
-  const changed = installed || settingsChanged || appServer !== "alreadyRunning" || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
+  const { status: appServer, changed: switchedLive, ...rest } = outcome;
+  const changed = installed || settingsChanged || appServer !== "alreadyRunning" || switchedLive === true || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
   return {
     status: "bootstrapped",
     appServer,

@@ -138,8 +138,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     : await withRemoteControlView(ctx, settings, started);
   const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
-  const { status: appServer, changed: _changed, ...rest } = outcome;
+  const { status: appServer, changed: switchedLive, ...rest } = outcome;
   const changed = installed || settingsChanged || appServer !== "alreadyRunning" ||
+    switchedLive === true ||
     updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
   return {
     status: "bootstrapped",

@@ -311,6 +311,9 @@ Deno.test("bootstrap switches an already running app-server live instead of rest
   assertEquals(boot.appServer, "alreadyRunning");
   assertEquals(boot.pid, started.pid);
   assertEquals((boot.remoteControl as RemoteControlView).status, "connected");
+  assertEquals(boot.changed, true);
+  const again = (await runCli(h.home, ["bootstrap", "--remote-control"])).json;
+  assertEquals(again.changed, false, "nothing left to switch");
   const plain = (await runCli(h.home, ["bootstrap", "--no-remote-control"])).json;
   assertEquals(plain.pid, started.pid);
   assertEquals((plain.remoteControl as RemoteControlView).status, "disabled");

@@ -34,6 +34,7 @@ export async function applyToRunningReported(
   return {
     ...outcome,
     ...(live.applied === "restart" ? { status: "restarted" as const, pid: live.pid } : {}),
+    ...(live.applied === "live" || live.applied === "restart" ? { changed: true } : {}),
     ...(live.pendingRestart !== undefined ? { pendingRestart: live.pendingRestart } : {}),
     ...(live.appServerVersion ? { appServerVersion: live.appServerVersion } : {}),
     remoteControl: live.remoteControl,
