@@ -21,7 +21,7 @@ import {
   toOptions,
   usage,
 } from "./lib/cli/flags.ts";
-import { errorOutput, renderPretty } from "./lib/cli/render.ts";
+import { errorOutput, renderPretty, stripControl } from "./lib/cli/render.ts";
 
 export { errorOutput, type ParsedFlags, parseFlags, renderPretty };
 import { CODEXD_VERSION } from "./lib/version.ts";
@@ -50,6 +50,7 @@ const COMMON_FLAGS = [
   "codex-home",
   "codex-bin",
   "lock-timeout-seconds",
+  "allow-foreign-home",
   "pretty",
   "json",
   "help",
@@ -69,12 +70,18 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   stop: {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force"],
-    examples: ["codexd stop", "codexd stop --grace-seconds 5", "codexd stop --all"],
+    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force", "when-idle", "idle-timeout-seconds"],
+    examples: [
+      "codexd stop",
+      "codexd stop --grace-seconds 5",
+      "codexd stop --all",
+      "codexd stop --when-idle --idle-timeout-seconds 1800",
+    ],
     run: async (flags, options) =>
       ok(
         await (await import("./lib/stop.ts")).stop({
           ...options,
+          ...whenIdleFlags(flags),
           all: flags.all === true,
           force: flags.force === true,
         }),
@@ -88,9 +95,18 @@ const COMMANDS: Record<string, CommandSpec> = {
   },
   restart: {
     summary: "Stop the app-server if it runs, then start a fresh one",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd restart"],
-    run: async (_flags, options) => ok(await (await import("./lib/restart.ts")).restart(options)),
+    flags: [
+      ...COMMON_FLAGS,
+      "grace-seconds",
+      "start-timeout-seconds",
+      "when-idle",
+      "idle-timeout-seconds",
+    ],
+    examples: ["codexd restart", "codexd restart --when-idle"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/restart.ts")).restart({ ...options, ...whenIdleFlags(flags) }),
+      ),
   },
   version: {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
@@ -163,8 +179,9 @@ const COMMANDS: Record<string, CommandSpec> = {
       "updater-pass",
       "grace-seconds",
       "start-timeout-seconds",
+      "now",
     ],
-    examples: ["codexd update", "codexd update --version 0.169.0"],
+    examples: ["codexd update", "codexd update --version 0.169.0", "codexd update --now"],
     run: async (flags, options) => {
       const { update } = await import("./lib/update.ts");
       const { interruptible } = await import("./lib/interrupt.ts");
@@ -176,6 +193,7 @@ const COMMANDS: Record<string, CommandSpec> = {
             version: stringFlag(flags, "version"),
             registry: stringFlag(flags, "registry"),
             updaterPass: flags["updater-pass"] === true,
+            now: flags.now === true,
             onProgress: progressReporter(),
             signal,
           })
@@ -189,6 +207,48 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd supervise"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
+  },
+  "apply-pending": {
+    summary: "(internal) apply a restart an update deferred, once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: ["codexd apply-pending"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
+  },
+  "enable-autostart": {
+    summary:
+      "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
+    flags: [...COMMON_FLAGS, "remote-control"],
+    examples: ["codexd enable-autostart", "codexd enable-autostart --remote-control"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/autostart/command.ts")).enableAutostart({
+          ...options,
+          ...(flags["remote-control"] ? { remoteControl: true } : {}),
+        }),
+      ),
+  },
+  "disable-autostart": {
+    summary:
+      "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
+    flags: COMMON_FLAGS,
+    examples: ["codexd disable-autostart"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/autostart/command.ts")).disableAutostart(options)),
+  },
+  "autostart-start": {
+    summary: "(internal) the autostart unit's start command",
+    flags: COMMON_FLAGS,
+    examples: ["codexd autostart-start"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/autostart/service.ts")).serviceStart(options)),
+  },
+  "autostart-stopped": {
+    summary: "(internal) the autostart unit's after-stop command",
+    flags: COMMON_FLAGS,
+    examples: ["codexd autostart-stopped"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/autostart/service.ts")).serviceStopped(options)),
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
@@ -213,6 +273,17 @@ const COMMANDS: Record<string, CommandSpec> = {
     },
   },
 };
+
+function whenIdleFlags(flags: ParsedFlags): { whenIdle: boolean; idleTimeoutMs?: number } {
+  const seconds = flags["idle-timeout-seconds"];
+  if (typeof seconds === "number" && flags["when-idle"] !== true) {
+    throw usage("Option --idle-timeout-seconds needs --when-idle");
+  }
+  return {
+    whenIdle: flags["when-idle"] === true,
+    ...(typeof seconds === "number" ? { idleTimeoutMs: seconds * 1000 } : {}),
+  };
+}
 
 function stringFlag(flags: ParsedFlags, name: string): string | undefined {
   const value = flags[name];
@@ -322,9 +393,12 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
-    const output = errorOutput(error);
+    // A raw file-system error that escaped still gets a code (never INTERNAL).
+    const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    io.err(`Error: ${output.message}`);
+    // The updater's internal passes record failures in its log (one line each), not on stderr.
+    const internal = name === "supervise" || rest.includes("--updater-pass");
+    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

@@ -30,7 +30,10 @@ export type { DaemonOptions } from "./lib/context.ts";
 export type { LifecycleResult, LifecycleStatus } from "./lib/result.ts";
 export { start } from "./lib/start.ts";
 export { stop, type StopOptions, type StopResult } from "./lib/stop.ts";
-export { restart } from "./lib/restart.ts";
+export { restart, type RestartOptions, type RestartResult } from "./lib/restart.ts";
+export type { TurnReport, WhenIdleOptions } from "./lib/idle/when_idle.ts";
+export type { PendingRestart } from "./lib/idle/policy.ts";
+export type { InterruptedTurn } from "./lib/idle/probe.ts";
 export { version } from "./lib/version_command.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
 export type { UpdaterState } from "./lib/updater_state.ts";
@@ -46,6 +49,19 @@ export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
 export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";
 export type { InstallSource } from "./lib/settings.ts";
 export { CODEXD_VERSION } from "./lib/version.ts";
+export {
+  type AutostartOptions,
+  type AutostartResult,
+  disableAutostart,
+  enableAutostart,
+} from "./lib/autostart/command.ts";
+export {
+  type AutostartInfo,
+  type AutostartLocations,
+  type AutostartManager,
+  readAutostart,
+} from "./lib/autostart/read.ts";
+export type { SystemdFacts, SystemdOptions } from "./lib/autostart/systemd.ts";
 
 if (import.meta.main) {
   const { main } = await import("./cli.ts");

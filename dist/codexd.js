@@ -11,6 +11,10 @@ var __export = (target, all) => {
 };
 
 // lib/errors.ts
+function shellQuote(word) {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
 function describeError(error) {
   return error instanceof Error ? error.message : String(error);
 }
@@ -45,38 +49,120 @@ var init_version = __esm({
 });
 
 // lib/atomic_file.ts
+var atomic_file_exports = {};
+__export(atomic_file_exports, {
+  MAX_STATE_FILE_BYTES: () => MAX_STATE_FILE_BYTES,
+  codeEscapedError: () => codeEscapedError,
+  fsError: () => fsError,
+  readStateFileSync: () => readStateFileSync,
+  readTextIfPresent: () => readTextIfPresent,
+  removeIfPresent: () => removeIfPresent,
+  writeFileAtomic: () => writeFileAtomic
+});
 async function writeFileAtomic(path, text, options = {}) {
-  const { mode = 384 } = options;
+  const { mode: mode2 = 384 } = options;
   const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
     await Deno.writeTextFile(temp, text, {
-      mode,
+      mode: mode2,
       createNew: true
     });
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {
     });
-    throw error;
+    throw fsError(error, path, "write");
   }
 }
 async function removeIfPresent(path) {
   try {
     await Deno.remove(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!(error instanceof Deno.errors.NotFound)) throw fsError(error, path, "write");
   }
+}
+function refuse(path, why) {
+  return new CodexdError("STATE_UNREADABLE", `Cannot read ${path}: ${why}`, `remove ${shellQuote(path)} (codexd rewrites it)`);
+}
+function kindOf(info) {
+  if (info.isSymlink) return "a symlink";
+  if (info.isDirectory) return "a directory";
+  if (info.isFifo) return "a FIFO";
+  if (info.isSocket) return "a socket";
+  return "not a regular file";
+}
+function readStateFileSync(path, maxBytes = MAX_STATE_FILE_BYTES) {
+  let before;
+  try {
+    before = Deno.lstatSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return void 0;
+    throw fsError(error, path, "read");
+  }
+  if (!before.isFile) throw refuse(path, `it is ${kindOf(before)}, not a regular file`);
+  if (before.size > maxBytes) {
+    throw refuse(path, `it holds ${before.size} bytes, more than a state file ever does`);
+  }
+  let bytes;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return void 0;
+    throw fsError(error, path, "read");
+  }
+  if (bytes.length > maxBytes) throw refuse(path, `it holds more than ${maxBytes} bytes`);
+  return new TextDecoder().decode(bytes);
 }
 function readTextIfPresent(path) {
   try {
-    return Promise.resolve(Deno.readTextFileSync(path));
+    return Promise.resolve(readStateFileSync(path));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return Promise.resolve(void 0);
     return Promise.reject(error);
   }
 }
+function dirname(path) {
+  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
+  return cut <= 0 ? "/" : path.slice(0, cut);
+}
+function osReason(error) {
+  const message = describeError(error);
+  const match = /^([^:(]+?)\s*\(os error \d+\)/.exec(message);
+  return match ? match[1].toLowerCase() : message;
+}
+function fsError(error, path, action) {
+  if (error instanceof CodexdError) return error;
+  const message = describeError(error);
+  if (error instanceof Deno.errors.NotCapable) {
+    return new CodexdError("PERMISSION_DENIED", `Cannot ${action} ${path}: Deno denied it (${message})`, "deno run -A jsr:@codexd/daemon <command>");
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return new CodexdError("HOME_INVALID", `Cannot ${action} ${path}: a part of the path is not a directory`, `check CODEX_HOME (ls -ld ${shellQuote(dirname(dirname(path)))})`);
+  }
+  const code = action === "read" ? "STATE_UNREADABLE" : "STATE_UNWRITABLE";
+  const reason = osReason(error);
+  let hint = `check ${shellQuote(dirname(path))} (ls -ld; owner and mode)`;
+  if (/no space left|quota/i.test(message)) {
+    hint = `free space on the file system of ${dirname(path)}`;
+  } else if (/read-only file system/i.test(message)) {
+    hint = `CODEX_HOME is on a read-only file system; use a writable --codex-home`;
+  } else if (error instanceof Deno.errors.IsADirectory || /is a directory/i.test(message)) {
+    hint = `remove ${shellQuote(path)}`;
+  }
+  return new CodexdError(code, `Cannot ${action} ${path}: ${reason}`, hint);
+}
+function codeEscapedError(error) {
+  if (error instanceof CodexdError || !(error instanceof Error)) return error;
+  const isFs = Object.values(Deno.errors).some((kind) => error instanceof kind) && !(error instanceof Deno.errors.Interrupted);
+  if (!isFs) return error;
+  const path = /'([^']+)'/.exec(error.message)?.[1] ?? "a CODEX_HOME file";
+  const write = /\b(write|mkdir|rename|remove|unlink|chmod|truncate|copy|symlink)/i.test(error.message);
+  return fsError(error, path, write ? "write" : "read");
+}
+var MAX_STATE_FILE_BYTES;
 var init_atomic_file = __esm({
   "lib/atomic_file.ts"() {
+    init_errors();
+    MAX_STATE_FILE_BYTES = 1024 * 1024;
   }
 });
 
@@ -216,6 +302,18 @@ function probeProcess(pid) {
     };
   }
   return Deno.build.os === "darwin" ? probeDarwin(pid) : probeLinux(pid);
+}
+function parseStatusUid(text) {
+  const match = /^Uid:\s+(\d+)/m.exec(text);
+  return match ? Number(match[1]) : void 0;
+}
+function processUid(pid) {
+  if (Deno.build.os !== "linux") return void 0;
+  try {
+    return parseStatusUid(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return void 0;
+  }
 }
 function sameIdentity(a, b) {
   return a.bootId === b.bootId && a.startTicks === b.startTicks;
@@ -422,21 +520,6 @@ var init_server_record = __esm({
   }
 });
 
-// lib/clock.ts
-var systemClock;
-var init_clock = __esm({
-  "lib/clock.ts"() {
-    systemClock = {
-      now: () => Date.now(),
-      sleep: (ms) => new Promise((resolve) => {
-        AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), {
-          once: true
-        });
-      })
-    };
-  }
-});
-
 // lib/app_server/socket_path.ts
 function connectablePath(socketPath) {
   if (new TextEncoder().encode(socketPath).length <= MAX_SOCKET_PATH_BYTES) {
@@ -449,10 +532,86 @@ function connectablePath(socketPath) {
     return socketPath;
   }
 }
-var MAX_SOCKET_PATH_BYTES;
+function linkTarget(socketPath) {
+  try {
+    const target = Deno.readLinkSync(socketPath);
+    return target.startsWith("/") ? target : socketPath.slice(0, socketPath.lastIndexOf("/") + 1) + target;
+  } catch {
+    return void 0;
+  }
+}
+function mode(info) {
+  return ((info.mode ?? 0) & 4095).toString(8).padStart(4, "0");
+}
+function socketProblem(socketPath) {
+  let link;
+  try {
+    link = Deno.lstatSync(socketPath);
+  } catch {
+    return void 0;
+  }
+  if (!link.isSymlink) return void 0;
+  const target = linkTarget(socketPath);
+  if (target === void 0) return void 0;
+  const owner = link.uid;
+  const dir = target.slice(0, Math.max(1, target.lastIndexOf("/")));
+  let dirInfo;
+  try {
+    dirInfo = Deno.lstatSync(dir);
+  } catch {
+    return void 0;
+  }
+  if (!dirInfo.isDirectory) return `socket directory ${dir} is not a directory`;
+  if (dirInfo.uid !== owner) {
+    return `socket directory ${dir} is owned by uid ${dirInfo.uid}, not uid ${owner}`;
+  }
+  if (((dirInfo.mode ?? 0) & 63) !== 0) {
+    return `socket directory ${dir} is open to other users (mode ${mode(dirInfo)})`;
+  }
+  let targetInfo;
+  try {
+    targetInfo = Deno.lstatSync(target);
+  } catch {
+    return void 0;
+  }
+  if (!targetInfo.isSocket) return `${target} is not a socket`;
+  if (targetInfo.uid !== owner) {
+    return `socket ${target} is owned by uid ${targetInfo.uid}, not uid ${owner}`;
+  }
+  return void 0;
+}
+function codexSocketDir(uid) {
+  return `/tmp/codex-daemon-${uid}`;
+}
+function socketDirProblem(uid, dir = codexSocketDir(uid)) {
+  let info;
+  try {
+    info = Deno.lstatSync(dir);
+  } catch {
+    return void 0;
+  }
+  if (info.isSymlink) return `${dir} is a symlink`;
+  if (!info.isDirectory) return `${dir} is not a directory`;
+  if (info.uid !== uid) return `${dir} is owned by uid ${info.uid}, not uid ${uid}`;
+  if (((info.mode ?? 0) & 63) !== 0) {
+    return `${dir} is open to other users (mode ${mode(info)})`;
+  }
+  return void 0;
+}
+var MAX_SOCKET_PATH_BYTES, UnsafeSocketError;
 var init_socket_path = __esm({
   "lib/app_server/socket_path.ts"() {
     MAX_SOCKET_PATH_BYTES = 107;
+    UnsafeSocketError = class extends Error {
+      /** Why the target is not trusted. */
+      reason;
+      /** Wraps the reason. */
+      constructor(reason) {
+        super(`not connecting to the control socket: ${reason}`);
+        this.name = "UnsafeSocketError";
+        this.reason = reason;
+      }
+    };
   }
 });
 
@@ -630,7 +789,9 @@ function expiry(ms) {
   };
 }
 async function connectAppServer(socketPath, options = {}) {
-  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false, clientName = DAEMON_CLIENT_NAME } = options;
+  const problem = socketProblem(socketPath);
+  if (problem !== void 0) throw new UnsafeSocketError(problem);
   const conn = await Deno.connect({
     transport: "unix",
     path: connectablePath(socketPath)
@@ -652,7 +813,7 @@ async function connectAppServer(socketPath, options = {}) {
       method: "initialize",
       params: {
         clientInfo: {
-          name: DAEMON_CLIENT_NAME,
+          name: clientName,
           title: "codexd",
           version: CODEXD_VERSION
         },
@@ -782,6 +943,7 @@ var init_client = __esm({
         this.#closed ??= error;
         for (const pending of this.#pending.values()) pending.reject(error);
         this.#pending.clear();
+        for (const waiter of this.#waiters.splice(0)) waiter.resolve(void 0);
       }
       /**
        * Sends a request and waits (bounded) for its answer.
@@ -891,97 +1053,139 @@ var init_control_socket = __esm({
   }
 });
 
-// lib/daemon_lock.ts
-function openLockFile(lockFile) {
-  const options = {
-    read: true,
-    write: true,
-    create: true,
-    mode: 384
-  };
+// lib/logs.ts
+function sizeOf(path) {
   try {
-    return Deno.openSync(lockFile, options);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
-      recursive: true,
-      mode: 448
-    });
-    return Deno.openSync(lockFile, options);
-  }
-}
-function noteHolder(file, now) {
-  const note = {
-    pid: Deno.pid,
-    since: now
-  };
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
-}
-function heldLock(file) {
-  let released = false;
-  const release = () => {
-    if (released) return Promise.resolve();
-    released = true;
-    try {
-      file.unlockSync();
-    } finally {
-      file.close();
-    }
-    return Promise.resolve();
-  };
-  return {
-    release,
-    [Symbol.asyncDispose]: release
-  };
-}
-async function readLockHolder(lockFile) {
-  try {
-    const note = JSON.parse(await Deno.readTextFile(lockFile));
-    return Number.isSafeInteger(note.pid) ? note : void 0;
+    const info = Deno.lstatSync(path);
+    return info.isFile ? info.size : -1;
   } catch {
-    return void 0;
+    return -1;
   }
 }
-function tryAcquireDaemonLock(lockFile, clock = systemClock) {
-  return Promise.resolve(tryLockNow(lockFile, clock));
-}
-function tryLockNow(lockFile, clock) {
-  const file = openLockFile(lockFile);
-  if (!file.tryLockSync(true)) {
-    file.close();
-    return void 0;
-  }
-  noteHolder(file, clock.now());
-  return heldLock(file);
-}
-async function acquireDaemonLock(lockFile, options = {}) {
-  const { timeoutMs = LOCK_TIMEOUT_MS, pollMs = LOCK_POLL_MS, clock = systemClock } = options;
-  const file = openLockFile(lockFile);
-  const deadline = clock.now() + timeoutMs;
+function createPrivateLog(logFile) {
   try {
-    while (!file.tryLockSync(true)) {
-      if (clock.now() >= deadline) {
-        const holder = await readLockHolder(lockFile);
-        const who = holder ? `held by pid ${holder.pid} for ${Math.round((clock.now() - holder.since) / 1e3)} s` : "held by another process";
-        throw new CodexdError("LOCK_TIMEOUT", `Cannot acquire daemon lock ${lockFile}: ${who}`, holder ? `kill ${holder.pid}` : void 0);
-      }
-      await clock.sleep(pollMs);
-    }
-    noteHolder(file, clock.now());
+    const info = Deno.lstatSync(logFile);
+    if (!info.isFile) Deno.removeSync(logFile);
+    else if (info.mode !== null && (info.mode & 63) !== 0) Deno.chmodSync(logFile, 384);
+    if (info.isFile) return;
   } catch (error) {
-    file.close();
-    throw error;
+    if (!(error instanceof Deno.errors.NotFound)) return;
   }
-  return heldLock(file);
+  try {
+    Deno.openSync(logFile, {
+      write: true,
+      createNew: true,
+      mode: 384
+    }).close();
+    Deno.chmodSync(logFile, 384);
+  } catch {
+  }
 }
-var LOCK_TIMEOUT_MS, LOCK_POLL_MS;
-var init_daemon_lock = __esm({
-  "lib/daemon_lock.ts"() {
-    init_clock();
+async function rotateLog(logFile, options = {}) {
+  const { minBytes = 0, backups = LOG_BACKUPS, copyTruncate = false } = options;
+  const size = sizeOf(logFile);
+  if (size <= 0 || size < minBytes) return false;
+  for (let i = backups - 1; i >= 1; i--) {
+    await Deno.rename(`${logFile}.${i}`, `${logFile}.${i + 1}`).catch(() => {
+    });
+  }
+  if (copyTruncate) {
+    await Deno.remove(`${logFile}.1`).catch(() => {
+    });
+    await Deno.copyFile(logFile, `${logFile}.1`);
+    await Deno.truncate(logFile, 0);
+  } else {
+    await Deno.rename(logFile, `${logFile}.1`);
+  }
+  return true;
+}
+function capLog(logFile, maxBytes = MAX_LOG_BYTES) {
+  return rotateLog(logFile, {
+    minBytes: maxBytes,
+    copyTruncate: true
+  });
+}
+async function capLogs(paths, maxBytes = MAX_LOG_BYTES) {
+  await capLog(paths.logFile, maxBytes).catch(() => false);
+  await capLog(paths.updaterLogFile, maxBytes).catch(() => false);
+}
+async function tailFile(path, lines) {
+  if (sizeOf(path) < 0) return [];
+  let file;
+  try {
+    file = await Deno.open(path, {
+      read: true
+    });
+  } catch {
+    return [];
+  }
+  try {
+    const size = (await file.stat()).size;
+    const window = Math.min(size, 64 * 1024);
+    await file.seek(size - window, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(window);
+    let filled = 0;
+    while (filled < window) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    const text = new TextDecoder().decode(buffer.subarray(0, filled));
+    const all = text.split("\n");
+    if (all.at(-1) === "") all.pop();
+    return lines <= 0 ? [] : all.slice(-lines);
+  } finally {
+    file.close();
+  }
+}
+var MAX_LOG_BYTES, LOG_BACKUPS;
+var init_logs = __esm({
+  "lib/logs.ts"() {
+    MAX_LOG_BYTES = 4 * 1024 * 1024;
+    LOG_BACKUPS = 3;
+  }
+});
+
+// lib/launch.ts
+async function spawnDetached(spec) {
+  await rotateLog(spec.logFile);
+  createPrivateLog(spec.logFile);
+  const env = Deno.env.toObject();
+  for (const name of spec.unsetEnv ?? []) delete env[name];
+  Object.assign(env, spec.env);
+  let child;
+  try {
+    child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        LAUNCH_SCRIPT,
+        "codexd-launch",
+        spec.logFile,
+        spec.command,
+        ...spec.args
+      ],
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true
+    }).spawn();
+  } catch (error) {
+    throw new CodexdError("SPAWN_FAILED", `Cannot spawn ${spec.command}: ${describeError(error)}`);
+  }
+  return {
+    pid: child.pid,
+    exited: child.status,
+    detach: () => child.unref()
+  };
+}
+var LAUNCH_SCRIPT;
+var init_launch = __esm({
+  "lib/launch.ts"() {
     init_errors();
-    LOCK_TIMEOUT_MS = 75e3;
-    LOCK_POLL_MS = 5;
+    init_logs();
+    LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
   }
 });
 
@@ -1020,20 +1224,137 @@ function daemonPaths(codexHome) {
 function join(...segments) {
   return segments.join("/").replace(/\/{2,}/g, "/");
 }
-function dirname(path) {
+function dirname2(path) {
   const cut = path.replace(/\/+$/, "").lastIndexOf("/");
   return cut <= 0 ? "/" : path.slice(0, cut);
 }
 async function ensureStateDir(paths) {
-  await Deno.mkdir(paths.stateDir, {
-    recursive: true,
-    mode: 448
-  });
+  try {
+    await Deno.mkdir(paths.stateDir, {
+      recursive: true,
+      mode: 448
+    });
+  } catch (error) {
+    const { fsError: fsError2 } = await Promise.resolve().then(() => (init_atomic_file(), atomic_file_exports));
+    throw fsError2(error, paths.stateDir, "write");
+  }
 }
 var STATE_DIR_NAME;
 var init_paths = __esm({
   "lib/paths.ts"() {
     STATE_DIR_NAME = "app-server-daemon";
+  }
+});
+
+// lib/bounded_command.ts
+var bounded_command_exports = {};
+__export(bounded_command_exports, {
+  COMMAND_TIMEOUT_ENV: () => COMMAND_TIMEOUT_ENV,
+  COMMAND_TIMEOUT_MS: () => COMMAND_TIMEOUT_MS,
+  KILL_DRAIN_MS: () => KILL_DRAIN_MS,
+  commandTimeoutMs: () => commandTimeoutMs,
+  runBounded: () => runBounded
+});
+function commandTimeoutMs() {
+  const raw = Deno.env.get(COMMAND_TIMEOUT_ENV);
+  const value = raw === void 0 ? NaN : Number(raw);
+  return Number.isFinite(value) && value > 0 ? value : COMMAND_TIMEOUT_MS;
+}
+async function drain(stream) {
+  const chunks = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(all);
+}
+function killGroup(pid) {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+}
+function after(ms) {
+  return new Promise((resolve) => {
+    AbortSignal.timeout(ms).addEventListener("abort", () => resolve("expired"), {
+      once: true
+    });
+  });
+}
+async function runBounded(path, args, options = {}) {
+  const { timeoutMs = commandTimeoutMs() } = options;
+  let child;
+  try {
+    child = new Deno.Command(path, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // Its own process group, so a time-out kills whatever it started too.
+      detached: true
+    }).spawn();
+  } catch (error) {
+    return {
+      success: false,
+      stdout: "",
+      stderr: String(error),
+      timedOut: false
+    };
+  }
+  const output = Promise.all([
+    drain(child.stdout),
+    drain(child.stderr),
+    child.status
+  ]);
+  const outcome = await Promise.race([
+    output,
+    after(timeoutMs)
+  ]);
+  if (outcome !== "expired") {
+    const [stdout2, stderr2, status2] = outcome;
+    return {
+      success: status2.success,
+      stdout: stdout2,
+      stderr: stderr2,
+      timedOut: false
+    };
+  }
+  killGroup(child.pid);
+  const drained = await Promise.race([
+    output,
+    after(KILL_DRAIN_MS)
+  ]);
+  const [stdout, stderr] = drained === "expired" ? [
+    "",
+    ""
+  ] : drained;
+  if (drained === "expired") {
+    await child.stdout.cancel().catch(() => {
+    });
+    await child.stderr.cancel().catch(() => {
+    });
+    child.unref();
+  }
+  return {
+    success: false,
+    stdout,
+    stderr,
+    timedOut: true
+  };
+}
+var COMMAND_TIMEOUT_MS, COMMAND_TIMEOUT_ENV, KILL_DRAIN_MS;
+var init_bounded_command = __esm({
+  "lib/bounded_command.ts"() {
+    COMMAND_TIMEOUT_MS = 5e3;
+    COMMAND_TIMEOUT_ENV = "CODEXD_COMMAND_TIMEOUT_MS";
+    KILL_DRAIN_MS = 1e3;
   }
 });
 
@@ -1077,7 +1398,7 @@ function preflightBinary(binary) {
     throw new CodexdError("BINARY_NOT_EXECUTABLE", `Cannot launch ${binary.path}: it is not a regular file`, binary.managed ? "codexd bootstrap --install" : void 0);
   }
   if (info.mode !== null && (info.mode & 73) === 0) {
-    throw new CodexdError("BINARY_NOT_EXECUTABLE", `Cannot launch ${binary.path}: it is not executable`, `chmod +x ${binary.path}`);
+    throw new CodexdError("BINARY_NOT_EXECUTABLE", `Cannot launch ${binary.path}: it is not executable`, `chmod +x ${shellQuote(binary.path)}`);
   }
   return info;
 }
@@ -1085,42 +1406,36 @@ function parseCliVersion(output) {
   const match = /^codex-cli\s+(\S+)/m.exec(output.trim());
   return match?.[1];
 }
-async function runCommand(path, args) {
-  try {
-    const out = await new Deno.Command(path, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped"
-    }).output();
-    const decoder3 = new TextDecoder();
-    return {
-      success: out.success,
-      stdout: decoder3.decode(out.stdout),
-      stderr: decoder3.decode(out.stderr)
-    };
-  } catch (error) {
-    return {
-      success: false,
-      stdout: "",
-      stderr: String(error)
-    };
-  }
+async function runCommand(path, args, options = {}) {
+  const { runBounded: runBounded3 } = await Promise.resolve().then(() => (init_bounded_command(), bounded_command_exports));
+  return await runBounded3(path, args, options);
 }
-async function probeFacts(path) {
+function unresponsive(path, args, timeoutMs) {
+  return new CodexdError("BINARY_UNRESPONSIVE", `Cannot read the facts of ${path}: \`${args.join(" ")}\` did not finish within ${timeoutMs} ms (killed)`, `check that ${shellQuote(path)} --version answers, or reinstall: codexd bootstrap --install`);
+}
+async function probeFacts(path, timeoutMs) {
+  const helpArgs = [
+    "app-server",
+    ...OPTIONAL_LAUNCH_FLAGS,
+    "--help"
+  ];
   const [versionRun, allFlags] = await Promise.all([
     runCommand(path, [
       "--version"
-    ]),
-    runCommand(path, [
-      "app-server",
-      ...OPTIONAL_LAUNCH_FLAGS,
-      "--help"
-    ])
+    ], {
+      timeoutMs
+    }),
+    runCommand(path, helpArgs, {
+      timeoutMs
+    })
   ]);
+  if (versionRun.timedOut) throw unresponsive(path, [
+    "--version"
+  ], timeoutMs);
+  if (allFlags.timedOut) throw unresponsive(path, helpArgs, timeoutMs);
   const version2 = parseCliVersion(versionRun.stdout);
   if (!versionRun.success || version2 === void 0) {
-    throw new CodexdError("BINARY_VERSION_MALFORMED", `Cannot read the version of ${path}: \`--version\` printed "${versionRun.stdout.trim().slice(0, 120)}"`, "codexd update");
+    throw new CodexdError("BINARY_VERSION_MALFORMED", `Cannot read the version of ${path}: \`--version\` printed "${printable(versionRun.stdout.trim().slice(0, 120))}"`, "codexd update");
   }
   if (allFlags.success) return {
     version: version2,
@@ -1132,13 +1447,26 @@ async function probeFacts(path) {
     "app-server",
     flag,
     "--help"
-  ])));
+  ], {
+    timeoutMs
+  })));
+  const hung = accepted.findIndex((run) => run.timedOut);
+  if (hung >= 0) {
+    throw unresponsive(path, [
+      "app-server",
+      OPTIONAL_LAUNCH_FLAGS[hung],
+      "--help"
+    ], timeoutMs);
+  }
   return {
     version: version2,
     launchFlags: OPTIONAL_LAUNCH_FLAGS.filter((_, i) => accepted[i].success)
   };
 }
-async function readBinaryFacts(paths, binaryPath) {
+function printable(text) {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+async function readBinaryFacts(paths, binaryPath, options = {}) {
   const realPath = Deno.realPathSync(binaryPath);
   const info = Deno.statSync(realPath);
   const mtimeMs = info.mtime?.getTime() ?? 0;
@@ -1148,7 +1476,8 @@ async function readBinaryFacts(paths, binaryPath) {
     version: hit.version,
     launchFlags: hit.launchFlags
   };
-  const facts = await probeFacts(realPath);
+  const { commandTimeoutMs: commandTimeoutMs2 } = await Promise.resolve().then(() => (init_bounded_command(), bounded_command_exports));
+  const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs2());
   const entry = {
     realPath,
     size: info.size,
@@ -1162,6 +1491,22 @@ async function readBinaryFacts(paths, binaryPath) {
   await writeFileAtomic(paths.binaryCacheFile, JSON.stringify(next) + "\n").catch(() => {
   });
   return facts;
+}
+function cachedBinaryFacts(paths, binaryPath) {
+  try {
+    const realPath = Deno.realPathSync(binaryPath);
+    const info = Deno.statSync(realPath);
+    const mtimeMs = info.mtime?.getTime() ?? 0;
+    const parsed = JSON.parse(readStateFileSync(paths.binaryCacheFile) ?? "[]");
+    if (!Array.isArray(parsed)) return void 0;
+    const hit = parsed.find((entry) => entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs);
+    return hit ? {
+      version: hit.version,
+      launchFlags: hit.launchFlags
+    } : void 0;
+  } catch {
+    return void 0;
+  }
 }
 async function tryReadBinaryFacts(paths, binaryPath) {
   try {
@@ -1191,160 +1536,25 @@ var init_managed_binary = __esm({
   }
 });
 
-// lib/context.ts
-function createContext(options = {}) {
-  const os = options.os ?? Deno.build.os;
-  if (os === "windows") {
-    throw new CodexdError("UNSUPPORTED_PLATFORM", `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`);
-  }
-  const codexHome = resolveCodexHome(options.codexHome);
-  return {
-    paths: daemonPaths(codexHome),
-    options,
-    clock: options.clock ?? systemClock
-  };
-}
-async function lockDaemon(ctx) {
-  return await acquireDaemonLock(ctx.paths.lockFile, {
-    timeoutMs: ctx.options.lockTimeoutMs,
-    clock: ctx.clock
-  });
-}
-function binaryFor(ctx, settings) {
-  return locateBinary(ctx.paths, ctx.options.codexBin ?? settings.codexBin);
-}
-function probe(ctx) {
-  return isAnswering(ctx.paths.socketPath, {
-    timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
-  });
-}
-function requireHome(ctx) {
-  try {
-    if (Deno.statSync(ctx.paths.codexHome).isDirectory) return;
-  } catch {
-  }
-  throw new CodexdError("HOME_NOT_FOUND", `Cannot manage ${ctx.paths.codexHome}: no such CODEX_HOME directory`, "check --codex-home / $CODEX_HOME, or run: codexd bootstrap --install");
-}
-var init_context = __esm({
-  "lib/context.ts"() {
-    init_clock();
-    init_control_socket();
-    init_daemon_lock();
-    init_errors();
-    init_managed_binary();
-    init_paths();
-  }
-});
-
-// lib/logs.ts
-function sizeOf(path) {
-  try {
-    return Deno.statSync(path).size;
-  } catch {
-    return -1;
-  }
-}
-async function rotateLog(logFile, options = {}) {
-  const { minBytes = 0, backups = LOG_BACKUPS, copyTruncate = false } = options;
-  const size = sizeOf(logFile);
-  if (size <= 0 || size < minBytes) return false;
-  for (let i = backups - 1; i >= 1; i--) {
-    await Deno.rename(`${logFile}.${i}`, `${logFile}.${i + 1}`).catch(() => {
-    });
-  }
-  if (copyTruncate) {
-    await Deno.copyFile(logFile, `${logFile}.1`);
-    await Deno.truncate(logFile, 0);
-  } else {
-    await Deno.rename(logFile, `${logFile}.1`);
-  }
-  return true;
-}
-function capLog(logFile, maxBytes = MAX_LOG_BYTES) {
-  return rotateLog(logFile, {
-    minBytes: maxBytes,
-    copyTruncate: true
-  });
-}
-async function tailFile(path, lines) {
-  let file;
-  try {
-    file = await Deno.open(path, {
-      read: true
-    });
-  } catch {
-    return [];
-  }
-  try {
-    const size = (await file.stat()).size;
-    const window = Math.min(size, 64 * 1024);
-    await file.seek(size - window, Deno.SeekMode.Start);
-    const buffer = new Uint8Array(window);
-    let filled = 0;
-    while (filled < window) {
-      const n = await file.read(buffer.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    const text = new TextDecoder().decode(buffer.subarray(0, filled));
-    const all = text.split("\n");
-    if (all.at(-1) === "") all.pop();
-    return lines <= 0 ? [] : all.slice(-lines);
-  } finally {
-    file.close();
-  }
-}
-var MAX_LOG_BYTES, LOG_BACKUPS;
-var init_logs = __esm({
-  "lib/logs.ts"() {
-    MAX_LOG_BYTES = 4 * 1024 * 1024;
-    LOG_BACKUPS = 3;
-  }
-});
-
-// lib/launch.ts
-async function spawnDetached(spec) {
-  await rotateLog(spec.logFile);
-  const env = Deno.env.toObject();
-  for (const name of spec.unsetEnv ?? []) delete env[name];
-  Object.assign(env, spec.env);
-  let child;
-  try {
-    child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        LAUNCH_SCRIPT,
-        "codexd-launch",
-        spec.logFile,
-        spec.command,
-        ...spec.args
-      ],
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true
-    }).spawn();
-  } catch (error) {
-    throw new CodexdError("SPAWN_FAILED", `Cannot spawn ${spec.command}: ${describeError(error)}`);
-  }
-  return {
-    pid: child.pid,
-    exited: child.status,
-    detach: () => child.unref()
-  };
-}
-var LAUNCH_SCRIPT;
-var init_launch = __esm({
-  "lib/launch.ts"() {
-    init_errors();
-    init_logs();
-    LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
+// lib/clock.ts
+var systemClock;
+var init_clock = __esm({
+  "lib/clock.ts"() {
+    systemClock = {
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => {
+        AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), {
+          once: true
+        });
+      })
+    };
   }
 });
 
 // lib/terminate.ts
+function notOwner(pid, why) {
+  return new CodexdError("NOT_OWNER", `Cannot signal pid ${pid}: ${why}; codexd signals only its own processes`, `check pid ${pid} (ps -o user,pid,args -p ${pid}) and remove the stale pid record`);
+}
 function signalGroup(pid, signal) {
   try {
     Deno.kill(-pid, signal);
@@ -1353,7 +1563,16 @@ function signalGroup(pid, signal) {
   }
   try {
     Deno.kill(pid, signal);
-  } catch {
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw notOwner(pid, "permission denied (EPERM): it belongs to another user");
+    }
+  }
+}
+function assertSignallable(pid, allowedUids) {
+  const uid = processUid(pid);
+  if (uid !== void 0 && !allowedUids.includes(uid)) {
+    throw notOwner(pid, `it runs as uid ${uid}, not as ${allowedUids.join(" or ")}`);
   }
 }
 async function waitForExit(record2, waitMs, pollMs, clock) {
@@ -1365,8 +1584,11 @@ async function waitForExit(record2, waitMs, pollMs, clock) {
   return true;
 }
 async function terminateRecorded(record2, options) {
-  const { graceMs, pollMs = STOP_POLL_MS, killWaitMs = KILL_WAIT_MS, clock = systemClock } = options;
+  const { graceMs, pollMs = STOP_POLL_MS, killWaitMs = KILL_WAIT_MS, clock = systemClock, allowedUids = [
+    Deno.uid() ?? -1
+  ] } = options;
   if (!isRecordAlive(record2)) return "alreadyGone";
+  assertSignallable(record2.pid, allowedUids);
   signalGroup(record2.pid, "SIGTERM");
   if (await waitForExit(record2, graceMs, pollMs, clock)) return "exited";
   if (!isRecordAlive(record2)) return "exited";
@@ -1380,6 +1602,7 @@ var init_terminate = __esm({
     init_clock();
     init_errors();
     init_pid_record();
+    init_process_identity();
     STOP_POLL_MS = 10;
     KILL_WAIT_MS = 5e3;
   }
@@ -1484,14 +1707,21 @@ Last lines of ${ctx.paths.logFile}:
 ${tail.join("\n")}` : "";
   return new CodexdError("NOT_READY", `App-server did not become ready on ${ctx.paths.socketPath}: ${why}${log}`, `codexd logs`);
 }
+function probeBudgetMs(probeMs, deadlineMs, nowMs) {
+  return Math.max(1, Math.min(probeMs, deadlineMs - nowMs));
+}
 async function waitUntilReady(ctx, record2, child) {
   const timeoutMs = ctx.options.startTimeoutMs ?? START_TIMEOUT_MS;
   const pollMs = ctx.options.readyPollMs ?? READY_POLL_MS;
   const deadline = ctx.clock.now() + timeoutMs;
   let exitStatus;
   child?.exited.then((status2) => exitStatus = status2);
+  const probeMs = ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   while (true) {
-    const info = await probe(ctx);
+    const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
+    const info = await isAnswering(ctx.paths.socketPath, {
+      timeoutMs: budget
+    });
     if (info) return info;
     if (exitStatus !== void 0) {
       throw await notReady(ctx, `pid ${record2.pid} exited with ${exitStatus.signal ? `signal ${exitStatus.signal}` : `code ${exitStatus.code}`} before answering`);
@@ -1519,9 +1749,18 @@ async function abandonStart(ctx, record2, child) {
   });
   await removeServerRecords(ctx.paths);
 }
+function checkSocketDir(uid = Deno.uid() ?? -1) {
+  if (Deno.build.os !== "linux") return;
+  const dir = codexSocketDir(uid);
+  const problem = socketDirProblem(uid, dir);
+  if (problem === void 0) return;
+  throw new CodexdError("SOCKET_DIR_UNSAFE", `Cannot start the app-server: its socket directory ${problem}; another user may have planted it`, `remove ${dir} (as root if another user owns it), then: codexd start`);
+}
 async function spawnAppServer(ctx, settings, binary) {
   preflightBinary(binary);
+  checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
+  await capLogs(ctx.paths);
   const child = await spawnDetached({
     command: binary.path,
     args: launchArgs(settings, facts, ctx.options.configArgs),
@@ -1561,8 +1800,9 @@ var START_TIMEOUT_MS, READY_POLL_MS, FAILED_START_GRACE_MS, LOG_TAIL_LINES, REMO
 var init_app_server_spawn = __esm({
   "lib/app_server_spawn.ts"() {
     init_server_record();
-    init_context();
+    init_control_socket();
     init_errors();
+    init_socket_path();
     init_launch();
     init_logs();
     init_managed_binary();
@@ -1576,19 +1816,360 @@ var init_app_server_spawn = __esm({
   }
 });
 
+// lib/daemon_lock.ts
+function plantedLock(lockFile, what) {
+  return new CodexdError("HOME_UNSAFE", `Refusing daemon lock ${lockFile}: ${what}; codexd never writes through it`, `rm ${lockFile}`);
+}
+function openLockNoFollow(lockFile) {
+  let before;
+  try {
+    before = Deno.lstatSync(lockFile);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (before === void 0) {
+    try {
+      return Deno.openSync(lockFile, {
+        read: true,
+        write: true,
+        createNew: true,
+        mode: 384
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      return openLockNoFollow(lockFile);
+    }
+  }
+  if (!before.isFile) {
+    throw plantedLock(lockFile, before.isSymlink ? "it is a symlink" : "it is not a regular file");
+  }
+  const file = Deno.openSync(lockFile, {
+    read: true,
+    write: true
+  });
+  const opened = file.statSync();
+  if (opened.ino !== before.ino || opened.dev !== before.dev) {
+    file.close();
+    throw plantedLock(lockFile, "it was replaced while being opened");
+  }
+  if ((before.mode ?? 0) & 63 && before.uid === Deno.uid()) {
+    Deno.chmodSync(lockFile, 384);
+  }
+  return file;
+}
+function openLockFile(lockFile) {
+  try {
+    try {
+      return openLockNoFollow(lockFile);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
+        recursive: true,
+        mode: 448
+      });
+      return openLockNoFollow(lockFile);
+    }
+  } catch (error) {
+    throw fsError(error, lockFile, "write");
+  }
+}
+function noteHolder(file, now) {
+  const note = {
+    pid: Deno.pid,
+    since: now
+  };
+  try {
+    file.truncateSync(0);
+    file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+  } catch {
+  }
+}
+function heldLock(file) {
+  let released = false;
+  const release = () => {
+    if (released) return Promise.resolve();
+    released = true;
+    try {
+      file.unlockSync();
+    } finally {
+      file.close();
+    }
+    return Promise.resolve();
+  };
+  return {
+    release,
+    [Symbol.asyncDispose]: release
+  };
+}
+function readLockHolder(lockFile) {
+  try {
+    const note = JSON.parse(readStateFileSync(lockFile) ?? "");
+    return Promise.resolve(Number.isSafeInteger(note.pid) ? note : void 0);
+  } catch {
+    return Promise.resolve(void 0);
+  }
+}
+function tryAcquireDaemonLock(lockFile, clock = systemClock) {
+  return Promise.resolve(tryLockNow(lockFile, clock));
+}
+function tryLockNow(lockFile, clock) {
+  const file = openLockFile(lockFile);
+  if (!file.tryLockSync(true)) {
+    file.close();
+    return void 0;
+  }
+  noteHolder(file, clock.now());
+  return heldLock(file);
+}
+async function acquireDaemonLock(lockFile, options = {}) {
+  const { timeoutMs = LOCK_TIMEOUT_MS, pollMs = LOCK_POLL_MS, clock = systemClock } = options;
+  const file = openLockFile(lockFile);
+  const deadline = clock.now() + timeoutMs;
+  try {
+    while (!file.tryLockSync(true)) {
+      if (clock.now() >= deadline) {
+        const holder = await readLockHolder(lockFile);
+        const who = holder ? `held by pid ${holder.pid} for ${Math.round((clock.now() - holder.since) / 1e3)} s` : "held by another process";
+        throw new CodexdError("LOCK_TIMEOUT", `Cannot acquire daemon lock ${lockFile}: ${who}`, holder ? `kill ${holder.pid}` : void 0);
+      }
+      await clock.sleep(pollMs);
+    }
+    noteHolder(file, clock.now());
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return heldLock(file);
+}
+var LOCK_TIMEOUT_MS, LOCK_POLL_MS;
+var init_daemon_lock = __esm({
+  "lib/daemon_lock.ts"() {
+    init_clock();
+    init_atomic_file();
+    init_errors();
+    LOCK_TIMEOUT_MS = 75e3;
+    LOCK_POLL_MS = 5;
+  }
+});
+
+// lib/preflight.ts
+function requiredPermissions(os) {
+  return os === "linux" ? [
+    "read",
+    "write",
+    "env",
+    "run",
+    "sys",
+    "net",
+    "ffi",
+    "import"
+  ] : [
+    "read",
+    "write",
+    "env",
+    "run"
+  ];
+}
+function missingPermissions(os, query = (name) => Deno.permissions.querySync({
+  name
+}).state) {
+  return requiredPermissions(os).filter((name) => query(name) !== "granted");
+}
+function checkPermissions(os = Deno.build.os) {
+  if (os === "linux") {
+    try {
+      readBootId();
+      return;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) return;
+    }
+  }
+  const missing = missingPermissions(os);
+  if (missing.length === 0) return;
+  const why = os === "linux" ? " (Deno reads /proc only with every permission)" : "";
+  throw new CodexdError("PERMISSION_DENIED", `Cannot manage the app-server: Deno lacks ${missing.map((name) => `--allow-${name}`).join(", ")}${why}`, "deno run -A jsr:@codexd/daemon <command>");
+}
+function judgeDir(path, facts, asker, role) {
+  if (role === "state" && facts.isSymlink) {
+    return {
+      kind: "unsafe",
+      reason: `${path} is a symlink`,
+      hint: `remove ${shellQuote(path)} (codexd recreates it)`
+    };
+  }
+  if (!facts.isDirectory) {
+    return {
+      kind: "invalid",
+      reason: `${path} is not a directory`
+    };
+  }
+  const trusted = facts.uid === asker.uid || facts.uid === 0;
+  if (!trusted && !asker.allowForeignHome) {
+    return {
+      kind: "unsafe",
+      reason: `${path} is owned by uid ${facts.uid}, not by uid ${asker.uid}`,
+      hint: asker.uid === 0 ? "run codexd as that user, or pass --allow-foreign-home" : `use a CODEX_HOME of your own`
+    };
+  }
+  const otherWritable = (facts.mode & 2) !== 0;
+  const groupWritable = (facts.mode & 16) !== 0 && facts.gid !== asker.gid;
+  if (otherWritable || groupWritable) {
+    return {
+      kind: "unsafe",
+      reason: `${path} is writable by ${otherWritable ? "other users" : `group ${facts.gid}`} (mode ${(facts.mode & 4095).toString(8).padStart(4, "0")})`,
+      hint: `chmod go-w ${shellQuote(path)}`
+    };
+  }
+  if (role === "state" && (facts.mode & 63) !== 0 && facts.uid === asker.uid) {
+    return {
+      kind: "tighten"
+    };
+  }
+  return {
+    kind: "ok"
+  };
+}
+function dirFacts(path, follow) {
+  let info;
+  let link = false;
+  try {
+    const l = Deno.lstatSync(path);
+    link = l.isSymlink;
+    info = follow && link ? Deno.statSync(path) : l;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return void 0;
+    if (error instanceof Deno.errors.NotADirectory) {
+      return {
+        isDirectory: false,
+        isSymlink: false,
+        uid: -1,
+        gid: -1,
+        mode: 0
+      };
+    }
+    throw new CodexdError("HOME_INVALID", `Cannot inspect ${path}: ${error instanceof Error ? error.message : String(error)}`, "check CODEX_HOME (--codex-home DIR)");
+  }
+  return {
+    isDirectory: info.isDirectory,
+    isSymlink: link,
+    uid: info.uid ?? -1,
+    gid: info.gid ?? -1,
+    mode: info.mode ?? 0
+  };
+}
+function checkHome(paths, options = {}) {
+  const asker = {
+    uid: Deno.uid() ?? -1,
+    gid: Deno.gid() ?? -1,
+    allowForeignHome: options.allowForeignHome ?? false
+  };
+  const home = dirFacts(paths.codexHome, true);
+  if (home === void 0) return void 0;
+  for (const [path, facts, role] of [
+    [
+      paths.codexHome,
+      home,
+      "home"
+    ],
+    [
+      paths.stateDir,
+      home.isDirectory ? dirFacts(paths.stateDir, false) : void 0,
+      "state"
+    ]
+  ]) {
+    if (facts === void 0) continue;
+    const verdict = judgeDir(path, facts, asker, role);
+    switch (verdict.kind) {
+      case "ok":
+        break;
+      case "tighten":
+        try {
+          Deno.chmodSync(path, 448);
+        } catch {
+        }
+        break;
+      case "invalid":
+        throw new CodexdError("HOME_INVALID", `Cannot use CODEX_HOME ${paths.codexHome}: ${verdict.reason}`, "pass a directory: --codex-home DIR");
+      case "unsafe":
+        throw new CodexdError("HOME_UNSAFE", `Refusing CODEX_HOME ${paths.codexHome}: ${verdict.reason}; whoever can write it chooses what codexd runs`, verdict.hint);
+    }
+  }
+  return home.uid;
+}
+var init_preflight = __esm({
+  "lib/preflight.ts"() {
+    init_errors();
+    init_process_identity();
+  }
+});
+
+// lib/context.ts
+function createContext(options = {}) {
+  const os = options.os ?? Deno.build.os;
+  if (os === "windows") {
+    throw new CodexdError("UNSUPPORTED_PLATFORM", `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`);
+  }
+  checkPermissions(os);
+  const codexHome = resolveCodexHome(options.codexHome);
+  const paths = daemonPaths(codexHome);
+  const owner = checkHome(paths, {
+    allowForeignHome: options.allowForeignHome
+  });
+  const self = Deno.uid() ?? -1;
+  return {
+    paths,
+    options,
+    clock: options.clock ?? systemClock,
+    signallableUids: owner === void 0 || owner === self ? [
+      self
+    ] : [
+      self,
+      owner
+    ]
+  };
+}
+async function lockDaemon(ctx) {
+  return await acquireDaemonLock(ctx.paths.lockFile, {
+    timeoutMs: ctx.options.lockTimeoutMs,
+    clock: ctx.clock
+  });
+}
+function binaryFor(ctx, settings) {
+  return locateBinary(ctx.paths, ctx.options.codexBin ?? settings.codexBin);
+}
+function probe(ctx) {
+  return isAnswering(ctx.paths.socketPath, {
+    timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
+  });
+}
+function requireHome(ctx) {
+  try {
+    if (Deno.statSync(ctx.paths.codexHome).isDirectory) return;
+  } catch {
+  }
+  throw new CodexdError("HOME_NOT_FOUND", `Cannot manage ${ctx.paths.codexHome}: no such CODEX_HOME directory`, "check --codex-home / $CODEX_HOME, or run: codexd bootstrap --install");
+}
+var init_context = __esm({
+  "lib/context.ts"() {
+    init_clock();
+    init_control_socket();
+    init_daemon_lock();
+    init_errors();
+    init_preflight();
+    init_managed_binary();
+    init_paths();
+  }
+});
+
 // lib/down_marker.ts
 async function setDown(paths, down, reason = "stopped") {
   const file = join(paths.stateDir, DOWN_FILE);
   if (down) {
-    await Deno.writeTextFile(file, `${reason}
-`, {
-      mode: 384
-    });
+    await writeFileAtomic(file, `${reason}
+`);
   } else {
-    await Deno.remove(file).catch(() => {
-    });
-    await Deno.remove(join(paths.stateDir, HOLDOFF_FILE)).catch(() => {
-    });
+    await removeIfPresent(file);
+    await removeIfPresent(join(paths.stateDir, HOLDOFF_FILE));
   }
 }
 function isDown(paths) {
@@ -1602,6 +2183,7 @@ function isDown(paths) {
 var DOWN_FILE, HOLDOFF_FILE;
 var init_down_marker = __esm({
   "lib/down_marker.ts"() {
+    init_atomic_file();
     init_paths();
     DOWN_FILE = "down";
     HOLDOFF_FILE = "supervise.holdoff";
@@ -1727,15 +2309,15 @@ function binaryExists(path) {
   }
 }
 async function buildResult(ctx, binary, status2, extra = {}, knownFacts) {
-  const exists = binaryExists(binary.path);
-  const facts = knownFacts ?? (exists ? await tryReadBinaryFacts(ctx.paths, binary.path) : void 0);
+  const exists3 = binaryExists(binary.path);
+  const facts = knownFacts ?? (exists3 ? cachedBinaryFacts(ctx.paths, binary.path) : void 0);
   return {
     status: status2,
     backend: extra.backend ?? null,
     pid: extra.pid ?? null,
     managed: extra.managed ?? extra.backend !== void 0,
     managedCodexPath: binary.path,
-    managedCodexExists: exists,
+    managedCodexExists: exists3,
     managedCodexVersion: facts?.version ?? null,
     socketPath: ctx.paths.socketPath,
     cliVersion: facts?.version ?? null,
@@ -1781,6 +2363,7 @@ function defaultSettings() {
       updateIntervalMinutes: DEFAULT_UPDATE_INTERVAL_MINUTES,
       source: "npm",
       firstPassDelaySeconds: DEFAULT_FIRST_PASS_DELAY_SECONDS,
+      restartDeadlineMinutes: DEFAULT_RESTART_DEADLINE_MINUTES,
       supervision: {
         checkSeconds: DEFAULT_CHECK_SECONDS,
         backoffBaseSeconds: 2,
@@ -1794,11 +2377,17 @@ function defaultSettings() {
 function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
-function positive(value, name, allowZero = false) {
+function inRange(value, name) {
   if (value === void 0) return void 0;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || !allowZero && value === 0) {
-    return `${name} must be a ${allowZero ? "non-negative" : "positive"} number`;
+  const range = SETTING_RANGES[name];
+  const kind = range.integer ? "whole number" : "number";
+  if (typeof value !== "number" || !Number.isFinite(value) || (range.minInclusive ? value < range.min : value <= range.min) || range.integer && !Number.isInteger(value)) {
+    if (range.min === 0) {
+      return `${name} must be a ${range.minInclusive ? "non-negative" : "positive"} ${kind}`;
+    }
+    return `${name} must be a ${kind} of at least ${range.min}`;
   }
+  if (value > range.max) return `${name} must be at most ${range.max}`;
   return value;
 }
 function validateSettings(raw) {
@@ -1812,8 +2401,8 @@ function validateSettings(raw) {
     settings.remoteControlEnabled = remoteControlEnabled;
   }
   if (shutdownGraceSeconds !== void 0) {
-    if (typeof shutdownGraceSeconds !== "number" || !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 || shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS) {
-      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`;
+    if (typeof shutdownGraceSeconds !== "number" || !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 && shutdownGraceSeconds !== NO_GRACE_LIMIT || shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS) {
+      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}, or ${NO_GRACE_LIMIT} for no limit`;
     }
     settings.shutdownGraceSeconds = shutdownGraceSeconds;
   }
@@ -1838,12 +2427,25 @@ function validateSettings(raw) {
       }
       settings.updater.autoUpdateEnabled = autoUpdateEnabled;
     }
-    const interval = positive(updateIntervalMinutes, "updater.updateIntervalMinutes");
+    const interval = inRange(updateIntervalMinutes, "updater.updateIntervalMinutes");
     if (typeof interval === "string") return interval;
     if (interval !== void 0) settings.updater.updateIntervalMinutes = interval;
-    const firstDelay = positive(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds", true);
+    const firstDelay = inRange(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds");
     if (typeof firstDelay === "string") return firstDelay;
     if (firstDelay !== void 0) settings.updater.firstPassDelaySeconds = firstDelay;
+    const deadline = inRange(updater.restartDeadlineMinutes, "updater.restartDeadlineMinutes");
+    if (typeof deadline === "string") return deadline;
+    if (deadline !== void 0) settings.updater.restartDeadlineMinutes = deadline;
+    const { restartWindow } = updater;
+    if (restartWindow !== void 0 && restartWindow !== null) {
+      if (typeof restartWindow !== "string" || !RESTART_WINDOW.test(restartWindow)) {
+        return 'updater.restartWindow must look like "02:00-05:00" (local time)';
+      }
+      if (restartWindow.slice(0, 5) === restartWindow.slice(6)) {
+        return "updater.restartWindow must not be empty";
+      }
+      settings.updater.restartWindow = restartWindow;
+    }
     if (source !== void 0) {
       if (source !== "npm" && source !== "install-sh") {
         return 'updater.source must be "npm" or "install-sh"';
@@ -1854,7 +2456,7 @@ function validateSettings(raw) {
     if (supervision !== void 0) {
       if (!isObject(supervision)) return "updater.supervision must be an object";
       for (const key of Object.keys(settings.updater.supervision)) {
-        const value = positive(supervision[key], `updater.supervision.${key}`);
+        const value = inRange(supervision[key], `updater.supervision.${key}`);
         if (typeof value === "string") return value;
         if (value !== void 0) settings.updater.supervision[key] = value;
       }
@@ -1876,8 +2478,8 @@ async function loadSettings(paths) {
   let raw;
   try {
     raw = JSON.parse(text);
-  } catch (error) {
-    throw invalid(paths, `not JSON (${error.message})`);
+  } catch {
+    throw invalid(paths, "it is not valid JSON");
   }
   const settings = validateSettings(raw);
   if (typeof settings === "string") throw invalid(paths, settings);
@@ -1922,7 +2524,7 @@ async function updateSettings(paths, patch) {
   await writeFileAtomic(paths.settingsFile, JSON.stringify(next, null, 2) + "\n");
   return settings;
 }
-var DEFAULT_SHUTDOWN_GRACE_SECONDS, MAX_SHUTDOWN_GRACE_SECONDS, DEFAULT_UPDATE_INTERVAL_MINUTES, DEFAULT_CHECK_SECONDS, DEFAULT_FIRST_PASS_DELAY_SECONDS;
+var DEFAULT_SHUTDOWN_GRACE_SECONDS, MAX_SHUTDOWN_GRACE_SECONDS, NO_GRACE_LIMIT, DEFAULT_RESTART_DEADLINE_MINUTES, RESTART_WINDOW, DEFAULT_UPDATE_INTERVAL_MINUTES, DEFAULT_CHECK_SECONDS, DEFAULT_FIRST_PASS_DELAY_SECONDS, SETTING_RANGES;
 var init_settings = __esm({
   "lib/settings.ts"() {
     init_atomic_file();
@@ -1930,9 +2532,296 @@ var init_settings = __esm({
     init_paths();
     DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
     MAX_SHUTDOWN_GRACE_SECONDS = 300;
+    NO_GRACE_LIMIT = -1;
+    DEFAULT_RESTART_DEADLINE_MINUTES = 24 * 60;
+    RESTART_WINDOW = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
     DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
     DEFAULT_CHECK_SECONDS = 5;
     DEFAULT_FIRST_PASS_DELAY_SECONDS = 60;
+    SETTING_RANGES = {
+      "updater.updateIntervalMinutes": {
+        min: 0,
+        minInclusive: false,
+        max: 7 * 24 * 60
+      },
+      "updater.firstPassDelaySeconds": {
+        min: 0,
+        minInclusive: true,
+        max: 24 * 3600
+      },
+      // 0 = never force; at most a year.
+      "updater.restartDeadlineMinutes": {
+        min: 0,
+        minInclusive: true,
+        max: 366 * 24 * 60
+      },
+      "updater.supervision.checkSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 3600
+      },
+      "updater.supervision.backoffBaseSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 3600
+      },
+      "updater.supervision.backoffMaxSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 24 * 3600
+      },
+      "updater.supervision.maxAttempts": {
+        min: 1,
+        minInclusive: true,
+        max: 1e3,
+        integer: true
+      },
+      "updater.supervision.stableSeconds": {
+        min: 0,
+        minInclusive: false,
+        max: 24 * 3600
+      }
+    };
+  }
+});
+
+// lib/idle/probe.ts
+async function connectForTurns(socketPath, timeoutMs = CONNECT_TIMEOUT_MS) {
+  try {
+    return await connectAppServer(socketPath, {
+      timeoutMs,
+      experimentalApi: true
+    });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith("initialize failed")) throw error;
+    return await connectAppServer(socketPath, {
+      timeoutMs
+    });
+  }
+}
+async function countActiveTurns(client, timeoutMs = IDLE_REQUEST_TIMEOUT_MS) {
+  try {
+    const diagnostics = await client.request("server/diagnostics", {}, timeoutMs);
+    const gauge = diagnostics?.gauges?.find((g) => g.name === "core.turns.active");
+    const value = Number(gauge?.value ?? 0);
+    return {
+      activeTurns: Number.isFinite(value) ? value : 0,
+      via: "diagnostics"
+    };
+  } catch (error) {
+    if (!(error instanceof RpcError)) throw error;
+  }
+  return {
+    activeTurns: (await activeThreads(client, timeoutMs)).length,
+    via: "threads"
+  };
+}
+async function activeThreads(client, timeoutMs = IDLE_REQUEST_TIMEOUT_MS) {
+  const ids = [];
+  let cursor = null;
+  for (let page = 0; page < MAX_THREAD_PAGES; page++) {
+    const listed = await client.request("thread/loaded/list", cursor === null ? {} : {
+      cursor
+    }, timeoutMs);
+    ids.push(...(listed?.data ?? []).filter((id) => typeof id === "string"));
+    cursor = listed?.nextCursor ?? null;
+    if (cursor === null) break;
+  }
+  const active = [];
+  for (const threadId of ids) {
+    try {
+      const read = await client.request("thread/read", {
+        threadId,
+        includeTurns: false
+      }, timeoutMs);
+      if (read?.thread?.status?.type === "active") active.push(threadId);
+    } catch (error) {
+      if (!(error instanceof RpcError)) throw error;
+    }
+  }
+  return active;
+}
+async function readServerTurns(socketPath, timeoutMs = CONNECT_TIMEOUT_MS) {
+  let client;
+  try {
+    client = await connectForTurns(socketPath, timeoutMs);
+  } catch {
+    return {
+      activeTurns: null,
+      activeTurnsReason: "app-server not answering"
+    };
+  }
+  try {
+    const count = await countActiveTurns(client, Math.max(timeoutMs, 1e3));
+    return {
+      info: client.info,
+      activeTurns: count.activeTurns,
+      via: count.via
+    };
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return {
+      info: client.info,
+      activeTurns: null,
+      activeTurnsReason: `cannot count turns: ${why}`
+    };
+  } finally {
+    await client.close();
+  }
+}
+async function observeIdle(socketPath, options = {}) {
+  const { gapMs = IDLE_CONFIRM_GAP_MS, timeoutMs = CONNECT_TIMEOUT_MS, clock = systemClock } = options;
+  let client;
+  try {
+    client = await connectForTurns(socketPath, timeoutMs);
+  } catch {
+    return {
+      kind: "unreachable"
+    };
+  }
+  try {
+    for (let probe2 = 0; probe2 < 2; probe2++) {
+      if (probe2 > 0) await clock.sleep(gapMs);
+      const { activeTurns } = await countActiveTurns(client);
+      if (activeTurns > 0) return {
+        kind: "busy",
+        activeTurns
+      };
+    }
+    return {
+      kind: "idle"
+    };
+  } catch {
+    return {
+      kind: "busy",
+      activeTurns: 1
+    };
+  } finally {
+    await client.close();
+  }
+}
+async function interruptActiveTurns(socketPath, timeoutMs = CONNECT_TIMEOUT_MS) {
+  const client = await connectForTurns(socketPath, timeoutMs);
+  try {
+    const ended = [];
+    for (const threadId of await activeThreads(client)) {
+      const turns = await client.request("thread/turns/list", {
+        threadId,
+        limit: 1
+      }, IDLE_REQUEST_TIMEOUT_MS).catch(() => void 0);
+      const turn = turns?.data?.[0];
+      if (typeof turn?.id !== "string" || turn.status !== "inProgress") continue;
+      try {
+        await client.request("turn/interrupt", {
+          threadId,
+          turnId: turn.id
+        }, IDLE_REQUEST_TIMEOUT_MS);
+        ended.push({
+          threadId,
+          turnId: turn.id
+        });
+      } catch (error) {
+        if (!(error instanceof RpcError)) throw error;
+      }
+    }
+    return ended;
+  } finally {
+    await client.close();
+  }
+}
+var IDLE_CONFIRM_GAP_MS, IDLE_REQUEST_TIMEOUT_MS, MAX_THREAD_PAGES;
+var init_probe = __esm({
+  "lib/idle/probe.ts"() {
+    init_client();
+    init_clock();
+    IDLE_CONFIRM_GAP_MS = 3e3;
+    IDLE_REQUEST_TIMEOUT_MS = 5e3;
+    MAX_THREAD_PAGES = 20;
+  }
+});
+
+// lib/idle/when_idle.ts
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+async function checkTurnsBeforeStop(ctx, verb, options) {
+  const first = await readServerTurns(ctx.paths.socketPath);
+  const atStart = first.activeTurns ?? 0;
+  if (options.whenIdle) {
+    const { idleTimeoutMs = IDLE_WAIT_TIMEOUT_MS } = options;
+    const started = ctx.clock.now();
+    let last = atStart;
+    while (true) {
+      const seen = await observeIdle(ctx.paths.socketPath, {
+        gapMs: options.idleGapMs,
+        clock: ctx.clock
+      });
+      if (seen.kind !== "busy") break;
+      last = seen.activeTurns;
+      if (ctx.clock.now() - started >= idleTimeoutMs) {
+        throw new CodexdError("STILL_BUSY", `Not ${verb === "stop" ? "stopping" : "restarting"}: ${plural(last, "turn")} still running after waiting ${Math.round(idleTimeoutMs / 1e3)} s`, `codexd ${verb} --when-idle --idle-timeout-seconds ${Math.max(60, Math.round(2 * idleTimeoutMs / 1e3))}`, {
+          activeTurns: last
+        });
+      }
+      await ctx.clock.sleep(IDLE_WAIT_POLL_MS);
+    }
+    return {
+      waitedForIdle: {
+        seconds: Math.round((ctx.clock.now() - started) / 1e3),
+        activeTurnsAtStart: atStart
+      },
+      warnings: []
+    };
+  }
+  if (atStart === 0) return {
+    warnings: []
+  };
+  const settings = await loadSettingsLenient(ctx.paths);
+  const grace = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
+  const how = grace < 0 ? "the app-server drains them first (no grace limit)" : `the app-server drains them for up to ${grace} s, then they are killed`;
+  return {
+    activeTurns: atStart,
+    warnings: [
+      `${plural(atStart, "turn")} running at ${verb}: ${how}; use --when-idle to wait for them`
+    ]
+  };
+}
+var IDLE_WAIT_TIMEOUT_MS, IDLE_WAIT_POLL_MS;
+var init_when_idle = __esm({
+  "lib/idle/when_idle.ts"() {
+    init_errors();
+    init_settings();
+    init_probe();
+    IDLE_WAIT_TIMEOUT_MS = 6e5;
+    IDLE_WAIT_POLL_MS = 2e3;
+  }
+});
+
+// lib/updater_log.ts
+function formatUpdaterLogLine(event, now) {
+  const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const text = event.replace(/\s*\n\s*/g, " | ").replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "");
+  return `${time} ${text}
+`;
+}
+function appendUpdaterLog(paths, event, now = /* @__PURE__ */ new Date()) {
+  try {
+    const file = paths.updaterLogFile;
+    try {
+      if (!Deno.lstatSync(file).isFile) return Promise.resolve();
+    } catch {
+    }
+    Deno.writeTextFileSync(file, formatUpdaterLogLine(event, now), {
+      append: true,
+      create: true,
+      mode: 384
+    });
+  } catch {
+  }
+  return Promise.resolve();
+}
+var init_updater_log = __esm({
+  "lib/updater_log.ts"() {
   }
 });
 
@@ -1945,6 +2834,7 @@ __export(updater_exports, {
   assertNoReferenceUpdater: () => assertNoReferenceUpdater,
   codexdEntry: () => codexdEntry,
   ensureUpdater: () => ensureUpdater,
+  isReferenceUpdaterArgv: () => isReferenceUpdaterArgv,
   loopTimings: () => loopTimings,
   referenceUpdater: () => referenceUpdater,
   stopUpdater: () => stopUpdater
@@ -2009,20 +2899,24 @@ async function ensureUpdater(ctx, settings) {
     throw new CodexdError("SPAWN_FAILED", `Cannot start the updater: pid ${child.pid} exited at once`, "codexd logs --updater");
   }
   child.detach();
+  await appendUpdaterLog(ctx.paths, `updater ${record2.pid} started: check ${check}s, update every ${interval}s`);
   return record2;
 }
-function isCodexdLoop(pid) {
+function isReferenceUpdaterArgv(argv) {
+  return argv.includes("app-server") && !argv.includes(LOOP_NAME) && !argv.includes("codexd-launch");
+}
+function isForeignLoop(pid) {
   try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes(LOOP_NAME);
+    return isReferenceUpdaterArgv(Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0"));
   } catch {
-    return Deno.build.os !== "linux";
+    return false;
   }
 }
 async function referenceUpdater(ctx) {
   const modern = await readPidState(ctx.paths.referenceUpdaterPidFile);
   if (modern.kind === "running") return modern.record;
   const legacy = await readPidState(ctx.paths.updaterPidFile);
-  if (legacy.kind === "running" && !isCodexdLoop(legacy.record.pid)) return legacy.record;
+  if (legacy.kind === "running" && isForeignLoop(legacy.record.pid)) return legacy.record;
   return void 0;
 }
 async function assertNoReferenceUpdater(ctx) {
@@ -2038,7 +2932,8 @@ async function stopRecordedGroup(ctx, file, graceMs) {
   }
   await terminateRecorded(state.record, {
     graceMs,
-    clock: ctx.clock
+    clock: ctx.clock,
+    allowedUids: ctx.signallableUids
   });
   try {
     Deno.kill(-state.record.pid, "SIGKILL");
@@ -2056,6 +2951,7 @@ var LOOP_NAME, UPDATER_STOP_GRACE_MS, UPDATER_LOOP_SCRIPT;
 var init_updater = __esm({
   "lib/updater.ts"() {
     init_errors();
+    init_updater_log();
     init_launch();
     init_pid_record();
     init_terminate();
@@ -2065,31 +2961,45 @@ var init_updater = __esm({
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
+# Read state files only when they are regular files: a FIFO would block the loop forever.
+plain() { [ -f "$1" ] && [ ! -h "$1" ]; }
 # $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
-  line=; read -r line < "$1" 2>/dev/null || return 1
+  # The shell reports a failed input redirection of a builtin before that
+  # command's own 2>/dev/null applies: silence it around a group instead.
+  line=; plain "$1" && { read -r line < "$1"; } 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
-    stat=; read -r stat < "/proc/$p/stat" 2>/dev/null || return 1
+    stat=; { read -r stat < "/proc/$p/stat"; } 2>/dev/null || return 1
     set -- \${stat##*) }
     [ "$1" != Z ] && [ "$1" != X ] && [ "\${20}" = "$t" ]
   else
     kill -0 "$p" 2>/dev/null
   fi
 }
-echo "updater $$ started: check \${check}s, update every \${interval}s" >&2
 next=$(( $(date +%s) + first ))
 while :; do
   sleep "$check"
-  line=; read -r line < "$me" 2>/dev/null; field pid
-  [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
+  line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
+  [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
+  if [ -n "\${CODEXD_AUTOSTART_UNIT:-}" ] && [ -e "$state/down" ]; then
+    why=; plain "$state/down" && { read -r why < "$state/down"; } 2>/dev/null
+    case $why in "supervision gave up"*)
+      echo "updater $$: $why; exiting so $CODEXD_AUTOSTART_UNIT shows failed" >&2; exit 3;;
+    esac
+  fi
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
-    hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
+    hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
+      # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
     fi
+  fi
+  if [ -e "$state/pending-restart.json" ]; then
+    "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
   fi
   if [ "$now" -ge "$next" ]; then
     "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
@@ -2104,7 +3014,8 @@ done
 var stop_exports = {};
 __export(stop_exports, {
   stop: () => stop,
-  stopRecorded: () => stopRecorded
+  stopRecorded: () => stopRecorded,
+  turnFields: () => turnFields
 });
 async function stopRecorded(ctx, state, settings) {
   switch (state.kind) {
@@ -2117,9 +3028,11 @@ async function stopRecorded(ctx, state, settings) {
       throw unverifiable(ctx, state);
     case "running": {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
+      const graceMs = graceSeconds < 0 ? Infinity : graceSeconds * 1e3;
       await terminateRecorded(state.record, {
-        graceMs: graceSeconds * 1e3,
-        clock: ctx.clock
+        graceMs,
+        clock: ctx.clock,
+        allowedUids: ctx.signallableUids
       });
       await removeServerRecords(ctx.paths);
       return true;
@@ -2166,6 +3079,7 @@ async function stopOwner(ctx, settings) {
 async function stop(options = {}) {
   const ctx = createContext(options);
   requireHome(ctx);
+  const turns = await checkTurnsBeforeStop(ctx, "stop", options);
   await using _lock = await lockDaemon(ctx);
   const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => void 0);
   const settings = loaded ?? defaultSettings();
@@ -2175,11 +3089,16 @@ async function stop(options = {}) {
     const { stopUpdater: stopUpdater2 } = await Promise.resolve().then(() => (init_updater(), updater_exports));
     updaterStopped = await stopUpdater2(ctx);
   }
-  const warnings = [];
+  const warnings = [
+    ...turns.warnings
+  ];
   const downWarning = await markDown(ctx, loaded !== void 0, settings.updater.enabled);
   if (downWarning) warnings.push(downWarning);
-  const extra = updaterStopped === void 0 ? {} : {
-    updaterStopped
+  const extra = {
+    ...updaterStopped === void 0 ? {} : {
+      updaterStopped
+    },
+    ...turnFields(turns)
   };
   const state = await readServerState(ctx.paths);
   let pid;
@@ -2213,6 +3132,16 @@ async function stop(options = {}) {
     ...extra
   };
 }
+function turnFields(turns) {
+  return {
+    ...turns.activeTurns !== void 0 ? {
+      activeTurns: turns.activeTurns
+    } : {},
+    ...turns.waitedForIdle ? {
+      waitedForIdle: turns.waitedForIdle
+    } : {}
+  };
+}
 var init_stop = __esm({
   "lib/stop.ts"() {
     init_server_record();
@@ -2224,6 +3153,7 @@ var init_stop = __esm({
     init_errors();
     init_socket_owner();
     init_terminate();
+    init_when_idle();
   }
 });
 
@@ -2289,7 +3219,7 @@ function isPending(view) {
 }
 function classifyFailure(error) {
   if (!(error instanceof RpcError)) return "unreachable";
-  if (isMethodNotFound(error)) return "unsupported";
+  if (isMethodNotFound(error) || /experimentalApi/i.test(error.message)) return "unsupported";
   if (error.code === INVALID_PARAMS) return "invalidParams";
   return "refused";
 }
@@ -2477,6 +3407,40 @@ var init_session = __esm({
 });
 
 // lib/remote_control/view.ts
+async function readViewOn(client, options = {}) {
+  const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+  let view;
+  try {
+    view = await readRemoteControl(client, requestMs);
+  } catch (error) {
+    const kind = classifyFailure(error);
+    const reason2 = kind === "unsupported" ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}` : describeError(error);
+    return {
+      info: client.info,
+      remoteControl: null,
+      remoteControlReason: reason2
+    };
+  }
+  let timedOut = false;
+  try {
+    if (options.settle && isPending(view)) {
+      await dropQueued(client);
+      ({ view, timedOut } = await settle(client, view, options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS));
+    }
+  } catch {
+  }
+  const reason = options.explain && (view.status === "errored" || view.status === "disabled") ? await explainErrored(client, requestMs) : void 0;
+  return {
+    info: client.info,
+    remoteControl: view,
+    ...reason ? {
+      remoteControlReason: reason
+    } : {},
+    ...timedOut ? {
+      timedOut
+    } : {}
+  };
+}
 async function readServerView(socketPath, options = {}) {
   let client;
   try {
@@ -2487,49 +3451,23 @@ async function readServerView(socketPath, options = {}) {
   } catch {
     return {
       remoteControl: null,
-      remoteControlReason: "the app-server is not answering"
+      remoteControlReason: NOT_ANSWERING
     };
   }
   try {
-    const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
-    let view;
-    try {
-      view = await readRemoteControl(client, requestMs);
-    } catch (error) {
-      const kind = classifyFailure(error);
-      const reason2 = kind === "unsupported" ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}` : describeError(error);
-      return {
-        info: client.info,
-        remoteControl: null,
-        remoteControlReason: reason2
-      };
-    }
-    let timedOut = false;
-    if (options.settle && isPending(view)) {
-      await dropQueued(client);
-      ({ view, timedOut } = await settle(client, view, options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS));
-    }
-    const reason = options.explain && (view.status === "errored" || view.status === "disabled") ? await explainErrored(client, requestMs) : void 0;
-    return {
-      info: client.info,
-      remoteControl: view,
-      ...reason ? {
-        remoteControlReason: reason
-      } : {},
-      ...timedOut ? {
-        timedOut
-      } : {}
-    };
+    return await readViewOn(client, options);
   } finally {
     await client.close();
   }
 }
+var NOT_ANSWERING;
 var init_view = __esm({
   "lib/remote_control/view.ts"() {
     init_client();
     init_errors();
     init_protocol();
     init_session();
+    NOT_ANSWERING = "the app-server is not answering";
   }
 });
 
@@ -2741,6 +3679,58 @@ var init_adopt = __esm({
   }
 });
 
+// lib/idle/pending.ts
+function pendingRestartPath(paths) {
+  return join(paths.stateDir, PENDING_RESTART_FILE);
+}
+async function readPendingRestart(paths) {
+  try {
+    const text = await readTextIfPresent(pendingRestartPath(paths));
+    if (text === void 0) return void 0;
+    const parsed = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || typeof parsed.since !== "string") {
+      return void 0;
+    }
+    return parsed;
+  } catch {
+    return void 0;
+  }
+}
+async function writePendingRestart(paths, pending) {
+  await ensureStateDir(paths);
+  await writeFileAtomic(pendingRestartPath(paths), JSON.stringify(pending) + "\n");
+}
+async function clearPendingRestart(paths) {
+  await removeIfPresent(pendingRestartPath(paths));
+}
+function publicPending(pending) {
+  return {
+    toVersion: pending.toVersion,
+    since: pending.since,
+    deadline: pending.deadline,
+    reason: pending.reason,
+    ...pending.waitingFor ? {
+      waitingFor: pending.waitingFor
+    } : {}
+  };
+}
+async function logRestartEvent(paths, nowMs, line) {
+  await ensureStateDir(paths);
+  await Deno.writeTextFile(paths.updaterLogFile, `${new Date(nowMs).toISOString()} ${line}
+`, {
+    append: true,
+    mode: 384
+  });
+}
+var PENDING_RESTART_FILE;
+var init_pending = __esm({
+  "lib/idle/pending.ts"() {
+    init_atomic_file();
+    init_paths();
+    PENDING_RESTART_FILE = "pending-restart.json";
+  }
+});
+
 // lib/restart.ts
 var restart_exports = {};
 __export(restart_exports, {
@@ -2757,6 +3747,7 @@ async function restartLocked(ctx, settings) {
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
   }
   const spawned = await spawnAppServer(ctx, settings, binary);
+  await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
     backend: "pid",
     pid: spawned.record.pid,
@@ -2766,11 +3757,23 @@ async function restartLocked(ctx, settings) {
 }
 async function restart(options = {}) {
   const ctx = createContext(options);
+  const turns = await checkTurnsBeforeStop(ctx, "restart", options);
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
-  const reported = settings.remoteControlEnabled ? await (await Promise.resolve().then(() => (init_report(), report_exports))).withRemoteControlView(ctx, settings, outcome) : outcome;
+  const warnings = [
+    ...turns.warnings,
+    ...outcome.warnings ?? []
+  ];
+  const combined = {
+    ...outcome,
+    ...warnings.length ? {
+      warnings
+    } : {},
+    ...turnFields(turns)
+  };
+  const reported = settings.remoteControlEnabled ? await (await Promise.resolve().then(() => (init_report(), report_exports))).withRemoteControlView(ctx, settings, combined) : combined;
   return await withUpdaterEnsured(ctx, settings, reported);
 }
 var init_restart = __esm({
@@ -2784,6 +3787,8 @@ var init_restart = __esm({
     init_start();
     init_stop();
     init_socket_owner();
+    init_pending();
+    init_when_idle();
   }
 });
 
@@ -2799,10 +3804,13 @@ async function version(options = {}) {
   const [info, state, facts] = await Promise.all([
     probe(ctx),
     readServerState(ctx.paths),
-    tryReadBinaryFacts(ctx.paths, binary.path)
+    cachedBinaryFacts(ctx.paths, binary.path)
   ]);
   if (info === void 0) {
-    throw new CodexdError("NOT_RUNNING", `No app-server answers on ${ctx.paths.socketPath}`, "codexd start");
+    const problem = socketProblem(ctx.paths.socketPath);
+    throw new CodexdError("NOT_RUNNING", `No app-server answers on ${ctx.paths.socketPath}${problem ? ` (refused: ${problem})` : ""}`, "codexd start", problem ? {
+      socketUnsafe: problem
+    } : void 0);
   }
   return await buildResult(ctx, binary, "running", {
     ...state.kind === "running" ? {
@@ -2817,255 +3825,159 @@ var init_version_command = __esm({
     init_server_record();
     init_context();
     init_errors();
+    init_socket_path();
     init_managed_binary();
     init_result();
     init_settings();
   }
 });
 
-// lib/remote_control/restart_seam.ts
-async function restartToApply(ctx, settings, _reason) {
-  const result = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
+// lib/idle/policy.ts
+function parseWindow(text) {
+  const match = WINDOW.exec(text.trim());
+  if (match === null) return `restart window must look like "02:00-05:00", got "${text}"`;
+  const startMinute = Number(match[1]) * 60 + Number(match[2]);
+  const endMinute = Number(match[3]) * 60 + Number(match[4]);
+  if (startMinute === endMinute) return `restart window "${text}" is empty`;
   return {
-    restarted: true,
-    result
+    startMinute,
+    endMinute
   };
 }
-var init_restart_seam = __esm({
-  "lib/remote_control/restart_seam.ts"() {
-    init_restart();
-    init_start();
-  }
-});
-
-// lib/remote_control/apply.ts
-function defaultHome() {
-  try {
-    return resolveCodexHome();
-  } catch {
-    return void 0;
-  }
+function inWindow(window, date) {
+  if (window === void 0) return true;
+  const parsed = parseWindow(window);
+  if (typeof parsed === "string") return true;
+  const minute = date.getHours() * 60 + date.getMinutes();
+  const { startMinute, endMinute } = parsed;
+  return startMinute < endMinute ? minute >= startMinute && minute < endMinute : minute >= startMinute || minute < endMinute;
 }
-function judged(ctx, enabled, application, timedOut) {
-  const view = application.remoteControl;
-  if (!enabled) {
-    if (view !== null && view.status !== "disabled") {
-      application.warnings.push(`the app-server still reports remote control "${view.status}" after disabling`);
-    }
-    return application;
-  }
-  if (view !== null && (view.status === "errored" || view.status === "disabled")) {
-    const message = application.remoteControlReason ?? `the app-server reports remote control "${view.status}"`;
-    application.unavailable = {
-      message,
-      hint: refusalHint(message, ctx.paths.codexHome, defaultHome())
-    };
-  } else if (view !== null && timedOut) {
-    application.warnings.push(notConnectedWarning(view, void 0, true, settleTimeoutOf(ctx)));
-  }
-  return application;
+function deadlineFor(sinceMs, policy) {
+  if (policy.restartDeadlineMinutes <= 0) return null;
+  return new Date(sinceMs + policy.restartDeadlineMinutes * 6e4).toISOString();
 }
-async function viaRestart(ctx, settings, record2, why) {
-  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
-  const enabled = settings.remoteControlEnabled;
-  const view = await readServerView(ctx.paths.socketPath, {
-    connectTimeoutMs: ctx.options.probeTimeoutMs,
-    settleTimeoutMs: settleTimeoutOf(ctx),
-    settle: enabled && outcome.restarted,
-    explain: enabled && outcome.restarted
-  });
-  const common = {
-    remoteControl: view.remoteControl,
-    ...view.remoteControlReason ? {
-      remoteControlReason: view.remoteControlReason
-    } : {}
-  };
-  if (!outcome.restarted) {
+function decidePendingRestart(pending, observed, policy, nowMs) {
+  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
     return {
-      ...common,
-      applied: "pendingRestart",
-      pid: record2.pid,
-      ...view.info ? {
-        appServerVersion: view.info.appServerVersion
-      } : {},
-      pendingRestart: outcome.pendingRestart,
-      warnings: [
-        `the app-server restarts with the new setting once its running turns end: ${why}`
-      ]
+      kind: "wait",
+      waitingFor: "window"
     };
   }
-  const restarted = outcome.result;
-  return judged(ctx, enabled, {
-    ...common,
-    applied: "restart",
-    pid: restarted.pid,
-    ...restarted.appServerVersion ? {
-      appServerVersion: restarted.appServerVersion
-    } : {},
-    warnings: [
-      ...restarted.warnings ?? [],
-      `restarted the app-server to apply the setting: ${why}`
-    ]
-  }, view.timedOut ?? false);
-}
-async function applyToRunning(ctx, settings, record2) {
-  const enabled = settings.remoteControlEnabled;
-  let client;
-  try {
-    client = await connectAppServer(ctx.paths.socketPath, {
-      experimentalApi: true,
-      timeoutMs: ctx.options.probeTimeoutMs
-    });
-  } catch (error) {
-    return await viaRestart(ctx, settings, record2, `could not ask the app-server: ${describeError(error)}`);
-  }
-  const base = {
-    pid: record2.pid,
-    appServerVersion: client.info.appServerVersion
+  if (observed.kind !== "busy") return {
+    kind: "apply"
   };
-  let outcome;
-  try {
-    outcome = await switchRemoteControl(client, enabled, {
-      settleTimeoutMs: settleTimeoutOf(ctx)
-    });
-  } catch (error) {
-    await client.close();
-    return await viaRestart(ctx, settings, record2, `the app-server stopped answering: ${describeError(error)}`);
-  } finally {
-    await client.close();
+  const deadline = pending.deadline === null ? void 0 : Date.parse(pending.deadline);
+  if (deadline !== void 0 && Number.isFinite(deadline) && nowMs >= deadline) {
+    return {
+      kind: "forceAfterInterrupt",
+      activeTurns: observed.activeTurns
+    };
   }
-  switch (outcome.kind) {
-    case "unsupported": {
-      const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
-      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, record2, why);
-      return {
-        ...base,
-        applied: "unchanged",
-        remoteControl: null,
-        remoteControlReason: why,
-        warnings: []
-      };
-    }
-    case "refused": {
-      if (!enabled && isPolicyRefusal(outcome.message)) {
-        return {
-          ...base,
-          applied: "unchanged",
-          remoteControl: outcome.view,
-          remoteControlReason: outcome.message,
-          warnings: []
-        };
-      }
-      if (!enabled) return await viaRestart(ctx, settings, record2, outcome.message);
-      return {
-        ...base,
-        applied: "unchanged",
-        remoteControl: outcome.view,
-        remoteControlReason: outcome.message,
-        warnings: [],
-        unavailable: {
-          message: outcome.message,
-          hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome())
-        }
-      };
-    }
-    case "switched":
-      return judged(ctx, enabled, {
-        ...base,
-        applied: outcome.sent ? "live" : "unchanged",
-        remoteControl: outcome.view,
-        ...outcome.reason ? {
-          remoteControlReason: outcome.reason
-        } : {},
-        warnings: []
-      }, outcome.timedOut);
-  }
+  return {
+    kind: "wait",
+    waitingFor: "activeTurns"
+  };
 }
-var init_apply = __esm({
-  "lib/remote_control/apply.ts"() {
-    init_client();
-    init_app_server_spawn();
-    init_errors();
-    init_paths();
-    init_protocol();
-    init_restart_seam();
-    init_session();
-    init_view();
+var WINDOW;
+var init_policy = __esm({
+  "lib/idle/policy.ts"() {
+    WINDOW = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
   }
 });
 
-// lib/remote_control.ts
-var remote_control_exports = {};
-__export(remote_control_exports, {
-  REMOTE_CONTROL_SETTLE_TIMEOUT_MS: () => REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
-  setRemoteControl: () => setRemoteControl
-});
-async function setRemoteControl(enabled, options = {}) {
-  const ctx = createContext(options);
-  await using _lock = await lockDaemon(ctx);
-  const { settings: before } = await loadSettings(ctx.paths);
-  const state = await readServerState(ctx.paths);
-  if (state.kind !== "running" && await probe(ctx)) {
-    if (state.kind === "unverifiable") throw unverifiable(ctx, state);
-    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
-    const unmanaged = unmanagedServer(ctx, owner);
-    throw new CodexdError("UNMANAGED_SERVER", unmanaged.message, owner?.ours ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control` : unmanaged.hint, {
-      ...unmanaged.details,
-      remoteControlEnabled: before.remoteControlEnabled,
-      persisted: false
-    });
-  }
-  const changed = before.remoteControlEnabled !== enabled;
-  const settings = changed ? await updateSettings(ctx.paths, {
-    remoteControlEnabled: enabled
-  }) : before;
-  const live = state.kind === "running" ? await applyToRunning(ctx, settings, state.record) : void 0;
-  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
-  const result = {
-    status: enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled",
-    backend: live ? "pid" : null,
-    pid: live?.pid ?? null,
-    managed: live !== void 0,
-    remoteControlEnabled: enabled,
-    applied: live?.applied ?? "nextStart",
-    restarted: live?.applied === "restart",
-    remoteControl: live?.remoteControl ?? null,
-    remoteControlReason: live ? live.remoteControlReason ?? null : "no app-server is running; the setting applies at the next start",
-    socketPath: ctx.paths.socketPath,
-    cliVersion: facts?.version ?? null,
-    appServerVersion: live?.appServerVersion ?? null,
-    codexdVersion: CODEXD_VERSION,
-    changed: changed || live?.applied === "live" || live?.applied === "restart",
-    ...live?.warnings.length ? {
-      warnings: live.warnings
-    } : {},
-    ...live?.pendingRestart !== void 0 ? {
-      pendingRestart: live.pendingRestart
+// lib/idle/deferred_restart.ts
+function restartPolicy(settings) {
+  return {
+    restartDeadlineMinutes: settings.updater.restartDeadlineMinutes,
+    ...settings.updater.restartWindow ? {
+      restartWindow: settings.updater.restartWindow
     } : {}
   };
-  if (live?.unavailable) {
-    throw new CodexdError("REMOTE_CONTROL_UNAVAILABLE", `The app-server on ${ctx.paths.socketPath} cannot enable remote control: ${live.unavailable.message}. The setting stays persisted and applies once that is fixed.`, live.unavailable.hint, {
-      remoteControlEnabled: true,
-      persisted: true,
-      restarted: result.restarted,
-      pid: live.pid,
-      remoteControl: live.remoteControl
-    });
-  }
-  return result;
 }
-var init_remote_control = __esm({
-  "lib/remote_control.ts"() {
-    init_server_record();
-    init_context();
+async function restartOrDefer(ctx, settings, intent, restart2, options = {}) {
+  const { paths } = ctx;
+  const nowMs = ctx.clock.now();
+  const policy = restartPolicy(settings);
+  const existing = await readPendingRestart(paths);
+  const since = existing?.since ?? new Date(nowMs).toISOString();
+  const deadline = existing ? existing.deadline : deadlineFor(nowMs, policy);
+  let decision;
+  let observed;
+  if (options.now) {
+    decision = {
+      kind: "apply"
+    };
+  } else if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    decision = {
+      kind: "wait",
+      waitingFor: "window"
+    };
+  } else {
+    observed = await (options.observe ?? (() => observeIdle(paths.socketPath, {
+      gapMs: options.idleGapMs,
+      clock: ctx.clock
+    })))();
+    decision = decidePendingRestart({
+      deadline
+    }, observed, policy, nowMs);
+  }
+  if (decision.kind === "wait") {
+    const pending = {
+      kind: intent.kind,
+      toVersion: intent.toVersion,
+      since,
+      deadline,
+      reason: intent.reason,
+      waitingFor: decision.waitingFor,
+      ...intent.previousRelease !== void 0 ? {
+        previousRelease: intent.previousRelease,
+        previousVersion: intent.previousVersion
+      } : existing?.previousRelease !== void 0 ? {
+        previousRelease: existing.previousRelease,
+        previousVersion: existing.previousVersion
+      } : {}
+    };
+    await writePendingRestart(paths, pending);
+    const activeTurns = observed?.kind === "busy" ? observed.activeTurns : void 0;
+    if (existing === void 0 || existing.waitingFor !== decision.waitingFor || existing.toVersion !== intent.toVersion) {
+      const why = decision.waitingFor === "window" ? `outside restart window ${policy.restartWindow}` : `${activeTurns} active turn${activeTurns === 1 ? "" : "s"}`;
+      await logRestartEvent(paths, nowMs, `restart deferred (${intent.reason}): ${why}; deadline ${deadline ?? "none"}`);
+    }
+    return {
+      restarted: false,
+      pendingRestart: publicPending(pending),
+      ...activeTurns !== void 0 ? {
+        activeTurns
+      } : {}
+    };
+  }
+  let interrupted2 = [];
+  if (decision.kind === "forceAfterInterrupt") {
+    interrupted2 = await interruptActiveTurns(paths.socketPath).catch(() => []);
+    await logRestartEvent(paths, nowMs, `restart deadline ${deadline} passed (${intent.reason}): interrupted ${interrupted2.length} turn${interrupted2.length === 1 ? "" : "s"}${interrupted2.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`);
+  }
+  try {
+    const result = await restart2();
+    await clearPendingRestart(paths);
+    const how = options.now ? "at once (--now)" : decision.kind === "forceAfterInterrupt" ? "after interrupting" : observed?.kind === "unreachable" ? "(app-server not answering)" : "(idle)";
+    await logRestartEvent(paths, ctx.clock.now(), `restart applied ${how}: ${intent.reason}`);
+    return {
+      restarted: true,
+      result,
+      interrupted: interrupted2
+    };
+  } catch (error) {
+    await logRestartEvent(paths, ctx.clock.now(), `restart failed (${intent.reason}): ${describeError(error).split("\n")[0]}`);
+    await clearPendingRestart(paths);
+    throw error;
+  }
+}
+var init_deferred_restart = __esm({
+  "lib/idle/deferred_restart.ts"() {
     init_errors();
-    init_managed_binary();
-    init_result();
-    init_socket_owner();
-    init_settings();
-    init_version();
-    init_apply();
-    init_session();
+    init_policy();
+    init_probe();
+    init_pending();
   }
 });
 
@@ -3073,7 +3985,7 @@ var init_remote_control = __esm({
 function installFailed(what, error) {
   return new CodexdError("INSTALL_FAILED", error === void 0 ? `Cannot install codex: ${what}` : `Cannot install codex: ${what}: ${describeError(error)}`, "codexd update");
 }
-async function runBounded(path, args, timeoutMs, interrupt) {
+async function runBounded2(path, args, timeoutMs, interrupt) {
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = interrupt ? AbortSignal.any([
     timeout,
@@ -3238,405 +4150,6 @@ var init_download = __esm({
     DOWNLOAD_MIN_BYTES_PER_WINDOW = 1024 * 1024;
     DOWNLOAD_TIMEOUT_MS = 30 * 6e4;
     DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
-  }
-});
-
-// lib/install/tar_scan.ts
-function field2(header, start2, length) {
-  const bytes = header.subarray(start2, start2 + length);
-  const end = bytes.indexOf(0);
-  return decoder2.decode(end < 0 ? bytes : bytes.subarray(0, end));
-}
-function numeric(header, start2, length) {
-  if (header[start2] & 128) {
-    let value = header[start2] & 127;
-    for (let i = start2 + 1; i < start2 + length; i++) value = value * 256 + header[i];
-    return value;
-  }
-  const text = field2(header, start2, length).trim();
-  return text === "" ? 0 : parseInt(text, 8);
-}
-function checksumOk(header) {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i];
-  return numeric(header, 148, 8) === sum;
-}
-function paxRecords(data) {
-  const records = /* @__PURE__ */ new Map();
-  const text = decoder2.decode(data);
-  for (const line of text.split("\n")) {
-    const match = /^\d+ ([^=]+)=(.*)$/s.exec(line);
-    if (match) records.set(match[1], match[2]);
-  }
-  return records;
-}
-function memberProblem(member) {
-  const { name, type, linkname } = member;
-  const parts = name.split("/");
-  if (name.startsWith("/")) return `${JSON.stringify(name)} is an absolute path`;
-  if (parts.includes("..")) return `${JSON.stringify(name)} contains ".."`;
-  if (type === "2") {
-    if (linkname.startsWith("/")) return `symlink ${name} -> ${linkname} is absolute`;
-    const resolved = parts.slice(0, -1).filter((p) => p !== "" && p !== ".");
-    for (const part of linkname.split("/")) {
-      if (part === "" || part === ".") continue;
-      if (part === ".." && resolved.pop() === void 0) {
-        return `symlink ${name} -> ${linkname} leaves the package`;
-      }
-      if (part !== "..") resolved.push(part);
-    }
-    return void 0;
-  }
-  if (type === "1") {
-    if (linkname.startsWith("/") || linkname.split("/").includes("..")) {
-      return `hardlink ${name} -> ${linkname} leaves the package`;
-    }
-    return void 0;
-  }
-  if (![
-    "0",
-    "\0",
-    "",
-    "7",
-    "5"
-  ].includes(type)) {
-    return `${name} has tar type "${type}" (only files, directories and links are allowed)`;
-  }
-  return void 0;
-}
-async function scanTarball(file, limits = {}, signal) {
-  const { maxBytes = EXTRACT_MAX_BYTES, maxEntries = EXTRACT_MAX_ENTRIES } = limits;
-  const source = await Deno.open(file, {
-    read: true
-  });
-  const bytes = new Bytes(source.readable.pipeThrough(new DecompressionStream("gzip")), maxBytes + 64 * 1024 * 1024);
-  const members = [];
-  let unpacked = 0;
-  let pax = /* @__PURE__ */ new Map();
-  let longName;
-  let longLink;
-  try {
-    for (; ; ) {
-      signal?.throwIfAborted();
-      const header = await bytes.read(BLOCK);
-      if (header === void 0) break;
-      if (header.every((b) => b === 0)) continue;
-      if (!checksumOk(header)) {
-        throw new Error(`a header checksum is wrong after ${members.length} members`);
-      }
-      const type = String.fromCharCode(header[156]);
-      let size = numeric(header, 124, 12);
-      if (type === "x" || type === "g" || type === "L" || type === "K") {
-        if (size > 1024 * 1024) throw new Error(`a ${type} header of ${size} bytes`);
-        const data2 = (await bytes.read(Math.ceil(size / BLOCK) * BLOCK))?.subarray(0, size);
-        if (data2 === void 0) throw new Error("it ends in the middle of a member");
-        if (type === "x") pax = paxRecords(data2);
-        else if (type === "g") {
-          const global = paxRecords(data2);
-          if (global.has("path") || global.has("linkpath")) {
-            throw new Error("a global pax header renames members");
-          }
-        } else if (type === "L") longName = field2(data2, 0, data2.length);
-        else longLink = field2(data2, 0, data2.length);
-        continue;
-      }
-      const prefix = decoder2.decode(header.subarray(257, 262)) === "ustar" ? field2(header, 345, 155) : "";
-      const stored = field2(header, 0, 100);
-      const name = pax.get("path") ?? longName ?? (prefix ? `${prefix}/${stored}` : stored);
-      const linkname = pax.get("linkpath") ?? longLink ?? field2(header, 157, 100);
-      if (pax.has("size")) size = Number(pax.get("size"));
-      pax = /* @__PURE__ */ new Map();
-      longName = longLink = void 0;
-      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${name} has size ${size}`);
-      const member = {
-        name,
-        type,
-        linkname,
-        size
-      };
-      const problem2 = memberProblem(member);
-      if (problem2 !== void 0) throw new Error(problem2);
-      members.push(member);
-      if (members.length > maxEntries) throw new Error(`it has more than ${maxEntries} members`);
-      const data = type === "0" || type === "\0" || type === "" || type === "7" ? size : 0;
-      unpacked += data;
-      if (unpacked > maxBytes) throw new Error(`it unpacks to more than ${maxBytes} bytes`);
-      await bytes.skip(Math.ceil(data / BLOCK) * BLOCK);
-    }
-  } finally {
-    await bytes.cancel();
-  }
-  const problem = throughSymlink(members);
-  if (problem !== void 0) throw new Error(problem);
-  return members;
-}
-function throughSymlink(members) {
-  const parts = (name) => name.split("/").filter((p) => p !== "" && p !== ".");
-  const links = new Set(members.filter((m) => m.type === "2").map((m) => parts(m.name).join("/")));
-  for (const { name } of members) {
-    const path = parts(name);
-    for (let i = 1; i < path.length; i++) {
-      const dir = path.slice(0, i).join("/");
-      if (links.has(dir)) return `${name} would be written through the symlink ${dir}`;
-    }
-  }
-  return void 0;
-}
-var EXTRACT_MAX_BYTES, EXTRACT_MAX_ENTRIES, BLOCK, decoder2, Bytes;
-var init_tar_scan = __esm({
-  "lib/install/tar_scan.ts"() {
-    EXTRACT_MAX_BYTES = 4 * 1024 ** 3;
-    EXTRACT_MAX_ENTRIES = 2e4;
-    BLOCK = 512;
-    decoder2 = new TextDecoder();
-    Bytes = class {
-      cap;
-      #reader;
-      #chunks;
-      #buffered;
-      total;
-      constructor(stream, cap) {
-        this.cap = cap;
-        this.#chunks = [];
-        this.#buffered = 0;
-        this.total = 0;
-        this.#reader = stream.getReader();
-      }
-      async #fill(n) {
-        while (this.#buffered < n) {
-          const { value, done } = await this.#reader.read();
-          if (done) return false;
-          this.total += value.length;
-          if (this.total > this.cap) throw new Error(`it unpacks to more than ${this.cap} bytes`);
-          this.#chunks.push(value);
-          this.#buffered += value.length;
-        }
-        return true;
-      }
-      /** Exactly `n` bytes, or `undefined` at a clean end of stream. */
-      async read(n) {
-        if (!await this.#fill(n)) {
-          if (this.#buffered === 0) return void 0;
-          throw new Error("it ends in the middle of a member");
-        }
-        const out = new Uint8Array(n);
-        let at = 0;
-        while (at < n) {
-          const chunk = this.#chunks[0];
-          const take = Math.min(chunk.length, n - at);
-          out.set(chunk.subarray(0, take), at);
-          at += take;
-          if (take === chunk.length) this.#chunks.shift();
-          else this.#chunks[0] = chunk.subarray(take);
-        }
-        this.#buffered -= n;
-        return out;
-      }
-      async skip(n) {
-        for (let left = n; left > 0; ) {
-          const step = Math.min(left, 1 << 20);
-          if (await this.read(step) === void 0) {
-            throw new Error("it ends in the middle of a member");
-          }
-          left -= step;
-        }
-      }
-      async cancel() {
-        await this.#reader.cancel().catch(() => {
-        });
-      }
-    };
-  }
-});
-
-// lib/install/tarball.ts
-function systemTar() {
-  for (const candidate of [
-    "/usr/bin/tar",
-    "/bin/tar",
-    "/usr/local/bin/tar"
-  ]) {
-    try {
-      if (Deno.statSync(candidate).isFile) return candidate;
-    } catch {
-    }
-  }
-  return "tar";
-}
-async function extractPackage(tarball, into, target, what, options = {}) {
-  try {
-    await scanTarball(tarball, options, options.signal);
-  } catch (error) {
-    options.signal?.throwIfAborted();
-    throw installFailed(`extract ${what.url}: refused`, error);
-  }
-  const untar = await runBounded(systemTar(), [
-    "-xzf",
-    tarball,
-    "-C",
-    into,
-    "--no-same-owner"
-  ], INSTALL_STEP_TIMEOUT_MS, options.signal);
-  options.signal?.throwIfAborted();
-  if (!untar.success) {
-    throw installFailed(`extract ${what.url}: ${untar.stderr.trim().slice(-300)}`);
-  }
-  const vendor = join(into, "package", "vendor", target);
-  try {
-    await Deno.stat(join(vendor, "bin", "codex"));
-  } catch {
-    const legacy = await Deno.stat(join(vendor, "codex", "codex")).then(() => true, () => false);
-    throw installFailed(legacy ? `${CODEX_PACKAGE}@${what.version} uses the older vendor/${target}/codex/codex layout; install a newer version` : `the package has no vendor/${target}/bin/codex`);
-  }
-  return vendor;
-}
-async function checkRelease(dir, version2, signal) {
-  let bin = join(dir, "bin", "codex");
-  let info;
-  try {
-    info = await Deno.stat(bin);
-  } catch {
-    bin = join(dir, "codex");
-    try {
-      info = await Deno.stat(bin);
-    } catch {
-      return `${join(dir, "bin", "codex")} is missing`;
-    }
-  }
-  if (!info.isFile) return `${bin} is not a file`;
-  if (((info.mode ?? 493) & 73) === 0) return `${bin} is not executable`;
-  const probe2 = await runBounded(bin, [
-    "--version"
-  ], INSTALL_STEP_TIMEOUT_MS, signal);
-  const reported = parseCliVersion(probe2.stdout);
-  if (!probe2.success || reported !== version2) {
-    const printed = (probe2.stdout + probe2.stderr).trim().slice(0, 100);
-    return `${bin} --version printed "${printed}", expected codex-cli ${version2}`;
-  }
-  return void 0;
-}
-var CODEX_PACKAGE;
-var init_tarball = __esm({
-  "lib/install/tarball.ts"() {
-    init_managed_binary();
-    init_paths();
-    init_step();
-    init_tar_scan();
-    CODEX_PACKAGE = "@openai/codex";
-  }
-});
-
-// lib/install/registry.ts
-var registry_exports = {};
-__export(registry_exports, {
-  DEFAULT_REGISTRY: () => DEFAULT_REGISTRY,
-  METADATA_MAX_BYTES: () => METADATA_MAX_BYTES,
-  METADATA_TIMEOUT_MS: () => METADATA_TIMEOUT_MS,
-  configuredRegistry: () => configuredRegistry,
-  normalizeVersion: () => normalizeVersion,
-  npmPlatform: () => npmPlatform,
-  resolveDist: () => resolveDist,
-  resolveRegistry: () => resolveRegistry,
-  targetTriple: () => targetTriple
-});
-function npmPlatform(os = Deno.build.os, arch = Deno.build.arch) {
-  const cpu = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
-  return `${os}-${cpu}`;
-}
-function targetTriple(platform) {
-  const triples = {
-    "linux-x64": "x86_64-unknown-linux-musl",
-    "linux-arm64": "aarch64-unknown-linux-musl",
-    "darwin-x64": "x86_64-apple-darwin",
-    "darwin-arm64": "aarch64-apple-darwin"
-  };
-  const triple = triples[platform];
-  if (triple === void 0) {
-    throw new CodexdError("UNSUPPORTED_PLATFORM", `codex is not published for ${platform}`);
-  }
-  return triple;
-}
-function normalizeVersion(version2) {
-  const trimmed = version2.trim();
-  if (trimmed === "" || trimmed === "latest") return "latest";
-  const bare = trimmed.replace(/^(rust-)?v/, "");
-  const number = "(0|[1-9]\\d*)";
-  const strict = new RegExp(`^${number}\\.${number}\\.${number}(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$`);
-  if (bare.length > 64 || !strict.test(bare)) {
-    throw new CodexdError("INSTALL_FAILED", `Cannot install codex ${JSON.stringify(version2.slice(0, 80))}: not a version (expected latest or X.Y.Z[-prerelease])`, "codexd update --version X.Y.Z");
-  }
-  return bare;
-}
-function resolveRegistry(env, npmrc = "") {
-  let registry = env.NPM_CONFIG_REGISTRY || env.npm_config_registry || "";
-  if (!registry) {
-    for (const line of npmrc.split(/\r?\n/)) {
-      const match = /^\s*registry\s*=\s*(.*?)\s*$/.exec(line);
-      if (match) registry = match[1].replace(/^(["'])(.*)\1$/, "$2");
-    }
-  }
-  registry ||= DEFAULT_REGISTRY;
-  return registry.endsWith("/") ? registry : `${registry}/`;
-}
-function configuredRegistry() {
-  const env = Deno.env.toObject();
-  const userconfig = env.NPM_CONFIG_USERCONFIG || env.npm_config_userconfig || `${env.HOME ?? ""}/.npmrc`;
-  let npmrc = "";
-  try {
-    npmrc = Deno.readTextFileSync(userconfig);
-  } catch {
-  }
-  return resolveRegistry(env, npmrc);
-}
-async function resolveDist(registry, version2, platform, timeoutMs, signal) {
-  const url = `${registry}${CODEX_PACKAGE.replace("/", "%2f")}`;
-  let metadata;
-  try {
-    const response = await fetch(url, {
-      // The abbreviated document is all an installer needs, and much smaller.
-      headers: {
-        accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
-      },
-      signal: signal ? AbortSignal.any([
-        AbortSignal.timeout(timeoutMs),
-        signal
-      ]) : AbortSignal.timeout(timeoutMs)
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    metadata = JSON.parse(new TextDecoder().decode(await readCapped(response, METADATA_MAX_BYTES)));
-    if (typeof metadata !== "object" || metadata === null) throw new Error("not a JSON object");
-  } catch (error) {
-    const why = error instanceof DOMException && error.name === "TimeoutError" ? new Error(`no answer within ${timeoutMs} ms`) : error;
-    throw installFailed(`registry metadata ${url}`, why);
-  }
-  const tag = metadata["dist-tags"]?.latest;
-  if (version2 === "latest" && !tag) {
-    throw installFailed(`no "latest" tag for ${CODEX_PACKAGE} at ${registry}`);
-  }
-  const resolved = version2 === "latest" ? normalizeVersion(tag ?? "") : version2;
-  const dist = metadata.versions?.[`${resolved}-${platform}`]?.dist;
-  if (!dist?.tarball || !dist.integrity) {
-    throw installFailed(`${CODEX_PACKAGE}@${resolved}-${platform} is not in ${registry}`);
-  }
-  return {
-    version: resolved,
-    tarball: dist.tarball,
-    integrity: dist.integrity
-  };
-}
-var DEFAULT_REGISTRY, METADATA_TIMEOUT_MS, METADATA_MAX_BYTES;
-var init_registry = __esm({
-  "lib/install/registry.ts"() {
-    init_errors();
-    init_download();
-    init_step();
-    init_tarball();
-    DEFAULT_REGISTRY = "https://registry.npmjs.org/";
-    METADATA_TIMEOUT_MS = 3e4;
-    METADATA_MAX_BYTES = 64 * 1024 * 1024;
   }
 });
 
@@ -3902,6 +4415,405 @@ var init_layout = __esm({
   }
 });
 
+// lib/install/tar_scan.ts
+function field2(header, start2, length) {
+  const bytes = header.subarray(start2, start2 + length);
+  const end = bytes.indexOf(0);
+  return decoder2.decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+function numeric(header, start2, length) {
+  if (header[start2] & 128) {
+    let value = header[start2] & 127;
+    for (let i = start2 + 1; i < start2 + length; i++) value = value * 256 + header[i];
+    return value;
+  }
+  const text = field2(header, start2, length).trim();
+  return text === "" ? 0 : parseInt(text, 8);
+}
+function checksumOk(header) {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i];
+  return numeric(header, 148, 8) === sum;
+}
+function paxRecords(data) {
+  const records = /* @__PURE__ */ new Map();
+  const text = decoder2.decode(data);
+  for (const line of text.split("\n")) {
+    const match = /^\d+ ([^=]+)=(.*)$/s.exec(line);
+    if (match) records.set(match[1], match[2]);
+  }
+  return records;
+}
+function memberProblem(member) {
+  const { name, type, linkname } = member;
+  const parts = name.split("/");
+  if (name.startsWith("/")) return `${JSON.stringify(name)} is an absolute path`;
+  if (parts.includes("..")) return `${JSON.stringify(name)} contains ".."`;
+  if (type === "2") {
+    if (linkname.startsWith("/")) return `symlink ${name} -> ${linkname} is absolute`;
+    const resolved = parts.slice(0, -1).filter((p) => p !== "" && p !== ".");
+    for (const part of linkname.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === ".." && resolved.pop() === void 0) {
+        return `symlink ${name} -> ${linkname} leaves the package`;
+      }
+      if (part !== "..") resolved.push(part);
+    }
+    return void 0;
+  }
+  if (type === "1") {
+    if (linkname.startsWith("/") || linkname.split("/").includes("..")) {
+      return `hardlink ${name} -> ${linkname} leaves the package`;
+    }
+    return void 0;
+  }
+  if (![
+    "0",
+    "\0",
+    "",
+    "7",
+    "5"
+  ].includes(type)) {
+    return `${name} has tar type "${type}" (only files, directories and links are allowed)`;
+  }
+  return void 0;
+}
+async function scanTarball(file, limits = {}, signal) {
+  const { maxBytes = EXTRACT_MAX_BYTES, maxEntries = EXTRACT_MAX_ENTRIES } = limits;
+  const source = await Deno.open(file, {
+    read: true
+  });
+  const bytes = new Bytes(source.readable.pipeThrough(new DecompressionStream("gzip")), maxBytes + 64 * 1024 * 1024);
+  const members = [];
+  let unpacked = 0;
+  let pax = /* @__PURE__ */ new Map();
+  let longName;
+  let longLink;
+  try {
+    for (; ; ) {
+      signal?.throwIfAborted();
+      const header = await bytes.read(BLOCK);
+      if (header === void 0) break;
+      if (header.every((b) => b === 0)) continue;
+      if (!checksumOk(header)) {
+        throw new Error(`a header checksum is wrong after ${members.length} members`);
+      }
+      const type = String.fromCharCode(header[156]);
+      let size = numeric(header, 124, 12);
+      if (type === "x" || type === "g" || type === "L" || type === "K") {
+        if (size > 1024 * 1024) throw new Error(`a ${type} header of ${size} bytes`);
+        const data2 = (await bytes.read(Math.ceil(size / BLOCK) * BLOCK))?.subarray(0, size);
+        if (data2 === void 0) throw new Error("it ends in the middle of a member");
+        if (type === "x") pax = paxRecords(data2);
+        else if (type === "g") {
+          const global = paxRecords(data2);
+          if (global.has("path") || global.has("linkpath")) {
+            throw new Error("a global pax header renames members");
+          }
+        } else if (type === "L") longName = field2(data2, 0, data2.length);
+        else longLink = field2(data2, 0, data2.length);
+        continue;
+      }
+      const prefix = decoder2.decode(header.subarray(257, 262)) === "ustar" ? field2(header, 345, 155) : "";
+      const stored = field2(header, 0, 100);
+      const name = pax.get("path") ?? longName ?? (prefix ? `${prefix}/${stored}` : stored);
+      const linkname = pax.get("linkpath") ?? longLink ?? field2(header, 157, 100);
+      if (pax.has("size")) size = Number(pax.get("size"));
+      pax = /* @__PURE__ */ new Map();
+      longName = longLink = void 0;
+      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${name} has size ${size}`);
+      const member = {
+        name,
+        type,
+        linkname,
+        size
+      };
+      const problem2 = memberProblem(member);
+      if (problem2 !== void 0) throw new Error(problem2);
+      members.push(member);
+      if (members.length > maxEntries) throw new Error(`it has more than ${maxEntries} members`);
+      const data = type === "0" || type === "\0" || type === "" || type === "7" ? size : 0;
+      unpacked += data;
+      if (unpacked > maxBytes) throw new Error(`it unpacks to more than ${maxBytes} bytes`);
+      await bytes.skip(Math.ceil(data / BLOCK) * BLOCK);
+    }
+  } finally {
+    await bytes.cancel();
+  }
+  const problem = throughSymlink(members);
+  if (problem !== void 0) throw new Error(problem);
+  return members;
+}
+function throughSymlink(members) {
+  const parts = (name) => name.split("/").filter((p) => p !== "" && p !== ".");
+  const links = new Set(members.filter((m) => m.type === "2").map((m) => parts(m.name).join("/")));
+  for (const { name } of members) {
+    const path = parts(name);
+    for (let i = 1; i < path.length; i++) {
+      const dir = path.slice(0, i).join("/");
+      if (links.has(dir)) return `${name} would be written through the symlink ${dir}`;
+    }
+  }
+  return void 0;
+}
+var EXTRACT_MAX_BYTES, EXTRACT_MAX_ENTRIES, BLOCK, decoder2, Bytes;
+var init_tar_scan = __esm({
+  "lib/install/tar_scan.ts"() {
+    EXTRACT_MAX_BYTES = 4 * 1024 ** 3;
+    EXTRACT_MAX_ENTRIES = 2e4;
+    BLOCK = 512;
+    decoder2 = new TextDecoder();
+    Bytes = class {
+      cap;
+      #reader;
+      #chunks;
+      #buffered;
+      total;
+      constructor(stream, cap) {
+        this.cap = cap;
+        this.#chunks = [];
+        this.#buffered = 0;
+        this.total = 0;
+        this.#reader = stream.getReader();
+      }
+      async #fill(n) {
+        while (this.#buffered < n) {
+          const { value, done } = await this.#reader.read();
+          if (done) return false;
+          this.total += value.length;
+          if (this.total > this.cap) throw new Error(`it unpacks to more than ${this.cap} bytes`);
+          this.#chunks.push(value);
+          this.#buffered += value.length;
+        }
+        return true;
+      }
+      /** Exactly `n` bytes, or `undefined` at a clean end of stream. */
+      async read(n) {
+        if (!await this.#fill(n)) {
+          if (this.#buffered === 0) return void 0;
+          throw new Error("it ends in the middle of a member");
+        }
+        const out = new Uint8Array(n);
+        let at = 0;
+        while (at < n) {
+          const chunk = this.#chunks[0];
+          const take = Math.min(chunk.length, n - at);
+          out.set(chunk.subarray(0, take), at);
+          at += take;
+          if (take === chunk.length) this.#chunks.shift();
+          else this.#chunks[0] = chunk.subarray(take);
+        }
+        this.#buffered -= n;
+        return out;
+      }
+      async skip(n) {
+        for (let left = n; left > 0; ) {
+          const step = Math.min(left, 1 << 20);
+          if (await this.read(step) === void 0) {
+            throw new Error("it ends in the middle of a member");
+          }
+          left -= step;
+        }
+      }
+      async cancel() {
+        await this.#reader.cancel().catch(() => {
+        });
+      }
+    };
+  }
+});
+
+// lib/install/tarball.ts
+function systemTar() {
+  for (const candidate of [
+    "/usr/bin/tar",
+    "/bin/tar",
+    "/usr/local/bin/tar"
+  ]) {
+    try {
+      if (Deno.statSync(candidate).isFile) return candidate;
+    } catch {
+    }
+  }
+  return "tar";
+}
+async function extractPackage(tarball, into, target, what, options = {}) {
+  try {
+    await scanTarball(tarball, options, options.signal);
+  } catch (error) {
+    options.signal?.throwIfAborted();
+    throw installFailed(`extract ${what.url}: refused`, error);
+  }
+  const untar = await runBounded2(systemTar(), [
+    "-xzf",
+    tarball,
+    "-C",
+    into,
+    "--no-same-owner"
+  ], INSTALL_STEP_TIMEOUT_MS, options.signal);
+  options.signal?.throwIfAborted();
+  if (!untar.success) {
+    throw installFailed(`extract ${what.url}: ${untar.stderr.trim().slice(-300)}`);
+  }
+  const vendor = join(into, "package", "vendor", target);
+  try {
+    await Deno.stat(join(vendor, "bin", "codex"));
+  } catch {
+    const legacy = await Deno.stat(join(vendor, "codex", "codex")).then(() => true, () => false);
+    throw installFailed(legacy ? `${CODEX_PACKAGE}@${what.version} uses the older vendor/${target}/codex/codex layout; install a newer version` : `the package has no vendor/${target}/bin/codex`);
+  }
+  return vendor;
+}
+async function checkRelease(dir, version2, signal) {
+  let bin = join(dir, "bin", "codex");
+  let info;
+  try {
+    info = await Deno.stat(bin);
+  } catch {
+    bin = join(dir, "codex");
+    try {
+      info = await Deno.stat(bin);
+    } catch {
+      return `${join(dir, "bin", "codex")} is missing`;
+    }
+  }
+  if (!info.isFile) return `${bin} is not a file`;
+  if (((info.mode ?? 493) & 73) === 0) return `${bin} is not executable`;
+  const probe2 = await runBounded2(bin, [
+    "--version"
+  ], INSTALL_STEP_TIMEOUT_MS, signal);
+  const reported = parseCliVersion(probe2.stdout);
+  if (!probe2.success || reported !== version2) {
+    const printed = (probe2.stdout + probe2.stderr).trim().slice(0, 100);
+    return `${bin} --version printed "${printed}", expected codex-cli ${version2}`;
+  }
+  return void 0;
+}
+var CODEX_PACKAGE;
+var init_tarball = __esm({
+  "lib/install/tarball.ts"() {
+    init_managed_binary();
+    init_paths();
+    init_step();
+    init_tar_scan();
+    CODEX_PACKAGE = "@openai/codex";
+  }
+});
+
+// lib/install/registry.ts
+var registry_exports = {};
+__export(registry_exports, {
+  DEFAULT_REGISTRY: () => DEFAULT_REGISTRY,
+  METADATA_MAX_BYTES: () => METADATA_MAX_BYTES,
+  METADATA_TIMEOUT_MS: () => METADATA_TIMEOUT_MS,
+  configuredRegistry: () => configuredRegistry,
+  normalizeVersion: () => normalizeVersion,
+  npmPlatform: () => npmPlatform,
+  resolveDist: () => resolveDist,
+  resolveRegistry: () => resolveRegistry,
+  targetTriple: () => targetTriple
+});
+function npmPlatform(os = Deno.build.os, arch = Deno.build.arch) {
+  const cpu = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
+  return `${os}-${cpu}`;
+}
+function targetTriple(platform) {
+  const triples = {
+    "linux-x64": "x86_64-unknown-linux-musl",
+    "linux-arm64": "aarch64-unknown-linux-musl",
+    "darwin-x64": "x86_64-apple-darwin",
+    "darwin-arm64": "aarch64-apple-darwin"
+  };
+  const triple = triples[platform];
+  if (triple === void 0) {
+    throw new CodexdError("UNSUPPORTED_PLATFORM", `codex is not published for ${platform}`);
+  }
+  return triple;
+}
+function normalizeVersion(version2) {
+  const trimmed = version2.trim();
+  if (trimmed === "" || trimmed === "latest") return "latest";
+  const bare = trimmed.replace(/^(rust-)?v/, "");
+  const number = "(0|[1-9]\\d*)";
+  const strict = new RegExp(`^${number}\\.${number}\\.${number}(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$`);
+  if (bare.length > 64 || !strict.test(bare)) {
+    throw new CodexdError("INSTALL_FAILED", `Cannot install codex ${JSON.stringify(version2.slice(0, 80))}: not a version (expected latest or X.Y.Z[-prerelease])`, "codexd update --version X.Y.Z");
+  }
+  return bare;
+}
+function resolveRegistry(env, npmrc = "") {
+  let registry = env.NPM_CONFIG_REGISTRY || env.npm_config_registry || "";
+  if (!registry) {
+    for (const line of npmrc.split(/\r?\n/)) {
+      const match = /^\s*registry\s*=\s*(.*?)\s*$/.exec(line);
+      if (match) registry = match[1].replace(/^(["'])(.*)\1$/, "$2");
+    }
+  }
+  registry ||= DEFAULT_REGISTRY;
+  return registry.endsWith("/") ? registry : `${registry}/`;
+}
+function configuredRegistry() {
+  const env = Deno.env.toObject();
+  const userconfig = env.NPM_CONFIG_USERCONFIG || env.npm_config_userconfig || `${env.HOME ?? ""}/.npmrc`;
+  let npmrc = "";
+  try {
+    npmrc = Deno.readTextFileSync(userconfig);
+  } catch {
+  }
+  return resolveRegistry(env, npmrc);
+}
+async function resolveDist(registry, version2, platform, timeoutMs, signal) {
+  const url = `${registry}${CODEX_PACKAGE.replace("/", "%2f")}`;
+  let metadata;
+  try {
+    const response = await fetch(url, {
+      // The abbreviated document is all an installer needs, and much smaller.
+      headers: {
+        accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
+      },
+      signal: signal ? AbortSignal.any([
+        AbortSignal.timeout(timeoutMs),
+        signal
+      ]) : AbortSignal.timeout(timeoutMs)
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    metadata = JSON.parse(new TextDecoder().decode(await readCapped(response, METADATA_MAX_BYTES)));
+    if (typeof metadata !== "object" || metadata === null) throw new Error("not a JSON object");
+  } catch (error) {
+    const why = error instanceof DOMException && error.name === "TimeoutError" ? new Error(`no answer within ${timeoutMs} ms`) : error;
+    throw installFailed(`registry metadata ${url}`, why);
+  }
+  const tag = metadata["dist-tags"]?.latest;
+  if (version2 === "latest" && !tag) {
+    throw installFailed(`no "latest" tag for ${CODEX_PACKAGE} at ${registry}`);
+  }
+  const resolved = version2 === "latest" ? normalizeVersion(tag ?? "") : version2;
+  const dist = metadata.versions?.[`${resolved}-${platform}`]?.dist;
+  if (!dist?.tarball || !dist.integrity) {
+    throw installFailed(`${CODEX_PACKAGE}@${resolved}-${platform} is not in ${registry}`);
+  }
+  return {
+    version: resolved,
+    tarball: dist.tarball,
+    integrity: dist.integrity
+  };
+}
+var DEFAULT_REGISTRY, METADATA_TIMEOUT_MS, METADATA_MAX_BYTES;
+var init_registry = __esm({
+  "lib/install/registry.ts"() {
+    init_errors();
+    init_download();
+    init_step();
+    init_tarball();
+    DEFAULT_REGISTRY = "https://registry.npmjs.org/";
+    METADATA_TIMEOUT_MS = 3e4;
+    METADATA_MAX_BYTES = 64 * 1024 * 1024;
+  }
+});
+
 // lib/install/script_run.ts
 function tailOf(stream, limit) {
   const reader = stream.getReader();
@@ -4062,8 +4974,8 @@ __export(install_sh_exports, {
   installerEnv: () => installerEnv,
   latestChannelRelease: () => latestChannelRelease
 });
-function installerEnv(codexHome, mode, fromRelease = "", release = "latest") {
-  const update2 = mode === "update";
+function installerEnv(codexHome, mode2, fromRelease = "", release = "latest") {
+  const update2 = mode2 === "update";
   return {
     CODEX_HOME: codexHome,
     CODEX_NON_INTERACTIVE: "1",
@@ -4085,7 +4997,7 @@ function latestChannelRelease(paths) {
   } catch {
     return void 0;
   }
-  if (dirname(selected) !== releases) return void 0;
+  if (dirname2(selected) !== releases) return void 0;
   const name = selected.slice(releases.length + 1);
   if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return void 0;
   try {
@@ -4128,7 +5040,7 @@ function currentReleaseName(paths) {
   }
 }
 async function installFromScript(paths, options = {}) {
-  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL, timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS, fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS, mode = "install", signal } = options;
+  const { scriptUrl = Deno.env.get("CODEXD_INSTALL_SCRIPT_URL") || INSTALL_SCRIPT_URL, timeoutMs = INSTALL_SCRIPT_TIMEOUT_MS, fetchTimeoutMs = SCRIPT_FETCH_TIMEOUT_MS, mode: mode2 = "install", signal } = options;
   const release = normalizeVersion(options.release ?? "latest");
   requireHttpUrl(scriptUrl, "installer URL");
   await sweepIfIdle(paths);
@@ -4136,7 +5048,7 @@ async function installFromScript(paths, options = {}) {
   const before = await tryReadBinaryFacts(paths, binary);
   const beforeRelease = currentReleaseName(paths);
   let fromRelease = "";
-  if (mode === "update") {
+  if (mode2 === "update") {
     const selected = latestChannelRelease(paths);
     if (selected === void 0) {
       return {
@@ -4148,7 +5060,7 @@ async function installFromScript(paths, options = {}) {
     fromRelease = selected;
   }
   const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
-  if (mode === "update") {
+  if (mode2 === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
       throw failed(`Cannot update codex: the installer ${scriptUrl} does not support guarded updates (no ${GUARD_MARKER})`);
     }
@@ -4160,13 +5072,13 @@ async function installFromScript(paths, options = {}) {
       };
     }
   }
-  await runScript(script, installerEnv(paths.codexHome, mode, fromRelease, release), paths, scriptUrl, timeoutMs, signal);
-  const after = await tryReadBinaryFacts(paths, locateBinary(paths).path);
+  await runScript(script, installerEnv(paths.codexHome, mode2, fromRelease, release), paths, scriptUrl, timeoutMs, signal);
+  const after2 = await tryReadBinaryFacts(paths, locateBinary(paths).path);
   const afterRelease = currentReleaseName(paths);
   const changed = afterRelease !== beforeRelease;
   return {
-    version: after?.version,
-    installed: changed || after?.version !== before?.version,
+    version: after2?.version,
+    installed: changed || after2?.version !== before?.version,
     ...changed && beforeRelease !== void 0 ? {
       previousRelease: beforeRelease
     } : {}
@@ -4214,8 +5126,8 @@ async function walk(root, dir) {
     }
     const info = await Deno.lstat(path);
     if (!info.isFile && !info.isDirectory) return `${shown} is not a file, directory or link`;
-    const mode = info.mode ?? 0;
-    if ((mode & 3584) !== 0) await Deno.chmod(path, mode & 511);
+    const mode2 = info.mode ?? 0;
+    if ((mode2 & 3584) !== 0) await Deno.chmod(path, mode2 & 511);
     if (info.isDirectory) {
       const problem = await walk(root, path);
       if (problem !== void 0) return problem;
@@ -4357,6 +5269,623 @@ var init_npm = __esm({
     init_release_tree();
     init_step();
     init_tarball();
+  }
+});
+
+// lib/update.ts
+var update_exports = {};
+__export(update_exports, {
+  oneLine: () => oneLine,
+  restartOntoNewRelease: () => restartOntoNewRelease,
+  update: () => update
+});
+async function install2(ctx, settings, options) {
+  const source = options.source ?? settings.updater.source;
+  if (source === "install-sh") {
+    const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
+    const result2 = await installFromScript2(ctx.paths, {
+      release: options.version,
+      signal: options.signal
+    });
+    return {
+      installed: result2.installed
+    };
+  }
+  const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
+  const result = await installFromNpm2(ctx.paths, {
+    version: options.version,
+    registry: options.registry,
+    onProgress: options.onProgress,
+    signal: options.signal
+  });
+  return {
+    installed: result.installed,
+    previousRelease: result.previousRelease
+  };
+}
+async function restartOntoNewRelease(ctx, settings, previousRelease, previousVersion) {
+  const binary = binaryFor(ctx, settings);
+  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
+  try {
+    return await spawnAppServer(ctx, settings, binary);
+  } catch (error) {
+    if (previousRelease === void 0) throw error;
+    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
+    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
+    await swapCurrentRelease2(ctx.paths, previousRelease);
+    await patchUpdaterState(ctx.paths, {
+      skipVersion: failedVersion
+    });
+    const details = {
+      rolledBack: true,
+      failedVersion,
+      rolledBackTo: previousVersion
+    };
+    try {
+      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
+    } catch (again) {
+      throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${describeError(again)}`, "codexd logs", {
+        ...details,
+        serving: false
+      });
+    }
+    throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${describeError(error).split("\n")[0]}`, "codexd logs", {
+      ...details,
+      serving: true
+    });
+  }
+}
+async function update(options = {}) {
+  if (!options.updaterPass) return await updateOnce(createContext(options), options);
+  let paths = fallbackPaths(options);
+  let line;
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await updateOnce(ctx, options);
+    line = `update pass: ${passSummary(result)}`;
+    return result;
+  } catch (error) {
+    line = `update pass: error: ${oneLine(error)}`;
+    throw error;
+  } finally {
+    if (paths) {
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
+  }
+}
+function fallbackPaths(options) {
+  try {
+    return daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+    return void 0;
+  }
+}
+function oneLine(error) {
+  const first = describeError(error).split("\n")[0];
+  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
+}
+function passSummary(result) {
+  const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : result.restartPending ? `${summary}; restart pending (${result.pendingRestart?.waitingFor ?? "idle"})` : summary;
+}
+async function updateOnce(ctx, options) {
+  const { settings } = await loadSettings(ctx.paths);
+  const binary = binaryFor(ctx, settings);
+  const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
+  const base = {
+    previousVersion: previousFacts?.version ?? null,
+    managedCodexPath: binary.path,
+    socketPath: ctx.paths.socketPath,
+    codexdVersion: CODEXD_VERSION
+  };
+  const nothing = (reason) => ({
+    status: "noUpdate",
+    reason,
+    ...base,
+    version: base.previousVersion,
+    installed: false,
+    restarted: false
+  });
+  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  await (await Promise.resolve().then(() => (init_layout(), layout_exports))).sweepIfIdle(ctx.paths);
+  if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
+    return await record(ctx, options, nothing("autoUpdateDisabled"));
+  }
+  let installed;
+  try {
+    installed = await install2(ctx, settings, options);
+  } catch (error) {
+    throw await recordFailure(ctx, options, error);
+  }
+  const facts = await readBinaryFacts(ctx.paths, binary.path);
+  const { skipVersion } = await readUpdaterState(ctx.paths);
+  if (installed.installed && installed.previousRelease !== void 0 && skipVersion !== void 0 && facts.version === skipVersion && !options.version) {
+    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
+    await swapCurrentRelease2(ctx.paths, installed.previousRelease);
+    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
+  }
+  const lock = options.updaterPass ? await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock) : await lockDaemon(ctx);
+  const outcome = {
+    status: installed.installed ? "updated" : "noUpdate",
+    ...base,
+    version: facts.version,
+    installed: installed.installed,
+    restarted: false
+  };
+  if (lock === void 0) {
+    return await record(ctx, options, {
+      ...outcome,
+      restartDeferred: true
+    });
+  }
+  try {
+    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
+    if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
+    return await record(ctx, options, result);
+  } catch (error) {
+    throw await recordFailure(ctx, options, error);
+  } finally {
+    await lock.release();
+  }
+}
+async function restartIfVersionDiffers(ctx, outcome, previousRelease, options) {
+  const { settings } = await loadSettings(ctx.paths);
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running") return outcome;
+  const info = await isAnswering(ctx.paths.socketPath);
+  if (info === void 0 || info.appServerVersion === outcome.version) {
+    return {
+      ...outcome,
+      ...info ? {
+        appServerVersion: info.appServerVersion
+      } : {}
+    };
+  }
+  const pending = await readPendingRestart(ctx.paths);
+  const rollbackTo = previousRelease ?? pending?.previousRelease;
+  const fromVersion = pending?.previousVersion ?? info.appServerVersion;
+  const done = await restartOrDefer(ctx, settings, {
+    kind: "update",
+    toVersion: outcome.version,
+    reason: `update ${info.appServerVersion} -> ${outcome.version}`,
+    previousRelease: rollbackTo,
+    previousVersion: fromVersion
+  }, () => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion), {
+    now: options.now,
+    idleGapMs: options.idleGapMs
+  });
+  if (!done.restarted) {
+    return {
+      ...outcome,
+      appServerVersion: info.appServerVersion,
+      restartPending: true,
+      pendingRestart: done.pendingRestart,
+      ...done.activeTurns !== void 0 ? {
+        activeTurns: done.activeTurns
+      } : {}
+    };
+  }
+  const spawned = done.result;
+  return {
+    ...outcome,
+    status: "updated",
+    version: spawned.facts.version,
+    restarted: true,
+    pid: spawned.record.pid,
+    appServerVersion: spawned.info.appServerVersion,
+    ...done.interrupted.length ? {
+      interruptedTurns: done.interrupted
+    } : {}
+  };
+}
+async function pruneReleases(ctx, previousRelease) {
+  const releases = `${ctx.paths.standaloneDir}/releases`;
+  const keep = /* @__PURE__ */ new Set();
+  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
+  keep.add(current.split("/").at(-1) ?? "");
+  if (previousRelease) keep.add(previousRelease);
+  const state = await readServerState(ctx.paths);
+  if (state.kind === "running") {
+    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
+    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
+    keep.add(inRelease.split("/")[0]);
+  }
+  for await (const entry of Deno.readDir(releases)) {
+    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
+    await Deno.remove(`${releases}/${entry.name}`, {
+      recursive: true
+    }).catch(() => {
+    });
+  }
+}
+async function recordFailure(ctx, options, error) {
+  if (options.updaterPass) {
+    await patchUpdaterState(ctx.paths, {
+      lastCheck: new Date(ctx.clock.now()).toISOString(),
+      lastResult: `error: ${describeError(error).split("\n")[0]}`
+    }).catch(() => {
+    });
+  }
+  return error;
+}
+async function record(ctx, options, result) {
+  if (!options.updaterPass) return result;
+  await patchUpdaterState(ctx.paths, {
+    lastCheck: new Date(ctx.clock.now()).toISOString(),
+    lastResult: passSummary(result)
+  });
+  return result;
+}
+var RELEASE_NAME;
+var init_update = __esm({
+  "lib/update.ts"() {
+    init_server_record();
+    init_daemon_lock();
+    init_errors();
+    init_app_server_spawn();
+    init_context();
+    init_stop();
+    init_logs();
+    init_updater_log();
+    init_paths();
+    init_managed_binary();
+    init_control_socket();
+    init_settings();
+    init_updater_state();
+    init_version();
+    init_deferred_restart();
+    init_pending();
+    RELEASE_NAME = /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
+  }
+});
+
+// lib/idle/apply_pending.ts
+var apply_pending_exports = {};
+__export(apply_pending_exports, {
+  applyPendingRestart: () => applyPendingRestart,
+  restartWhenIdle: () => restartWhenIdle
+});
+async function applyPendingRestart(options = {}) {
+  const ctx = createContext(options);
+  if (await readPendingRestart(ctx.paths) === void 0) return {
+    status: "none"
+  };
+  await ensureStateDir(ctx.paths);
+  const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
+  if (lock === void 0) return {
+    status: "busy"
+  };
+  try {
+    const pending = await readPendingRestart(ctx.paths);
+    if (pending === void 0) return {
+      status: "none"
+    };
+    const state = await readServerState(ctx.paths);
+    const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : void 0;
+    const moot = state.kind !== "running" ? "no app-server running" : pending.toVersion !== null && info?.appServerVersion === pending.toVersion ? `already serving ${pending.toVersion}` : void 0;
+    if (moot !== void 0) {
+      await clearPendingRestart(ctx.paths);
+      await logRestartEvent(ctx.paths, ctx.clock.now(), `pending restart dropped: ${moot}`);
+      return {
+        status: "cleared"
+      };
+    }
+    const { settings } = await loadSettings(ctx.paths);
+    const intent = {
+      kind: pending.kind ?? "update",
+      toVersion: pending.toVersion,
+      reason: pending.reason,
+      previousRelease: pending.previousRelease,
+      previousVersion: pending.previousVersion
+    };
+    const deferOptions = {
+      idleGapMs: options.idleGapMs
+    };
+    if (intent.kind === "restart") {
+      const done2 = await restartOrDefer(ctx, settings, intent, () => restartLocked(ctx, settings), deferOptions);
+      if (!done2.restarted) return waiting(done2);
+      return applied(done2.result.pid, done2.result.appServerVersion, done2.interrupted);
+    }
+    const { restartOntoNewRelease: restartOntoNewRelease2 } = await Promise.resolve().then(() => (init_update(), update_exports));
+    const done = await restartOrDefer(ctx, settings, intent, () => restartOntoNewRelease2(ctx, settings, intent.previousRelease, intent.previousVersion ?? null), deferOptions);
+    if (!done.restarted) return waiting(done);
+    return applied(done.result.record.pid, done.result.info.appServerVersion, done.interrupted);
+  } finally {
+    await lock.release();
+  }
+}
+function waiting(done) {
+  return {
+    status: "waiting",
+    pendingRestart: done.pendingRestart,
+    ...done.activeTurns !== void 0 ? {
+      activeTurns: done.activeTurns
+    } : {}
+  };
+}
+function applied(pid, appServerVersion, interrupted2) {
+  return {
+    status: "applied",
+    ...typeof pid === "number" ? {
+      pid
+    } : {},
+    ...appServerVersion ? {
+      appServerVersion
+    } : {},
+    ...interrupted2.length ? {
+      interruptedTurns: interrupted2
+    } : {}
+  };
+}
+async function restartWhenIdle(ctx, settings, reason, options = {}) {
+  const done = await restartOrDefer(ctx, settings, {
+    kind: "restart",
+    toVersion: null,
+    reason
+  }, () => restartLocked(ctx, settings), options);
+  return done.restarted ? {
+    restarted: true,
+    result: done.result,
+    interruptedTurns: done.interrupted
+  } : done;
+}
+var init_apply_pending = __esm({
+  "lib/idle/apply_pending.ts"() {
+    init_daemon_lock();
+    init_context();
+    init_control_socket();
+    init_server_record();
+    init_restart();
+    init_settings();
+    init_paths();
+    init_deferred_restart();
+    init_pending();
+  }
+});
+
+// lib/remote_control/restart_seam.ts
+async function restartToApply(ctx, settings, reason) {
+  const outcome = await restartWhenIdle(ctx, settings, reason);
+  if (!outcome.restarted) return outcome;
+  return {
+    ...outcome,
+    result: await withUpdaterEnsured(ctx, settings, outcome.result)
+  };
+}
+var init_restart_seam = __esm({
+  "lib/remote_control/restart_seam.ts"() {
+    init_apply_pending();
+    init_start();
+  }
+});
+
+// lib/remote_control/apply.ts
+function defaultHome() {
+  try {
+    return resolveCodexHome();
+  } catch {
+    return void 0;
+  }
+}
+function judged(ctx, enabled, application, timedOut) {
+  const view = application.remoteControl;
+  if (!enabled) {
+    if (view !== null && view.status !== "disabled") {
+      application.warnings.push(`the app-server still reports remote control "${view.status}" after disabling`);
+    }
+    return application;
+  }
+  if (view !== null && (view.status === "errored" || view.status === "disabled")) {
+    const message = application.remoteControlReason ?? `the app-server reports remote control "${view.status}"`;
+    application.unavailable = {
+      message,
+      hint: refusalHint(message, ctx.paths.codexHome, defaultHome())
+    };
+  } else if (view !== null && timedOut) {
+    application.warnings.push(notConnectedWarning(view, void 0, true, settleTimeoutOf(ctx)));
+  }
+  return application;
+}
+async function viaRestart(ctx, settings, record2, why) {
+  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
+  const enabled = settings.remoteControlEnabled;
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleTimeoutOf(ctx),
+    settle: enabled && outcome.restarted,
+    explain: enabled && outcome.restarted
+  });
+  const common = {
+    remoteControl: view.remoteControl,
+    ...view.remoteControlReason ? {
+      remoteControlReason: view.remoteControlReason
+    } : {}
+  };
+  if (!outcome.restarted) {
+    return {
+      ...common,
+      applied: "pendingRestart",
+      pid: record2.pid,
+      ...view.info ? {
+        appServerVersion: view.info.appServerVersion
+      } : {},
+      pendingRestart: outcome.pendingRestart,
+      warnings: [
+        `the app-server restarts with the new setting once its running turns end: ${why}`
+      ]
+    };
+  }
+  const restarted = outcome.result;
+  return judged(ctx, enabled, {
+    ...common,
+    applied: "restart",
+    pid: restarted.pid,
+    ...restarted.appServerVersion ? {
+      appServerVersion: restarted.appServerVersion
+    } : {},
+    warnings: [
+      ...restarted.warnings ?? [],
+      `restarted the app-server to apply the setting: ${why}`
+    ]
+  }, view.timedOut ?? false);
+}
+async function applyToRunning(ctx, settings, record2) {
+  const enabled = settings.remoteControlEnabled;
+  let client;
+  try {
+    client = await connectForTurns(ctx.paths.socketPath, ctx.options.probeTimeoutMs);
+  } catch (error) {
+    return await viaRestart(ctx, settings, record2, `could not ask the app-server: ${describeError(error)}`);
+  }
+  const base = {
+    pid: record2.pid,
+    appServerVersion: client.info.appServerVersion
+  };
+  let outcome;
+  try {
+    outcome = await switchRemoteControl(client, enabled, {
+      settleTimeoutMs: settleTimeoutOf(ctx)
+    });
+  } catch (error) {
+    await client.close();
+    return await viaRestart(ctx, settings, record2, `the app-server stopped answering: ${describeError(error)}`);
+  } finally {
+    await client.close();
+  }
+  switch (outcome.kind) {
+    case "unsupported": {
+      const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
+      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, record2, why);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: null,
+        remoteControlReason: why,
+        warnings: []
+      };
+    }
+    case "refused": {
+      if (!enabled && isPolicyRefusal(outcome.message)) {
+        return {
+          ...base,
+          applied: "unchanged",
+          remoteControl: outcome.view,
+          remoteControlReason: outcome.message,
+          warnings: []
+        };
+      }
+      if (!enabled) return await viaRestart(ctx, settings, record2, outcome.message);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: outcome.view,
+        remoteControlReason: outcome.message,
+        warnings: [],
+        unavailable: {
+          message: outcome.message,
+          hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome())
+        }
+      };
+    }
+    case "switched":
+      return judged(ctx, enabled, {
+        ...base,
+        applied: outcome.sent ? "live" : "unchanged",
+        remoteControl: outcome.view,
+        ...outcome.reason ? {
+          remoteControlReason: outcome.reason
+        } : {},
+        warnings: []
+      }, outcome.timedOut);
+  }
+}
+var init_apply = __esm({
+  "lib/remote_control/apply.ts"() {
+    init_app_server_spawn();
+    init_errors();
+    init_paths();
+    init_probe();
+    init_protocol();
+    init_restart_seam();
+    init_session();
+    init_view();
+  }
+});
+
+// lib/remote_control.ts
+var remote_control_exports = {};
+__export(remote_control_exports, {
+  REMOTE_CONTROL_SETTLE_TIMEOUT_MS: () => REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
+  setRemoteControl: () => setRemoteControl
+});
+async function setRemoteControl(enabled, options = {}) {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running" && await probe(ctx)) {
+    if (state.kind === "unverifiable") throw unverifiable(ctx, state);
+    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+    const unmanaged = unmanagedServer(ctx, owner);
+    throw new CodexdError("UNMANAGED_SERVER", unmanaged.message, owner?.ours ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control` : unmanaged.hint, {
+      ...unmanaged.details,
+      remoteControlEnabled: before.remoteControlEnabled,
+      persisted: false
+    });
+  }
+  const changed = before.remoteControlEnabled !== enabled;
+  const settings = changed ? await updateSettings(ctx.paths, {
+    remoteControlEnabled: enabled
+  }) : before;
+  const live = state.kind === "running" ? await applyToRunning(ctx, settings, state.record) : void 0;
+  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
+  const result = {
+    status: enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled",
+    backend: live ? "pid" : null,
+    pid: live?.pid ?? null,
+    managed: live !== void 0,
+    remoteControlEnabled: enabled,
+    applied: live?.applied ?? "nextStart",
+    restarted: live?.applied === "restart",
+    remoteControl: live?.remoteControl ?? null,
+    remoteControlReason: live ? live.remoteControlReason ?? null : "no app-server is running; the setting applies at the next start",
+    socketPath: ctx.paths.socketPath,
+    cliVersion: facts?.version ?? null,
+    appServerVersion: live?.appServerVersion ?? null,
+    codexdVersion: CODEXD_VERSION,
+    changed: changed || live?.applied === "live" || live?.applied === "restart",
+    ...live?.warnings.length ? {
+      warnings: live.warnings
+    } : {},
+    ...live?.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
+    } : {}
+  };
+  if (live?.unavailable) {
+    throw new CodexdError("REMOTE_CONTROL_UNAVAILABLE", `The app-server on ${ctx.paths.socketPath} cannot enable remote control: ${live.unavailable.message}. The setting stays persisted and applies once that is fixed.`, live.unavailable.hint, {
+      remoteControlEnabled: true,
+      persisted: true,
+      restarted: result.restarted,
+      pid: live.pid,
+      remoteControl: live.remoteControl
+    });
+  }
+  return result;
+}
+var init_remote_control = __esm({
+  "lib/remote_control.ts"() {
+    init_server_record();
+    init_context();
+    init_errors();
+    init_managed_binary();
+    init_result();
+    init_socket_owner();
+    init_settings();
+    init_version();
+    init_apply();
+    init_session();
   }
 });
 
@@ -4540,215 +6069,11 @@ var init_interrupt = __esm({
   }
 });
 
-// lib/update.ts
-var update_exports = {};
-__export(update_exports, {
-  update: () => update
-});
-async function install2(ctx, settings, options) {
-  const source = options.source ?? settings.updater.source;
-  if (source === "install-sh") {
-    const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
-    const result2 = await installFromScript2(ctx.paths, {
-      release: options.version,
-      signal: options.signal
-    });
-    return {
-      installed: result2.installed
-    };
-  }
-  const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
-  const result = await installFromNpm2(ctx.paths, {
-    version: options.version,
-    registry: options.registry,
-    onProgress: options.onProgress,
-    signal: options.signal
-  });
-  return {
-    installed: result.installed,
-    previousRelease: result.previousRelease
-  };
-}
-async function restartOntoNewRelease(ctx, settings, previousRelease, previousVersion) {
-  const binary = binaryFor(ctx, settings);
-  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
-  try {
-    return await spawnAppServer(ctx, settings, binary);
-  } catch (error) {
-    if (previousRelease === void 0) throw error;
-    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
-    await swapCurrentRelease2(ctx.paths, previousRelease);
-    await patchUpdaterState(ctx.paths, {
-      skipVersion: failedVersion
-    });
-    const details = {
-      rolledBack: true,
-      failedVersion,
-      rolledBackTo: previousVersion
-    };
-    try {
-      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
-    } catch (again) {
-      throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${describeError(again)}`, "codexd logs", {
-        ...details,
-        serving: false
-      });
-    }
-    throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${describeError(error).split("\n")[0]}`, "codexd logs", {
-      ...details,
-      serving: true
-    });
-  }
-}
-async function update(options = {}) {
-  const ctx = createContext(options);
-  const { settings } = await loadSettings(ctx.paths);
-  const binary = binaryFor(ctx, settings);
-  const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
-  const base = {
-    previousVersion: previousFacts?.version ?? null,
-    managedCodexPath: binary.path,
-    socketPath: ctx.paths.socketPath,
-    codexdVersion: CODEXD_VERSION
-  };
-  const nothing = (reason) => ({
-    status: "noUpdate",
-    reason,
-    ...base,
-    version: base.previousVersion,
-    installed: false,
-    restarted: false
-  });
-  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
-  await (await Promise.resolve().then(() => (init_layout(), layout_exports))).sweepIfIdle(ctx.paths);
-  if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
-    return await record(ctx, options, nothing("autoUpdateDisabled"));
-  }
-  let installed;
-  try {
-    installed = await install2(ctx, settings, options);
-  } catch (error) {
-    throw await recordFailure(ctx, options, error);
-  }
-  const facts = await readBinaryFacts(ctx.paths, binary.path);
-  const { skipVersion } = await readUpdaterState(ctx.paths);
-  if (installed.installed && installed.previousRelease !== void 0 && skipVersion !== void 0 && facts.version === skipVersion && !options.version) {
-    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
-    await swapCurrentRelease2(ctx.paths, installed.previousRelease);
-    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
-  }
-  const lock = options.updaterPass ? await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock) : await lockDaemon(ctx);
-  const outcome = {
-    status: installed.installed ? "updated" : "noUpdate",
-    ...base,
-    version: facts.version,
-    installed: installed.installed,
-    restarted: false
-  };
-  if (lock === void 0) {
-    return await record(ctx, options, {
-      ...outcome,
-      restartDeferred: true
-    });
-  }
-  try {
-    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease);
-    if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
-    return await record(ctx, options, result);
-  } catch (error) {
-    throw await recordFailure(ctx, options, error);
-  } finally {
-    await lock.release();
-  }
-}
-async function restartIfVersionDiffers(ctx, outcome, previousRelease) {
-  const { settings } = await loadSettings(ctx.paths);
-  const state = await readServerState(ctx.paths);
-  if (state.kind !== "running") return outcome;
-  const info = await isAnswering(ctx.paths.socketPath);
-  if (info === void 0 || info.appServerVersion === outcome.version) {
-    return {
-      ...outcome,
-      ...info ? {
-        appServerVersion: info.appServerVersion
-      } : {}
-    };
-  }
-  const spawned = await restartOntoNewRelease(ctx, settings, previousRelease, outcome.previousVersion);
-  return {
-    ...outcome,
-    status: "updated",
-    version: spawned.facts.version,
-    restarted: true,
-    pid: spawned.record.pid,
-    appServerVersion: spawned.info.appServerVersion
-  };
-}
-async function pruneReleases(ctx, previousRelease) {
-  const releases = `${ctx.paths.standaloneDir}/releases`;
-  const keep = /* @__PURE__ */ new Set();
-  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
-  keep.add(current.split("/").at(-1) ?? "");
-  if (previousRelease) keep.add(previousRelease);
-  const state = await readServerState(ctx.paths);
-  if (state.kind === "running") {
-    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
-    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
-    keep.add(inRelease.split("/")[0]);
-  }
-  for await (const entry of Deno.readDir(releases)) {
-    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
-    await Deno.remove(`${releases}/${entry.name}`, {
-      recursive: true
-    }).catch(() => {
-    });
-  }
-}
-async function recordFailure(ctx, options, error) {
-  if (options.updaterPass) {
-    await patchUpdaterState(ctx.paths, {
-      lastCheck: new Date(ctx.clock.now()).toISOString(),
-      lastResult: `error: ${describeError(error).split("\n")[0]}`
-    }).catch(() => {
-    });
-  }
-  return error;
-}
-async function record(ctx, options, result) {
-  if (!options.updaterPass) return result;
-  const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
-  await patchUpdaterState(ctx.paths, {
-    lastCheck: new Date(ctx.clock.now()).toISOString(),
-    lastResult: result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary
-  });
-  await capLog(ctx.paths.logFile);
-  await capLog(ctx.paths.updaterLogFile);
-  return result;
-}
-var RELEASE_NAME;
-var init_update = __esm({
-  "lib/update.ts"() {
-    init_server_record();
-    init_daemon_lock();
-    init_errors();
-    init_app_server_spawn();
-    init_context();
-    init_stop();
-    init_logs();
-    init_managed_binary();
-    init_control_socket();
-    init_settings();
-    init_updater_state();
-    init_version();
-    RELEASE_NAME = /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
-  }
-});
-
 // lib/supervise.ts
 var supervise_exports = {};
 __export(supervise_exports, {
   decideRestart: () => decideRestart,
+  describeSupervision: () => describeSupervision,
   nextBackoffSeconds: () => nextBackoffSeconds,
   superviseOnce: () => superviseOnce
 });
@@ -4780,16 +6105,55 @@ function decideRestart(state, policy, nowMs) {
   };
 }
 async function writeHoldoff(stateDir, untilMs) {
-  await Deno.writeTextFile(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1e3)}
+  await writeFileAtomic(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1e3)}
 `);
 }
 async function superviseOnce(options = {}) {
-  const ctx = createContext(options);
+  let paths;
+  try {
+    paths = daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+  }
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await superviseWith(ctx);
+    const line = describeSupervision(result);
+    if (line) await appendUpdaterLog(paths, `supervise: ${line}`);
+    return result;
+  } catch (error) {
+    const first = describeError(error).split("\n")[0];
+    const code = error instanceof CodexdError ? `${error.code}: ` : "";
+    if (paths) await appendUpdaterLog(paths, `supervise: error: ${code}${first}`);
+    throw error;
+  }
+}
+function describeSupervision(result) {
+  const why = (result.message ?? "").split("\n")[0];
+  switch (result.status) {
+    case "healthy":
+      return void 0;
+    case "busy":
+      return "skipped: another codexd command holds daemon.lock";
+    case "down":
+      return "skipped: stopped by the user";
+    case "waiting":
+      return "app-server down; waiting out the backoff";
+    case "restarted":
+      return `restarted the app-server (pid ${result.pid})`;
+    case "restartFailed":
+      return `restart failed: ${why}`;
+    case "gaveUp":
+      return `${why}; not restarting until codexd start`;
+  }
+}
+async function superviseWith(ctx) {
   await ensureStateDir(ctx.paths);
   const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
   if (lock === void 0) return {
     status: "busy"
   };
+  await capLogs(ctx.paths);
   try {
     try {
       await Deno.stat(join(ctx.paths.stateDir, DOWN_FILE));
@@ -4876,11 +6240,985 @@ var init_supervise = __esm({
     init_daemon_lock();
     init_errors();
     init_context();
+    init_updater_log();
     init_start();
     init_paths();
+    init_logs();
+    init_atomic_file();
     init_settings();
     init_down_marker();
     init_updater_state();
+  }
+});
+
+// lib/remote_control/status_probe.ts
+async function readServerStatus(socketPath, timeoutMs) {
+  let client;
+  try {
+    client = await connectForTurns(socketPath, timeoutMs);
+  } catch {
+    return {
+      activeTurns: null,
+      activeTurnsReason: "app-server not answering",
+      remoteControl: null,
+      remoteControlReason: NOT_ANSWERING
+    };
+  }
+  try {
+    let turns;
+    try {
+      const count = await countActiveTurns(client, Math.max(timeoutMs, 1e3));
+      turns = {
+        info: client.info,
+        activeTurns: count.activeTurns,
+        via: count.via
+      };
+    } catch (error) {
+      turns = {
+        info: client.info,
+        activeTurns: null,
+        activeTurnsReason: `cannot count turns: ${describeError(error)}`
+      };
+    }
+    const view = await readViewOn(client, {
+      requestTimeoutMs: Math.max(timeoutMs, 1e3)
+    });
+    return {
+      ...turns,
+      remoteControl: view.remoteControl,
+      ...view.remoteControlReason ? {
+        remoteControlReason: view.remoteControlReason
+      } : {}
+    };
+  } finally {
+    await client.close();
+  }
+}
+var init_status_probe = __esm({
+  "lib/remote_control/status_probe.ts"() {
+    init_errors();
+    init_probe();
+    init_view();
+  }
+});
+
+// lib/autostart/name.ts
+function fnv1a32(text) {
+  let hash = 2166136261;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 16777619) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+function serviceName(codexHome) {
+  const slug = codexHome.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(-40).replace(/^-+/, "");
+  return `${SERVICE_PREFIX}-${slug ? `${slug}-` : ""}${fnv1a32(codexHome)}`;
+}
+function unitFileName(codexHome) {
+  return `${serviceName(codexHome)}.service`;
+}
+function launchdLabel(codexHome) {
+  return `${LAUNCHD_LABEL_PREFIX}.${serviceName(codexHome).slice(SERVICE_PREFIX.length + 1)}`;
+}
+var LAUNCHD_LABEL_PREFIX, SERVICE_PREFIX;
+var init_name = __esm({
+  "lib/autostart/name.ts"() {
+    LAUNCHD_LABEL_PREFIX = "dev.codexd";
+    SERVICE_PREFIX = "codexd";
+  }
+});
+
+// lib/autostart/read.ts
+function userUnitDir(locations = {}) {
+  if (locations.unitDir) return locations.unitDir;
+  const config = Deno.env.get("XDG_CONFIG_HOME");
+  if (config?.startsWith("/")) return `${config}/systemd/user`;
+  return `${homeDir(locations)}/.config/systemd/user`;
+}
+function homeDir(locations) {
+  const home = locations.home ?? Deno.env.get("HOME");
+  if (!home) throw new Error("Cannot locate the user's unit directory: HOME is not set");
+  return home;
+}
+function currentUser(locations = {}) {
+  const named = locations.user ?? Deno.env.get("USER") ?? Deno.env.get("LOGNAME");
+  if (named) return named;
+  const uid = Deno.uid();
+  try {
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const fields = line.split(":");
+      if (fields.length > 2 && Number(fields[2]) === uid) return fields[0];
+    }
+  } catch {
+  }
+  return String(uid);
+}
+function autostartFiles(codexHome, locations = {}) {
+  const os = locations.os ?? Deno.build.os;
+  if (os === "darwin") {
+    return {
+      manager: "launchd",
+      unit: `${homeDir(locations)}/Library/LaunchAgents/${launchdLabel(codexHome)}.plist`
+    };
+  }
+  if (os !== "linux") return void 0;
+  const dir = userUnitDir(locations);
+  const name = unitFileName(codexHome);
+  return {
+    manager: "systemd-user",
+    unit: `${dir}/${name}`,
+    wantsLink: `${dir}/default.target.wants/${name}`
+  };
+}
+function present(path, followLinks = true) {
+  try {
+    if (followLinks) Deno.statSync(path);
+    else Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function lingerEnabled(user, lingerDir = LINGER_DIR) {
+  return present(`${lingerDir}/${user}`);
+}
+function readAutostart(codexHome, locations = {}) {
+  try {
+    const files = autostartFiles(codexHome, locations);
+    if (files === void 0 || !present(files.unit)) return null;
+    if (files.manager === "launchd") return {
+      manager: "launchd",
+      unit: files.unit,
+      enabled: true
+    };
+    return {
+      manager: "systemd-user",
+      unit: files.unit,
+      enabled: files.wantsLink !== void 0 && present(files.wantsLink, false),
+      linger: lingerEnabled(currentUser(locations), locations.lingerDir)
+    };
+  } catch {
+    return null;
+  }
+}
+var LINGER_DIR;
+var init_read = __esm({
+  "lib/autostart/read.ts"() {
+    init_name();
+    LINGER_DIR = "/var/lib/systemd/linger";
+  }
+});
+
+// lib/status.ts
+var status_exports = {};
+__export(status_exports, {
+  status: () => status
+});
+async function status(options = {}) {
+  const ctx = createContext(options);
+  const { paths } = ctx;
+  const settings = await loadSettingsLenient(paths);
+  const binary = binaryFor(ctx, settings);
+  const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
+    readServerState(paths),
+    // One connection: initialize (experimentalApi), the running-turn count and
+    // remoteControl/status/read.
+    readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
+    // The cache only: `status` never runs the binary (it may hang).
+    cachedBinaryFacts(paths, binary.path),
+    readPidState(paths.updaterPidFile),
+    readUpdaterState(paths),
+    readPendingRestart(paths)
+  ]);
+  const info = turns.info;
+  const running = state.kind === "running";
+  const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : void 0;
+  return {
+    status: info ? "running" : "stopped",
+    backend: running ? "pid" : null,
+    pid: running ? state.record.pid : owner?.pid ?? null,
+    managed: running,
+    ...running ? {
+      uptimeSeconds: Math.max(0, Math.round((ctx.clock.now() - state.startTime.getTime()) / 1e3))
+    } : {},
+    pidRecord: state.kind,
+    pidRecordFile: state.kind === "missing" ? null : state.file,
+    ...state.kind === "stale" || state.kind === "unverifiable" ? {
+      pidRecordReason: state.reason
+    } : {},
+    managedCodexPath: binary.path,
+    managedCodexExists: facts !== void 0 || binaryExists2(binary.path),
+    managedCodexVersion: facts?.version ?? null,
+    socketPath: paths.socketPath,
+    cliVersion: facts?.version ?? null,
+    appServerVersion: info?.appServerVersion ?? null,
+    codexdVersion: CODEXD_VERSION,
+    remoteControlEnabled: settings.remoteControlEnabled,
+    remoteControl: turns.remoteControl,
+    remoteControlReason: turns.remoteControlReason ?? null,
+    updater: {
+      running: updaterRecord.kind === "running",
+      ...updaterRecord.kind === "running" ? {
+        pid: updaterRecord.record.pid
+      } : {},
+      enabled: settings.updater.enabled,
+      autoUpdateEnabled: settings.updater.autoUpdateEnabled,
+      ...updaterState
+    },
+    activeTurns: turns.activeTurns,
+    ...turns.activeTurnsReason ? {
+      activeTurnsReason: turns.activeTurnsReason
+    } : {},
+    pendingRestart: pending ? publicPending(pending) : null,
+    logPath: paths.logFile,
+    updaterLogPath: paths.updaterLogFile,
+    ...info ? {} : unsafeSocket(paths.socketPath),
+    autostart: readAutostart(paths.codexHome)
+  };
+}
+function unsafeSocket(socketPath) {
+  const problem = socketProblem(socketPath);
+  return problem ? {
+    socketUnsafe: problem
+  } : {};
+}
+function binaryExists2(path) {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+var init_status = __esm({
+  "lib/status.ts"() {
+    init_server_record();
+    init_control_socket();
+    init_status_probe();
+    init_pending();
+    init_context();
+    init_managed_binary();
+    init_read();
+    init_pid_record();
+    init_settings();
+    init_socket_owner();
+    init_updater_state();
+    init_version();
+    init_socket_path();
+  }
+});
+
+// lib/autostart/exec.ts
+async function runHelper(path, args, options = {}) {
+  const { timeoutMs = HELPER_TIMEOUT_MS, env } = options;
+  let child;
+  try {
+    child = new Deno.Command(path, {
+      args,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped"
+    }).spawn();
+  } catch (error) {
+    return {
+      success: false,
+      code: -1,
+      stdout: "",
+      stderr: String(error),
+      timedOut: false
+    };
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+    }
+  }, timeoutMs);
+  try {
+    const out = await child.output();
+    const decoder3 = new TextDecoder();
+    const stderr = decoder3.decode(out.stderr);
+    return {
+      success: out.success && !timedOut,
+      code: timedOut ? -1 : out.code,
+      stdout: decoder3.decode(out.stdout),
+      stderr: timedOut ? `${stderr}killed after ${timeoutMs} ms`.trim() : stderr,
+      timedOut
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+function helperError(run) {
+  const text = (run.stderr.trim() || run.stdout.trim()).split("\n").filter(Boolean);
+  return text.length ? text.join(" ").slice(0, 500) : `exit code ${run.code}`;
+}
+var HELPER_TIMEOUT_MS;
+var init_exec = __esm({
+  "lib/autostart/exec.ts"() {
+    HELPER_TIMEOUT_MS = 3e4;
+  }
+});
+
+// lib/autostart/systemd.ts
+function diagnoseSystemd(facts) {
+  if (facts.booted && facts.systemctl) return void 0;
+  const what = !facts.booted ? `this machine was not booted by systemd (PID 1 is ${facts.pid1 ? `"${facts.pid1}"` : "unknown"}, /run/systemd/system is missing)` : "systemctl is not installed";
+  const hint = facts.wsl ? "enable systemd in WSL: add [boot] systemd=true to /etc/wsl.conf, run `wsl --shutdown`, reopen; or run `codexd bootstrap` from your own startup script" : facts.container ? "in a container, start codexd from its entrypoint instead: codexd bootstrap" : !facts.booted ? "start codexd from your init system or a @reboot cron job: codexd bootstrap" : "install systemd (apt-get install systemd), or start codexd from your own startup script: codexd bootstrap";
+  return {
+    message: `Cannot enable autostart: no systemd user manager: ${what}`,
+    hint
+  };
+}
+function exists(path) {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function readSystemdFacts() {
+  let pid1;
+  let version2 = "";
+  try {
+    pid1 = Deno.readTextFileSync("/proc/1/comm").trim();
+  } catch {
+  }
+  try {
+    version2 = Deno.readTextFileSync("/proc/version");
+  } catch {
+  }
+  return {
+    booted: exists("/run/systemd/system"),
+    systemctl: TOOL_DIRS.map((dir) => `${dir}/systemctl`).find(exists),
+    pid1,
+    wsl: /microsoft/i.test(version2),
+    container: exists("/.dockerenv") || exists("/run/.containerenv") || Deno.env.get("container") !== void 0
+  };
+}
+function systemctlEnv(env = Deno.env.toObject(), uid = Deno.uid() ?? 0) {
+  return env.XDG_RUNTIME_DIR ? {} : {
+    XDG_RUNTIME_DIR: `/run/user/${uid}`
+  };
+}
+async function connectUserManager(options = {}) {
+  const facts = options.facts ?? readSystemdFacts();
+  const problem = diagnoseSystemd(facts);
+  if (problem) throw new CodexdError("AUTOSTART_UNAVAILABLE", problem.message, problem.hint);
+  const systemctl = facts.systemctl;
+  const env = systemctlEnv();
+  const manager = {
+    systemctl: (args, job = false) => runHelper(systemctl, [
+      "--user",
+      ...args
+    ], {
+      env,
+      timeoutMs: job ? options.jobTimeoutMs ?? SYSTEMCTL_JOB_TIMEOUT_MS : options.systemctlTimeoutMs ?? SYSTEMCTL_TIMEOUT_MS
+    })
+  };
+  const probe2 = await manager.systemctl([
+    "show",
+    "--property=Version"
+  ]);
+  if (!probe2.success) {
+    const runtime = env.XDG_RUNTIME_DIR ?? Deno.env.get("XDG_RUNTIME_DIR");
+    throw new CodexdError("AUTOSTART_UNAVAILABLE", `Cannot enable autostart: the systemd user manager does not answer (${helperError(probe2)})`, runtime && !exists(runtime) ? `${runtime} is missing: no user manager runs; sudo loginctl enable-linger ${Deno.env.get("USER") ?? "$USER"}, then retry` : "log in once so the user manager starts (or: sudo loginctl enable-linger $USER), then retry");
+  }
+  return manager;
+}
+async function ensureLinger(user, options = {}) {
+  const lingerDir = options.lingerDir ?? LINGER_DIR;
+  if (lingerEnabled(user, lingerDir)) return {
+    linger: true
+  };
+  const loginctl = TOOL_DIRS.map((dir) => `${dir}/loginctl`).find(exists);
+  const run = loginctl ? await runHelper(loginctl, [
+    "enable-linger",
+    user
+  ], {
+    timeoutMs: options.loginctlTimeoutMs ?? LOGINCTL_TIMEOUT_MS
+  }) : void 0;
+  if (run?.success && lingerEnabled(user, lingerDir)) return {
+    linger: true
+  };
+  const why = run ? helperError(run) : "loginctl is not installed";
+  return {
+    linger: false,
+    warning: `Cannot enable lingering for ${user} (${why}): the app-server will start at boot only after ${user} logs in. Fix: sudo loginctl enable-linger ${user}`
+  };
+}
+var SYSTEMCTL_TIMEOUT_MS, SYSTEMCTL_JOB_TIMEOUT_MS, LOGINCTL_TIMEOUT_MS, TOOL_DIRS;
+var init_systemd = __esm({
+  "lib/autostart/systemd.ts"() {
+    init_errors();
+    init_exec();
+    init_read();
+    SYSTEMCTL_TIMEOUT_MS = 3e4;
+    SYSTEMCTL_JOB_TIMEOUT_MS = 18e4;
+    LOGINCTL_TIMEOUT_MS = 2e4;
+    TOOL_DIRS = [
+      "/usr/bin",
+      "/bin"
+    ];
+  }
+});
+
+// lib/autostart/unit.ts
+function codexdArgv(spec, args) {
+  return [
+    spec.denoPath,
+    "run",
+    "-A",
+    spec.entry,
+    ...args,
+    "--codex-home",
+    spec.codexHome
+  ];
+}
+function rejectControlCharacters(value, what) {
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new Error(`Cannot write ${what} ${JSON.stringify(value)}: it contains a control character`);
+  }
+  return value;
+}
+function quoteExecArg(arg) {
+  rejectControlCharacters(arg, "unit argument");
+  const escaped = arg.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return escaped;
+  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+function execLine(argv) {
+  return argv.map(quoteExecArg).join(" ");
+}
+function environmentAssignment(name, value) {
+  rejectControlCharacters(value, "environment value");
+  const escaped = value.replaceAll("%", "%%").replaceAll("\\", "\\\\").replaceAll('"', '\\"');
+  return `"${name}=${escaped}"`;
+}
+function pathValue(path) {
+  return rejectControlCharacters(path, "unit path").replaceAll("%", "%%");
+}
+function renderSystemdUnit(spec) {
+  const name = unitFileName(spec.codexHome);
+  const stopTimeout = Math.round(spec.shutdownGraceSeconds) + UNIT_STOP_SLACK_SECONDS;
+  return [
+    `# Written by \`codexd enable-autostart\`; \`codexd disable-autostart\` removes it.`,
+    `# codexd supervises the app-server; this unit starts codexd's supervisor at boot.`,
+    `[Unit]`,
+    `Description=Codex app-server (codexd) for ${pathValue(spec.codexHome)}`,
+    ``,
+    `[Service]`,
+    // ExecStart returns once the app-server answers; its child, the updater
+    // loop, stays behind and is the main process systemd follows.
+    `Type=forking`,
+    `PIDFile=${pathValue(`${spec.stateDir}/${SERVICE_PID_FILE}`)}`,
+    `Environment=${environmentAssignment("CODEX_HOME", spec.codexHome)}`,
+    `Environment=${environmentAssignment(AUTOSTART_UNIT_ENV, name)}`,
+    `Environment=DENO_NO_UPDATE_CHECK=1`,
+    ...spec.denoDir ? [
+      `Environment=${environmentAssignment("DENO_DIR", spec.denoDir)}`
+    ] : [],
+    `ExecStart=${execLine(codexdArgv(spec, [
+      "autostart-start"
+    ]))}`,
+    `ExecReload=${execLine(codexdArgv(spec, [
+      "restart"
+    ]))}`,
+    `ExecStop=${execLine(codexdArgv(spec, [
+      "stop",
+      "--all"
+    ]))}`,
+    // Runs after every stop, also when the supervisor was killed (systemd then
+    // skips ExecStop): notes an abnormal end so the restart keeps a user's stop.
+    `ExecStopPost=${execLine(codexdArgv(spec, [
+      "autostart-stopped"
+    ]))}`,
+    // A supervisor killed by a signal comes back; one that exited (a user's
+    // `stop --all`, or supervision giving up: exit 3, the unit shows failed) does not.
+    `Restart=on-abnormal`,
+    // Stopping is ExecStop's job (codexd stop --all, graceful). When only the
+    // supervisor died, the app-server it watched keeps serving through the restart.
+    `KillMode=process`,
+    `RestartSec=${UNIT_RESTART_SECONDS}`,
+    `TimeoutStartSec=${UNIT_START_TIMEOUT_SECONDS}`,
+    `TimeoutStopSec=${stopTimeout}`,
+    ``,
+    `[Install]`,
+    `WantedBy=default.target`,
+    ``
+  ].join("\n");
+}
+function xmlEscape(text) {
+  return rejectControlCharacters(text, "plist string").replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+function renderLaunchdPlist(spec, logFile) {
+  const label = launchdLabel(spec.codexHome);
+  const argv = codexdArgv(spec, [
+    "autostart-start"
+  ]);
+  return [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">`,
+    `<!-- Written by codexd enable-autostart; codexd disable-autostart removes it. -->`,
+    `<plist version="1.0">`,
+    `<dict>`,
+    `  <key>Label</key>`,
+    `  <string>${xmlEscape(label)}</string>`,
+    `  <key>ProgramArguments</key>`,
+    `  <array>`,
+    ...argv.map((arg) => `    <string>${xmlEscape(arg)}</string>`),
+    `  </array>`,
+    `  <key>EnvironmentVariables</key>`,
+    `  <dict>`,
+    `    <key>CODEX_HOME</key>`,
+    `    <string>${xmlEscape(spec.codexHome)}</string>`,
+    `    <key>DENO_NO_UPDATE_CHECK</key>`,
+    `    <string>1</string>`,
+    ...spec.denoDir ? [
+      `    <key>DENO_DIR</key>`,
+      `    <string>${xmlEscape(spec.denoDir)}</string>`
+    ] : [],
+    `  </dict>`,
+    `  <key>RunAtLoad</key>`,
+    `  <true/>`,
+    `  <key>KeepAlive</key>`,
+    `  <dict>`,
+    `    <key>SuccessfulExit</key>`,
+    `    <false/>`,
+    `  </dict>`,
+    `  <key>ThrottleInterval</key>`,
+    `  <integer>${LAUNCHD_THROTTLE_SECONDS}</integer>`,
+    // The supervisor and the app-server run in their own sessions; never let
+    // launchd reap them when the start command exits.
+    `  <key>AbandonProcessGroup</key>`,
+    `  <true/>`,
+    `  <key>StandardErrorPath</key>`,
+    `  <string>${xmlEscape(logFile)}</string>`,
+    `</dict>`,
+    `</plist>`,
+    ``
+  ].join("\n");
+}
+function launchdDomain(uid, guiSession) {
+  return `${guiSession ? "gui" : "user"}/${uid}`;
+}
+function launchctlBootstrapArgs(domain, plistPath) {
+  return [
+    "bootstrap",
+    domain,
+    plistPath
+  ];
+}
+function launchctlBootoutArgs(domain, label) {
+  return [
+    "bootout",
+    `${domain}/${label}`
+  ];
+}
+function exitedAbnormally(exitCode, exitStatus) {
+  if (exitCode === "dumped") return true;
+  if (exitCode === "killed") return !CLEAN_SIGNALS.has((exitStatus ?? "").replace(/^SIG/, ""));
+  return false;
+}
+function keepsDownMarker(noteBootId, bootId) {
+  return noteBootId !== void 0 && noteBootId.trim() === bootId;
+}
+var UNIT_START_TIMEOUT_SECONDS, UNIT_STOP_SLACK_SECONDS, UNIT_RESTART_SECONDS, LAUNCHD_THROTTLE_SECONDS, SERVICE_PID_FILE, ABNORMAL_MARKER, AUTOSTART_UNIT_ENV, CLEAN_SIGNALS;
+var init_unit = __esm({
+  "lib/autostart/unit.ts"() {
+    init_name();
+    init_name();
+    UNIT_START_TIMEOUT_SECONDS = 120;
+    UNIT_STOP_SLACK_SECONDS = 30;
+    UNIT_RESTART_SECONDS = 5;
+    LAUNCHD_THROTTLE_SECONDS = 30;
+    SERVICE_PID_FILE = "autostart.pid";
+    ABNORMAL_MARKER = "autostart.abnormal";
+    AUTOSTART_UNIT_ENV = "CODEXD_AUTOSTART_UNIT";
+    CLEAN_SIGNALS = /* @__PURE__ */ new Set([
+      "HUP",
+      "INT",
+      "TERM",
+      "PIPE"
+    ]);
+  }
+});
+
+// lib/autostart/launchd.ts
+var launchd_exports = {};
+__export(launchd_exports, {
+  LAUNCHCTL_PATH: () => LAUNCHCTL_PATH,
+  LAUNCHCTL_TIMEOUT_MS: () => LAUNCHCTL_TIMEOUT_MS,
+  currentDomain: () => currentDomain,
+  loadAgent: () => loadAgent,
+  unloadAgent: () => unloadAgent
+});
+async function launchctl(args, timeoutMs) {
+  return await runHelper(LAUNCHCTL_PATH, args, {
+    timeoutMs
+  });
+}
+async function currentDomain(timeoutMs = LAUNCHCTL_TIMEOUT_MS) {
+  const uid = Deno.uid() ?? 0;
+  const gui = await launchctl([
+    "print",
+    `gui/${uid}`
+  ], timeoutMs);
+  return launchdDomain(uid, gui.success);
+}
+async function loadAgent(plistPath, label, timeoutMs = LAUNCHCTL_TIMEOUT_MS) {
+  const domain = await currentDomain(timeoutMs);
+  await launchctl(launchctlBootoutArgs(domain, label), timeoutMs);
+  const run = await launchctl(launchctlBootstrapArgs(domain, plistPath), timeoutMs);
+  if (!run.success) {
+    throw new CodexdError("AUTOSTART_UNAVAILABLE", `Cannot load the LaunchAgent ${plistPath} into ${domain}: ${helperError(run)}`, `launchctl bootstrap ${domain} ${plistPath}`);
+  }
+  return domain;
+}
+async function unloadAgent(label, timeoutMs = LAUNCHCTL_TIMEOUT_MS) {
+  const domain = await currentDomain(timeoutMs);
+  await launchctl(launchctlBootoutArgs(domain, label), timeoutMs);
+}
+var LAUNCHCTL_TIMEOUT_MS, LAUNCHCTL_PATH;
+var init_launchd = __esm({
+  "lib/autostart/launchd.ts"() {
+    init_errors();
+    init_exec();
+    init_unit();
+    LAUNCHCTL_TIMEOUT_MS = 3e4;
+    LAUNCHCTL_PATH = "/bin/launchctl";
+  }
+});
+
+// lib/autostart/command.ts
+var command_exports = {};
+__export(command_exports, {
+  autostartEntry: () => autostartEntry,
+  disableAutostart: () => disableAutostart,
+  enableAutostart: () => enableAutostart
+});
+function autostartEntry(moduleUrl = import.meta.url, mainModule = Deno.mainModule) {
+  const mod = moduleUrl === mainModule ? new URL(moduleUrl) : new URL("../../mod.ts", moduleUrl);
+  return mod.protocol === "file:" ? decodeURIComponent(mod.pathname) : mod.href;
+}
+async function describe(options, outcome, warnings) {
+  const now = await status(options);
+  return {
+    status: outcome,
+    autostart: readAutostart(createContext(options).paths.codexHome, options.locations),
+    backend: now.backend,
+    pid: now.pid,
+    managed: now.managed,
+    managedCodexPath: now.managedCodexPath,
+    managedCodexExists: now.managedCodexExists,
+    managedCodexVersion: now.managedCodexVersion,
+    socketPath: now.socketPath,
+    cliVersion: now.cliVersion,
+    appServerVersion: now.appServerVersion,
+    codexdVersion: now.codexdVersion,
+    appServerRunning: now.status === "running",
+    remoteControlEnabled: now.remoteControlEnabled,
+    ...warnings.length ? {
+      warnings
+    } : {}
+  };
+}
+function filesFor(codexHome, options) {
+  const files = autostartFiles(codexHome, {
+    ...options.locations,
+    os: options.os
+  });
+  if (files === void 0) {
+    throw new CodexdError("AUTOSTART_UNAVAILABLE", `Cannot enable autostart on ${options.os ?? Deno.build.os}: codexd knows systemd (Linux) and launchd (macOS) only`, "start codexd from your own startup script: codexd bootstrap");
+  }
+  return files;
+}
+async function writeServiceFiles(options, files) {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const wantRemote = options.remoteControl === true && !before.remoteControlEnabled;
+  const wantSupervision = !before.updater.enabled;
+  const settings = wantRemote || wantSupervision ? await updateSettings(ctx.paths, {
+    ...wantRemote ? {
+      remoteControlEnabled: true
+    } : {},
+    ...wantSupervision ? {
+      updater: {
+        enabled: true,
+        autoUpdateEnabled: false
+      }
+    } : {}
+  }) : before;
+  const spec = {
+    codexHome: ctx.paths.codexHome,
+    denoPath: Deno.execPath(),
+    entry: autostartEntry(options.moduleUrl),
+    stateDir: ctx.paths.stateDir,
+    shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    ...Deno.env.get("DENO_DIR")?.startsWith("/") ? {
+      denoDir: Deno.env.get("DENO_DIR")
+    } : {}
+  };
+  const text = files.manager === "launchd" ? renderLaunchdPlist(spec, ctx.paths.updaterLogFile) : renderSystemdUnit(spec);
+  const unitChanged = await readTextIfPresent(files.unit) !== text;
+  if (unitChanged) {
+    await Deno.mkdir(dirname2(files.unit), {
+      recursive: true
+    });
+    await writeFileAtomic(files.unit, text, {
+      mode: 420
+    });
+  }
+  return {
+    unitChanged,
+    settingsChanged: wantRemote || wantSupervision
+  };
+}
+function linked(path) {
+  if (path === void 0) return false;
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function mustSucceed(manager, args, job = false) {
+  const run = await manager.systemctl(args, job);
+  if (!run.success) {
+    const unit = args.at(-1) ?? "";
+    throw new CodexdError(job ? "NOT_READY" : "AUTOSTART_UNAVAILABLE", `Cannot run systemctl --user ${args.join(" ")}: ${helperError(run)}`, `systemctl --user status ${unit}; codexd logs`);
+  }
+}
+async function enableAutostart(options = {}) {
+  const codexHome = createContext(options).paths.codexHome;
+  const files = filesFor(codexHome, options);
+  const warnings = [];
+  if (files.manager === "launchd") {
+    const { loadAgent: loadAgent2 } = await Promise.resolve().then(() => (init_launchd(), launchd_exports));
+    const { unitChanged: unitChanged2, settingsChanged: settingsChanged2 } = await writeServiceFiles(options, files);
+    await loadAgent2(files.unit, launchdLabel(codexHome));
+    const already2 = !unitChanged2 && !settingsChanged2;
+    return await describe(options, already2 ? "alreadyEnabled" : "enabled", warnings);
+  }
+  const manager = await connectUserManager(options.systemd);
+  const wasLinked = linked(files.wantsLink);
+  const { unitChanged, settingsChanged } = await writeServiceFiles(options, files);
+  const unit = unitFileName(codexHome);
+  if (unitChanged) await mustSucceed(manager, [
+    "daemon-reload"
+  ]);
+  await mustSucceed(manager, [
+    "enable",
+    unit
+  ]);
+  const linger = await ensureLinger(currentUser(options.locations), {
+    ...options.systemd,
+    lingerDir: options.locations?.lingerDir
+  });
+  if (linger.warning) warnings.push(linger.warning);
+  const hint = linger.linger ? void 0 : `sudo loginctl enable-linger ${currentUser(options.locations)}`;
+  const active = (await manager.systemctl([
+    "is-active",
+    unit
+  ])).stdout.trim() === "active";
+  if (!active) await mustSucceed(manager, [
+    "start",
+    unit
+  ], true);
+  else if (settingsChanged) await mustSucceed(manager, [
+    "reload",
+    unit
+  ], true);
+  const already = wasLinked && !unitChanged && !settingsChanged && active;
+  const result = await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
+  return hint ? {
+    ...result,
+    hint
+  } : result;
+}
+async function disableAutostart(options = {}) {
+  const codexHome = createContext(options).paths.codexHome;
+  const files = filesFor(codexHome, options);
+  const warnings = [];
+  if (!linked(files.unit) && !linked(files.wantsLink)) {
+    return await describe(options, "alreadyDisabled", warnings);
+  }
+  const wasRunning = (await status(options)).status === "running";
+  if (files.manager === "launchd") {
+    const { unloadAgent: unloadAgent2 } = await Promise.resolve().then(() => (init_launchd(), launchd_exports));
+    await unloadAgent2(launchdLabel(codexHome));
+    await removeIfPresent(files.unit);
+    return await describe(options, "disabled", warnings);
+  }
+  const unit = unitFileName(codexHome);
+  const manager = await connectUserManager(options.systemd).catch((error) => {
+    warnings.push(`${error.message}; removed the unit files only`);
+    return void 0;
+  });
+  if (manager) {
+    const run = await manager.systemctl([
+      "disable",
+      "--now",
+      unit
+    ], true);
+    if (!run.success) warnings.push(`systemctl --user disable --now ${unit}: ${helperError(run)}`);
+  }
+  await removeIfPresent(files.wantsLink);
+  await removeIfPresent(files.unit);
+  if (manager) await manager.systemctl([
+    "daemon-reload"
+  ]);
+  if (wasRunning) {
+    const { start: start2 } = await Promise.resolve().then(() => (init_start(), start_exports));
+    await start2(options);
+  }
+  return await describe(options, "disabled", warnings);
+}
+var init_command = __esm({
+  "lib/autostart/command.ts"() {
+    init_atomic_file();
+    init_errors();
+    init_context();
+    init_paths();
+    init_settings();
+    init_status();
+    init_exec();
+    init_read();
+    init_systemd();
+    init_unit();
+  }
+});
+
+// lib/autostart/service.ts
+var service_exports = {};
+__export(service_exports, {
+  serviceStart: () => serviceStart,
+  serviceStopped: () => serviceStopped
+});
+function currentBootId() {
+  try {
+    return readBootId();
+  } catch {
+    return "";
+  }
+}
+function exists2(path) {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function cgroupOf(pid) {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  } catch {
+    return void 0;
+  }
+}
+async function updaterOutsideService(ctx) {
+  const state = await readPidState(ctx.paths.updaterPidFile);
+  if (state.kind !== "running") return false;
+  const ours = cgroupOf("self");
+  return ours !== void 0 && cgroupOf(state.record.pid) !== ours;
+}
+async function serviceStart(options = {}) {
+  const ctx = createContext(options);
+  await ensureStateDir(ctx.paths);
+  await using _lock = await lockDaemon(ctx);
+  const { settings } = await loadSettings(ctx.paths);
+  const note = join(ctx.paths.stateDir, ABNORMAL_MARKER);
+  const keepDown = keepsDownMarker(await readTextIfPresent(note), currentBootId());
+  await Deno.remove(note).catch(() => {
+  });
+  if (!keepDown) {
+    await setDown(ctx.paths, false);
+    await resetSupervision(ctx.paths);
+  }
+  const down = exists2(join(ctx.paths.stateDir, DOWN_FILE));
+  let outcome;
+  let failure;
+  if (!down) {
+    try {
+      const state = await readServerState(ctx.paths);
+      outcome = state.kind === "running" && !flagsMatch(state.record, settings) ? await restartLocked(ctx, settings) : await startLocked(ctx, settings);
+    } catch (error) {
+      if (!(error instanceof CodexdError)) throw error;
+      failure = `${error.code}: ${error.message.split("\n")[0]}; supervision retries`;
+    }
+  }
+  if (await updaterOutsideService(ctx)) await stopUpdater(ctx);
+  const updater = await ensureUpdater(ctx, settings);
+  await writeFileAtomic(join(ctx.paths.stateDir, SERVICE_PID_FILE), `${updater.pid}
+`, {
+    mode: 420
+  });
+  const base = outcome ?? {
+    backend: null,
+    pid: null,
+    managed: false,
+    managedCodexPath: binaryFor(ctx, settings).path,
+    managedCodexExists: false,
+    managedCodexVersion: null,
+    socketPath: ctx.paths.socketPath,
+    cliVersion: null,
+    appServerVersion: null,
+    codexdVersion: CODEXD_VERSION
+  };
+  const { status: _status, ...fields } = {
+    status: "down",
+    ...base
+  };
+  return {
+    status: outcome?.status ?? (failure ? "retrying" : "down"),
+    ...fields,
+    ...failure ? {
+      warnings: [
+        failure
+      ]
+    } : {},
+    updaterPid: updater.pid
+  };
+}
+async function serviceStopped(options = {}) {
+  const abnormal = exitedAbnormally(options.exitCode ?? Deno.env.get("EXIT_CODE"), options.exitStatus ?? Deno.env.get("EXIT_STATUS"));
+  if (!abnormal) return {
+    status: "clean"
+  };
+  const ctx = createContext(options);
+  await ensureStateDir(ctx.paths);
+  await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), `${currentBootId()}
+`);
+  return {
+    status: "noted"
+  };
+}
+var init_service = __esm({
+  "lib/autostart/service.ts"() {
+    init_atomic_file();
+    init_errors();
+    init_app_server_spawn();
+    init_context();
+    init_restart();
+    init_start();
+    init_paths();
+    init_pid_record();
+    init_server_record();
+    init_process_identity();
+    init_settings();
+    init_updater_state();
+    init_version();
+    init_down_marker();
+    init_updater();
+    init_unit();
   }
 });
 
@@ -4908,89 +7246,6 @@ var init_log_command = __esm({
   }
 });
 
-// lib/status.ts
-var status_exports = {};
-__export(status_exports, {
-  status: () => status
-});
-async function status(options = {}) {
-  const ctx = createContext(options);
-  const { paths } = ctx;
-  const settings = await loadSettingsLenient(paths);
-  const binary = binaryFor(ctx, settings);
-  const [state, view, facts, updaterRecord, updaterState] = await Promise.all([
-    readServerState(paths),
-    // One bounded session: initialize (the probe) and remoteControl/status/read.
-    readServerView(paths.socketPath, {
-      connectTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
-      requestTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS
-    }),
-    tryReadBinaryFacts(paths, binary.path),
-    readPidState(paths.updaterPidFile),
-    readUpdaterState(paths)
-  ]);
-  const running = state.kind === "running";
-  const info = view.info;
-  const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : void 0;
-  return {
-    status: info ? "running" : "stopped",
-    backend: running ? "pid" : null,
-    pid: running ? state.record.pid : owner?.pid ?? null,
-    managed: running,
-    ...running ? {
-      uptimeSeconds: Math.max(0, Math.round((ctx.clock.now() - state.startTime.getTime()) / 1e3))
-    } : {},
-    pidRecord: state.kind,
-    pidRecordFile: state.kind === "missing" ? null : state.file,
-    ...state.kind === "stale" || state.kind === "unverifiable" ? {
-      pidRecordReason: state.reason
-    } : {},
-    managedCodexPath: binary.path,
-    managedCodexExists: facts !== void 0 || binaryExists2(binary.path),
-    managedCodexVersion: facts?.version ?? null,
-    socketPath: paths.socketPath,
-    cliVersion: facts?.version ?? null,
-    appServerVersion: info?.appServerVersion ?? null,
-    codexdVersion: CODEXD_VERSION,
-    remoteControlEnabled: settings.remoteControlEnabled,
-    remoteControl: view.remoteControl,
-    remoteControlReason: view.remoteControlReason ?? null,
-    updater: {
-      running: updaterRecord.kind === "running",
-      ...updaterRecord.kind === "running" ? {
-        pid: updaterRecord.record.pid
-      } : {},
-      enabled: settings.updater.enabled,
-      autoUpdateEnabled: settings.updater.autoUpdateEnabled,
-      ...updaterState
-    },
-    logPath: paths.logFile,
-    updaterLogPath: paths.updaterLogFile
-  };
-}
-function binaryExists2(path) {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-var init_status = __esm({
-  "lib/status.ts"() {
-    init_server_record();
-    init_control_socket();
-    init_view();
-    init_context();
-    init_managed_binary();
-    init_pid_record();
-    init_settings();
-    init_socket_owner();
-    init_updater_state();
-    init_version();
-  }
-});
-
 // lib/cli/flags.ts
 init_errors();
 var FLAGS = {
@@ -5006,8 +7261,25 @@ var FLAGS = {
   },
   "grace-seconds": {
     kind: "number",
+    value: "N|none",
+    // none: NO_GRACE_LIMIT (-1), as in settings.
+    words: {
+      none: -1
+    },
+    help: "seconds between SIGTERM and SIGKILL (0-300; none: wait for the drain)"
+  },
+  "when-idle": {
+    kind: "boolean",
+    help: "wait until no turn is running before stopping"
+  },
+  "idle-timeout-seconds": {
+    kind: "number",
     value: "N",
-    help: "seconds between SIGTERM and SIGKILL (0-300)"
+    help: "with --when-idle: give up (STILL_BUSY) after N seconds (default 600)"
+  },
+  now: {
+    kind: "boolean",
+    help: "restart at once even while turns run (they drain for the grace)"
   },
   "start-timeout-seconds": {
     kind: "number",
@@ -5074,6 +7346,10 @@ var FLAGS = {
   help: {
     kind: "boolean",
     help: "show help"
+  },
+  "allow-foreign-home": {
+    kind: "boolean",
+    help: "(root) manage a CODEX_HOME owned by another user"
   },
   force: {
     kind: "boolean",
@@ -5142,7 +7418,9 @@ function parseFlags(argv, allowed) {
     }
     const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
     if (raw === void 0) throw usage(`Option --${name} needs a value`);
-    if (spec.kind === "number") {
+    if (spec.kind === "number" && spec.words && Object.hasOwn(spec.words, raw)) {
+      flags[name] = spec.words[raw];
+    } else if (spec.kind === "number") {
       const value = Number(raw);
       if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
         throw usage(`Option --${name} needs a non-negative number, got "${raw}"`);
@@ -5178,6 +7456,7 @@ function toOptions(flags) {
   if (typeof flags["start-timeout-seconds"] === "number") {
     options.startTimeoutMs = flags["start-timeout-seconds"] * 1e3;
   }
+  if (flags["allow-foreign-home"] === true) options.allowForeignHome = true;
   if (typeof flags["lock-timeout-seconds"] === "number") {
     options.lockTimeoutMs = flags["lock-timeout-seconds"] * 1e3;
   }
@@ -5295,6 +7574,7 @@ var COMMON_FLAGS = [
   "codex-home",
   "codex-bin",
   "lock-timeout-seconds",
+  "allow-foreign-home",
   "pretty",
   "json",
   "help",
@@ -5325,15 +7605,19 @@ var COMMANDS = {
       ...COMMON_FLAGS,
       "grace-seconds",
       "all",
-      "force"
+      "force",
+      "when-idle",
+      "idle-timeout-seconds"
     ],
     examples: [
       "codexd stop",
       "codexd stop --grace-seconds 5",
-      "codexd stop --all"
+      "codexd stop --all",
+      "codexd stop --when-idle --idle-timeout-seconds 1800"
     ],
     run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_stop(), stop_exports))).stop({
       ...options,
+      ...whenIdleFlags(flags),
       all: flags.all === true,
       force: flags.force === true
     }))
@@ -5351,12 +7635,18 @@ var COMMANDS = {
     flags: [
       ...COMMON_FLAGS,
       "grace-seconds",
-      "start-timeout-seconds"
+      "start-timeout-seconds",
+      "when-idle",
+      "idle-timeout-seconds"
     ],
     examples: [
-      "codexd restart"
+      "codexd restart",
+      "codexd restart --when-idle"
     ],
-    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_restart(), restart_exports))).restart(options))
+    run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_restart(), restart_exports))).restart({
+      ...options,
+      ...whenIdleFlags(flags)
+    }))
   },
   version: {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
@@ -5445,11 +7735,13 @@ var COMMANDS = {
       "registry",
       "updater-pass",
       "grace-seconds",
-      "start-timeout-seconds"
+      "start-timeout-seconds",
+      "now"
     ],
     examples: [
       "codexd update",
-      "codexd update --version 0.169.0"
+      "codexd update --version 0.169.0",
+      "codexd update --now"
     ],
     run: async (flags, options) => {
       const { update: update2 } = await Promise.resolve().then(() => (init_update(), update_exports));
@@ -5460,6 +7752,7 @@ var COMMANDS = {
         version: stringFlag(flags, "version"),
         registry: stringFlag(flags, "registry"),
         updaterPass: flags["updater-pass"] === true,
+        now: flags.now === true,
         onProgress: progressReporter(),
         signal
       })));
@@ -5472,6 +7765,55 @@ var COMMANDS = {
       "codexd supervise"
     ],
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_supervise(), supervise_exports))).superviseOnce(options))
+  },
+  "apply-pending": {
+    summary: "(internal) apply a restart an update deferred, once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd apply-pending"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_apply_pending(), apply_pending_exports))).applyPendingRestart(options))
+  },
+  "enable-autostart": {
+    summary: "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
+    flags: [
+      ...COMMON_FLAGS,
+      "remote-control"
+    ],
+    examples: [
+      "codexd enable-autostart",
+      "codexd enable-autostart --remote-control"
+    ],
+    run: async (flags, options) => ok(await (await Promise.resolve().then(() => (init_command(), command_exports))).enableAutostart({
+      ...options,
+      ...flags["remote-control"] ? {
+        remoteControl: true
+      } : {}
+    }))
+  },
+  "disable-autostart": {
+    summary: "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd disable-autostart"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_command(), command_exports))).disableAutostart(options))
+  },
+  "autostart-start": {
+    summary: "(internal) the autostart unit's start command",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd autostart-start"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_service(), service_exports))).serviceStart(options))
+  },
+  "autostart-stopped": {
+    summary: "(internal) the autostart unit's after-stop command",
+    flags: COMMON_FLAGS,
+    examples: [
+      "codexd autostart-stopped"
+    ],
+    run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_service(), service_exports))).serviceStopped(options))
   },
   logs: {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
@@ -5503,6 +7845,18 @@ var COMMANDS = {
     }
   }
 };
+function whenIdleFlags(flags) {
+  const seconds = flags["idle-timeout-seconds"];
+  if (typeof seconds === "number" && flags["when-idle"] !== true) {
+    throw usage("Option --idle-timeout-seconds needs --when-idle");
+  }
+  return {
+    whenIdle: flags["when-idle"] === true,
+    ...typeof seconds === "number" ? {
+      idleTimeoutMs: seconds * 1e3
+    } : {}
+  };
+}
 function stringFlag(flags, name) {
   const value = flags[name];
   return typeof value === "string" ? value : void 0;
@@ -5584,9 +7938,10 @@ async function main(args, io = denoIo) {
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
-    const output = errorOutput(error);
+    const output = errorOutput((await Promise.resolve().then(() => (init_atomic_file(), atomic_file_exports))).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    io.err(`Error: ${output.message}`);
+    const internal = name === "supervise" || rest.includes("--updater-pass");
+    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

@@ -10,11 +10,11 @@
  */
 import { removeServerRecords, writeServerRecord } from "./server_record.ts";
 import type { DaemonContext } from "./context.ts";
-import { probe } from "./context.ts";
-import type { ProbeInfo } from "./control_socket.ts";
+import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
+import { codexSocketDir, socketDirProblem } from "./app_server/socket_path.ts";
 import { spawnDetached, type SpawnedProcess } from "./launch.ts";
-import { tailFile } from "./logs.ts";
+import { capLogs, tailFile } from "./logs.ts";
 import {
   type BinaryFacts,
   type ManagedBinary,
@@ -87,6 +87,15 @@ async function notReady(
 }
 
 /**
+ * The bound on one readiness probe: the probe time-out, but never more than
+ * the time left before the start deadline (a 0.05 s start time-out must not
+ * wait out a 2 s probe), and at least 1 ms.
+ */
+export function probeBudgetMs(probeMs: number, deadlineMs: number, nowMs: number): number {
+  return Math.max(1, Math.min(probeMs, deadlineMs - nowMs));
+}
+
+/**
  * Polls the socket until `initialize` answers. Fails at once when the process
  * exits (no waiting out the timeout for a corpse).
  */
@@ -100,8 +109,10 @@ export async function waitUntilReady(
   const deadline = ctx.clock.now() + timeoutMs;
   let exitStatus: Deno.CommandStatus | undefined;
   child?.exited.then((status) => exitStatus = status);
+  const probeMs = ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   while (true) {
-    const info = await probe(ctx);
+    const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
+    const info = await isAnswering(ctx.paths.socketPath, { timeoutMs: budget });
     if (info) return info;
     if (exitStatus !== undefined) {
       throw await notReady(
@@ -138,6 +149,25 @@ async function abandonStart(
   await removeServerRecords(ctx.paths);
 }
 
+/**
+ * Fails before spawning when codex's socket directory (`/tmp/codex-daemon-<uid>`)
+ * was planted by someone else: the app-server could not bind there (a bare
+ * `NOT_READY` would not say why), or would bind where another user listens.
+ *
+ * @throws {CodexdError} `SOCKET_DIR_UNSAFE`, naming the directory.
+ */
+export function checkSocketDir(uid: number = Deno.uid() ?? -1): void {
+  if (Deno.build.os !== "linux") return; // macOS codex keeps it under the per-user $TMPDIR
+  const dir = codexSocketDir(uid);
+  const problem = socketDirProblem(uid, dir);
+  if (problem === undefined) return;
+  throw new CodexdError(
+    "SOCKET_DIR_UNSAFE",
+    `Cannot start the app-server: its socket directory ${problem}; another user may have planted it`,
+    `remove ${dir} (as root if another user owns it), then: codexd start`,
+  );
+}
+
 /** What a spawn produced once ready. */
 export interface SpawnOutcome {
   /** The verified record of the new process. */
@@ -160,7 +190,9 @@ export async function spawnAppServer(
   binary: ManagedBinary,
 ): Promise<SpawnOutcome> {
   preflightBinary(binary);
+  checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
+  await capLogs(ctx.paths);
   const child = await spawnDetached({
     command: binary.path,
     args: launchArgs(settings, facts, ctx.options.configArgs),

@@ -9,6 +9,7 @@
 import { readServerState } from "./server_record.ts";
 import { CodexdError } from "./errors.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
+import type { PendingRestart } from "./idle/policy.ts";
 import type { LifecycleResult } from "./result.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
@@ -52,6 +53,8 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
   updaterPid: number;
   /** Whether anything changed on this host (settings, install, app-server, updater). */
   changed: boolean;
+  /** New launch flags wait for running turns to end: the restart the updater will apply. */
+  pendingRestart?: PendingRestart;
 }
 
 /**

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { acquireDaemonLock, type DaemonLock } from "./daemon_lock.ts";
 import { CodexdError } from "./errors.ts";
+import { checkHome, checkPermissions } from "./preflight.ts";
 import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import type { DaemonSettings } from "./settings.ts";
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   configArgs?: string[];
   /** The OS to act as; tests inject one to check the platform guard. @default {Deno.build.os} */
   os?: typeof Deno.build.os;
+  /** Let root manage a CODEX_HOME owned by another user. @default {false} */
+  allowForeignHome?: boolean;
 }
 
 /** Everything codexd needs for one command on one CODEX_HOME. */
@@ -51,12 +54,16 @@ export interface DaemonContext {
   options: DaemonOptions;
   /** The clock. */
   clock: Clock;
+  /** The uids whose processes codexd may signal: its own and the home owner's. */
+  signallableUids: number[];
 }
 
 /**
- * Resolves CODEX_HOME and checks the platform.
+ * Resolves CODEX_HOME and checks the platform, Deno's permissions and that
+ * the home is safe to act on (see `preflight.ts`).
  *
- * @throws {CodexdError} `UNSUPPORTED_PLATFORM` off Unix.
+ * @throws {CodexdError} `UNSUPPORTED_PLATFORM` off Unix, `PERMISSION_DENIED`
+ * without the permissions codexd needs, `HOME_INVALID` / `HOME_UNSAFE`.
  */
 export function createContext(options: DaemonOptions = {}): DaemonContext {
   const os = options.os ?? Deno.build.os;
@@ -66,11 +73,16 @@ export function createContext(options: DaemonOptions = {}): DaemonContext {
       `Cannot manage the app-server on ${os}: codexd supports Linux and macOS only`,
     );
   }
+  checkPermissions(os);
   const codexHome = resolveCodexHome(options.codexHome);
+  const paths = daemonPaths(codexHome);
+  const owner = checkHome(paths, { allowForeignHome: options.allowForeignHome });
+  const self = Deno.uid() ?? -1;
   return {
-    paths: daemonPaths(codexHome),
+    paths,
     options,
     clock: options.clock ?? systemClock,
+    signallableUids: owner === undefined || owner === self ? [self] : [self, owner],
   };
 }
 

@@ -10,6 +10,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
+import { fsError, readStateFileSync } from "./atomic_file.ts";
 import { CodexdError } from "./errors.ts";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
@@ -38,24 +39,82 @@ interface HolderNote {
   since: number;
 }
 
+function plantedLock(lockFile: string, what: string): CodexdError {
+  return new CodexdError(
+    "HOME_UNSAFE",
+    `Refusing daemon lock ${lockFile}: ${what}; codexd never writes through it`,
+    `rm ${lockFile}`,
+  );
+}
+
+/**
+ * Opens the lock file without ever following a symlink: a planted
+ * `daemon.lock -> /etc/something` must not make a root-run codexd truncate
+ * and write the file it points to. An existing file must be a regular file
+ * (lstat), and the opened file must be that same file (fstat vs lstat,
+ * closing the swap race); a missing one is created with O_EXCL (`createNew`),
+ * which refuses a symlink.
+ */
+function openLockNoFollow(lockFile: string): Deno.FsFile {
+  let before: Deno.FileInfo | undefined;
+  try {
+    before = Deno.lstatSync(lockFile);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (before === undefined) {
+    try {
+      return Deno.openSync(lockFile, { read: true, write: true, createNew: true, mode: 0o600 });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      return openLockNoFollow(lockFile); // created meanwhile by a concurrent command
+    }
+  }
+  if (!before.isFile) {
+    throw plantedLock(lockFile, before.isSymlink ? "it is a symlink" : "it is not a regular file");
+  }
+  const file = Deno.openSync(lockFile, { read: true, write: true });
+  const opened = file.statSync();
+  if (opened.ino !== before.ino || opened.dev !== before.dev) {
+    file.close();
+    throw plantedLock(lockFile, "it was replaced while being opened");
+  }
+  if ((before.mode ?? 0) & 0o077 && before.uid === Deno.uid()) {
+    // An older codexd left it 0644: every file codexd owns is 0600.
+    Deno.chmodSync(lockFile, 0o600);
+  }
+  return file;
+}
+
 // The lock's file operations are synchronous: each is one tiny syscall, and
 // sync ops avoid ~1 ms of async machinery per CLI call (measured).
 function openLockFile(lockFile: string): Deno.FsFile {
-  const options = { read: true, write: true, create: true, mode: 0o600 };
   try {
-    return Deno.openSync(lockFile, options);
+    try {
+      return openLockNoFollow(lockFile);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // The state directory does not exist yet (first command on this home).
+      Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
+        recursive: true,
+        mode: 0o700,
+      });
+      return openLockNoFollow(lockFile);
+    }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    // The state directory does not exist yet (first command on this home).
-    Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), { recursive: true, mode: 0o700 });
-    return Deno.openSync(lockFile, options);
+    throw fsError(error, lockFile, "write");
   }
 }
 
 function noteHolder(file: Deno.FsFile, now: number): void {
   const note: HolderNote = { pid: Deno.pid, since: now };
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+  try {
+    file.truncateSync(0);
+    file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+  } catch {
+    // Only a courtesy for waiters (who holds it); on a full disk the lock
+    // itself still works and `stop` must still get through.
+  }
 }
 
 function heldLock(file: Deno.FsFile): DaemonLock {
@@ -74,14 +133,14 @@ function heldLock(file: Deno.FsFile): DaemonLock {
 }
 
 /** Reads the pid the current holder wrote, if any. */
-export async function readLockHolder(
+export function readLockHolder(
   lockFile: string,
 ): Promise<HolderNote | undefined> {
   try {
-    const note = JSON.parse(await Deno.readTextFile(lockFile)) as HolderNote;
-    return Number.isSafeInteger(note.pid) ? note : undefined;
+    const note = JSON.parse(readStateFileSync(lockFile) ?? "") as HolderNote;
+    return Promise.resolve(Number.isSafeInteger(note.pid) ? note : undefined);
   } catch {
-    return undefined;
+    return Promise.resolve(undefined);
   }
 }
 

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
 import { type DaemonPaths, join } from "./paths.ts";
 
 /** Name of the marker that says "the user stopped it: do not supervise". */
@@ -23,10 +24,11 @@ export async function setDown(
 ): Promise<void> {
   const file = join(paths.stateDir, DOWN_FILE);
   if (down) {
-    await Deno.writeTextFile(file, `${reason}\n`, { mode: 0o600 });
+    // Atomic (temp + rename): never writes through a planted symlink, never half a file.
+    await writeFileAtomic(file, `${reason}\n`);
   } else {
-    await Deno.remove(file).catch(() => {});
-    await Deno.remove(join(paths.stateDir, HOLDOFF_FILE)).catch(() => {});
+    await removeIfPresent(file);
+    await removeIfPresent(join(paths.stateDir, HOLDOFF_FILE));
   }
 }
 

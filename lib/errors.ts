@@ -14,6 +14,14 @@ export type ErrorCode =
   | "BINARY_MISSING"
   | "BINARY_NOT_EXECUTABLE"
   | "BINARY_VERSION_MALFORMED"
+  | "BINARY_UNRESPONSIVE"
+  | "PERMISSION_DENIED"
+  | "HOME_INVALID"
+  | "HOME_UNSAFE"
+  | "STATE_UNREADABLE"
+  | "STATE_UNWRITABLE"
+  | "SOCKET_DIR_UNSAFE"
+  | "NOT_OWNER"
   | "LOCK_TIMEOUT"
   | "SPAWN_FAILED"
   | "NOT_READY"
@@ -29,6 +37,8 @@ export type ErrorCode =
   | "UPDATER_CONFLICT"
   // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.
   | "INTERRUPTED"
+  | "STILL_BUSY"
+  | "AUTOSTART_UNAVAILABLE"
   | "USAGE"
   | "INTERNAL";
 
@@ -69,6 +79,16 @@ export class CodexdError extends Error {
     this.hint = hint;
     this.details = details;
   }
+}
+
+/**
+ * Quotes `word` for a POSIX shell, for hints a user copies into a terminal
+ * (`chmod +x '/path with spaces/codex'`): bare when plainly safe, else
+ * single-quoted. Lives here because hints are part of every error.
+ */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Returns the message of any thrown value, for wrapping in a {@linkcode CodexdError}. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { CodexdError, describeError } from "./errors.ts";
-import { rotateLog } from "./logs.ts";
+import { createPrivateLog, rotateLog } from "./logs.ts";
 
 /** A spawned detached process. */
 export interface SpawnedProcess {
@@ -44,6 +44,9 @@ const LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
  */
 export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
   await rotateLog(spec.logFile);
+  // The shell's `2>>` would create it with the umask's mode (0644, or 0666
+  // under umask 000): create it 0600 first, refusing a planted symlink.
+  createPrivateLog(spec.logFile);
   const env = Deno.env.toObject();
   for (const name of spec.unsetEnv ?? []) delete env[name];
   Object.assign(env, spec.env);

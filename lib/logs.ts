@@ -26,11 +26,36 @@ export interface RotateOptions {
   copyTruncate?: boolean;
 }
 
+/** Size of a regular file; -1 when missing, not regular, or a symlink (never rotated or copied). */
 function sizeOf(path: string): number {
   try {
-    return Deno.statSync(path).size;
+    const info = Deno.lstatSync(path);
+    return info.isFile ? info.size : -1;
   } catch {
     return -1;
+  }
+}
+
+/**
+ * Makes sure `logFile` exists as a regular file of mode 0600 before a shell
+ * appends to it. A symlink or other non-regular file in its place is removed
+ * first (a planted link must not make a root-run codexd append elsewhere).
+ */
+export function createPrivateLog(logFile: string): void {
+  try {
+    const info = Deno.lstatSync(logFile);
+    if (!info.isFile) Deno.removeSync(logFile);
+    else if (info.mode !== null && (info.mode & 0o077) !== 0) Deno.chmodSync(logFile, 0o600);
+    if (info.isFile) return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return;
+  }
+  try {
+    // createNew (O_EXCL) never follows a symlink that appeared meanwhile.
+    Deno.openSync(logFile, { write: true, createNew: true, mode: 0o600 }).close();
+    Deno.chmodSync(logFile, 0o600);
+  } catch {
+    // someone else created it first: the shell appends to whatever is there
   }
 }
 
@@ -46,6 +71,8 @@ export async function rotateLog(
     await Deno.rename(`${logFile}.${i}`, `${logFile}.${i + 1}`).catch(() => {});
   }
   if (copyTruncate) {
+    // copyFile would write through a planted `.1` symlink: make sure none is there.
+    await Deno.remove(`${logFile}.1`).catch(() => {});
     await Deno.copyFile(logFile, `${logFile}.1`);
     await Deno.truncate(logFile, 0);
   } else {
@@ -59,8 +86,23 @@ export function capLog(logFile: string, maxBytes = MAX_LOG_BYTES): Promise<boole
   return rotateLog(logFile, { minBytes: maxBytes, copyTruncate: true });
 }
 
+/**
+ * Caps both logs of a CODEX_HOME; never throws (a full disk must not turn a
+ * pass into a failure). Run on every updater pass, failed ones included, and
+ * at every app-server spawn, so a log cannot grow while passes fail.
+ */
+export async function capLogs(
+  paths: { logFile: string; updaterLogFile: string },
+  maxBytes = MAX_LOG_BYTES,
+): Promise<void> {
+  await capLog(paths.logFile, maxBytes).catch(() => false);
+  await capLog(paths.updaterLogFile, maxBytes).catch(() => false);
+}
+
 /** The last `lines` lines of a file (reads at most the last 64 KiB). */
 export async function tailFile(path: string, lines: number): Promise<string[]> {
+  // A regular file only: opening a FIFO planted as a log would block `logs` forever.
+  if (sizeOf(path) < 0) return [];
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
-import { CodexdError } from "./errors.ts";
+import { readStateFileSync, readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import type { BoundedOptions } from "./bounded_command.ts";
+import { CodexdError, shellQuote } from "./errors.ts";
 import { type DaemonPaths, join } from "./paths.ts";
 
 /** Flags the reference passes when the binary knows them. */
@@ -89,7 +90,7 @@ export function preflightBinary(binary: ManagedBinary): Deno.FileInfo {
     throw new CodexdError(
       "BINARY_NOT_EXECUTABLE",
       `Cannot launch ${binary.path}: it is not executable`,
-      `chmod +x ${binary.path}`,
+      `chmod +x ${shellQuote(binary.path)}`,
     );
   }
   return info;
@@ -109,39 +110,48 @@ export interface CommandRun {
   stdout: string;
   /** Its stderr, or the spawn error. */
   stderr: string;
+  /** It hung past the time limit and was killed. */
+  timedOut?: boolean;
 }
 
-/** Runs a short command to completion; a spawn failure is an unsuccessful run, not a throw. */
-export async function runCommand(path: string, args: string[]): Promise<CommandRun> {
-  try {
-    const out = await new Deno.Command(path, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      success: out.success,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } catch (error) {
-    return { success: false, stdout: "", stderr: String(error) };
-  }
+/**
+ * Runs a short command to completion within a time limit (its process group
+ * is killed on expiry); a spawn failure is an unsuccessful run, not a throw.
+ */
+export async function runCommand(
+  path: string,
+  args: string[],
+  options: BoundedOptions = {},
+): Promise<CommandRun> {
+  // Loaded only on a cache miss: hot commands never spawn the binary.
+  const { runBounded } = await import("./bounded_command.ts");
+  return await runBounded(path, args, options);
 }
 
-async function probeFacts(path: string): Promise<BinaryFacts> {
+function unresponsive(path: string, args: string[], timeoutMs: number): CodexdError {
+  return new CodexdError(
+    "BINARY_UNRESPONSIVE",
+    `Cannot read the facts of ${path}: \`${
+      args.join(" ")
+    }\` did not finish within ${timeoutMs} ms (killed)`,
+    `check that ${shellQuote(path)} --version answers, or reinstall: codexd bootstrap --install`,
+  );
+}
+
+async function probeFacts(path: string, timeoutMs: number): Promise<BinaryFacts> {
+  const helpArgs = ["app-server", ...OPTIONAL_LAUNCH_FLAGS, "--help"];
   const [versionRun, allFlags] = await Promise.all([
-    runCommand(path, ["--version"]),
-    runCommand(path, ["app-server", ...OPTIONAL_LAUNCH_FLAGS, "--help"]),
+    runCommand(path, ["--version"], { timeoutMs }),
+    runCommand(path, helpArgs, { timeoutMs }),
   ]);
+  if (versionRun.timedOut) throw unresponsive(path, ["--version"], timeoutMs);
+  if (allFlags.timedOut) throw unresponsive(path, helpArgs, timeoutMs);
   const version = parseCliVersion(versionRun.stdout);
   if (!versionRun.success || version === undefined) {
     throw new CodexdError(
       "BINARY_VERSION_MALFORMED",
       `Cannot read the version of ${path}: \`--version\` printed "${
-        versionRun.stdout.trim().slice(0, 120)
+        printable(versionRun.stdout.trim().slice(0, 120))
       }"`,
       "codexd update",
     );
@@ -149,12 +159,30 @@ async function probeFacts(path: string): Promise<BinaryFacts> {
   if (allFlags.success) return { version, launchFlags: [...OPTIONAL_LAUNCH_FLAGS] };
   // clap rejects unknown flags before `--help`, so test them one by one.
   const accepted = await Promise.all(
-    OPTIONAL_LAUNCH_FLAGS.map((flag) => runCommand(path, ["app-server", flag, "--help"])),
+    OPTIONAL_LAUNCH_FLAGS.map((flag) =>
+      runCommand(path, ["app-server", flag, "--help"], { timeoutMs })
+    ),
   );
+  const hung = accepted.findIndex((run) => run.timedOut);
+  if (hung >= 0) {
+    throw unresponsive(path, ["app-server", OPTIONAL_LAUNCH_FLAGS[hung], "--help"], timeoutMs);
+  }
   return {
     version,
     launchFlags: OPTIONAL_LAUNCH_FLAGS.filter((_, i) => accepted[i].success),
   };
+}
+
+/** Replaces control characters so a message never carries terminal escapes. */
+function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+}
+
+/** Options for {@linkcode readBinaryFacts}. */
+export interface BinaryFactsOptions {
+  /** Bound on each helper command. @default {commandTimeoutMs()} */
+  timeoutMs?: number;
 }
 
 /**
@@ -166,6 +194,7 @@ async function probeFacts(path: string): Promise<BinaryFacts> {
 export async function readBinaryFacts(
   paths: DaemonPaths,
   binaryPath: string,
+  options: BinaryFactsOptions = {},
 ): Promise<BinaryFacts> {
   const realPath = Deno.realPathSync(binaryPath);
   const info = Deno.statSync(realPath);
@@ -176,7 +205,8 @@ export async function readBinaryFacts(
     entry.mtimeMs === mtimeMs
   );
   if (hit) return { version: hit.version, launchFlags: hit.launchFlags };
-  const facts = await probeFacts(realPath);
+  const { commandTimeoutMs } = await import("./bounded_command.ts");
+  const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
   const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ...facts };
   // Keep a few entries: an update flips between the old and the new release.
   const next = [entry, ...cached.filter((e) => e.realPath !== realPath)]
@@ -184,6 +214,30 @@ export async function readBinaryFacts(
   await writeFileAtomic(paths.binaryCacheFile, JSON.stringify(next) + "\n")
     .catch(() => {});
   return facts;
+}
+
+/**
+ * The binary's facts from the cache only — never runs it. For commands that
+ * must answer even when the binary hangs (`status`, `stop`, `version`):
+ * `undefined` on a cache miss.
+ */
+export function cachedBinaryFacts(
+  paths: DaemonPaths,
+  binaryPath: string,
+): BinaryFacts | undefined {
+  try {
+    const realPath = Deno.realPathSync(binaryPath);
+    const info = Deno.statSync(realPath);
+    const mtimeMs = info.mtime?.getTime() ?? 0;
+    const parsed = JSON.parse(readStateFileSync(paths.binaryCacheFile) ?? "[]");
+    if (!Array.isArray(parsed)) return undefined;
+    const hit = (parsed as CacheEntry[]).find((entry) =>
+      entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs
+    );
+    return hit ? { version: hit.version, launchFlags: hit.launchFlags } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Like {@linkcode readBinaryFacts} but `undefined` instead of throwing. */

@@ -95,5 +95,10 @@ export function dirname(path: string): string {
 
 /** Creates the state directory (mode 0700) when it is missing. */
 export async function ensureStateDir(paths: DaemonPaths): Promise<void> {
-  await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  try {
+    await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const { fsError } = await import("./atomic_file.ts");
+    throw fsError(error, paths.stateDir, "write");
+  }
 }

@@ -149,6 +149,25 @@ export function probeProcess(pid: number): ProcessProbe {
   return Deno.build.os === "darwin" ? probeDarwin(pid) : probeLinux(pid);
 }
 
+/** Parses the real uid from the text of `/proc/PID/status` (`Uid:\treal\teffective\t…`). */
+export function parseStatusUid(text: string): number | undefined {
+  const match = /^Uid:\s+(\d+)/m.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * The real uid of `pid` (Linux, from `/proc/PID/status`); `undefined` when it
+ * cannot be read (gone, or not Linux — there a signal's EPERM still tells).
+ */
+export function processUid(pid: number): number | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    return parseStatusUid(Deno.readTextFileSync(`/proc/${pid}/status`));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether two identities name the same process. */
 export function sameIdentity(a: ProcessIdentity, b: ProcessIdentity): boolean {
   return a.bootId === b.bootId && a.startTicks === b.startTicks;

@@ -19,6 +19,7 @@ import { unmanagedServer, unverifiable } from "./result.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { loadSettings, updateSettings } from "./settings.ts";
 import { CODEXD_VERSION } from "./version.ts";
+import type { PendingRestart } from "./idle/policy.ts";
 import { type AppliedBy, applyToRunning } from "./remote_control/apply.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
 
@@ -65,7 +66,7 @@ export interface RemoteControlResult {
   /** Non-fatal problems. */
   warnings?: string[];
   /** With `applied: "pendingRestart"`: the restart turn safety holds back until running turns end. */
-  pendingRestart?: unknown;
+  pendingRestart?: PendingRestart;
 }
 
 /**

@@ -18,8 +18,10 @@ import { preflightBinary, readBinaryFacts } from "./managed_binary.ts";
 import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { markWanted, withUpdaterEnsured } from "./start.ts";
-import { stopRecorded } from "./stop.ts";
+import { stopRecorded, turnFields } from "./stop.ts";
 import { findSocketOwner } from "./socket_owner.ts";
+import { clearPendingRestart } from "./idle/pending.ts";
+import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
 
 /** `restart` under an already held lock. */
 export async function restartLocked(
@@ -37,6 +39,8 @@ export async function restartLocked(
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
   }
   const spawned = await spawnAppServer(ctx, settings, binary);
+  // A fresh process on the current binary and settings satisfies any pending restart.
+  await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
     backend: "pid",
     pid: spawned.record.pid,
@@ -54,18 +58,32 @@ export async function restartLocked(
  * const { pid } = await restart();
  * ```
  */
-export async function restart(options: DaemonOptions = {}): Promise<LifecycleResult> {
+export async function restart(options: RestartOptions = {}): Promise<RestartResult> {
   const ctx = createContext(options);
+  // Before the lock: waiting for turns must not block other commands.
+  const turns = await checkTurnsBeforeStop(ctx, "restart", options);
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
+  const warnings = [...turns.warnings, ...(outcome.warnings ?? [])];
+  const combined = {
+    ...outcome,
+    ...(warnings.length ? { warnings } : {}),
+    ...turnFields(turns),
+  };
   const reported = settings.remoteControlEnabled
     ? await (await import("./remote_control/report.ts")).withRemoteControlView(
       ctx,
       settings,
-      outcome,
+      combined,
     )
-    : outcome;
+    : combined;
   return await withUpdaterEnsured(ctx, settings, reported);
 }
+
+/** Options for {@linkcode restart}. */
+export interface RestartOptions extends DaemonOptions, WhenIdleOptions {}
+
+/** What {@linkcode restart} returns. */
+export interface RestartResult extends LifecycleResult, Omit<TurnReport, "warnings"> {}

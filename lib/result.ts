@@ -6,7 +6,7 @@
  */
 import type { DaemonContext } from "./context.ts";
 import { CodexdError } from "./errors.ts";
-import { type BinaryFacts, type ManagedBinary, tryReadBinaryFacts } from "./managed_binary.ts";
+import { type BinaryFacts, cachedBinaryFacts, type ManagedBinary } from "./managed_binary.ts";
 import type { PidState } from "./pid_record.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
 import type { SocketOwner } from "./socket_owner.ts";
@@ -84,6 +84,8 @@ function binaryExists(path: string): boolean {
  * Builds the result object: every key present (`null` where unknown), so a
  * client can rely on the shape; the binary's facts filled in when readable.
  */
+// Async for callers' sake (it awaited a spawn before facts became cache-only).
+// deno-lint-ignore require-await
 export async function buildResult(
   ctx: DaemonContext,
   binary: ManagedBinary,
@@ -92,8 +94,9 @@ export async function buildResult(
   knownFacts?: BinaryFacts,
 ): Promise<LifecycleResult> {
   const exists = binaryExists(binary.path);
-  const facts = knownFacts ??
-    (exists ? await tryReadBinaryFacts(ctx.paths, binary.path) : undefined);
+  // Without knownFacts, the cache only: never run the binary here (`stop`
+  // and `status` must answer when it hangs).
+  const facts = knownFacts ?? (exists ? cachedBinaryFacts(ctx.paths, binary.path) : undefined);
   return {
     status,
     backend: extra.backend ?? null,

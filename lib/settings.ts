@@ -14,6 +14,11 @@ import { type DaemonPaths, ensureStateDir } from "./paths.ts";
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
 /** Upper bound of `shutdownGraceSeconds`. */
 export const MAX_SHUTDOWN_GRACE_SECONDS = 300;
+/** `shutdownGraceSeconds` value meaning: wait for the drain without limit, never SIGKILL. */
+export const NO_GRACE_LIMIT = -1;
+/** Default minutes a pending restart waits for idle before interrupting turns (24 h). */
+export const DEFAULT_RESTART_DEADLINE_MINUTES = 24 * 60;
+const RESTART_WINDOW = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 /** Default minutes between updater passes. */
 export const DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
 
@@ -57,13 +62,20 @@ export interface UpdaterSettings {
   firstPassDelaySeconds: number;
   /** Supervision of the app-server. */
   supervision: SupervisionSettings;
+  /**
+   * Minutes a restart deferred for running turns may wait; then the turns
+   * are interrupted (saved as interrupted) and the restart happens. `0`: never force.
+   */
+  restartDeadlineMinutes: number;
+  /** Local-time window (`HH:MM-HH:MM`, may wrap midnight) outside which no deferred restart happens. */
+  restartWindow?: string;
 }
 
 /** The settings codexd understands. */
 export interface DaemonSettings {
   /** Launch the app-server with `--remote-control`. */
   remoteControlEnabled: boolean;
-  /** Seconds between SIGTERM and SIGKILL on stop (0..300). */
+  /** Seconds between SIGTERM and SIGKILL on stop (0..300, or -1: no limit). */
   shutdownGraceSeconds: number;
   /** An externally owned codex binary to launch instead of the managed one. */
   codexBin?: string;
@@ -90,6 +102,7 @@ export function defaultSettings(): DaemonSettings {
       updateIntervalMinutes: DEFAULT_UPDATE_INTERVAL_MINUTES,
       source: "npm",
       firstPassDelaySeconds: DEFAULT_FIRST_PASS_DELAY_SECONDS,
+      restartDeadlineMinutes: DEFAULT_RESTART_DEADLINE_MINUTES,
       supervision: {
         checkSeconds: DEFAULT_CHECK_SECONDS,
         backoffBaseSeconds: 2,
@@ -105,14 +118,52 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A positive (or, with `allowZero`, non-negative) number, absent, or the reason it is invalid. */
-function positive(value: unknown, name: string, allowZero = false): number | undefined | string {
+/** The accepted range of a numeric setting. */
+export interface NumberRange {
+  /** Smallest accepted value. */
+  min: number;
+  /** Whether `min` itself is accepted (false: strictly greater). */
+  minInclusive: boolean;
+  /** Largest accepted value (inclusive). */
+  max: number;
+  /** Whole numbers only. */
+  integer?: boolean;
+}
+
+/**
+ * The sane range of every numeric setting. Values beyond these (e.g.
+ * `updateIntervalMinutes: 1e308`) used to pass as "positive" and then kill
+ * or wedge the updater's `sh` arithmetic and `sleep` while `bootstrap`
+ * reported success.
+ */
+export const SETTING_RANGES: Readonly<Record<string, NumberRange>> = {
+  "updater.updateIntervalMinutes": { min: 0, minInclusive: false, max: 7 * 24 * 60 },
+  "updater.firstPassDelaySeconds": { min: 0, minInclusive: true, max: 24 * 3600 },
+  // 0 = never force; at most a year.
+  "updater.restartDeadlineMinutes": { min: 0, minInclusive: true, max: 366 * 24 * 60 },
+  "updater.supervision.checkSeconds": { min: 0, minInclusive: false, max: 3600 },
+  "updater.supervision.backoffBaseSeconds": { min: 0, minInclusive: false, max: 3600 },
+  "updater.supervision.backoffMaxSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+  "updater.supervision.maxAttempts": { min: 1, minInclusive: true, max: 1000, integer: true },
+  "updater.supervision.stableSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+};
+
+/** A number within the setting's range, absent, or the reason it is invalid. */
+function inRange(value: unknown, name: string): number | undefined | string {
   if (value === undefined) return undefined;
+  const range = SETTING_RANGES[name];
+  const kind = range.integer ? "whole number" : "number";
   if (
-    typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)
+    typeof value !== "number" || !Number.isFinite(value) ||
+    (range.minInclusive ? value < range.min : value <= range.min) ||
+    (range.integer && !Number.isInteger(value))
   ) {
-    return `${name} must be a ${allowZero ? "non-negative" : "positive"} number`;
+    if (range.min === 0) {
+      return `${name} must be a ${range.minInclusive ? "non-negative" : "positive"} ${kind}`;
+    }
+    return `${name} must be a ${kind} of at least ${range.min}`;
   }
+  if (value > range.max) return `${name} must be at most ${range.max}`;
   return value;
 }
 
@@ -133,10 +184,11 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
   if (shutdownGraceSeconds !== undefined) {
     if (
       typeof shutdownGraceSeconds !== "number" ||
-      !Number.isFinite(shutdownGraceSeconds) || shutdownGraceSeconds < 0 ||
+      !Number.isFinite(shutdownGraceSeconds) ||
+      (shutdownGraceSeconds < 0 && shutdownGraceSeconds !== NO_GRACE_LIMIT) ||
       shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS
     ) {
-      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}`;
+      return `shutdownGraceSeconds must be a number from 0 to ${MAX_SHUTDOWN_GRACE_SECONDS}, or ${NO_GRACE_LIMIT} for no limit`;
     }
     settings.shutdownGraceSeconds = shutdownGraceSeconds;
   }
@@ -161,16 +213,25 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
       }
       settings.updater.autoUpdateEnabled = autoUpdateEnabled;
     }
-    const interval = positive(updateIntervalMinutes, "updater.updateIntervalMinutes");
+    const interval = inRange(updateIntervalMinutes, "updater.updateIntervalMinutes");
     if (typeof interval === "string") return interval;
     if (interval !== undefined) settings.updater.updateIntervalMinutes = interval;
-    const firstDelay = positive(
-      updater.firstPassDelaySeconds,
-      "updater.firstPassDelaySeconds",
-      true,
-    );
+    const firstDelay = inRange(updater.firstPassDelaySeconds, "updater.firstPassDelaySeconds");
     if (typeof firstDelay === "string") return firstDelay;
     if (firstDelay !== undefined) settings.updater.firstPassDelaySeconds = firstDelay;
+    const deadline = inRange(updater.restartDeadlineMinutes, "updater.restartDeadlineMinutes");
+    if (typeof deadline === "string") return deadline;
+    if (deadline !== undefined) settings.updater.restartDeadlineMinutes = deadline;
+    const { restartWindow } = updater;
+    if (restartWindow !== undefined && restartWindow !== null) {
+      if (typeof restartWindow !== "string" || !RESTART_WINDOW.test(restartWindow)) {
+        return 'updater.restartWindow must look like "02:00-05:00" (local time)';
+      }
+      if (restartWindow.slice(0, 5) === restartWindow.slice(6)) {
+        return "updater.restartWindow must not be empty";
+      }
+      settings.updater.restartWindow = restartWindow;
+    }
     if (source !== undefined) {
       if (source !== "npm" && source !== "install-sh") {
         return 'updater.source must be "npm" or "install-sh"';
@@ -183,7 +244,7 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
       for (
         const key of Object.keys(settings.updater.supervision) as (keyof SupervisionSettings)[]
       ) {
-        const value = positive(supervision[key], `updater.supervision.${key}`);
+        const value = inRange(supervision[key], `updater.supervision.${key}`);
         if (typeof value === "string") return value;
         if (value !== undefined) settings.updater.supervision[key] = value;
       }
@@ -208,8 +269,10 @@ export async function loadSettings(paths: DaemonPaths): Promise<LoadedSettings> 
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (error) {
-    throw invalid(paths, `not JSON (${(error as Error).message})`);
+  } catch {
+    // Never quote the parser's message: it echoes the file's first bytes
+    // (think of a settings.json symlinked to /etc/shadow).
+    throw invalid(paths, "it is not valid JSON");
   }
   const settings = validateSettings(raw);
   if (typeof settings === "string") throw invalid(paths, settings);

@@ -8,15 +8,19 @@
 import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
-import { readServerView } from "./remote_control/view.ts";
+import { readServerStatus } from "./remote_control/status_probe.ts";
+import { publicPending, readPendingRestart } from "./idle/pending.ts";
+import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { cachedBinaryFacts } from "./managed_binary.ts";
+import { type AutostartInfo, readAutostart } from "./autostart/read.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
+import { socketProblem } from "./app_server/socket_path.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
@@ -50,10 +54,20 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   remoteControlReason: string | null;
   /** The updater and supervision state. */
   updater: UpdaterStatus;
+  /** Turns running now; `null` when the app-server cannot be asked (see `activeTurnsReason`). */
+  activeTurns: number | null;
+  /** Why `activeTurns` is `null`. */
+  activeTurnsReason?: string;
+  /** A restart waiting for idle (or the window), or `null`. */
+  pendingRestart: PendingRestart | null;
   /** The app-server's stderr log. */
   logPath: string;
   /** The updater's log. */
   updaterLogPath: string;
+  /** Why the control socket was not trusted (an impostor's), when it was not. */
+  socketUnsafe?: string;
+  /** Boot-time start (`enable-autostart`), read from its files; `null` when none. */
+  autostart: AutostartInfo | null;
 }
 
 /**
@@ -71,19 +85,19 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, view, facts, updaterRecord, updaterState] = await Promise.all([
+  const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
     readServerState(paths),
-    // One bounded session: initialize (the probe) and remoteControl/status/read.
-    readServerView(paths.socketPath, {
-      connectTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
-      requestTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
-    }),
-    tryReadBinaryFacts(paths, binary.path),
+    // One connection: initialize (experimentalApi), the running-turn count and
+    // remoteControl/status/read.
+    readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
+    // The cache only: `status` never runs the binary (it may hang).
+    cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths),
+    readPendingRestart(paths),
   ]);
+  const info = turns.info;
   const running = state.kind === "running";
-  const info = view.info;
   // A server no record names: say whose it is (never on the common path).
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
@@ -112,8 +126,8 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
-    remoteControl: view.remoteControl,
-    remoteControlReason: view.remoteControlReason ?? null,
+    remoteControl: turns.remoteControl,
+    remoteControlReason: turns.remoteControlReason ?? null,
     updater: {
       running: updaterRecord.kind === "running",
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),
@@ -121,9 +135,19 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       autoUpdateEnabled: settings.updater.autoUpdateEnabled,
       ...updaterState,
     },
+    activeTurns: turns.activeTurns,
+    ...(turns.activeTurnsReason ? { activeTurnsReason: turns.activeTurnsReason } : {}),
+    pendingRestart: pending ? publicPending(pending) : null,
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
+    ...(info ? {} : unsafeSocket(paths.socketPath)),
+    autostart: readAutostart(paths.codexHome),
   };
+}
+
+function unsafeSocket(socketPath: string): { socketUnsafe?: string } {
+  const problem = socketProblem(socketPath);
+  return problem ? { socketUnsafe: problem } : {};
 }
 
 function binaryExists(path: string): boolean {

@@ -23,6 +23,7 @@ import { removeIfPresent } from "./atomic_file.ts";
 import { describeError } from "./errors.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { terminateRecorded } from "./terminate.ts";
+import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
 
 /** Stops the recorded app-server (if any) under the lock; returns whether one was stopped. */
 export async function stopRecorded(
@@ -40,7 +41,13 @@ export async function stopRecorded(
       throw unverifiable(ctx, state);
     case "running": {
       const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
-      await terminateRecorded(state.record, { graceMs: graceSeconds * 1000, clock: ctx.clock });
+      // A negative grace (NO_GRACE_LIMIT) waits for the drain however long the turns take.
+      const graceMs = graceSeconds < 0 ? Infinity : graceSeconds * 1000;
+      await terminateRecorded(state.record, {
+        graceMs,
+        clock: ctx.clock,
+        allowedUids: ctx.signallableUids,
+      });
       await removeServerRecords(ctx.paths);
       return true;
     }
@@ -111,6 +118,8 @@ async function stopOwner(ctx: DaemonContext, settings: DaemonSettings): Promise<
 export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
   requireHome(ctx);
+  // Before the lock: waiting for turns must not block other commands.
+  const turns = await checkTurnsBeforeStop(ctx, "stop", options);
   await using _lock = await lockDaemon(ctx);
   const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => undefined);
   const settings = loaded ?? defaultSettings();
@@ -120,10 +129,13 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     const { stopUpdater } = await import("./updater.ts");
     updaterStopped = await stopUpdater(ctx);
   }
-  const warnings: string[] = [];
+  const warnings: string[] = [...turns.warnings];
   const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
   if (downWarning) warnings.push(downWarning);
-  const extra = updaterStopped === undefined ? {} : { updaterStopped };
+  const extra = {
+    ...(updaterStopped === undefined ? {} : { updaterStopped }),
+    ...turnFields(turns),
+  };
   const state = await readServerState(ctx.paths);
   let pid: number | undefined;
   if (await stopRecorded(ctx, state, settings)) {
@@ -151,8 +163,16 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
   };
 }
 
+/** The result fields a {@linkcode TurnReport} adds (its warnings go into `warnings`). */
+export function turnFields(turns: TurnReport): Omit<TurnReport, "warnings"> {
+  return {
+    ...(turns.activeTurns !== undefined ? { activeTurns: turns.activeTurns } : {}),
+    ...(turns.waitedForIdle ? { waitedForIdle: turns.waitedForIdle } : {}),
+  };
+}
+
 /** Options for {@linkcode stop}. */
-export interface StopOptions extends DaemonOptions {
+export interface StopOptions extends DaemonOptions, WhenIdleOptions {
   /** Also stop the updater's whole process group. @default {false} */
   all?: boolean;
   /**
@@ -163,7 +183,7 @@ export interface StopOptions extends DaemonOptions {
 }
 
 /** What {@linkcode stop} returns. */
-export interface StopResult extends LifecycleResult {
+export interface StopResult extends LifecycleResult, Omit<TurnReport, "warnings"> {
   /** With `all`: whether an updater was running and was stopped. */
   updaterStopped?: boolean;
 }

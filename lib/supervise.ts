@@ -12,10 +12,13 @@
  */
 import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
-import { describeError } from "./errors.ts";
-import { createContext, type DaemonOptions } from "./context.ts";
+import { CodexdError, describeError } from "./errors.ts";
+import { createContext, type DaemonContext, type DaemonOptions } from "./context.ts";
+import { appendUpdaterLog } from "./updater_log.ts";
 import { startLocked } from "./start.ts";
-import { ensureStateDir, join } from "./paths.ts";
+import { type DaemonPaths, daemonPaths, ensureStateDir, join, resolveCodexHome } from "./paths.ts";
+import { capLogs } from "./logs.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 import { loadSettingsLenient, type SupervisionSettings } from "./settings.ts";
 import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./down_marker.ts";
 import { patchUpdaterState, readUpdaterState, type UpdaterState } from "./updater_state.ts";
@@ -68,7 +71,7 @@ export interface SuperviseResult {
 }
 
 async function writeHoldoff(stateDir: string, untilMs: number): Promise<void> {
-  await Deno.writeTextFile(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1000)}\n`);
+  await writeFileAtomic(join(stateDir, HOLDOFF_FILE), `${Math.ceil(untilMs / 1000)}\n`);
 }
 
 /**
@@ -76,10 +79,55 @@ async function writeHoldoff(stateDir: string, untilMs: number): Promise<void> {
  * it per the backoff policy.
  */
 export async function superviseOnce(options: DaemonOptions = {}): Promise<SuperviseResult> {
-  const ctx = createContext(options);
+  let paths: DaemonPaths | undefined;
+  try {
+    paths = daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+    // no home to log to
+  }
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await superviseWith(ctx);
+    const line = describeSupervision(result);
+    if (line) await appendUpdaterLog(paths, `supervise: ${line}`);
+    return result;
+  } catch (error) {
+    // The updater's CLI prints nothing for a pass: its one log line is the record.
+    const first = describeError(error).split("\n")[0];
+    const code = error instanceof CodexdError ? `${error.code}: ` : "";
+    if (paths) await appendUpdaterLog(paths, `supervise: error: ${code}${first}`);
+    throw error;
+  }
+}
+
+/** The updater-log line for a supervision outcome; none for a healthy server. */
+export function describeSupervision(result: SuperviseResult): string | undefined {
+  const why = (result.message ?? "").split("\n")[0];
+  switch (result.status) {
+    case "healthy":
+      return undefined;
+    case "busy":
+      return "skipped: another codexd command holds daemon.lock";
+    case "down":
+      return "skipped: stopped by the user";
+    case "waiting":
+      return "app-server down; waiting out the backoff";
+    case "restarted":
+      return `restarted the app-server (pid ${result.pid})`;
+    case "restartFailed":
+      return `restart failed: ${why}`;
+    case "gaveUp":
+      return `${why}; not restarting until codexd start`;
+  }
+}
+
+async function superviseWith(ctx: DaemonContext): Promise<SuperviseResult> {
   await ensureStateDir(ctx.paths);
   const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
   if (lock === undefined) return { status: "busy" };
+  // Supervision runs exactly when things go wrong: cap the logs every time.
+  await capLogs(ctx.paths);
   try {
     try {
       await Deno.stat(join(ctx.paths.stateDir, DOWN_FILE));

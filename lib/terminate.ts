@@ -8,6 +8,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { CodexdError } from "./errors.ts";
 import { isRecordAlive, type PidRecord } from "./pid_record.ts";
+import { processUid } from "./process_identity.ts";
 
 /** How often a stop checks whether the process has exited. */
 export const STOP_POLL_MS = 10;
@@ -24,14 +25,33 @@ export interface TerminateOptions {
   killWaitMs?: number;
   /** @default {systemClock} */
   clock?: Clock;
+  /**
+   * The uids whose processes may be signalled (codexd's own, and the
+   * CODEX_HOME owner's). A record naming anyone else's process — forged, or
+   * copied with its boot id and start ticks — is never signalled.
+   * @default {[Deno.uid()]}
+   */
+  allowedUids?: number[];
 }
 
 /** How the process ended. */
 export type TerminateOutcome = "exited" | "killed" | "alreadyGone";
 
+function notOwner(pid: number, why: string): CodexdError {
+  return new CodexdError(
+    "NOT_OWNER",
+    `Cannot signal pid ${pid}: ${why}; codexd signals only its own processes`,
+    `check pid ${pid} (ps -o user,pid,args -p ${pid}) and remove the stale pid record`,
+  );
+}
+
 /**
  * Sends `signal` to the process group led by `pid` (the daemon runs in its
- * own session, so its children go too), falling back to the pid alone.
+ * own session, so its children go too), falling back to the pid alone. A
+ * process that is gone counts as success.
+ *
+ * @throws {CodexdError} `NOT_OWNER` when the kernel refuses (EPERM): the
+ * process belongs to another user.
  */
 export function signalGroup(pid: number, signal: Deno.Signal): void {
   try {
@@ -42,8 +62,23 @@ export function signalGroup(pid: number, signal: Deno.Signal): void {
   }
   try {
     Deno.kill(pid, signal);
-  } catch {
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw notOwner(pid, "permission denied (EPERM): it belongs to another user");
+    }
     // Already gone: success.
+  }
+}
+
+/**
+ * Refuses a live process whose uid is not allowed.
+ *
+ * @throws {CodexdError} `NOT_OWNER`.
+ */
+export function assertSignallable(pid: number, allowedUids: number[]): void {
+  const uid = processUid(pid);
+  if (uid !== undefined && !allowedUids.includes(uid)) {
+    throw notOwner(pid, `it runs as uid ${uid}, not as ${allowedUids.join(" or ")}`);
   }
 }
 
@@ -75,8 +110,10 @@ export async function terminateRecorded(
     pollMs = STOP_POLL_MS,
     killWaitMs = KILL_WAIT_MS,
     clock = systemClock,
+    allowedUids = [Deno.uid() ?? -1],
   } = options;
   if (!isRecordAlive(record)) return "alreadyGone";
+  assertSignallable(record.pid, allowedUids);
   signalGroup(record.pid, "SIGTERM");
   if (await waitForExit(record, graceMs, pollMs, clock)) return "exited";
   // Re-check identity right before the SIGKILL: never kill a stranger.

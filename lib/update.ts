@@ -24,12 +24,18 @@ import {
   lockDaemon,
 } from "./context.ts";
 import { stopRecorded } from "./stop.ts";
-import { capLog } from "./logs.ts";
+import { capLogs } from "./logs.ts";
+import { appendUpdaterLog } from "./updater_log.ts";
+import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
 import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
 import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
+import { restartOrDefer } from "./idle/deferred_restart.ts";
+import { readPendingRestart } from "./idle/pending.ts";
+import type { PendingRestart } from "./idle/policy.ts";
+import type { InterruptedTurn } from "./idle/probe.ts";
 
 /** Options for {@linkcode update}. */
 export interface UpdateOptions extends DaemonOptions {
@@ -45,6 +51,10 @@ export interface UpdateOptions extends DaemonOptions {
   updaterPass?: boolean;
   /** Aborting it interrupts the install step (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
   signal?: AbortSignal;
+  /** Restart at once even when turns are running (they drain for the grace). @default {false} */
+  now?: boolean;
+  /** Gap between the two idle probes. @default {IDLE_CONFIRM_GAP_MS} */
+  idleGapMs?: number;
 }
 
 /** What {@linkcode update} returns. */
@@ -63,6 +73,14 @@ export interface UpdateResult {
   restarted: boolean;
   /** With `updaterPass`: the lock was busy, the restart waits for the next pass. */
   restartDeferred?: boolean;
+  /** Turns were running (or the window is closed): the restart waits in `pendingRestart`. */
+  restartPending?: boolean;
+  /** The restart the updater will apply once the app-server is idle. */
+  pendingRestart?: PendingRestart;
+  /** Turns running when the restart was deferred. */
+  activeTurns?: number;
+  /** Turns interrupted because the pending restart's deadline passed. */
+  interruptedTurns?: InterruptedTurn[];
   /** The app-server's pid after a restart. */
   pid?: number;
   /** What the running app-server reports. */
@@ -101,9 +119,9 @@ async function install(
 
 /**
  * Restarts onto the new release; if it never becomes ready, puts `current`
- * back and starts the previous release again.
+ * back and starts the previous release again. Call under the lock.
  */
-async function restartOntoNewRelease(
+export async function restartOntoNewRelease(
   ctx: DaemonContext,
   settings: DaemonSettings,
   previousRelease: string | undefined,
@@ -154,7 +172,58 @@ async function restartOntoNewRelease(
  * ```
  */
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
-  const ctx = createContext(options);
+  if (!options.updaterPass) return await updateOnce(createContext(options), options);
+  let paths = fallbackPaths(options);
+  let line: string | undefined;
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await updateOnce(ctx, options);
+    line = `update pass: ${passSummary(result)}`;
+    return result;
+  } catch (error) {
+    // The updater's CLI prints nothing for a pass: its one log line is the record.
+    line = `update pass: error: ${oneLine(error)}`;
+    throw error;
+  } finally {
+    if (paths) {
+      // Every pass caps the logs, failed ones included: they are when logs grow fastest.
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
+  }
+}
+
+/** The paths to log to when the context itself could not be made (e.g. an unsafe home). */
+function fallbackPaths(options: DaemonOptions): DaemonPaths | undefined {
+  try {
+    return daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+    return undefined;
+  }
+}
+
+/** An error as one log line: its code and the first line of its message. */
+export function oneLine(error: unknown): string {
+  const first = describeError(error).split("\n")[0];
+  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
+}
+
+/** One line for a pass's outcome, as `updater-state.json` `lastResult` says it. */
+function passSummary(result: UpdateResult): string {
+  const summary = result.status === "updated"
+    ? `updated ${result.previousVersion} -> ${result.version}${
+      result.restarted ? " (restarted)" : ""
+    }`
+    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+  return result.restartDeferred
+    ? `${summary}; restart deferred: lock busy`
+    : result.restartPending
+    ? `${summary}; restart pending (${result.pendingRestart?.waitingFor ?? "idle"})`
+    : summary;
+}
+
+async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<UpdateResult> {
   const { settings } = await loadSettings(ctx.paths);
   const binary = binaryFor(ctx, settings);
   const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
@@ -211,7 +280,7 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     return await record(ctx, options, { ...outcome, restartDeferred: true });
   }
   try {
-    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease);
+    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
     if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
     return await record(ctx, options, result);
   } catch (error) {
@@ -221,11 +290,16 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
   }
 }
 
-/** Under the lock: restarts the app-server onto the managed binary when its version differs. */
+/**
+ * Under the lock: moves the app-server onto the managed binary when its
+ * version differs — only when it is idle (or `now`); otherwise the restart
+ * is left pending for the updater (see `idle/deferred_restart.ts`).
+ */
 async function restartIfVersionDiffers(
   ctx: DaemonContext,
   outcome: UpdateResult,
   previousRelease: string | undefined,
+  options: UpdateOptions,
 ): Promise<UpdateResult> {
   const { settings } = await loadSettings(ctx.paths);
   const state = await readServerState(ctx.paths);
@@ -234,12 +308,33 @@ async function restartIfVersionDiffers(
   if (info === undefined || info.appServerVersion === outcome.version) {
     return { ...outcome, ...(info ? { appServerVersion: info.appServerVersion } : {}) };
   }
-  const spawned = await restartOntoNewRelease(
+  // A release installed by an earlier pass (restart deferred) rolls back to what that pass recorded.
+  const pending = await readPendingRestart(ctx.paths);
+  const rollbackTo = previousRelease ?? pending?.previousRelease;
+  const fromVersion = pending?.previousVersion ?? info.appServerVersion;
+  const done = await restartOrDefer(
     ctx,
     settings,
-    previousRelease,
-    outcome.previousVersion,
+    {
+      kind: "update",
+      toVersion: outcome.version,
+      reason: `update ${info.appServerVersion} -> ${outcome.version}`,
+      previousRelease: rollbackTo,
+      previousVersion: fromVersion,
+    },
+    () => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion),
+    { now: options.now, idleGapMs: options.idleGapMs },
   );
+  if (!done.restarted) {
+    return {
+      ...outcome,
+      appServerVersion: info.appServerVersion,
+      restartPending: true,
+      pendingRestart: done.pendingRestart,
+      ...(done.activeTurns !== undefined ? { activeTurns: done.activeTurns } : {}),
+    };
+  }
+  const spawned = done.result;
   return {
     ...outcome,
     status: "updated",
@@ -247,6 +342,7 @@ async function restartIfVersionDiffers(
     restarted: true,
     pid: spawned.record.pid,
     appServerVersion: spawned.info.appServerVersion,
+    ...(done.interrupted.length ? { interruptedTurns: done.interrupted } : {}),
   };
 }
 
@@ -300,16 +396,9 @@ async function record(
   result: UpdateResult,
 ): Promise<UpdateResult> {
   if (!options.updaterPass) return result;
-  const summary = result.status === "updated"
-    ? `updated ${result.previousVersion} -> ${result.version}${
-      result.restarted ? " (restarted)" : ""
-    }`
-    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
   await patchUpdaterState(ctx.paths, {
     lastCheck: new Date(ctx.clock.now()).toISOString(),
-    lastResult: result.restartDeferred ? `${summary}; restart deferred: lock busy` : summary,
+    lastResult: passSummary(result),
   });
-  await capLog(ctx.paths.logFile);
-  await capLog(ctx.paths.updaterLogFile);
   return result;
 }

@@ -9,14 +9,20 @@
  * only when it is not does it start Deno (`codexd supervise`). Every
  * `updateIntervalMinutes` it runs `codexd update --updater-pass` — a fresh
  * Deno process on the current codexd code, which is how the updater refreshes
- * itself. The loop exits when its pid record stops naming it.
+ * itself. While `pending-restart.json` exists (an update waits for running
+ * turns to end) it runs `codexd apply-pending` at each check. The loop exits
+ * when its pid record stops naming it, and — as the main process of an
+ * autostart unit (`$CODEXD_AUTOSTART_UNIT`) — with code 3 once supervision
+ * gave up, so systemd shows the unit failed.
  *
  * Files: `app-server-updater.pid`, `app-server-updater.log`, reads
- * `app-server.pid`, `down` and `supervise.holdoff` in the state directory.
+ * `app-server.pid`, `down`, `supervise.holdoff` and `pending-restart.json` in
+ * the state directory.
  *
  * @module
  */
 import { CodexdError } from "./errors.ts";
+import { appendUpdaterLog } from "./updater_log.ts";
 import { spawnDetached } from "./launch.ts";
 import type { DaemonContext } from "./context.ts";
 import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
@@ -39,31 +45,45 @@ export const UPDATER_LOOP_SCRIPT = String.raw`
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
+log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
+# Read state files only when they are regular files: a FIFO would block the loop forever.
+plain() { [ -f "$1" ] && [ ! -h "$1" ]; }
 # $1: a server record (app-server.pid or the reference's daemon.pid).
 app_alive() {
-  line=; read -r line < "$1" 2>/dev/null || return 1
+  # The shell reports a failed input redirection of a builtin before that
+  # command's own 2>/dev/null applies: silence it around a group instead.
+  line=; plain "$1" && { read -r line < "$1"; } 2>/dev/null || return 1
   field pid; p=$v; field startTicks; t=$v
   [ -n "$p" ] && [ -n "$t" ] || return 1
   if [ -d /proc/self ]; then
-    stat=; read -r stat < "/proc/$p/stat" 2>/dev/null || return 1
+    stat=; { read -r stat < "/proc/$p/stat"; } 2>/dev/null || return 1
     set -- \${stat##*) }
     [ "$1" != Z ] && [ "$1" != X ] && [ "\${20}" = "$t" ]
   else
     kill -0 "$p" 2>/dev/null
   fi
 }
-echo "updater $$ started: check \${check}s, update every \${interval}s" >&2
 next=$(( $(date +%s) + first ))
 while :; do
   sleep "$check"
-  line=; read -r line < "$me" 2>/dev/null; field pid
-  [ "$v" = "$$" ] || { echo "updater $$: record names another process, exiting" >&2; exit 0; }
+  line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
+  [ "$v" = "$$" ] || { log "updater $$: record names another process, exiting"; exit 0; }
   now=$(date +%s)
+  if [ -n "\${CODEXD_AUTOSTART_UNIT:-}" ] && [ -e "$state/down" ]; then
+    why=; plain "$state/down" && { read -r why < "$state/down"; } 2>/dev/null
+    case $why in "supervision gave up"*)
+      echo "updater $$: $why; exiting so $CODEXD_AUTOSTART_UNIT shows failed" >&2; exit 3;;
+    esac
+  fi
   if [ ! -e "$state/down" ] && ! app_alive "$state/app-server.pid" && ! app_alive "$state/daemon.pid"; then
-    hold=0; [ -r "$state/supervise.holdoff" ] && read -r hold < "$state/supervise.holdoff"
+    hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
+      # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
     fi
+  fi
+  if [ -e "$state/pending-restart.json" ]; then
+    "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
   fi
   if [ "$now" -ge "$next" ]; then
     "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
@@ -148,15 +168,32 @@ export async function ensureUpdater(
     );
   }
   child.detach();
+  // Logged from here, not by the loop: a date command there would fork at every start.
+  await appendUpdaterLog(
+    ctx.paths,
+    `updater ${record.pid} started: check ${check}s, update every ${interval}s`,
+  );
   return record;
 }
 
-/** Whether a live process is codexd's own updater loop (its argv names it). */
-function isCodexdLoop(pid: number): boolean {
+/**
+ * Whether a live process recorded in `app-server-updater.pid` is the
+ * reference's updater (an older release used that name too): positively a
+ * codex `app-server` process, not codexd's loop. Anything unclear counts as
+ * codexd's own — `/proc/PID/cmdline` reads empty while the process execs (the
+ * launcher `exec`s the loop right after the record is written), and a false
+ * conflict would refuse a user's bootstrap.
+ */
+export function isReferenceUpdaterArgv(argv: string[]): boolean {
+  return argv.includes("app-server") && !argv.includes(LOOP_NAME) &&
+    !argv.includes("codexd-launch");
+}
+
+function isForeignLoop(pid: number): boolean {
   try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes(LOOP_NAME);
+    return isReferenceUpdaterArgv(Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0"));
   } catch {
-    return Deno.build.os !== "linux"; // cannot tell off Linux: assume ours
+    return false;
   }
 }
 
@@ -169,7 +206,7 @@ export async function referenceUpdater(ctx: DaemonContext): Promise<PidRecord | 
   const modern = await readPidState(ctx.paths.referenceUpdaterPidFile);
   if (modern.kind === "running") return modern.record;
   const legacy = await readPidState(ctx.paths.updaterPidFile);
-  if (legacy.kind === "running" && !isCodexdLoop(legacy.record.pid)) return legacy.record;
+  if (legacy.kind === "running" && isForeignLoop(legacy.record.pid)) return legacy.record;
   return undefined;
 }
 
@@ -199,7 +236,11 @@ async function stopRecordedGroup(
     if (state.kind === "stale") await removePidRecord(file);
     return false;
   }
-  await terminateRecorded(state.record, { graceMs, clock: ctx.clock });
+  await terminateRecorded(state.record, {
+    graceMs,
+    clock: ctx.clock,
+    allowedUids: ctx.signallableUids,
+  });
   // The leader is gone; members that ignored SIGTERM (an installer, say)
   // still form the group. While any member lives the kernel cannot reuse the
   // group id, so this signal reaches only them.

@@ -7,7 +7,8 @@
 import { readServerState } from "./server_record.ts";
 import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
 import { CodexdError } from "./errors.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { socketProblem } from "./app_server/socket_path.ts";
+import { cachedBinaryFacts } from "./managed_binary.ts";
 import { buildResult, type LifecycleResult } from "./result.ts";
 import { loadSettingsLenient } from "./settings.ts";
 
@@ -26,16 +27,20 @@ export async function version(options: DaemonOptions = {}): Promise<LifecycleRes
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
   // The probe goes first so its socket round trip overlaps the file reads.
+  // Facts from the cache only: `version` never runs the binary (it may hang).
   const [info, state, facts] = await Promise.all([
     probe(ctx),
     readServerState(ctx.paths),
-    tryReadBinaryFacts(ctx.paths, binary.path),
+    cachedBinaryFacts(ctx.paths, binary.path),
   ]);
   if (info === undefined) {
+    // Say why when the socket was refused as an impostor's.
+    const problem = socketProblem(ctx.paths.socketPath);
     throw new CodexdError(
       "NOT_RUNNING",
-      `No app-server answers on ${ctx.paths.socketPath}`,
+      `No app-server answers on ${ctx.paths.socketPath}${problem ? ` (refused: ${problem})` : ""}`,
       "codexd start",
+      problem ? { socketUnsafe: problem } : undefined,
     );
   }
   return await buildResult(ctx, binary, "running", {

@@ -284,3 +284,20 @@ Deno.test("the reference's updater is detected, never doubled, and stopped by st
     await foreign.status;
   }
 });
+
+Deno.test("isReferenceUpdaterArgv() claims only a codex app-server process, never codexd's loop", async () => {
+  const { isReferenceUpdaterArgv } = await import("../lib/updater.ts");
+  const table: [string[], boolean][] = [
+    [["codex", "app-server", "daemon", "pid-update-loop"], true],
+    [["/bin/sh", "-c", "…", "codexd-update-loop", "/state"], false],
+    [
+      ["/bin/sh", "-c", "…", "codexd-launch", "/log", "/bin/sh", "-c", "…", "codexd-update-loop"],
+      false,
+    ],
+    [[""], false], // mid-exec: unreadable
+    [["sleep", "300"], false],
+  ];
+  for (const [argv, foreign] of table) {
+    assertEquals(isReferenceUpdaterArgv(argv), foreign, argv.join(" "));
+  }
+});

@@ -58,6 +58,10 @@ Deno.test("classifyFailure() tells older servers, old params, refusals and silen
       new RpcError("m", -32600, "Invalid request: unknown variant `remoteControl/enable`"),
       "unsupported",
     ],
+    [
+      new RpcError("m", -32600, "remoteControl/enable requires experimentalApi capability"),
+      "unsupported",
+    ],
     [new RpcError("m", -32602, "Invalid params"), "invalidParams"],
     [new RpcError("m", -32600, "remote control requires ChatGPT authentication"), "refused"],
     [new RpcError("m", -32600, "remote control is disabled by managed requirements"), "refused"],
@@ -332,4 +336,21 @@ Deno.test("library callers get REMOTE_CONTROL_UNAVAILABLE as a CodexdError with 
     assertEquals(error.code, "REMOTE_CONTROL_UNAVAILABLE");
     assertEquals(error.details?.persisted, true);
   }
+});
+
+Deno.test("a restart needed for an older release waits for running turns: applied pendingRestart, same pid", async () => {
+  await using h = await fakeHome({ remoteControl: "missing", activeTurns: 1 });
+  const started = (await runCli(h.home, ["start"])).json;
+  const enabled = await runCli(h.home, ["enable-remote-control"]);
+  assertEquals(enabled.code, 0, enabled.stdout + enabled.stderr);
+  assertEquals(enabled.json.applied, "pendingRestart");
+  assertEquals(enabled.json.restarted, false);
+  assertEquals(enabled.json.pid, started.pid);
+  assertMatch(
+    (enabled.json.pendingRestart as { reason: string }).reason,
+    /^remote control setting: /,
+  );
+  assertMatch((enabled.json.warnings as string[]).join("\n"), /once its running turns end/);
+  assertEquals((await fakeLaunches(h.home)).length, 1, "no turn was cut short");
+  assertEquals((await settingsOf(h.home)).remoteControlEnabled, true);
 });

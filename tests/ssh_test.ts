@@ -16,6 +16,28 @@ const BARE_PATH = "/usr/local/bin:/usr/bin:/bin";
 /** The Deno version README's setup line installs. */
 const DENO_VERSION = "2.9.6";
 
+/**
+ * The variables npm needs to reach its registry on this machine (a CA bundle,
+ * a proxy), which `env -i` would otherwise drop: the host's own facts, not
+ * part of the setup line.
+ */
+function npmNetworkEnv(): string {
+  const names = [
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+  ];
+  return names.flatMap((name) => {
+    const value = Deno.env.get(name);
+    return value ? [`${name}='${value.replaceAll("'", "")}'`] : [];
+  }).join(" ");
+}
+
 /** README's setup line, verbatim (the first `sh` block of "Quick start"). */
 function setupLine(): string {
   const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
@@ -113,7 +135,7 @@ Deno.test("the one-liner works over a real non-interactive SSH session", async (
         assertMatch(Deno.realPathSync(`${prefix}/bin/deno`), /bin\.cjs$/);
         const setup = setupLine().replace(/; CODEX_HOME=.*$/, "");
         const run = await session.run(
-          `env -i HOME="$HOME" PATH=${prefix}/bin:${BARE_PATH} npm_config_prefix=${prefix} sh -c '${
+          `env -i HOME="$HOME" PATH=${prefix}/bin:${BARE_PATH} npm_config_prefix=${prefix} ${npmNetworkEnv()} sh -c '${
             setup.replaceAll("'", `'"'"'`)
           }; head -c4 "$(command -v deno)" | od -c | head -n1'`,
           { timeoutMs: 180_000 },

@@ -32,8 +32,14 @@ Deno.test("validateSettings() accepts valid settings and names what is wrong", (
     [{ updater: { autoUpdateEnabled: false, updateIntervalMinutes: 5 } }, null],
     [[], "settings must be a JSON object"],
     [{ remoteControlEnabled: "yes" }, "remoteControlEnabled must be a boolean"],
-    [{ shutdownGraceSeconds: 301 }, "shutdownGraceSeconds must be a number from 0 to 300"],
-    [{ shutdownGraceSeconds: -1 }, "shutdownGraceSeconds must be a number from 0 to 300"],
+    [
+      { shutdownGraceSeconds: 301 },
+      "shutdownGraceSeconds must be a number from 0 to 300, or -1 for no limit",
+    ],
+    [
+      { shutdownGraceSeconds: -2 },
+      "shutdownGraceSeconds must be a number from 0 to 300, or -1 for no limit",
+    ],
     [{ updater: 3 }, "updater must be an object"],
     [
       { updater: { updateIntervalMinutes: 0 } },

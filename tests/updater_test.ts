@@ -299,7 +299,7 @@ Deno.test("the updater's builtin liveness check tells a healthy app-server from 
   // The loop's own functions, run on their own: no Deno is involved.
   const functions = UPDATER_LOOP_SCRIPT.slice(
     UPDATER_LOOP_SCRIPT.indexOf("field()"),
-    UPDATER_LOOP_SCRIPT.indexOf('echo "updater'),
+    UPDATER_LOOP_SCRIPT.indexOf("next=$(("),
   );
   const check = async (): Promise<string> => {
     const out = await new Deno.Command("/bin/sh", {

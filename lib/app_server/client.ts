@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { connectablePath } from "./socket_path.ts";
+import { connectablePath, socketProblem, UnsafeSocketError } from "./socket_path.ts";
 import { WebSocketSession } from "./websocket.ts";
 import { CODEXD_VERSION } from "../version.ts";
 
@@ -77,6 +77,12 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Ask for the experimental API (`server/diagnostics`, `remoteControl/*`). @default {false} */
   experimentalApi?: boolean;
+  /**
+   * The `clientInfo.name` to initialize as. Only tests and real clients
+   * change it: codexd's own connections must stay non-originating.
+   * @default {DAEMON_CLIENT_NAME}
+   */
+  clientName?: string;
 }
 
 interface Pending {
@@ -86,7 +92,7 @@ interface Pending {
 
 interface Waiter {
   method: string;
-  resolve(notification: RpcNotification): void;
+  resolve(notification: RpcNotification | undefined): void;
 }
 
 /** Resolves after `ms` without keeping the process alive (an unref'd timer, cheap on first use). */
@@ -176,6 +182,8 @@ export class AppServerClient implements AsyncDisposable {
     this.#closed ??= error;
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    // Nothing more can arrive: waiters learn it now, not at their time-out.
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
   }
 
   /**
@@ -216,7 +224,7 @@ export class AppServerClient implements AsyncDisposable {
     if (queued >= 0) return this.#notifications.splice(queued, 1)[0];
     if (this.#closed) return undefined;
     let waiter: Waiter | undefined;
-    const arrived = new Promise<RpcNotification>((resolve) => {
+    const arrived = new Promise<RpcNotification | undefined>((resolve) => {
       waiter = { method, resolve };
       this.#waiters.push(waiter);
     });
@@ -261,7 +269,14 @@ export async function connectAppServer(
   socketPath: string,
   options: ConnectOptions = {},
 ): Promise<AppServerClient> {
-  const { timeoutMs = CONNECT_TIMEOUT_MS, experimentalApi = false } = options;
+  const {
+    timeoutMs = CONNECT_TIMEOUT_MS,
+    experimentalApi = false,
+    clientName = DAEMON_CLIENT_NAME,
+  } = options;
+  // Never talk to an impostor: a symlinked socket must lead into a private directory of its owner.
+  const problem = socketProblem(socketPath);
+  if (problem !== undefined) throw new UnsafeSocketError(problem);
   const conn = await Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
   let timedOut = false;
   // AbortSignal.timeout rather than setTimeout: the first setTimeout in a
@@ -279,7 +294,7 @@ export async function connectAppServer(
       id: 1,
       method: "initialize",
       params: {
-        clientInfo: { name: DAEMON_CLIENT_NAME, title: "codexd", version: CODEXD_VERSION },
+        clientInfo: { name: clientName, title: "codexd", version: CODEXD_VERSION },
         ...(experimentalApi ? { capabilities: { experimentalApi: true } } : {}),
       },
     }));

@@ -16,6 +16,8 @@ export interface FlagSpec {
   kind: FlagKind;
   help: string;
   value?: string;
+  /** Words a number flag also accepts, and the number each stands for. */
+  words?: Record<string, number>;
 }
 
 /** Parsed command-line flags. */
@@ -38,9 +40,18 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   "grace-seconds": {
     kind: "number",
-    value: "N",
-    help: "seconds between SIGTERM and SIGKILL (0-300)",
+    value: "N|none",
+    // none: NO_GRACE_LIMIT (-1), as in settings.
+    words: { none: -1 },
+    help: "seconds between SIGTERM and SIGKILL (0-300; none: wait for the drain)",
   },
+  "when-idle": { kind: "boolean", help: "wait until no turn is running before stopping" },
+  "idle-timeout-seconds": {
+    kind: "number",
+    value: "N",
+    help: "with --when-idle: give up (STILL_BUSY) after N seconds (default 600)",
+  },
+  now: { kind: "boolean", help: "restart at once even while turns run (they drain for the grace)" },
   "start-timeout-seconds": {
     kind: "number",
     value: "N",
@@ -68,6 +79,10 @@ export const FLAGS: Record<string, FlagSpec> = {
   pretty: { kind: "boolean", help: "print a short human-readable summary instead of JSON" },
   json: { kind: "boolean", help: "print JSON even on a terminal" },
   help: { kind: "boolean", help: "show help" },
+  "allow-foreign-home": {
+    kind: "boolean",
+    help: "(root) manage a CODEX_HOME owned by another user",
+  },
   force: {
     kind: "boolean",
     help: "stop this home's app-server even when no pid record names it",
@@ -120,7 +135,9 @@ export function parseFlags(argv: string[], allowed: string[]): ParsedFlags {
     }
     const raw = eq >= 0 ? arg.slice(eq + 1) : args[++i];
     if (raw === undefined) throw usage(`Option --${name} needs a value`);
-    if (spec.kind === "number") {
+    if (spec.kind === "number" && spec.words && Object.hasOwn(spec.words, raw)) {
+      flags[name] = spec.words[raw];
+    } else if (spec.kind === "number") {
       const value = Number(raw);
       if (raw.trim() === "" || !Number.isFinite(value) || value < 0) {
         throw usage(`Option --${name} needs a non-negative number, got "${raw}"`);
@@ -148,11 +165,13 @@ export function toOptions(flags: ParsedFlags): DaemonOptions {
   }
   if (typeof flags["grace-seconds"] === "number") {
     if (flags["grace-seconds"] > 300) throw usage("Option --grace-seconds must be at most 300");
+    // -1 ("none"): wait for the drain without limit, never SIGKILL.
     options.graceSeconds = flags["grace-seconds"];
   }
   if (typeof flags["start-timeout-seconds"] === "number") {
     options.startTimeoutMs = flags["start-timeout-seconds"] * 1000;
   }
+  if (flags["allow-foreign-home"] === true) options.allowForeignHome = true;
   if (typeof flags["lock-timeout-seconds"] === "number") {
     options.lockTimeoutMs = flags["lock-timeout-seconds"] * 1000;
   }

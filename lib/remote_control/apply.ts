@@ -8,11 +8,13 @@
  *
  * @module
  */
-import { type AppServerClient, connectAppServer } from "../app_server/client.ts";
+import type { AppServerClient } from "../app_server/client.ts";
 import { flagsMatch } from "../app_server_spawn.ts";
 import type { DaemonContext } from "../context.ts";
 import { describeError } from "../errors.ts";
 import { resolveCodexHome } from "../paths.ts";
+import { connectForTurns } from "../idle/probe.ts";
+import type { PendingRestart } from "../idle/policy.ts";
 import type { PidRecord } from "../pid_record.ts";
 import type { DaemonSettings } from "../settings.ts";
 import {
@@ -55,7 +57,7 @@ export interface LiveApplication {
   /** Set when the server refused or could not enable remote control. */
   unavailable?: { message: string; hint: string };
   /** The deferred restart, when turn safety held it back. */
-  pendingRestart?: unknown;
+  pendingRestart?: PendingRestart;
 }
 
 function defaultHome(): string | undefined {
@@ -152,10 +154,9 @@ export async function applyToRunning(
   const enabled = settings.remoteControlEnabled;
   let client: AppServerClient;
   try {
-    client = await connectAppServer(ctx.paths.socketPath, {
-      experimentalApi: true,
-      timeoutMs: ctx.options.probeTimeoutMs,
-    });
+    // Falls back to a plain session when the server refuses the experimental
+    // API: its remoteControl/* calls then read as unsupported.
+    client = await connectForTurns(ctx.paths.socketPath, ctx.options.probeTimeoutMs);
   } catch (error) {
     // Recorded but not answering (still starting, or hung): relaunch it with the flags.
     return await viaRestart(

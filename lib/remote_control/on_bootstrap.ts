@@ -7,6 +7,7 @@
  * @module
  */
 import type { DaemonContext } from "../context.ts";
+import type { PendingRestart } from "../idle/policy.ts";
 import type { PidRecord } from "../pid_record.ts";
 import type { LifecycleResult } from "../result.ts";
 import type { DaemonSettings } from "../settings.ts";
@@ -22,7 +23,7 @@ export async function applyToRunningReported(
   settings: DaemonSettings,
   record: PidRecord,
   outcome: LifecycleResult,
-): Promise<LifecycleResult> {
+): Promise<LifecycleResult & { pendingRestart?: PendingRestart }> {
   const live = await applyToRunning(ctx, settings, record);
   const warnings = [
     ...(outcome.warnings ?? []),

@@ -96,7 +96,8 @@ export type FailureKind =
 /** Classifies a thrown request failure. */
 export function classifyFailure(error: unknown): FailureKind {
   if (!(error instanceof RpcError)) return "unreachable";
-  if (isMethodNotFound(error)) return "unsupported";
+  // Older releases, and a session without the experimental API, cannot switch live.
+  if (isMethodNotFound(error) || /experimentalApi/i.test(error.message)) return "unsupported";
   if (error.code === INVALID_PARAMS) return "invalidParams";
   return "refused";
 }

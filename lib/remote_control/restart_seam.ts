@@ -1,38 +1,27 @@
 /**
  * The one place remote control restarts the app-server (for releases that
- * cannot switch live, or a server that stopped answering). Turn safety swaps
- * this body for its restart-when-idle rule; callers already handle a
- * deferred restart. Touches what a restart touches.
+ * cannot switch live, or a server that stopped answering): through turn
+ * safety's idle rule, so running turns are never cut short. When turns run,
+ * the restart is left pending and the updater applies it once they end.
+ * Touches what a restart (or a pending restart) touches.
  *
  * @module
  */
 import type { DaemonContext } from "../context.ts";
-import { restartLocked } from "../restart.ts";
-import type { LifecycleResult } from "../result.ts";
+import { restartWhenIdle, type RestartWhenIdleOutcome } from "../idle/apply_pending.ts";
 import type { DaemonSettings } from "../settings.ts";
 import { withUpdaterEnsured } from "../start.ts";
 
-/**
- * What {@linkcode restartToApply} did: restarted now, or (under turn
- * safety's idle rule) left a pending restart for when running turns end.
- * Shaped like turn safety's `restartWhenIdle` outcome so it can be returned
- * as is.
- */
-export type RestartToApplyOutcome =
-  | { restarted: true; result: LifecycleResult }
-  | { restarted: false; pendingRestart: unknown; activeTurns?: number };
+/** What {@linkcode restartToApply} did: restarted now, or left a pending restart. */
+export type RestartToApplyOutcome = RestartWhenIdleOutcome;
 
-/**
- * Restarts the app-server so its launch flags carry `settings`. The one place
- * remote control restarts anything: turn safety swaps the body for its
- * restart-when-idle rule, e.g.
- * `return await (await import("../idle/apply_pending.ts")).restartWhenIdle(ctx, settings, reason);`
- */
+/** Restarts the app-server onto `settings` when it is idle, else leaves it pending. */
 export async function restartToApply(
   ctx: DaemonContext,
   settings: DaemonSettings,
-  _reason: string,
+  reason: string,
 ): Promise<RestartToApplyOutcome> {
-  const result = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
-  return { restarted: true, result };
+  const outcome = await restartWhenIdle(ctx, settings, reason);
+  if (!outcome.restarted) return outcome;
+  return { ...outcome, result: await withUpdaterEnsured(ctx, settings, outcome.result) };
 }

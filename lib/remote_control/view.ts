@@ -53,6 +53,53 @@ export interface ServerViewOptions extends RemoteControlTimeouts {
 }
 
 /**
+ * The remote-control part of {@linkcode readServerView} on an open session
+ * (so `status` can share its one connection with the turn count). Never
+ * throws.
+ */
+export async function readViewOn(
+  client: AppServerClient,
+  options: ServerViewOptions = {},
+): Promise<ServerView> {
+  const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+  let view: RemoteControlView;
+  try {
+    view = await readRemoteControl(client, requestMs);
+  } catch (error) {
+    const kind = classifyFailure(error);
+    const reason = kind === "unsupported"
+      ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}`
+      : describeError(error);
+    return { info: client.info, remoteControl: null, remoteControlReason: reason };
+  }
+  let timedOut = false;
+  try {
+    if (options.settle && isPending(view)) {
+      await dropQueued(client);
+      ({ view, timedOut } = await settle(
+        client,
+        view,
+        options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
+      ));
+    }
+  } catch {
+    // The session closed while waiting: report the last status seen.
+  }
+  const reason = options.explain && (view.status === "errored" || view.status === "disabled")
+    ? await explainErrored(client, requestMs)
+    : undefined;
+  return {
+    info: client.info,
+    remoteControl: view,
+    ...(reason ? { remoteControlReason: reason } : {}),
+    ...(timedOut ? { timedOut } : {}),
+  };
+}
+
+/** The reason given when nothing answers on the socket. */
+export const NOT_ANSWERING = "the app-server is not answering";
+
+/**
  * One bounded session: `initialize` (with the experimental API) and
  * `remoteControl/status/read`. Never throws: what cannot be learnt is `null`
  * with a reason.
@@ -68,38 +115,10 @@ export async function readServerView(
       timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     });
   } catch {
-    return { remoteControl: null, remoteControlReason: "the app-server is not answering" };
+    return { remoteControl: null, remoteControlReason: NOT_ANSWERING };
   }
   try {
-    const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
-    let view: RemoteControlView;
-    try {
-      view = await readRemoteControl(client, requestMs);
-    } catch (error) {
-      const kind = classifyFailure(error);
-      const reason = kind === "unsupported"
-        ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}`
-        : describeError(error);
-      return { info: client.info, remoteControl: null, remoteControlReason: reason };
-    }
-    let timedOut = false;
-    if (options.settle && isPending(view)) {
-      await dropQueued(client);
-      ({ view, timedOut } = await settle(
-        client,
-        view,
-        options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
-      ));
-    }
-    const reason = options.explain && (view.status === "errored" || view.status === "disabled")
-      ? await explainErrored(client, requestMs)
-      : undefined;
-    return {
-      info: client.info,
-      remoteControl: view,
-      ...(reason ? { remoteControlReason: reason } : {}),
-      ...(timedOut ? { timedOut } : {}),
-    };
+    return await readViewOn(client, options);
   } finally {
     await client.close();
   }

@@ -1,7 +1,9 @@
 /**
- * A throwaway OpenSSH server on 127.0.0.1 for the SSH end-to-end tests: its
- * own host key, user key, authorized_keys and config in a temp dir
- * (`codexd-sshd-*`, also holding `sshd.log` and `sshd.pid`), started in the
+ * A throwaway OpenSSH server on 127.0.0.1 (or on several loopback addresses,
+ * one port) for the SSH end-to-end tests: its own host key, user key,
+ * authorized_keys and config in a temp dir (`codexd-sshd-*`, also holding
+ * `sshd.log` and `sshd.pid`; the dir and authorized_keys are world-readable
+ * so other local users can log in with the same key), started in the
  * foreground as a child and killed on dispose. Commands run through the real
  * `ssh` client exactly as a desktop client would: non-interactive, no TTY,
  * batch mode. `/run/sshd` (sshd's privilege-separation dir) is created when
@@ -12,8 +14,12 @@
 
 /** A running sshd and a client bound to it. */
 export interface SshSession extends AsyncDisposable {
-  /** Its port on 127.0.0.1. */
+  /** Its port on 127.0.0.1 (on every listen address). */
   port: number;
+  /** The addresses it listens on. */
+  listenAddresses: string[];
+  /** The private key every local user can log in with (root-only readable). */
+  identityFile: string;
   /** The login user (the current user). */
   user: string;
   /** Runs `command` over ssh (no TTY, BatchMode); a non-zero exit is returned, not thrown. */
@@ -49,8 +55,17 @@ export const SSH_RUN_TIMEOUT_MS = 120_000;
 
 const PRIVSEP_DIR = "/run/sshd";
 
+/** Options of {@linkcode startSshd}. */
+export interface StartSshdOptions {
+  /** Loopback addresses to listen on (one port for all). @default {["127.0.0.1"]} */
+  listenAddresses?: string[];
+}
+
 /** Starts sshd, or explains why it cannot (missing binaries). */
-export async function startSshd(): Promise<SshSession | { skipped: string }> {
+export async function startSshd(
+  options: StartSshdOptions = {},
+): Promise<SshSession | { skipped: string }> {
+  const listenAddresses = options.listenAddresses ?? ["127.0.0.1"];
   const sshd = await _executable(SSHD_PATH);
   const ssh = await _which("ssh");
   const keygen = await _which("ssh-keygen");
@@ -69,17 +84,20 @@ export async function startSshd(): Promise<SshSession | { skipped: string }> {
     await _exec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`]);
     await _exec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/user_key`]);
     await Deno.copyFile(`${dir}/user_key.pub`, `${dir}/authorized_keys`);
+    // sshd reads authorized_keys as the logging-in user.
+    await Deno.chmod(dir, 0o755);
+    await Deno.chmod(`${dir}/authorized_keys`, 0o644);
   } catch (error) {
     await Deno.remove(dir, { recursive: true });
     throw error;
   }
   // Racy by nature (another process may take the port between close and
   // sshd's bind); sshd then exits, and the readiness wait reports its log.
-  const port = _freePort();
+  const port = _freePort(listenAddresses);
   await Deno.writeTextFile(
     `${dir}/sshd_config`,
     [
-      `ListenAddress 127.0.0.1`,
+      ...listenAddresses.map((address) => `ListenAddress ${address}`),
       `Port ${port}`,
       `HostKey ${dir}/host_key`,
       `AuthorizedKeysFile ${dir}/authorized_keys`,
@@ -92,6 +110,9 @@ export async function startSshd(): Promise<SshSession | { skipped: string }> {
       `UsePAM no`,
       `StrictModes no`,
       `PrintMotd no`,
+      // bash sources ~/.bashrc for a command run by sshd (SSH_CLIENT set, SHLVL < 2):
+      // a host-specific rc file (pyenv, nvm, …) must not slow or break the tests.
+      `SetEnv SHLVL=1`,
       // No AcceptEnv: the session gets only what sshd and the login shell set.
       "",
     ].join("\n"),
@@ -133,25 +154,29 @@ export async function startSshd(): Promise<SshSession | { skipped: string }> {
     await Deno.remove(dir, { recursive: true });
   };
 
-  if (!(await _waitForPort(port, () => exited))) {
+  if (!(await _waitForPort(listenAddresses, port, () => exited))) {
     const why = await Deno.readTextFile(`${dir}/sshd.log`).catch(() => "");
     await dispose();
     throw new Error(
-      `Cannot start ${sshd} on 127.0.0.1:${port}: ${exited ? "it exited" : "not listening"} ` +
+      `Cannot start ${sshd} on ${listenAddresses.join(",")}:${port}: ` +
+        `${exited ? "it exited" : "not listening"} ` +
         `after ${SSHD_READY_MS} ms: ${why.trim()}`,
     );
   }
   return {
     port,
+    listenAddresses,
+    identityFile: `${dir}/user_key`,
     user,
-    run: (command, options = {}) => _runSsh(ssh, [dir, port, user], command, options),
+    run: (command, options = {}) =>
+      _runSsh(ssh, [dir, port, user, listenAddresses], command, options),
     [Symbol.asyncDispose]: dispose,
   };
 }
 
 async function _runSsh(
   ssh: string,
-  [dir, port, user]: [string, number, string],
+  [dir, port, user, listenAddresses]: [string, number, string, string[]],
   command: string,
   { env, timeoutMs = SSH_RUN_TIMEOUT_MS }: SshRunOptions,
 ): Promise<SshResult> {
@@ -175,7 +200,7 @@ async function _runSsh(
       `${dir}/user_key`,
       "-p",
       String(port),
-      `${user}@127.0.0.1`,
+      `${user}@${listenAddresses[0]}`,
       command,
     ],
     env,
@@ -225,20 +250,32 @@ async function _which(name: string): Promise<string | undefined> {
   return undefined;
 }
 
-function _freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+/** A port free on every address (bound on the first, then tried on the others). */
+function _freePort(addresses: string[]): number {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = Deno.listen({ hostname: addresses[0], port: 0 });
+    const { port } = first.addr;
+    first.close();
+    try {
+      for (const hostname of addresses.slice(1)) Deno.listen({ hostname, port }).close();
+      return port;
+    } catch {
+      // taken on another address: try another port
+    }
+  }
+  throw new Error(`No port free on all of ${addresses.join(", ")}`);
 }
 
-/** True once the port accepts a connection; false if sshd exited or the bound passed. */
-async function _waitForPort(port: number, exited: () => boolean): Promise<boolean> {
+/** True once every address accepts a connection; false if sshd exited or the bound passed. */
+async function _waitForPort(
+  addresses: string[],
+  port: number,
+  exited: () => boolean,
+): Promise<boolean> {
   const deadline = Date.now() + SSHD_READY_MS;
   while (Date.now() < deadline && !exited()) {
     try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
+      for (const hostname of addresses) (await Deno.connect({ hostname, port })).close();
       return true;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 50));

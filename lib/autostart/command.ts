@@ -1,0 +1,278 @@
+/**
+ * `enable-autostart` and `disable-autostart`: make one CODEX_HOME's
+ * app-server come back after a reboot, with nobody logged in.
+ *
+ * Linux: writes the systemd user unit (`unit.ts`), `daemon-reload`,
+ * `enable`, asks logind to linger for the user, and starts the unit now so
+ * the running app-server and its supervisor are the unit's from here on.
+ * `enable-autostart` turns on codexd's supervision (the updater loop) when
+ * `bootstrap` has not — without auto-updates — because the unit runs it and
+ * a user's `codexd stop` is only remembered (`down`) under supervision.
+ * macOS: writes and loads a LaunchAgent (untested on real macOS).
+ *
+ * Files: the unit (`~/.config/systemd/user/codexd-….service`) or the plist
+ * (`~/Library/LaunchAgents/dev.codexd.….plist`), `settings.json`.
+ *
+ * @module
+ */
+import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
+import { CodexdError } from "../errors.ts";
+import { createContext, type DaemonOptions, lockDaemon } from "../context.ts";
+import type { LifecycleResult } from "../result.ts";
+import { dirname } from "../paths.ts";
+import { loadSettings, updateSettings } from "../settings.ts";
+import { status } from "../status.ts";
+import { helperError } from "./exec.ts";
+import {
+  type AutostartFiles,
+  autostartFiles,
+  type AutostartInfo,
+  type AutostartLocations,
+  currentUser,
+  readAutostart,
+} from "./read.ts";
+import {
+  connectUserManager,
+  ensureLinger,
+  type SystemdOptions,
+  type UserManager,
+} from "./systemd.ts";
+import {
+  launchdLabel,
+  renderLaunchdPlist,
+  renderSystemdUnit,
+  type ServiceSpec,
+  unitFileName,
+} from "./unit.ts";
+
+/** Options of {@linkcode enableAutostart} and {@linkcode disableAutostart}. */
+export interface AutostartOptions extends DaemonOptions {
+  /** Persist remote control on before enabling. @default {keep the setting} */
+  remoteControl?: boolean;
+  /** Where the unit and linger files are (tests). */
+  locations?: AutostartLocations;
+  /** Bounds of systemctl/loginctl, or facts to use (tests). */
+  systemd?: SystemdOptions;
+  /** The codexd module the unit pins. @default {this copy of codexd} */
+  moduleUrl?: string;
+}
+
+/** What `enable-autostart` and `disable-autostart` print. */
+export interface AutostartResult extends Omit<LifecycleResult, "status"> {
+  /** What happened. */
+  status: "enabled" | "alreadyEnabled" | "disabled" | "alreadyDisabled";
+  /** The autostart state afterwards (`null` once disabled). */
+  autostart: AutostartInfo | null;
+  /** Whether the app-server answers now. */
+  appServerRunning: boolean;
+  /** Whether remote control is enabled in settings. */
+  remoteControlEnabled: boolean;
+  /** The command that makes autostart complete (`linger: false`: enable lingering). */
+  hint?: string;
+}
+
+/**
+ * The pinned codexd module a unit runs: the local `mod.ts` path when codexd
+ * runs from files, else the (versioned) URL, which deno has cached by now —
+ * at boot there may be no network.
+ */
+export function autostartEntry(
+  moduleUrl: string = import.meta.url,
+  mainModule: string = Deno.mainModule,
+): string {
+  // Inside the one-file bundle this code's own URL is the running entry.
+  const mod = moduleUrl === mainModule ? new URL(moduleUrl) : new URL("../../mod.ts", moduleUrl);
+  return mod.protocol === "file:" ? decodeURIComponent(mod.pathname) : mod.href;
+}
+
+async function describe(
+  options: AutostartOptions,
+  outcome: AutostartResult["status"],
+  warnings: string[],
+): Promise<AutostartResult> {
+  const now = await status(options);
+  return {
+    status: outcome,
+    autostart: readAutostart(createContext(options).paths.codexHome, options.locations),
+    backend: now.backend,
+    pid: now.pid,
+    managed: now.managed,
+    managedCodexPath: now.managedCodexPath,
+    managedCodexExists: now.managedCodexExists,
+    managedCodexVersion: now.managedCodexVersion,
+    socketPath: now.socketPath,
+    cliVersion: now.cliVersion,
+    appServerVersion: now.appServerVersion,
+    codexdVersion: now.codexdVersion,
+    appServerRunning: now.status === "running",
+    remoteControlEnabled: now.remoteControlEnabled,
+    ...(warnings.length ? { warnings } : {}),
+  };
+}
+
+function filesFor(codexHome: string, options: AutostartOptions): AutostartFiles {
+  const files = autostartFiles(codexHome, { ...options.locations, os: options.os });
+  if (files === undefined) {
+    throw new CodexdError(
+      "AUTOSTART_UNAVAILABLE",
+      `Cannot enable autostart on ${
+        options.os ?? Deno.build.os
+      }: codexd knows systemd (Linux) and launchd (macOS) only`,
+      "start codexd from your own startup script: codexd bootstrap",
+    );
+  }
+  return files;
+}
+
+/**
+ * Under the lock: persists the settings the unit relies on and writes the
+ * unit (or plist) when its text changed. Returns what changed.
+ */
+async function writeServiceFiles(
+  options: AutostartOptions,
+  files: AutostartFiles,
+): Promise<{ unitChanged: boolean; settingsChanged: boolean }> {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const wantRemote = options.remoteControl === true && !before.remoteControlEnabled;
+  const wantSupervision = !before.updater.enabled;
+  const settings = wantRemote || wantSupervision
+    ? await updateSettings(ctx.paths, {
+      ...(wantRemote ? { remoteControlEnabled: true } : {}),
+      ...(wantSupervision ? { updater: { enabled: true, autoUpdateEnabled: false } } : {}),
+    })
+    : before;
+  const spec: ServiceSpec = {
+    codexHome: ctx.paths.codexHome,
+    denoPath: Deno.execPath(),
+    entry: autostartEntry(options.moduleUrl),
+    stateDir: ctx.paths.stateDir,
+    shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    ...(Deno.env.get("DENO_DIR")?.startsWith("/") ? { denoDir: Deno.env.get("DENO_DIR") } : {}),
+  };
+  const text = files.manager === "launchd"
+    ? renderLaunchdPlist(spec, ctx.paths.updaterLogFile)
+    : renderSystemdUnit(spec);
+  const unitChanged = (await readTextIfPresent(files.unit)) !== text;
+  if (unitChanged) {
+    await Deno.mkdir(dirname(files.unit), { recursive: true });
+    await writeFileAtomic(files.unit, text, { mode: 0o644 });
+  }
+  return { unitChanged, settingsChanged: wantRemote || wantSupervision };
+}
+
+function linked(path: string | undefined): boolean {
+  if (path === undefined) return false;
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function mustSucceed(manager: UserManager, args: string[], job = false): Promise<void> {
+  const run = await manager.systemctl(args, job);
+  if (!run.success) {
+    const unit = args.at(-1) ?? "";
+    throw new CodexdError(
+      job ? "NOT_READY" : "AUTOSTART_UNAVAILABLE",
+      `Cannot run systemctl --user ${args.join(" ")}: ${helperError(run)}`,
+      `systemctl --user status ${unit}; codexd logs`,
+    );
+  }
+}
+
+/**
+ * Makes the app-server of this CODEX_HOME start at boot and starts the
+ * service now.
+ *
+ * @throws {CodexdError} `AUTOSTART_UNAVAILABLE` without a reachable user
+ * manager; `NOT_READY` when the unit fails to start.
+ * @example
+ * ```ts ignore
+ * import { enableAutostart } from "./command.ts";
+ * const { autostart } = await enableAutostart({ remoteControl: true });
+ * console.log(autostart?.unit, autostart?.linger);
+ * ```
+ */
+export async function enableAutostart(options: AutostartOptions = {}): Promise<AutostartResult> {
+  const codexHome = createContext(options).paths.codexHome;
+  const files = filesFor(codexHome, options);
+  const warnings: string[] = [];
+  if (files.manager === "launchd") {
+    const { loadAgent } = await import("./launchd.ts");
+    const { unitChanged, settingsChanged } = await writeServiceFiles(options, files);
+    await loadAgent(files.unit, launchdLabel(codexHome));
+    const already = !unitChanged && !settingsChanged;
+    return await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
+  }
+  const manager = await connectUserManager(options.systemd);
+  const wasLinked = linked(files.wantsLink);
+  const { unitChanged, settingsChanged } = await writeServiceFiles(options, files);
+  const unit = unitFileName(codexHome);
+  if (unitChanged) await mustSucceed(manager, ["daemon-reload"]);
+  await mustSucceed(manager, ["enable", unit]);
+  const linger = await ensureLinger(currentUser(options.locations), {
+    ...options.systemd,
+    lingerDir: options.locations?.lingerDir,
+  });
+  if (linger.warning) warnings.push(linger.warning);
+  const hint = linger.linger
+    ? undefined
+    : `sudo loginctl enable-linger ${currentUser(options.locations)}`;
+  const active = (await manager.systemctl(["is-active", unit])).stdout.trim() === "active";
+  // The lock is released: the unit's own commands take it.
+  if (!active) await mustSucceed(manager, ["start", unit], true);
+  else if (settingsChanged) await mustSucceed(manager, ["reload", unit], true);
+  const already = wasLinked && !unitChanged && !settingsChanged && active;
+  const result = await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
+  return hint ? { ...result, hint } : result;
+}
+
+/**
+ * Stops this CODEX_HOME's app-server from starting at boot and removes the
+ * unit (or plist). A running app-server keeps running: systemd's copy is
+ * stopped and codexd starts it again outside the unit.
+ *
+ * @example
+ * ```ts ignore
+ * import { disableAutostart } from "./command.ts";
+ * const { status } = await disableAutostart(); // "disabled" or "alreadyDisabled"
+ * ```
+ */
+export async function disableAutostart(options: AutostartOptions = {}): Promise<AutostartResult> {
+  const codexHome = createContext(options).paths.codexHome;
+  const files = filesFor(codexHome, options);
+  const warnings: string[] = [];
+  if (!linked(files.unit) && !linked(files.wantsLink)) {
+    return await describe(options, "alreadyDisabled", warnings);
+  }
+  const wasRunning = (await status(options)).status === "running";
+  if (files.manager === "launchd") {
+    const { unloadAgent } = await import("./launchd.ts");
+    await unloadAgent(launchdLabel(codexHome));
+    await removeIfPresent(files.unit);
+    return await describe(options, "disabled", warnings);
+  }
+  const unit = unitFileName(codexHome);
+  const manager = await connectUserManager(options.systemd).catch((error: CodexdError) => {
+    // No manager: nothing of the unit can be running; removing the files is all.
+    warnings.push(`${error.message}; removed the unit files only`);
+    return undefined;
+  });
+  if (manager) {
+    const run = await manager.systemctl(["disable", "--now", unit], true);
+    if (!run.success) warnings.push(`systemctl --user disable --now ${unit}: ${helperError(run)}`);
+  }
+  await removeIfPresent(files.wantsLink!);
+  await removeIfPresent(files.unit);
+  if (manager) await manager.systemctl(["daemon-reload"]);
+  if (wasRunning) {
+    // Hand the app-server over from systemd to codexd alone.
+    const { start } = await import("../start.ts");
+    await start(options);
+  }
+  return await describe(options, "disabled", warnings);
+}

@@ -1,0 +1,85 @@
+/**
+ * The pending restart on disk and its log lines.
+ *
+ * Files: `app-server-daemon/pending-restart.json` (written atomically; its
+ * presence is what the updater loop tests with `[ -e … ]` to run
+ * `codexd apply-pending`), and one line per deferral, apply and forced
+ * interrupt appended to `app-server-daemon/app-server-updater.log`.
+ *
+ * @module
+ */
+import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
+import { type DaemonPaths, ensureStateDir, join } from "../paths.ts";
+import type { PendingRestart } from "./policy.ts";
+
+/** Name of the pending-restart file in the state directory. */
+export const PENDING_RESTART_FILE = "pending-restart.json";
+
+/** What is stored: the public part plus what applying it needs. */
+export interface StoredPendingRestart extends PendingRestart {
+  /** The release to roll back to if the new one does not become ready. */
+  previousRelease?: string;
+  /** Its version, for the rollback message. */
+  previousVersion?: string | null;
+}
+
+/** The path of `pending-restart.json`. */
+export function pendingRestartPath(paths: DaemonPaths): string {
+  return join(paths.stateDir, PENDING_RESTART_FILE);
+}
+
+/** Reads the pending restart; missing or corrupt reads as none. */
+export async function readPendingRestart(
+  paths: DaemonPaths,
+): Promise<StoredPendingRestart | undefined> {
+  try {
+    const text = await readTextIfPresent(pendingRestartPath(paths));
+    if (text === undefined) return undefined;
+    const parsed = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || typeof parsed.since !== "string") {
+      return undefined;
+    }
+    return parsed as StoredPendingRestart;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the pending restart atomically. */
+export async function writePendingRestart(
+  paths: DaemonPaths,
+  pending: StoredPendingRestart,
+): Promise<void> {
+  await ensureStateDir(paths);
+  await writeFileAtomic(pendingRestartPath(paths), JSON.stringify(pending) + "\n");
+}
+
+/** Removes the pending restart (applied, or moot). */
+export async function clearPendingRestart(paths: DaemonPaths): Promise<void> {
+  await removeIfPresent(pendingRestartPath(paths));
+}
+
+/** The public view `status` and `update` print: `{toVersion, since, deadline, reason}` (+ `waitingFor`). */
+export function publicPending(pending: StoredPendingRestart): PendingRestart {
+  return {
+    toVersion: pending.toVersion,
+    since: pending.since,
+    deadline: pending.deadline,
+    reason: pending.reason,
+    ...(pending.waitingFor ? { waitingFor: pending.waitingFor } : {}),
+  };
+}
+
+/** Appends one timestamped line to the updater log. */
+export async function logRestartEvent(
+  paths: DaemonPaths,
+  nowMs: number,
+  line: string,
+): Promise<void> {
+  await ensureStateDir(paths);
+  await Deno.writeTextFile(
+    paths.updaterLogFile,
+    `${new Date(nowMs).toISOString()} ${line}\n`,
+    { append: true, mode: 0o600 },
+  );
+}

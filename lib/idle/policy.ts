@@ -1,0 +1,106 @@
+/**
+ * Pure decisions about restarts that would cut running turns short: whether
+ * a pending restart waits, applies, or (past its deadline) interrupts the
+ * turns first, and whether a maintenance window is open. No I/O; tested by
+ * tables in `tests/idle_policy_test.ts`.
+ *
+ * @module
+ */
+
+/** A restart codexd owes the app-server but has not done yet (`pending-restart.json`). */
+export interface PendingRestart {
+  /** The version the restart moves to (`null` when the restart is for settings, not a release). */
+  toVersion: string | null;
+  /** ISO time the restart was first deferred; a later release keeps it. */
+  since: string;
+  /** ISO time after which active turns are interrupted; `null`: never forced. */
+  deadline: string | null;
+  /** Why a restart is wanted, e.g. `update 0.166.0 -> 0.169.0`. */
+  reason: string;
+  /** What it waits for right now: `activeTurns` or `window`. */
+  waitingFor?: "activeTurns" | "window";
+}
+
+/** The settings that bound a pending restart. */
+export interface RestartPolicy {
+  /** Minutes a pending restart may wait for idle; `0`: wait forever. */
+  restartDeadlineMinutes: number;
+  /** Local-time window such as `02:00-05:00` (may wrap midnight); absent: any time. */
+  restartWindow?: string;
+}
+
+/** What the idle probe saw. */
+export type IdleObservation =
+  /** Two probes a few seconds apart both saw no active turn. */
+  | { kind: "idle" }
+  /** At least one probe saw running turns. */
+  | { kind: "busy"; activeTurns: number }
+  /** Nothing answers: a restart cannot cut a turn short. */
+  | { kind: "unreachable" };
+
+/** What to do about a pending restart now. */
+export type PendingDecision =
+  | { kind: "wait"; waitingFor: "activeTurns" | "window" }
+  | { kind: "apply" }
+  | { kind: "forceAfterInterrupt"; activeTurns: number };
+
+/** A parsed `HH:MM-HH:MM` window, in minutes after local midnight. */
+export interface RestartWindow {
+  /** Opening minute (inclusive). */
+  startMinute: number;
+  /** Closing minute (exclusive); below `startMinute` when it wraps midnight. */
+  endMinute: number;
+}
+
+const WINDOW = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** Parses `HH:MM-HH:MM` (24 h, local time); returns why it is invalid otherwise. */
+export function parseWindow(text: string): RestartWindow | string {
+  const match = WINDOW.exec(text.trim());
+  if (match === null) return `restart window must look like "02:00-05:00", got "${text}"`;
+  const startMinute = Number(match[1]) * 60 + Number(match[2]);
+  const endMinute = Number(match[3]) * 60 + Number(match[4]);
+  if (startMinute === endMinute) return `restart window "${text}" is empty`;
+  return { startMinute, endMinute };
+}
+
+/** Whether `date` (in the host's local time) falls in `window`; no window means always. */
+export function inWindow(window: string | undefined, date: Date): boolean {
+  if (window === undefined) return true;
+  const parsed = parseWindow(window);
+  if (typeof parsed === "string") return true; // validated at load; never block on a typo
+  const minute = date.getHours() * 60 + date.getMinutes();
+  const { startMinute, endMinute } = parsed;
+  return startMinute < endMinute
+    ? minute >= startMinute && minute < endMinute
+    : minute >= startMinute || minute < endMinute;
+}
+
+/** The deadline of a restart first deferred at `sinceMs`; `null` when the policy never forces. */
+export function deadlineFor(sinceMs: number, policy: RestartPolicy): string | null {
+  if (policy.restartDeadlineMinutes <= 0) return null;
+  return new Date(sinceMs + policy.restartDeadlineMinutes * 60_000).toISOString();
+}
+
+/**
+ * Decides a pending restart. The window gates everything, the forced one
+ * included (a maintenance window is an operator's hard rule; a deadline that
+ * passes outside it forces at the next opening). Inside it: idle or
+ * unreachable applies; busy waits until the deadline, then interrupts.
+ */
+export function decidePendingRestart(
+  pending: Pick<PendingRestart, "deadline">,
+  observed: IdleObservation,
+  policy: RestartPolicy,
+  nowMs: number,
+): PendingDecision {
+  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    return { kind: "wait", waitingFor: "window" };
+  }
+  if (observed.kind !== "busy") return { kind: "apply" };
+  const deadline = pending.deadline === null ? undefined : Date.parse(pending.deadline);
+  if (deadline !== undefined && Number.isFinite(deadline) && nowMs >= deadline) {
+    return { kind: "forceAfterInterrupt", activeTurns: observed.activeTurns };
+  }
+  return { kind: "wait", waitingFor: "activeTurns" };
+}

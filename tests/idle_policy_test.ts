@@ -1,0 +1,120 @@
+/**
+ * Table tests of the pure turn-safety decisions: the maintenance window, the
+ * deadline, what a pending restart does now, the new settings, and the
+ * `--grace-seconds none` flag.
+ *
+ * @module
+ */
+import { assertEquals } from "./support/assert.ts";
+import {
+  deadlineFor,
+  decidePendingRestart,
+  type IdleObservation,
+  inWindow,
+  parseWindow,
+  type PendingDecision,
+  type RestartPolicy,
+} from "../lib/idle/policy.ts";
+import { NO_GRACE_LIMIT, validateSettings } from "../lib/settings.ts";
+import { parseFlags } from "../cli.ts";
+
+/** A local-time date today at `hh:mm`. */
+function at(hhmm: string): Date {
+  const [h, m] = hhmm.split(":").map(Number);
+  const date = new Date(2026, 10, 25, h, m, 0, 0);
+  return date;
+}
+
+Deno.test("inWindow() opens at the start, closes at the end, and may wrap midnight", () => {
+  const table: [string | undefined, string, boolean][] = [
+    [undefined, "12:00", true],
+    ["02:00-05:00", "01:59", false],
+    ["02:00-05:00", "02:00", true],
+    ["02:00-05:00", "04:59", true],
+    ["02:00-05:00", "05:00", false],
+    ["22:30-03:00", "23:00", true],
+    ["22:30-03:00", "00:10", true],
+    ["22:30-03:00", "02:59", true],
+    ["22:30-03:00", "03:00", false],
+    ["22:30-03:00", "12:00", false],
+    ["22:30-03:00", "22:29", false],
+  ];
+  for (const [window, time, expected] of table) {
+    assertEquals(inWindow(window, at(time)), expected, `${window} at ${time}`);
+  }
+});
+
+Deno.test("parseWindow() accepts HH:MM-HH:MM and names what is wrong otherwise", () => {
+  assertEquals(parseWindow("02:00-05:00"), { startMinute: 120, endMinute: 300 });
+  assertEquals(parseWindow("23:15-01:00"), { startMinute: 1395, endMinute: 60 });
+  for (const bad of ["2:00-5:00", "02:00", "24:00-01:00", "02:60-03:00", "03:00-03:00", ""]) {
+    assertEquals(typeof parseWindow(bad), "string", bad);
+  }
+});
+
+Deno.test("deadlineFor() is since plus the deadline minutes, or null when 0 means never", () => {
+  const since = Date.parse("2026-11-25T10:00:00Z");
+  assertEquals(deadlineFor(since, { restartDeadlineMinutes: 60 }), "2026-11-25T11:00:00.000Z");
+  assertEquals(deadlineFor(since, { restartDeadlineMinutes: 0 }), null);
+});
+
+Deno.test("decidePendingRestart() waits while busy or outside the window, applies when idle, forces past the deadline", () => {
+  const now = at("03:00").getTime();
+  const past = new Date(now - 1000).toISOString();
+  const future = new Date(now + 60_000).toISOString();
+  const idle: IdleObservation = { kind: "idle" };
+  const busy: IdleObservation = { kind: "busy", activeTurns: 2 };
+  const gone: IdleObservation = { kind: "unreachable" };
+  const anyTime: RestartPolicy = { restartDeadlineMinutes: 1440 };
+  const open: RestartPolicy = { restartDeadlineMinutes: 1440, restartWindow: "02:00-05:00" };
+  const closed: RestartPolicy = { restartDeadlineMinutes: 1440, restartWindow: "12:00-13:00" };
+  const table: [string, string | null, IdleObservation, RestartPolicy, PendingDecision][] = [
+    ["idle applies", future, idle, anyTime, { kind: "apply" }],
+    ["no answer applies", future, gone, anyTime, { kind: "apply" }],
+    ["busy waits", future, busy, anyTime, { kind: "wait", waitingFor: "activeTurns" }],
+    ["busy, no deadline, waits", null, busy, anyTime, { kind: "wait", waitingFor: "activeTurns" }],
+    ["busy past deadline forces", past, busy, anyTime, {
+      kind: "forceAfterInterrupt",
+      activeTurns: 2,
+    }],
+    ["idle past deadline applies", past, idle, anyTime, { kind: "apply" }],
+    ["idle in open window applies", future, idle, open, { kind: "apply" }],
+    ["idle in closed window waits", future, idle, closed, { kind: "wait", waitingFor: "window" }],
+    ["deadline in closed window waits", past, busy, closed, { kind: "wait", waitingFor: "window" }],
+    ["deadline in open window forces", past, busy, open, {
+      kind: "forceAfterInterrupt",
+      activeTurns: 2,
+    }],
+  ];
+  for (const [name, deadline, observed, policy, expected] of table) {
+    assertEquals(decidePendingRestart({ deadline }, observed, policy, now), expected, name);
+  }
+});
+
+Deno.test("validateSettings() knows the restart deadline, the window and the no-limit grace", () => {
+  const table: [unknown, string | null][] = [
+    [{ updater: { restartDeadlineMinutes: 0 } }, null],
+    [{ updater: { restartDeadlineMinutes: 90 } }, null],
+    [{ updater: { restartDeadlineMinutes: -1 } }, "restartDeadlineMinutes"],
+    [{ updater: { restartWindow: "02:00-05:00" } }, null],
+    [{ updater: { restartWindow: null } }, null],
+    [{ updater: { restartWindow: "2am-5am" } }, "restartWindow"],
+    [{ updater: { restartWindow: "03:00-03:00" } }, "restartWindow"],
+    [{ shutdownGraceSeconds: NO_GRACE_LIMIT }, null],
+    [{ shutdownGraceSeconds: -2 }, "shutdownGraceSeconds"],
+  ];
+  for (const [raw, error] of table) {
+    const result = validateSettings(raw);
+    if (error === null) assertEquals(typeof result, "object", JSON.stringify(raw));
+    else assertEquals(typeof result === "string" && result.includes(error), true, String(result));
+  }
+  const defaults = validateSettings({});
+  assertEquals(typeof defaults === "object" && defaults.updater.restartDeadlineMinutes, 1440);
+});
+
+Deno.test("--grace-seconds none parses as the no-limit grace", () => {
+  assertEquals(parseFlags(["--grace-seconds", "none"], ["grace-seconds"]), {
+    "grace-seconds": NO_GRACE_LIMIT,
+  });
+  assertEquals(parseFlags(["--grace-seconds=7"], ["grace-seconds"]), { "grace-seconds": 7 });
+});
