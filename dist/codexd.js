@@ -484,12 +484,19 @@ function pickServerState(states) {
   ].sort((a, b) => PRECEDENCE[a.kind] - PRECEDENCE[b.kind])[0];
 }
 async function readServerState(paths) {
-  const files = serverRecordFiles(paths);
-  const states = await Promise.all(files.map(async (file) => ({
-    ...await readPidState(file),
-    file
-  })));
-  return pickServerState(states);
+  const ours = {
+    ...await readPidState(paths.pidFile),
+    file: paths.pidFile
+  };
+  if (ours.kind === "running") return ours;
+  const reference = {
+    ...await readPidState(paths.referencePidFile),
+    file: paths.referencePidFile
+  };
+  return pickServerState([
+    ours,
+    reference
+  ]);
 }
 async function writeServerRecord(paths, pid) {
   const record2 = await writePidRecord(paths.pidFile, pid);
@@ -616,6 +623,11 @@ var init_socket_path = __esm({
 });
 
 // lib/app_server/websocket.ts
+function randomBytes(length) {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return bytes;
+}
 function encodeClientFrame(opcode, payload) {
   const length = payload.length;
   const extra = length < 126 ? 0 : length < 65536 ? 2 : 8;
@@ -631,7 +643,7 @@ function encodeClientFrame(opcode, payload) {
     new DataView(frame.buffer).setBigUint64(2, BigInt(length));
   }
   const maskAt = 2 + extra;
-  const mask = crypto.getRandomValues(new Uint8Array(4));
+  const mask = randomBytes(4);
   frame.set(mask, maskAt);
   for (let i = 0; i < length; i++) {
     frame[maskAt + 4 + i] = payload[i] ^ mask[i & 3];
@@ -676,7 +688,7 @@ function concat(a, b) {
   return out;
 }
 function handshakeKey() {
-  const bytes = crypto.getRandomValues(new Uint8Array(22));
+  const bytes = randomBytes(22);
   let key = "";
   for (let i = 0; i < 21; i++) key += BASE64_ALPHABET[bytes[i] & 63];
   return key + "AQgw"[bytes[21] & 3] + "==";
@@ -3799,13 +3811,14 @@ __export(version_command_exports, {
 });
 async function version(options = {}) {
   const ctx = createContext(options);
+  const probing = probe(ctx);
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
-  const [info, state, facts] = await Promise.all([
-    probe(ctx),
+  const [state, facts] = await Promise.all([
     readServerState(ctx.paths),
     cachedBinaryFacts(ctx.paths, binary.path)
   ]);
+  const info = await probing;
   if (info === void 0) {
     const problem = socketProblem(ctx.paths.socketPath);
     throw new CodexdError("NOT_RUNNING", `No app-server answers on ${ctx.paths.socketPath}${problem ? ` (refused: ${problem})` : ""}`, "codexd start", problem ? {
@@ -7909,8 +7922,14 @@ function globalHelp() {
   lines.push("", "Every command prints one JSON object on stdout (--pretty for a readable summary).", "Exit codes: 0 ok, 1 failure, 2 usage, 3 status: stopped.", "Run `codexd <command> --help` for its options and examples.");
   return lines.join("\n");
 }
+var stdoutEncoder = new TextEncoder();
+function writeStdout(text) {
+  const bytes = stdoutEncoder.encode(text);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+}
 var denoIo = {
-  out: (line) => console.log(line),
+  out: (line) => writeStdout(line + "\n"),
   err: (line) => console.error(line),
   isTerminal: () => Deno.stdout.isTerminal()
 };

@@ -42,11 +42,15 @@ export function pickServerState(states: ServerState[]): ServerState {
 
 /** Reads both record files and returns the best verdict. */
 export async function readServerState(paths: DaemonPaths): Promise<ServerState> {
-  const files = serverRecordFiles(paths);
-  const states = await Promise.all(
-    files.map(async (file) => ({ ...(await readPidState(file)), file })),
-  );
-  return pickServerState(states);
+  // codexd's own record first: when it names a live server (the common
+  // case) the reference's file cannot say anything better.
+  const ours = { ...(await readPidState(paths.pidFile)), file: paths.pidFile };
+  if (ours.kind === "running") return ours;
+  const reference = {
+    ...(await readPidState(paths.referencePidFile)),
+    file: paths.referencePidFile,
+  };
+  return pickServerState([ours, reference]);
 }
 
 /**

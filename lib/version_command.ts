@@ -24,15 +24,16 @@ import { loadSettingsLenient } from "./settings.ts";
  */
 export async function version(options: DaemonOptions = {}): Promise<LifecycleResult> {
   const ctx = createContext(options);
+  // The probe starts first so the server's answer overlaps the file reads.
+  const probing = probe(ctx);
   const settings = await loadSettingsLenient(ctx.paths);
   const binary = binaryFor(ctx, settings);
-  // The probe goes first so its socket round trip overlaps the file reads.
   // Facts from the cache only: `version` never runs the binary (it may hang).
-  const [info, state, facts] = await Promise.all([
-    probe(ctx),
+  const [state, facts] = await Promise.all([
     readServerState(ctx.paths),
     cachedBinaryFacts(ctx.paths, binary.path),
   ]);
+  const info = await probing;
   if (info === undefined) {
     // Say why when the socket was refused as an impostor's.
     const problem = socketProblem(ctx.paths.socketPath);
