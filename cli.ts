@@ -116,14 +116,14 @@ const COMMANDS: Record<string, CommandSpec> = {
       ok(await (await import("./lib/version_command.ts")).version(options)),
   },
   "enable-remote-control": {
-    summary: "Persist remote control on; restart a running app-server to apply it",
+    summary: "Persist remote control on; switch a running app-server live and report its status",
     flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
     examples: ["codexd enable-remote-control"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/remote_control.ts")).setRemoteControl(true, options)),
   },
   "disable-remote-control": {
-    summary: "Persist remote control off; restart a running app-server to apply it",
+    summary: "Persist remote control off; switch a running app-server live and report its status",
     flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
     examples: ["codexd disable-remote-control"],
     run: async (_flags, options) =>

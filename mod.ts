@@ -37,7 +37,13 @@ export type { InterruptedTurn } from "./lib/idle/probe.ts";
 export { version } from "./lib/version_command.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
 export type { UpdaterState } from "./lib/updater_state.ts";
-export { type RemoteControlResult, setRemoteControl } from "./lib/remote_control.ts";
+export {
+  type AppliedBy,
+  type RemoteControlConnectionStatus,
+  type RemoteControlResult,
+  type RemoteControlView,
+  setRemoteControl,
+} from "./lib/remote_control.ts";
 export { bootstrap, type BootstrapOptions, type BootstrapResult } from "./lib/bootstrap.ts";
 export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
 export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";

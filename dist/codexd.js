@@ -775,6 +775,10 @@ Sec-WebSocket-Key: ${key}\r
 });
 
 // lib/app_server/client.ts
+function isMethodNotFound(error) {
+  if (!(error instanceof RpcError)) return false;
+  return error.code === METHOD_NOT_FOUND || /method not found|unknown variant/i.test(error.message);
+}
 function parseUserAgentVersion(userAgent) {
   const slash = userAgent.indexOf("/");
   if (slash < 0) return void 0;
@@ -868,7 +872,7 @@ async function readInitializeAnswer(session) {
     };
   }
 }
-var DAEMON_CLIENT_NAME, CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, RpcError, AppServerClient;
+var DAEMON_CLIENT_NAME, CONNECT_TIMEOUT_MS, REQUEST_TIMEOUT_MS, RpcError, METHOD_NOT_FOUND, AppServerClient;
 var init_client = __esm({
   "lib/app_server/client.ts"() {
     init_socket_path();
@@ -890,6 +894,7 @@ var init_client = __esm({
         this.method = method;
       }
     };
+    METHOD_NOT_FOUND = -32601;
     AppServerClient = class _AppServerClient {
       /** What the server said at `initialize`. */
       info;
@@ -3198,6 +3203,321 @@ var init_updater_state = __esm({
   }
 });
 
+// lib/remote_control/protocol.ts
+function optionalString(value) {
+  return typeof value === "string" ? value : null;
+}
+function parseRemoteControlView(value) {
+  if (typeof value !== "object" || value === null) return void 0;
+  const record2 = value;
+  if (typeof record2.status !== "string") return void 0;
+  return {
+    status: record2.status,
+    serverName: optionalString(record2.serverName),
+    installationId: optionalString(record2.installationId),
+    environmentId: optionalString(record2.environmentId)
+  };
+}
+function liveAction(enabled, view) {
+  if (enabled) {
+    if (view.status === "connected") return "none";
+    if (view.status === "connecting") return "wait";
+    return "send";
+  }
+  return view.status === "disabled" ? "none" : "send";
+}
+function isPending(view) {
+  return view.status === "connecting";
+}
+function classifyFailure(error) {
+  if (!(error instanceof RpcError)) return "unreachable";
+  if (isMethodNotFound(error) || /experimentalApi/i.test(error.message)) return "unsupported";
+  if (error.code === INVALID_PARAMS) return "invalidParams";
+  return "refused";
+}
+function isAuthProblem(message) {
+  return /chatgpt auth|authenticat|not logged in|log ?in/i.test(message);
+}
+function isPolicyRefusal(message) {
+  return /managed requirements|policy|not allowed|forbidden/i.test(message);
+}
+function explainAccount(account) {
+  if (typeof account !== "object" || account === null) return void 0;
+  const record2 = account;
+  if (!("account" in record2)) return void 0;
+  const current = record2.account;
+  if (current === null) return `${AUTH_REQUIRED_MESSAGE} (no account is logged in)`;
+  const type = typeof current === "object" ? String(current.type ?? "") : "";
+  if (type !== "" && !/chatgpt/i.test(type)) {
+    return `${AUTH_REQUIRED_MESSAGE} (logged in with ${type}, not ChatGPT)`;
+  }
+  return void 0;
+}
+function loginCommand(codexHome, defaultHome2) {
+  return codexHome === defaultHome2 ? "codex login" : `CODEX_HOME=${codexHome} codex login`;
+}
+function refusalHint(message, codexHome, defaultHome2) {
+  if (isAuthProblem(message)) {
+    const home = codexHome === defaultHome2 ? "" : ` --codex-home ${codexHome}`;
+    return `${loginCommand(codexHome, defaultHome2)}, then: codexd enable-remote-control${home}`;
+  }
+  if (isPolicyRefusal(message)) {
+    return "ask your administrator: a managed policy forbids remote control on this host";
+  }
+  return "codexd logs";
+}
+function notConnectedWarning(view, reason, timedOut, settleMs) {
+  if (view?.status === "connected") return void 0;
+  if (view === null) {
+    return `remote control is enabled but its live status is unknown${reason ? `: ${reason}` : ""}`;
+  }
+  if (view.status === "connecting") {
+    return `remote control is still connecting${timedOut ? ` after ${settleMs} ms` : ""}; check later with: codexd status`;
+  }
+  return `remote control is enabled but the app-server reports "${view.status}"${reason ? `: ${reason}` : ""}`;
+}
+var STATUS_READ_METHOD, ENABLE_METHOD, DISABLE_METHOD, STATUS_CHANGED_NOTIFICATION, INVALID_PARAMS, AUTH_REQUIRED_MESSAGE;
+var init_protocol = __esm({
+  "lib/remote_control/protocol.ts"() {
+    init_client();
+    STATUS_READ_METHOD = "remoteControl/status/read";
+    ENABLE_METHOD = "remoteControl/enable";
+    DISABLE_METHOD = "remoteControl/disable";
+    STATUS_CHANGED_NOTIFICATION = "remoteControl/status/changed";
+    INVALID_PARAMS = -32602;
+    AUTH_REQUIRED_MESSAGE = "remote control requires ChatGPT authentication";
+  }
+});
+
+// lib/remote_control/session.ts
+function malformed(method, value) {
+  return new Error(`app-server answered ${method} with ${JSON.stringify(value)}`);
+}
+async function readRemoteControl(client, timeoutMs = REMOTE_CONTROL_REQUEST_TIMEOUT_MS) {
+  const answer = await client.request(STATUS_READ_METHOD, {}, timeoutMs);
+  const view = parseRemoteControlView(answer);
+  if (view === void 0) throw malformed(STATUS_READ_METHOD, answer);
+  return view;
+}
+async function dropQueued(client) {
+  while (await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0)) {
+  }
+}
+async function settle(client, latest, settleMs) {
+  let view = latest;
+  for (let next = await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0); next; next = await client.nextNotification(STATUS_CHANGED_NOTIFICATION, 0)) {
+    view = parseRemoteControlView(next.params) ?? view;
+  }
+  const deadline = Date.now() + settleMs;
+  while (isPending(view)) {
+    const left = deadline - Date.now();
+    if (left <= 0) return {
+      view,
+      timedOut: true
+    };
+    const next = await client.nextNotification(STATUS_CHANGED_NOTIFICATION, left);
+    if (next === void 0) return {
+      view,
+      timedOut: true
+    };
+    view = parseRemoteControlView(next.params) ?? view;
+  }
+  return {
+    view,
+    timedOut: false
+  };
+}
+async function sendSwitch(client, method, timeoutMs) {
+  try {
+    return await client.request(method, {
+      ephemeral: true
+    }, timeoutMs);
+  } catch (error) {
+    if (classifyFailure(error) !== "invalidParams") throw error;
+    return await client.request(method, null, timeoutMs);
+  }
+}
+async function switchRemoteControl(client, enabled, timeouts = {}) {
+  const requestMs = timeouts.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+  const settleMs = timeouts.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
+  let current;
+  try {
+    current = await readRemoteControl(client, requestMs);
+  } catch (error) {
+    const kind = classifyFailure(error);
+    if (kind === "unsupported") return {
+      kind,
+      message: describeError(error)
+    };
+    if (kind === "refused") return {
+      kind,
+      message: describeError(error),
+      view: null
+    };
+    throw error;
+  }
+  await dropQueued(client);
+  const action = liveAction(enabled, current);
+  let answer = current;
+  if (action === "send") {
+    const method = enabled ? ENABLE_METHOD : DISABLE_METHOD;
+    let raw;
+    try {
+      raw = await sendSwitch(client, method, requestMs);
+    } catch (error) {
+      const kind = classifyFailure(error);
+      if (kind === "unsupported") return {
+        kind,
+        message: describeError(error)
+      };
+      if (kind === "refused" || kind === "invalidParams") {
+        const view2 = await readRemoteControl(client, requestMs).catch(() => null);
+        return {
+          kind: "refused",
+          message: describeError(error),
+          view: view2
+        };
+      }
+      throw error;
+    }
+    answer = parseRemoteControlView(raw) ?? current;
+  }
+  const { view, timedOut } = action === "none" ? {
+    view: current,
+    timedOut: false
+  } : await settle(client, answer, settleMs);
+  const reason = enabled && (view.status === "errored" || view.status === "disabled") ? await explainErrored(client, requestMs) : void 0;
+  return {
+    kind: "switched",
+    sent: action === "send",
+    view,
+    timedOut,
+    ...reason ? {
+      reason
+    } : {}
+  };
+}
+async function explainErrored(client, timeoutMs = REMOTE_CONTROL_REQUEST_TIMEOUT_MS) {
+  try {
+    return explainAccount(await client.request("account/read", {}, timeoutMs));
+  } catch {
+    return void 0;
+  }
+}
+function settleTimeoutOf(ctx) {
+  return ctx.options.remoteControlTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS;
+}
+var REMOTE_CONTROL_SETTLE_TIMEOUT_MS, REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+var init_session = __esm({
+  "lib/remote_control/session.ts"() {
+    init_client();
+    init_errors();
+    init_protocol();
+    REMOTE_CONTROL_SETTLE_TIMEOUT_MS = 5e3;
+    REMOTE_CONTROL_REQUEST_TIMEOUT_MS = REQUEST_TIMEOUT_MS;
+  }
+});
+
+// lib/remote_control/view.ts
+async function readViewOn(client, options = {}) {
+  const requestMs = options.requestTimeoutMs ?? REMOTE_CONTROL_REQUEST_TIMEOUT_MS;
+  let view;
+  try {
+    view = await readRemoteControl(client, requestMs);
+  } catch (error) {
+    const kind = classifyFailure(error);
+    const reason2 = kind === "unsupported" ? `app-server ${client.info.appServerVersion} has no ${STATUS_READ_METHOD}` : describeError(error);
+    return {
+      info: client.info,
+      remoteControl: null,
+      remoteControlReason: reason2
+    };
+  }
+  let timedOut = false;
+  try {
+    if (options.settle && isPending(view)) {
+      await dropQueued(client);
+      ({ view, timedOut } = await settle(client, view, options.settleTimeoutMs ?? REMOTE_CONTROL_SETTLE_TIMEOUT_MS));
+    }
+  } catch {
+  }
+  const reason = options.explain && (view.status === "errored" || view.status === "disabled") ? await explainErrored(client, requestMs) : void 0;
+  return {
+    info: client.info,
+    remoteControl: view,
+    ...reason ? {
+      remoteControlReason: reason
+    } : {},
+    ...timedOut ? {
+      timedOut
+    } : {}
+  };
+}
+async function readServerView(socketPath, options = {}) {
+  let client;
+  try {
+    client = await connectAppServer(socketPath, {
+      experimentalApi: true,
+      timeoutMs: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+    });
+  } catch {
+    return {
+      remoteControl: null,
+      remoteControlReason: NOT_ANSWERING
+    };
+  }
+  try {
+    return await readViewOn(client, options);
+  } finally {
+    await client.close();
+  }
+}
+var NOT_ANSWERING;
+var init_view = __esm({
+  "lib/remote_control/view.ts"() {
+    init_client();
+    init_errors();
+    init_protocol();
+    init_session();
+    NOT_ANSWERING = "the app-server is not answering";
+  }
+});
+
+// lib/remote_control/report.ts
+var report_exports = {};
+__export(report_exports, {
+  withRemoteControlView: () => withRemoteControlView
+});
+async function withRemoteControlView(ctx, settings, outcome) {
+  if (!settings.remoteControlEnabled) return outcome;
+  const settleMs = settleTimeoutOf(ctx);
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleMs,
+    settle: true,
+    explain: true
+  });
+  const warning = notConnectedWarning(view.remoteControl, view.remoteControlReason, view.timedOut ?? false, settleMs);
+  return {
+    ...outcome,
+    remoteControl: view.remoteControl,
+    remoteControlReason: view.remoteControlReason ?? null,
+    ...warning ? {
+      warnings: [
+        ...outcome.warnings ?? [],
+        warning
+      ]
+    } : {}
+  };
+}
+var init_report = __esm({
+  "lib/remote_control/report.ts"() {
+    init_protocol();
+    init_session();
+    init_view();
+  }
+});
+
 // lib/start.ts
 var start_exports = {};
 __export(start_exports, {
@@ -3278,7 +3598,8 @@ async function start(options = {}) {
   const outcome = await startLocked(ctx, settings, {
     fresh: true
   });
-  return await withUpdaterEnsured(ctx, settings, outcome);
+  const reported = settings.remoteControlEnabled ? await (await Promise.resolve().then(() => (init_report(), report_exports))).withRemoteControlView(ctx, settings, outcome) : outcome;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
 async function markWanted(ctx, settings) {
   if (isDown(ctx.paths)) await setDown(ctx.paths, false);
@@ -3457,13 +3778,15 @@ async function restart(options = {}) {
     ...turns.warnings,
     ...outcome.warnings ?? []
   ];
-  return await withUpdaterEnsured(ctx, settings, {
+  const combined = {
     ...outcome,
     ...warnings.length ? {
       warnings
     } : {},
     ...turnFields(turns)
-  });
+  };
+  const reported = settings.remoteControlEnabled ? await (await Promise.resolve().then(() => (init_report(), report_exports))).withRemoteControlView(ctx, settings, combined) : combined;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
 var init_restart = __esm({
   "lib/restart.ts"() {
@@ -3522,70 +3845,152 @@ var init_version_command = __esm({
   }
 });
 
-// lib/remote_control.ts
-var remote_control_exports = {};
-__export(remote_control_exports, {
-  setRemoteControl: () => setRemoteControl
-});
-async function setRemoteControl(enabled, options = {}) {
-  const ctx = createContext(options);
-  await using _lock = await lockDaemon(ctx);
-  const { settings: before } = await loadSettings(ctx.paths);
-  const changed = before.remoteControlEnabled !== enabled;
-  const settings = changed ? await updateSettings(ctx.paths, {
-    remoteControlEnabled: enabled
-  }) : before;
-  const state = await readServerState(ctx.paths);
-  let restarted = false;
-  let pid;
-  let appServerVersion;
-  let warnings;
-  if (state.kind === "running") {
-    pid = state.record.pid;
-    if (changed || !flagsMatch(state.record, settings)) {
-      const outcome = await withUpdaterEnsured(ctx, settings, await restartLocked(ctx, settings));
-      restarted = true;
-      pid = outcome.pid ?? void 0;
-      appServerVersion = outcome.appServerVersion ?? void 0;
-      warnings = outcome.warnings;
-    } else {
-      appServerVersion = (await isAnswering(ctx.paths.socketPath))?.appServerVersion;
-    }
-  }
-  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
-  const status2 = enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled";
+// lib/idle/policy.ts
+function parseWindow(text) {
+  const match = WINDOW.exec(text.trim());
+  if (match === null) return `restart window must look like "02:00-05:00", got "${text}"`;
+  const startMinute = Number(match[1]) * 60 + Number(match[2]);
+  const endMinute = Number(match[3]) * 60 + Number(match[4]);
+  if (startMinute === endMinute) return `restart window "${text}" is empty`;
   return {
-    status: status2,
-    ...pid !== void 0 ? {
-      backend: "pid",
-      pid
-    } : {},
-    remoteControlEnabled: enabled,
-    restarted,
-    socketPath: ctx.paths.socketPath,
-    ...facts ? {
-      cliVersion: facts.version
-    } : {},
-    ...appServerVersion ? {
-      appServerVersion
-    } : {},
-    codexdVersion: CODEXD_VERSION,
-    ...warnings ? {
-      warnings
+    startMinute,
+    endMinute
+  };
+}
+function inWindow(window, date) {
+  if (window === void 0) return true;
+  const parsed = parseWindow(window);
+  if (typeof parsed === "string") return true;
+  const minute = date.getHours() * 60 + date.getMinutes();
+  const { startMinute, endMinute } = parsed;
+  return startMinute < endMinute ? minute >= startMinute && minute < endMinute : minute >= startMinute || minute < endMinute;
+}
+function deadlineFor(sinceMs, policy) {
+  if (policy.restartDeadlineMinutes <= 0) return null;
+  return new Date(sinceMs + policy.restartDeadlineMinutes * 6e4).toISOString();
+}
+function decidePendingRestart(pending, observed, policy, nowMs) {
+  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    return {
+      kind: "wait",
+      waitingFor: "window"
+    };
+  }
+  if (observed.kind !== "busy") return {
+    kind: "apply"
+  };
+  const deadline = pending.deadline === null ? void 0 : Date.parse(pending.deadline);
+  if (deadline !== void 0 && Number.isFinite(deadline) && nowMs >= deadline) {
+    return {
+      kind: "forceAfterInterrupt",
+      activeTurns: observed.activeTurns
+    };
+  }
+  return {
+    kind: "wait",
+    waitingFor: "activeTurns"
+  };
+}
+var WINDOW;
+var init_policy = __esm({
+  "lib/idle/policy.ts"() {
+    WINDOW = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
+  }
+});
+
+// lib/idle/deferred_restart.ts
+function restartPolicy(settings) {
+  return {
+    restartDeadlineMinutes: settings.updater.restartDeadlineMinutes,
+    ...settings.updater.restartWindow ? {
+      restartWindow: settings.updater.restartWindow
     } : {}
   };
 }
-var init_remote_control = __esm({
-  "lib/remote_control.ts"() {
-    init_server_record();
-    init_app_server_spawn();
-    init_context();
-    init_restart();
-    init_start();
-    init_control_socket();
-    init_settings();
-    init_managed_binary();
-    init_version();
+async function restartOrDefer(ctx, settings, intent, restart2, options = {}) {
+  const { paths } = ctx;
+  const nowMs = ctx.clock.now();
+  const policy = restartPolicy(settings);
+  const existing = await readPendingRestart(paths);
+  const since = existing?.since ?? new Date(nowMs).toISOString();
+  const deadline = existing ? existing.deadline : deadlineFor(nowMs, policy);
+  let decision;
+  let observed;
+  if (options.now) {
+    decision = {
+      kind: "apply"
+    };
+  } else if (!inWindow(policy.restartWindow, new Date(nowMs))) {
+    decision = {
+      kind: "wait",
+      waitingFor: "window"
+    };
+  } else {
+    observed = await (options.observe ?? (() => observeIdle(paths.socketPath, {
+      gapMs: options.idleGapMs,
+      clock: ctx.clock
+    })))();
+    decision = decidePendingRestart({
+      deadline
+    }, observed, policy, nowMs);
+  }
+  if (decision.kind === "wait") {
+    const pending = {
+      kind: intent.kind,
+      toVersion: intent.toVersion,
+      since,
+      deadline,
+      reason: intent.reason,
+      waitingFor: decision.waitingFor,
+      ...intent.previousRelease !== void 0 ? {
+        previousRelease: intent.previousRelease,
+        previousVersion: intent.previousVersion
+      } : existing?.previousRelease !== void 0 ? {
+        previousRelease: existing.previousRelease,
+        previousVersion: existing.previousVersion
+      } : {}
+    };
+    await writePendingRestart(paths, pending);
+    const activeTurns = observed?.kind === "busy" ? observed.activeTurns : void 0;
+    if (existing === void 0 || existing.waitingFor !== decision.waitingFor || existing.toVersion !== intent.toVersion) {
+      const why = decision.waitingFor === "window" ? `outside restart window ${policy.restartWindow}` : `${activeTurns} active turn${activeTurns === 1 ? "" : "s"}`;
+      await logRestartEvent(paths, nowMs, `restart deferred (${intent.reason}): ${why}; deadline ${deadline ?? "none"}`);
+    }
+    return {
+      restarted: false,
+      pendingRestart: publicPending(pending),
+      ...activeTurns !== void 0 ? {
+        activeTurns
+      } : {}
+    };
+  }
+  let interrupted2 = [];
+  if (decision.kind === "forceAfterInterrupt") {
+    interrupted2 = await interruptActiveTurns(paths.socketPath).catch(() => []);
+    await logRestartEvent(paths, nowMs, `restart deadline ${deadline} passed (${intent.reason}): interrupted ${interrupted2.length} turn${interrupted2.length === 1 ? "" : "s"}${interrupted2.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`);
+  }
+  try {
+    const result = await restart2();
+    await clearPendingRestart(paths);
+    const how = options.now ? "at once (--now)" : decision.kind === "forceAfterInterrupt" ? "after interrupting" : observed?.kind === "unreachable" ? "(app-server not answering)" : "(idle)";
+    await logRestartEvent(paths, ctx.clock.now(), `restart applied ${how}: ${intent.reason}`);
+    return {
+      restarted: true,
+      result,
+      interrupted: interrupted2
+    };
+  } catch (error) {
+    await logRestartEvent(paths, ctx.clock.now(), `restart failed (${intent.reason}): ${describeError(error).split("\n")[0]}`);
+    await clearPendingRestart(paths);
+    throw error;
+  }
+}
+var init_deferred_restart = __esm({
+  "lib/idle/deferred_restart.ts"() {
+    init_errors();
+    init_policy();
+    init_probe();
+    init_pending();
   }
 });
 
@@ -3758,6 +4163,268 @@ var init_download = __esm({
     DOWNLOAD_MIN_BYTES_PER_WINDOW = 1024 * 1024;
     DOWNLOAD_TIMEOUT_MS = 30 * 6e4;
     DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
+  }
+});
+
+// lib/install/lock.ts
+function ownerTag() {
+  try {
+    if (Deno.permissions.querySync({
+      name: "sys",
+      kind: "hostname"
+    }).state !== "granted") {
+      return void 0;
+    }
+    return `codexd@${Deno.hostname()}`;
+  } catch {
+    return void 0;
+  }
+}
+function mkdirLockIsStale(holder, nowMs) {
+  if (holder.orphaned) return true;
+  if (holder.alive) return false;
+  if (holder.startedAtMs === void 0) return true;
+  return nowMs - holder.startedAtMs >= MKDIR_LOCK_STALE_MS;
+}
+function lockTimeout(what, holder, timeoutMs) {
+  return new CodexdError("LOCK_TIMEOUT", `Cannot acquire install lock ${what}: ${holder} for ${Math.round(timeoutMs / 1e3)} s`);
+}
+async function readMkdirHolder(dir) {
+  const owner = await readTextIfPresent(join(dir, MKDIR_LOCK_OWNER_FILE)).catch(() => void 0);
+  const tag = ownerTag();
+  const orphaned = tag !== void 0 && owner?.trim() === tag;
+  const pidText = await readTextIfPresent(join(dir, "pid")).catch(() => void 0);
+  const startedText = await readTextIfPresent(join(dir, "started_at")).catch(() => void 0);
+  const pid = Number(pidText?.trim());
+  const started = Number(startedText?.trim());
+  let startedAtMs = Number.isSafeInteger(started) && started > 0 ? started * 1e3 : void 0;
+  startedAtMs ??= (await Deno.stat(dir).catch(() => void 0))?.mtime?.getTime();
+  return {
+    pid: Number.isSafeInteger(pid) && pid > 1 ? pid : void 0,
+    startedAtMs,
+    orphaned
+  };
+}
+async function takeMkdirLock(dir, deadline, timeoutMs, signal) {
+  for (; ; ) {
+    if (signal?.aborted) throw interrupted(signal);
+    try {
+      await Deno.mkdir(dir, {
+        mode: 493
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const holder = await readMkdirHolder(dir);
+      const alive = holder.pid !== void 0 && probeProcess(holder.pid).kind !== "dead";
+      if (mkdirLockIsStale({
+        ...holder,
+        alive
+      }, Date.now())) {
+        await Deno.remove(dir, {
+          recursive: true
+        }).catch(() => {
+        });
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw lockTimeout(dir, `held by pid ${holder.pid ?? "unknown"}`, timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS2);
+      continue;
+    }
+    await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}
+`);
+    await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1e3)}
+`);
+    const tag = ownerTag();
+    if (tag !== void 0) await Deno.writeTextFile(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}
+`);
+    return;
+  }
+}
+async function acquireInstallLock(paths, options = {}) {
+  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
+  const deadline = Date.now() + timeoutMs;
+  await Deno.mkdir(paths.standaloneDir, {
+    recursive: true
+  });
+  const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
+  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
+  const file = await Deno.open(lockFile, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 420
+  });
+  try {
+    while (!await file.tryLock(true)) {
+      if (signal?.aborted) throw interrupted(signal);
+      if (Date.now() >= deadline) {
+        throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS2);
+    }
+    await takeMkdirLock(lockDir, deadline, timeoutMs, signal);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let released = false;
+  const release = async () => {
+    if (released) return;
+    released = true;
+    try {
+      if ((await readTextIfPresent(join(lockDir, "pid")).catch(() => ""))?.trim() === `${Deno.pid}`) {
+        await Deno.remove(lockDir, {
+          recursive: true
+        });
+      }
+    } finally {
+      file.close();
+    }
+  };
+  return {
+    release,
+    [Symbol.asyncDispose]: release
+  };
+}
+var INSTALL_LOCK_TIMEOUT_MS, MKDIR_LOCK_STALE_MS, INSTALL_LOCK_FILE, INSTALL_LOCK_DIR, MKDIR_LOCK_OWNER_FILE, LOCK_POLL_MS2;
+var init_lock = __esm({
+  "lib/install/lock.ts"() {
+    init_atomic_file();
+    init_clock();
+    init_errors();
+    init_paths();
+    init_process_identity();
+    init_step();
+    INSTALL_LOCK_TIMEOUT_MS = 10 * 6e4;
+    MKDIR_LOCK_STALE_MS = 6e5;
+    INSTALL_LOCK_FILE = "install.lock";
+    INSTALL_LOCK_DIR = "install.lock.d";
+    MKDIR_LOCK_OWNER_FILE = "owner";
+    LOCK_POLL_MS2 = 250;
+  }
+});
+
+// lib/install/layout.ts
+var layout_exports = {};
+__export(layout_exports, {
+  AUTO_UPDATE_MARKER: () => AUTO_UPDATE_MARKER,
+  currentRelease: () => currentRelease,
+  markChannel: () => markChannel,
+  moveIntoPlace: () => moveIntoPlace,
+  removeStaleArtifacts: () => removeStaleArtifacts,
+  swapCurrent: () => swapCurrent,
+  swapCurrentRelease: () => swapCurrentRelease,
+  sweepIfIdle: () => sweepIfIdle
+});
+async function currentRelease(paths) {
+  try {
+    const target = await Deno.readLink(join(paths.standaloneDir, "current"));
+    return target.replace(/\/+$/, "").split("/").at(-1);
+  } catch {
+    return void 0;
+  }
+}
+async function swapCurrent(paths, releaseName) {
+  const relative = `releases/${releaseName}`;
+  if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(releaseName)) {
+    throw installFailed(`"${releaseName}" is not a release directory name`);
+  }
+  try {
+    if (!(await Deno.stat(join(paths.standaloneDir, relative))).isDirectory) {
+      throw new Error("not a directory");
+    }
+  } catch (error) {
+    throw installFailed(`cannot point current at ${relative}`, error);
+  }
+  const previous = await currentRelease(paths);
+  const temp = join(paths.standaloneDir, `.current-${crypto.randomUUID().slice(0, 8)}`);
+  await Deno.symlink(relative, temp);
+  try {
+    await Deno.rename(temp, join(paths.standaloneDir, "current"));
+  } catch (error) {
+    await removeIfPresent(temp).catch(() => {
+    });
+    throw installFailed(`cannot point current at ${relative}`, error);
+  }
+  return previous;
+}
+async function swapCurrentRelease(paths, releaseName, options = {}) {
+  await using _lock = await acquireInstallLock(paths, {
+    timeoutMs: options.lockTimeoutMs
+  });
+  const previous = await swapCurrent(paths, releaseName);
+  const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
+  if (previous !== releaseName && (await readTextIfPresent(marker))?.trim() === previous) {
+    await writeFileAtomic(marker, releaseName, {
+      mode: 420
+    });
+  }
+  return previous;
+}
+async function markChannel(paths, releaseName, latest) {
+  const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
+  if (latest) await writeFileAtomic(marker, releaseName, {
+    mode: 420
+  });
+  else await removeIfPresent(marker);
+}
+async function removeStaleArtifacts(paths) {
+  const sweep = async (dir, pattern) => {
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (pattern.test(entry.name)) {
+          await Deno.remove(join(dir, entry.name), {
+            recursive: true
+          }).catch(() => {
+          });
+        }
+      }
+    } catch {
+    }
+  };
+  await sweep(paths.standaloneDir, /^\.(install-|current[-.])/);
+  await sweep(join(paths.standaloneDir, "releases"), /^\.(staging[-.]|old-)/);
+}
+async function sweepIfIdle(paths) {
+  try {
+    await Deno.stat(paths.standaloneDir);
+  } catch {
+    return;
+  }
+  try {
+    await using _lock = await acquireInstallLock(paths, {
+      timeoutMs: 0
+    });
+    await removeStaleArtifacts(paths);
+  } catch {
+  }
+}
+async function moveIntoPlace(staging, releaseDir) {
+  const releases = releaseDir.slice(0, releaseDir.lastIndexOf("/"));
+  const aside = join(releases, `.old-${crypto.randomUUID().slice(0, 8)}`);
+  const hadOld = await Deno.rename(releaseDir, aside).then(() => true, () => false);
+  try {
+    await Deno.rename(staging, releaseDir);
+  } catch (error) {
+    if (hadOld) await Deno.rename(aside, releaseDir).catch(() => {
+    });
+    throw installFailed(`cannot move the release into ${releaseDir}`, error);
+  }
+  if (hadOld) await Deno.remove(aside, {
+    recursive: true
+  }).catch(() => {
+  });
+}
+var AUTO_UPDATE_MARKER;
+var init_layout = __esm({
+  "lib/install/layout.ts"() {
+    init_atomic_file();
+    init_paths();
+    init_lock();
+    init_step();
+    AUTO_UPDATE_MARKER = "auto-update-version";
   }
 });
 
@@ -4157,268 +4824,6 @@ var init_registry = __esm({
     DEFAULT_REGISTRY = "https://registry.npmjs.org/";
     METADATA_TIMEOUT_MS = 3e4;
     METADATA_MAX_BYTES = 64 * 1024 * 1024;
-  }
-});
-
-// lib/install/lock.ts
-function ownerTag() {
-  try {
-    if (Deno.permissions.querySync({
-      name: "sys",
-      kind: "hostname"
-    }).state !== "granted") {
-      return void 0;
-    }
-    return `codexd@${Deno.hostname()}`;
-  } catch {
-    return void 0;
-  }
-}
-function mkdirLockIsStale(holder, nowMs) {
-  if (holder.orphaned) return true;
-  if (holder.alive) return false;
-  if (holder.startedAtMs === void 0) return true;
-  return nowMs - holder.startedAtMs >= MKDIR_LOCK_STALE_MS;
-}
-function lockTimeout(what, holder, timeoutMs) {
-  return new CodexdError("LOCK_TIMEOUT", `Cannot acquire install lock ${what}: ${holder} for ${Math.round(timeoutMs / 1e3)} s`);
-}
-async function readMkdirHolder(dir) {
-  const owner = await readTextIfPresent(join(dir, MKDIR_LOCK_OWNER_FILE)).catch(() => void 0);
-  const tag = ownerTag();
-  const orphaned = tag !== void 0 && owner?.trim() === tag;
-  const pidText = await readTextIfPresent(join(dir, "pid")).catch(() => void 0);
-  const startedText = await readTextIfPresent(join(dir, "started_at")).catch(() => void 0);
-  const pid = Number(pidText?.trim());
-  const started = Number(startedText?.trim());
-  let startedAtMs = Number.isSafeInteger(started) && started > 0 ? started * 1e3 : void 0;
-  startedAtMs ??= (await Deno.stat(dir).catch(() => void 0))?.mtime?.getTime();
-  return {
-    pid: Number.isSafeInteger(pid) && pid > 1 ? pid : void 0,
-    startedAtMs,
-    orphaned
-  };
-}
-async function takeMkdirLock(dir, deadline, timeoutMs, signal) {
-  for (; ; ) {
-    if (signal?.aborted) throw interrupted(signal);
-    try {
-      await Deno.mkdir(dir, {
-        mode: 493
-      });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const holder = await readMkdirHolder(dir);
-      const alive = holder.pid !== void 0 && probeProcess(holder.pid).kind !== "dead";
-      if (mkdirLockIsStale({
-        ...holder,
-        alive
-      }, Date.now())) {
-        await Deno.remove(dir, {
-          recursive: true
-        }).catch(() => {
-        });
-        continue;
-      }
-      if (Date.now() >= deadline) {
-        throw lockTimeout(dir, `held by pid ${holder.pid ?? "unknown"}`, timeoutMs);
-      }
-      await systemClock.sleep(LOCK_POLL_MS2);
-      continue;
-    }
-    await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}
-`);
-    await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1e3)}
-`);
-    const tag = ownerTag();
-    if (tag !== void 0) await Deno.writeTextFile(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}
-`);
-    return;
-  }
-}
-async function acquireInstallLock(paths, options = {}) {
-  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
-  const deadline = Date.now() + timeoutMs;
-  await Deno.mkdir(paths.standaloneDir, {
-    recursive: true
-  });
-  const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
-  const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
-  const file = await Deno.open(lockFile, {
-    read: true,
-    write: true,
-    create: true,
-    mode: 420
-  });
-  try {
-    while (!await file.tryLock(true)) {
-      if (signal?.aborted) throw interrupted(signal);
-      if (Date.now() >= deadline) {
-        throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
-      }
-      await systemClock.sleep(LOCK_POLL_MS2);
-    }
-    await takeMkdirLock(lockDir, deadline, timeoutMs, signal);
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  let released = false;
-  const release = async () => {
-    if (released) return;
-    released = true;
-    try {
-      if ((await readTextIfPresent(join(lockDir, "pid")).catch(() => ""))?.trim() === `${Deno.pid}`) {
-        await Deno.remove(lockDir, {
-          recursive: true
-        });
-      }
-    } finally {
-      file.close();
-    }
-  };
-  return {
-    release,
-    [Symbol.asyncDispose]: release
-  };
-}
-var INSTALL_LOCK_TIMEOUT_MS, MKDIR_LOCK_STALE_MS, INSTALL_LOCK_FILE, INSTALL_LOCK_DIR, MKDIR_LOCK_OWNER_FILE, LOCK_POLL_MS2;
-var init_lock = __esm({
-  "lib/install/lock.ts"() {
-    init_atomic_file();
-    init_clock();
-    init_errors();
-    init_paths();
-    init_process_identity();
-    init_step();
-    INSTALL_LOCK_TIMEOUT_MS = 10 * 6e4;
-    MKDIR_LOCK_STALE_MS = 6e5;
-    INSTALL_LOCK_FILE = "install.lock";
-    INSTALL_LOCK_DIR = "install.lock.d";
-    MKDIR_LOCK_OWNER_FILE = "owner";
-    LOCK_POLL_MS2 = 250;
-  }
-});
-
-// lib/install/layout.ts
-var layout_exports = {};
-__export(layout_exports, {
-  AUTO_UPDATE_MARKER: () => AUTO_UPDATE_MARKER,
-  currentRelease: () => currentRelease,
-  markChannel: () => markChannel,
-  moveIntoPlace: () => moveIntoPlace,
-  removeStaleArtifacts: () => removeStaleArtifacts,
-  swapCurrent: () => swapCurrent,
-  swapCurrentRelease: () => swapCurrentRelease,
-  sweepIfIdle: () => sweepIfIdle
-});
-async function currentRelease(paths) {
-  try {
-    const target = await Deno.readLink(join(paths.standaloneDir, "current"));
-    return target.replace(/\/+$/, "").split("/").at(-1);
-  } catch {
-    return void 0;
-  }
-}
-async function swapCurrent(paths, releaseName) {
-  const relative = `releases/${releaseName}`;
-  if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(releaseName)) {
-    throw installFailed(`"${releaseName}" is not a release directory name`);
-  }
-  try {
-    if (!(await Deno.stat(join(paths.standaloneDir, relative))).isDirectory) {
-      throw new Error("not a directory");
-    }
-  } catch (error) {
-    throw installFailed(`cannot point current at ${relative}`, error);
-  }
-  const previous = await currentRelease(paths);
-  const temp = join(paths.standaloneDir, `.current-${crypto.randomUUID().slice(0, 8)}`);
-  await Deno.symlink(relative, temp);
-  try {
-    await Deno.rename(temp, join(paths.standaloneDir, "current"));
-  } catch (error) {
-    await removeIfPresent(temp).catch(() => {
-    });
-    throw installFailed(`cannot point current at ${relative}`, error);
-  }
-  return previous;
-}
-async function swapCurrentRelease(paths, releaseName, options = {}) {
-  await using _lock = await acquireInstallLock(paths, {
-    timeoutMs: options.lockTimeoutMs
-  });
-  const previous = await swapCurrent(paths, releaseName);
-  const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
-  if (previous !== releaseName && (await readTextIfPresent(marker))?.trim() === previous) {
-    await writeFileAtomic(marker, releaseName, {
-      mode: 420
-    });
-  }
-  return previous;
-}
-async function markChannel(paths, releaseName, latest) {
-  const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
-  if (latest) await writeFileAtomic(marker, releaseName, {
-    mode: 420
-  });
-  else await removeIfPresent(marker);
-}
-async function removeStaleArtifacts(paths) {
-  const sweep = async (dir, pattern) => {
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        if (pattern.test(entry.name)) {
-          await Deno.remove(join(dir, entry.name), {
-            recursive: true
-          }).catch(() => {
-          });
-        }
-      }
-    } catch {
-    }
-  };
-  await sweep(paths.standaloneDir, /^\.(install-|current[-.])/);
-  await sweep(join(paths.standaloneDir, "releases"), /^\.(staging[-.]|old-)/);
-}
-async function sweepIfIdle(paths) {
-  try {
-    await Deno.stat(paths.standaloneDir);
-  } catch {
-    return;
-  }
-  try {
-    await using _lock = await acquireInstallLock(paths, {
-      timeoutMs: 0
-    });
-    await removeStaleArtifacts(paths);
-  } catch {
-  }
-}
-async function moveIntoPlace(staging, releaseDir) {
-  const releases = releaseDir.slice(0, releaseDir.lastIndexOf("/"));
-  const aside = join(releases, `.old-${crypto.randomUUID().slice(0, 8)}`);
-  const hadOld = await Deno.rename(releaseDir, aside).then(() => true, () => false);
-  try {
-    await Deno.rename(staging, releaseDir);
-  } catch (error) {
-    if (hadOld) await Deno.rename(aside, releaseDir).catch(() => {
-    });
-    throw installFailed(`cannot move the release into ${releaseDir}`, error);
-  }
-  if (hadOld) await Deno.remove(aside, {
-    recursive: true
-  }).catch(() => {
-  });
-}
-var AUTO_UPDATE_MARKER;
-var init_layout = __esm({
-  "lib/install/layout.ts"() {
-    init_atomic_file();
-    init_paths();
-    init_lock();
-    init_step();
-    AUTO_UPDATE_MARKER = "auto-update-version";
   }
 });
 
@@ -4880,155 +5285,6 @@ var init_npm = __esm({
   }
 });
 
-// lib/idle/policy.ts
-function parseWindow(text) {
-  const match = WINDOW.exec(text.trim());
-  if (match === null) return `restart window must look like "02:00-05:00", got "${text}"`;
-  const startMinute = Number(match[1]) * 60 + Number(match[2]);
-  const endMinute = Number(match[3]) * 60 + Number(match[4]);
-  if (startMinute === endMinute) return `restart window "${text}" is empty`;
-  return {
-    startMinute,
-    endMinute
-  };
-}
-function inWindow(window, date) {
-  if (window === void 0) return true;
-  const parsed = parseWindow(window);
-  if (typeof parsed === "string") return true;
-  const minute = date.getHours() * 60 + date.getMinutes();
-  const { startMinute, endMinute } = parsed;
-  return startMinute < endMinute ? minute >= startMinute && minute < endMinute : minute >= startMinute || minute < endMinute;
-}
-function deadlineFor(sinceMs, policy) {
-  if (policy.restartDeadlineMinutes <= 0) return null;
-  return new Date(sinceMs + policy.restartDeadlineMinutes * 6e4).toISOString();
-}
-function decidePendingRestart(pending, observed, policy, nowMs) {
-  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
-    return {
-      kind: "wait",
-      waitingFor: "window"
-    };
-  }
-  if (observed.kind !== "busy") return {
-    kind: "apply"
-  };
-  const deadline = pending.deadline === null ? void 0 : Date.parse(pending.deadline);
-  if (deadline !== void 0 && Number.isFinite(deadline) && nowMs >= deadline) {
-    return {
-      kind: "forceAfterInterrupt",
-      activeTurns: observed.activeTurns
-    };
-  }
-  return {
-    kind: "wait",
-    waitingFor: "activeTurns"
-  };
-}
-var WINDOW;
-var init_policy = __esm({
-  "lib/idle/policy.ts"() {
-    WINDOW = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/;
-  }
-});
-
-// lib/idle/deferred_restart.ts
-function restartPolicy(settings) {
-  return {
-    restartDeadlineMinutes: settings.updater.restartDeadlineMinutes,
-    ...settings.updater.restartWindow ? {
-      restartWindow: settings.updater.restartWindow
-    } : {}
-  };
-}
-async function restartOrDefer(ctx, settings, intent, restart2, options = {}) {
-  const { paths } = ctx;
-  const nowMs = ctx.clock.now();
-  const policy = restartPolicy(settings);
-  const existing = await readPendingRestart(paths);
-  const since = existing?.since ?? new Date(nowMs).toISOString();
-  const deadline = existing ? existing.deadline : deadlineFor(nowMs, policy);
-  let decision;
-  let observed;
-  if (options.now) {
-    decision = {
-      kind: "apply"
-    };
-  } else if (!inWindow(policy.restartWindow, new Date(nowMs))) {
-    decision = {
-      kind: "wait",
-      waitingFor: "window"
-    };
-  } else {
-    observed = await (options.observe ?? (() => observeIdle(paths.socketPath, {
-      gapMs: options.idleGapMs,
-      clock: ctx.clock
-    })))();
-    decision = decidePendingRestart({
-      deadline
-    }, observed, policy, nowMs);
-  }
-  if (decision.kind === "wait") {
-    const pending = {
-      kind: intent.kind,
-      toVersion: intent.toVersion,
-      since,
-      deadline,
-      reason: intent.reason,
-      waitingFor: decision.waitingFor,
-      ...intent.previousRelease !== void 0 ? {
-        previousRelease: intent.previousRelease,
-        previousVersion: intent.previousVersion
-      } : existing?.previousRelease !== void 0 ? {
-        previousRelease: existing.previousRelease,
-        previousVersion: existing.previousVersion
-      } : {}
-    };
-    await writePendingRestart(paths, pending);
-    const activeTurns = observed?.kind === "busy" ? observed.activeTurns : void 0;
-    if (existing === void 0 || existing.waitingFor !== decision.waitingFor || existing.toVersion !== intent.toVersion) {
-      const why = decision.waitingFor === "window" ? `outside restart window ${policy.restartWindow}` : `${activeTurns} active turn${activeTurns === 1 ? "" : "s"}`;
-      await logRestartEvent(paths, nowMs, `restart deferred (${intent.reason}): ${why}; deadline ${deadline ?? "none"}`);
-    }
-    return {
-      restarted: false,
-      pendingRestart: publicPending(pending),
-      ...activeTurns !== void 0 ? {
-        activeTurns
-      } : {}
-    };
-  }
-  let interrupted2 = [];
-  if (decision.kind === "forceAfterInterrupt") {
-    interrupted2 = await interruptActiveTurns(paths.socketPath).catch(() => []);
-    await logRestartEvent(paths, nowMs, `restart deadline ${deadline} passed (${intent.reason}): interrupted ${interrupted2.length} turn${interrupted2.length === 1 ? "" : "s"}${interrupted2.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`);
-  }
-  try {
-    const result = await restart2();
-    await clearPendingRestart(paths);
-    const how = options.now ? "at once (--now)" : decision.kind === "forceAfterInterrupt" ? "after interrupting" : observed?.kind === "unreachable" ? "(app-server not answering)" : "(idle)";
-    await logRestartEvent(paths, ctx.clock.now(), `restart applied ${how}: ${intent.reason}`);
-    return {
-      restarted: true,
-      result,
-      interrupted: interrupted2
-    };
-  } catch (error) {
-    await logRestartEvent(paths, ctx.clock.now(), `restart failed (${intent.reason}): ${describeError(error).split("\n")[0]}`);
-    await clearPendingRestart(paths);
-    throw error;
-  }
-}
-var init_deferred_restart = __esm({
-  "lib/idle/deferred_restart.ts"() {
-    init_errors();
-    init_policy();
-    init_probe();
-    init_pending();
-  }
-});
-
 // lib/update.ts
 var update_exports = {};
 __export(update_exports, {
@@ -5402,6 +5658,292 @@ var init_apply_pending = __esm({
   }
 });
 
+// lib/remote_control/restart_seam.ts
+async function restartToApply(ctx, settings, reason) {
+  const outcome = await restartWhenIdle(ctx, settings, reason);
+  if (!outcome.restarted) return outcome;
+  return {
+    ...outcome,
+    result: await withUpdaterEnsured(ctx, settings, outcome.result)
+  };
+}
+var init_restart_seam = __esm({
+  "lib/remote_control/restart_seam.ts"() {
+    init_apply_pending();
+    init_start();
+  }
+});
+
+// lib/remote_control/apply.ts
+function defaultHome() {
+  try {
+    return resolveCodexHome();
+  } catch {
+    return void 0;
+  }
+}
+function judged(ctx, enabled, application, timedOut) {
+  const view = application.remoteControl;
+  if (!enabled) {
+    if (view !== null && view.status !== "disabled") {
+      application.warnings.push(`the app-server still reports remote control "${view.status}" after disabling`);
+    }
+    return application;
+  }
+  if (view !== null && (view.status === "errored" || view.status === "disabled")) {
+    const message = application.remoteControlReason ?? `the app-server reports remote control "${view.status}"`;
+    application.unavailable = {
+      message,
+      hint: refusalHint(message, ctx.paths.codexHome, defaultHome())
+    };
+  } else if (view !== null && timedOut) {
+    application.warnings.push(notConnectedWarning(view, void 0, true, settleTimeoutOf(ctx)));
+  }
+  return application;
+}
+async function viaRestart(ctx, settings, record2, why) {
+  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
+  const enabled = settings.remoteControlEnabled;
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleTimeoutOf(ctx),
+    settle: enabled && outcome.restarted,
+    explain: enabled && outcome.restarted
+  });
+  const common = {
+    remoteControl: view.remoteControl,
+    ...view.remoteControlReason ? {
+      remoteControlReason: view.remoteControlReason
+    } : {}
+  };
+  if (!outcome.restarted) {
+    return {
+      ...common,
+      applied: "pendingRestart",
+      pid: record2.pid,
+      ...view.info ? {
+        appServerVersion: view.info.appServerVersion
+      } : {},
+      pendingRestart: outcome.pendingRestart,
+      warnings: [
+        `the app-server restarts with the new setting once its running turns end: ${why}`
+      ]
+    };
+  }
+  const restarted = outcome.result;
+  return judged(ctx, enabled, {
+    ...common,
+    applied: "restart",
+    pid: restarted.pid,
+    ...restarted.appServerVersion ? {
+      appServerVersion: restarted.appServerVersion
+    } : {},
+    warnings: [
+      ...restarted.warnings ?? [],
+      `restarted the app-server to apply the setting: ${why}`
+    ]
+  }, view.timedOut ?? false);
+}
+async function applyToRunning(ctx, settings, record2) {
+  const enabled = settings.remoteControlEnabled;
+  let client;
+  try {
+    client = await connectForTurns(ctx.paths.socketPath, ctx.options.probeTimeoutMs);
+  } catch (error) {
+    return await viaRestart(ctx, settings, record2, `could not ask the app-server: ${describeError(error)}`);
+  }
+  const base = {
+    pid: record2.pid,
+    appServerVersion: client.info.appServerVersion
+  };
+  let outcome;
+  try {
+    outcome = await switchRemoteControl(client, enabled, {
+      settleTimeoutMs: settleTimeoutOf(ctx)
+    });
+  } catch (error) {
+    await client.close();
+    return await viaRestart(ctx, settings, record2, `the app-server stopped answering: ${describeError(error)}`);
+  } finally {
+    await client.close();
+  }
+  switch (outcome.kind) {
+    case "unsupported": {
+      const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
+      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, record2, why);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: null,
+        remoteControlReason: why,
+        warnings: []
+      };
+    }
+    case "refused": {
+      if (!enabled && isPolicyRefusal(outcome.message)) {
+        return {
+          ...base,
+          applied: "unchanged",
+          remoteControl: outcome.view,
+          remoteControlReason: outcome.message,
+          warnings: []
+        };
+      }
+      if (!enabled) return await viaRestart(ctx, settings, record2, outcome.message);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: outcome.view,
+        remoteControlReason: outcome.message,
+        warnings: [],
+        unavailable: {
+          message: outcome.message,
+          hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome())
+        }
+      };
+    }
+    case "switched":
+      return judged(ctx, enabled, {
+        ...base,
+        applied: outcome.sent ? "live" : "unchanged",
+        remoteControl: outcome.view,
+        ...outcome.reason ? {
+          remoteControlReason: outcome.reason
+        } : {},
+        warnings: []
+      }, outcome.timedOut);
+  }
+}
+var init_apply = __esm({
+  "lib/remote_control/apply.ts"() {
+    init_app_server_spawn();
+    init_errors();
+    init_paths();
+    init_probe();
+    init_protocol();
+    init_restart_seam();
+    init_session();
+    init_view();
+  }
+});
+
+// lib/remote_control.ts
+var remote_control_exports = {};
+__export(remote_control_exports, {
+  REMOTE_CONTROL_SETTLE_TIMEOUT_MS: () => REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
+  setRemoteControl: () => setRemoteControl
+});
+async function setRemoteControl(enabled, options = {}) {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running" && await probe(ctx)) {
+    if (state.kind === "unverifiable") throw unverifiable(ctx, state);
+    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+    const unmanaged = unmanagedServer(ctx, owner);
+    throw new CodexdError("UNMANAGED_SERVER", unmanaged.message, owner?.ours ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control` : unmanaged.hint, {
+      ...unmanaged.details,
+      remoteControlEnabled: before.remoteControlEnabled,
+      persisted: false
+    });
+  }
+  const changed = before.remoteControlEnabled !== enabled;
+  const settings = changed ? await updateSettings(ctx.paths, {
+    remoteControlEnabled: enabled
+  }) : before;
+  const live = state.kind === "running" ? await applyToRunning(ctx, settings, state.record) : void 0;
+  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
+  const result = {
+    status: enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled",
+    backend: live ? "pid" : null,
+    pid: live?.pid ?? null,
+    managed: live !== void 0,
+    remoteControlEnabled: enabled,
+    applied: live?.applied ?? "nextStart",
+    restarted: live?.applied === "restart",
+    remoteControl: live?.remoteControl ?? null,
+    remoteControlReason: live ? live.remoteControlReason ?? null : "no app-server is running; the setting applies at the next start",
+    socketPath: ctx.paths.socketPath,
+    cliVersion: facts?.version ?? null,
+    appServerVersion: live?.appServerVersion ?? null,
+    codexdVersion: CODEXD_VERSION,
+    changed: changed || live?.applied === "live" || live?.applied === "restart",
+    ...live?.warnings.length ? {
+      warnings: live.warnings
+    } : {},
+    ...live?.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
+    } : {}
+  };
+  if (live?.unavailable) {
+    throw new CodexdError("REMOTE_CONTROL_UNAVAILABLE", `The app-server on ${ctx.paths.socketPath} cannot enable remote control: ${live.unavailable.message}. The setting stays persisted and applies once that is fixed.`, live.unavailable.hint, {
+      remoteControlEnabled: true,
+      persisted: true,
+      restarted: result.restarted,
+      pid: live.pid,
+      remoteControl: live.remoteControl
+    });
+  }
+  return result;
+}
+var init_remote_control = __esm({
+  "lib/remote_control.ts"() {
+    init_server_record();
+    init_context();
+    init_errors();
+    init_managed_binary();
+    init_result();
+    init_socket_owner();
+    init_settings();
+    init_version();
+    init_apply();
+    init_session();
+  }
+});
+
+// lib/remote_control/on_bootstrap.ts
+var on_bootstrap_exports = {};
+__export(on_bootstrap_exports, {
+  applyToRunningReported: () => applyToRunningReported
+});
+async function applyToRunningReported(ctx, settings, record2, outcome) {
+  const live = await applyToRunning(ctx, settings, record2);
+  const warnings = [
+    ...outcome.warnings ?? [],
+    ...live.warnings,
+    ...live.unavailable ? [
+      `remote control is not available: ${live.unavailable.message} (${live.unavailable.hint})`
+    ] : []
+  ];
+  return {
+    ...outcome,
+    ...live.applied === "restart" ? {
+      status: "restarted",
+      pid: live.pid
+    } : {},
+    ...live.applied === "live" || live.applied === "restart" ? {
+      changed: true
+    } : {},
+    ...live.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
+    } : {},
+    ...live.appServerVersion ? {
+      appServerVersion: live.appServerVersion
+    } : {},
+    remoteControl: live.remoteControl,
+    remoteControlReason: live.remoteControlReason ?? null,
+    ...warnings.length ? {
+      warnings
+    } : {}
+  };
+}
+var init_on_bootstrap = __esm({
+  "lib/remote_control/on_bootstrap.ts"() {
+    init_apply();
+  }
+});
+
 // lib/bootstrap.ts
 var bootstrap_exports = {};
 __export(bootstrap_exports, {
@@ -5465,15 +6007,15 @@ async function bootstrap(options = {}) {
   const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
   await markWanted(ctx, settings);
   const state = await readServerState(ctx.paths);
-  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
   const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
-  const deferred = mismatched ? await (await Promise.resolve().then(() => (init_apply_pending(), apply_pending_exports))).restartWhenIdle(ctx, settings, "launch flags changed (bootstrap)") : void 0;
-  const outcome = await withUpdaterEnsured(ctx, settings, deferred?.restarted ? deferred.result : await startLocked(ctx, settings, {
+  const started = await startLocked(ctx, settings, {
     fresh: true
-  }));
+  });
+  const reported = state.kind === "running" && started.status === "alreadyRunning" ? await (await Promise.resolve().then(() => (init_on_bootstrap(), on_bootstrap_exports))).applyToRunningReported(ctx, settings, state.record, started) : await withRemoteControlView(ctx, settings, started);
+  const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
-  const { status: appServer, changed: _changed, ...rest } = outcome;
-  const changed = installed || settingsChanged || appServer !== "alreadyRunning" || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
+  const { status: appServer, changed: switchedLive, ...rest } = outcome;
+  const changed = installed || settingsChanged || appServer !== "alreadyRunning" || switchedLive === true || updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
   return {
     status: "bootstrapped",
     appServer,
@@ -5482,22 +6024,19 @@ async function bootstrap(options = {}) {
     remoteControlEnabled: settings.remoteControlEnabled,
     installed,
     updaterPid: updater.pid,
-    changed,
-    ...deferred && !deferred.restarted ? {
-      pendingRestart: deferred.pendingRestart
-    } : {}
+    changed
   };
 }
 var init_bootstrap = __esm({
   "lib/bootstrap.ts"() {
     init_server_record();
     init_errors();
-    init_app_server_spawn();
     init_context();
     init_start();
     init_settings();
     init_pid_record();
     init_updater();
+    init_report();
   }
 });
 
@@ -5725,6 +6264,57 @@ var init_supervise = __esm({
   }
 });
 
+// lib/remote_control/status_probe.ts
+async function readServerStatus(socketPath, timeoutMs) {
+  let client;
+  try {
+    client = await connectForTurns(socketPath, timeoutMs);
+  } catch {
+    return {
+      activeTurns: null,
+      activeTurnsReason: "app-server not answering",
+      remoteControl: null,
+      remoteControlReason: NOT_ANSWERING
+    };
+  }
+  try {
+    let turns;
+    try {
+      const count = await countActiveTurns(client, Math.max(timeoutMs, 1e3));
+      turns = {
+        info: client.info,
+        activeTurns: count.activeTurns,
+        via: count.via
+      };
+    } catch (error) {
+      turns = {
+        info: client.info,
+        activeTurns: null,
+        activeTurnsReason: `cannot count turns: ${describeError(error)}`
+      };
+    }
+    const view = await readViewOn(client, {
+      requestTimeoutMs: Math.max(timeoutMs, 1e3)
+    });
+    return {
+      ...turns,
+      remoteControl: view.remoteControl,
+      ...view.remoteControlReason ? {
+        remoteControlReason: view.remoteControlReason
+      } : {}
+    };
+  } finally {
+    await client.close();
+  }
+}
+var init_status_probe = __esm({
+  "lib/remote_control/status_probe.ts"() {
+    init_errors();
+    init_probe();
+    init_view();
+  }
+});
+
 // lib/autostart/name.ts
 function fnv1a32(text) {
   let hash = 2166136261;
@@ -5845,8 +6435,9 @@ async function status(options = {}) {
   const binary = binaryFor(ctx, settings);
   const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
     readServerState(paths),
-    // One connection: initialize (experimentalApi), then one count of running turns.
-    readServerTurns(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
+    // One connection: initialize (experimentalApi), the running-turn count and
+    // remoteControl/status/read.
+    readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
     // The cache only: `status` never runs the binary (it may hang).
     cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
@@ -5877,6 +6468,8 @@ async function status(options = {}) {
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
+    remoteControl: turns.remoteControl,
+    remoteControlReason: turns.remoteControlReason ?? null,
     updater: {
       running: updaterRecord.kind === "running",
       ...updaterRecord.kind === "running" ? {
@@ -5915,7 +6508,7 @@ var init_status = __esm({
   "lib/status.ts"() {
     init_server_record();
     init_control_socket();
-    init_probe();
+    init_status_probe();
     init_pending();
     init_context();
     init_managed_binary();
@@ -6935,7 +7528,8 @@ function statusBlock(output) {
   ];
   if (output.uptimeSeconds !== void 0) lines.push(`uptime ${output.uptimeSeconds} s`);
   lines.push(`home    ${String(output.socketPath ?? "").replace(/\/app-server-control\/.*$/, "")}`);
-  lines.push(`remote  ${output.remoteControlEnabled ? "enabled" : "disabled"}`);
+  const live = output.remoteControl?.status;
+  lines.push(`remote  ${output.remoteControlEnabled ? "enabled" : "disabled"}${live ? ` (server: ${live})` : ""}`);
   lines.push(`updater ${updater.running ? `running (pid ${updater.pid})` : "not running"}${updater.lastResult ? ` \xB7 last: ${updater.lastResult}` : ""}`);
   return lines.join("\n");
 }
@@ -7076,7 +7670,7 @@ var COMMANDS = {
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_version_command(), version_command_exports))).version(options))
   },
   "enable-remote-control": {
-    summary: "Persist remote control on; restart a running app-server to apply it",
+    summary: "Persist remote control on; switch a running app-server live and report its status",
     flags: [
       ...COMMON_FLAGS,
       "grace-seconds",
@@ -7088,7 +7682,7 @@ var COMMANDS = {
     run: async (_flags, options) => ok(await (await Promise.resolve().then(() => (init_remote_control(), remote_control_exports))).setRemoteControl(true, options))
   },
   "disable-remote-control": {
-    summary: "Persist remote control off; restart a running app-server to apply it",
+    summary: "Persist remote control off; switch a running app-server live and report its status",
     flags: [
       ...COMMON_FLAGS,
       "grace-seconds",

@@ -8,7 +8,6 @@
  */
 import { readServerState } from "./server_record.ts";
 import { CodexdError } from "./errors.ts";
-import { flagsMatch } from "./app_server_spawn.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import type { LifecycleResult } from "./result.ts";
@@ -16,6 +15,7 @@ import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
 import { readPidState } from "./pid_record.ts";
 import { assertNoReferenceUpdater, ensureUpdater } from "./updater.ts";
+import { withRemoteControlView } from "./remote_control/report.ts";
 
 /** Options for {@linkcode bootstrap}. */
 export interface BootstrapOptions extends DaemonOptions {
@@ -126,24 +126,24 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
   await markWanted(ctx, settings);
   const state = await readServerState(ctx.paths);
-  const mismatched = state.kind === "running" && !flagsMatch(state.record, settings);
   const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
-  // New launch flags must not cut running turns short: restart when idle, else leave it pending.
-  const deferred = mismatched
-    ? await (await import("./idle/apply_pending.ts")).restartWhenIdle(
+  const started = await startLocked(ctx, settings, { fresh: true });
+  // A server that was already up gets the recorded remote-control setting
+  // live (a restart only for releases that cannot switch); a new one is
+  // only reported on. Neither fails the bootstrap.
+  const reported = state.kind === "running" && started.status === "alreadyRunning"
+    ? await (await import("./remote_control/on_bootstrap.ts")).applyToRunningReported(
       ctx,
       settings,
-      "launch flags changed (bootstrap)",
+      state.record,
+      started,
     )
-    : undefined;
-  const outcome = await withUpdaterEnsured(
-    ctx,
-    settings,
-    deferred?.restarted ? deferred.result : await startLocked(ctx, settings, { fresh: true }),
-  );
+    : await withRemoteControlView(ctx, settings, started);
+  const outcome = await withUpdaterEnsured(ctx, settings, reported);
   const updater = await ensureUpdater(ctx, settings);
-  const { status: appServer, changed: _changed, ...rest } = outcome;
+  const { status: appServer, changed: switchedLive, ...rest } = outcome;
   const changed = installed || settingsChanged || appServer !== "alreadyRunning" ||
+    switchedLive === true ||
     updaterBefore.kind !== "running" || updaterBefore.record.pid !== updater.pid;
   return {
     status: "bootstrapped",
@@ -154,6 +154,5 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     installed,
     updaterPid: updater.pid,
     changed,
-    ...(deferred && !deferred.restarted ? { pendingRestart: deferred.pendingRestart } : {}),
   };
 }

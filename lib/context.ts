@@ -28,6 +28,8 @@ export interface DaemonOptions {
   readyPollMs?: number;
   /** Bound on one control-socket probe. @default {PROBE_TIMEOUT_MS} */
   probeTimeoutMs?: number;
+  /** Bound on waiting for `remoteControl/status/changed` while `connecting`. @default {REMOTE_CONTROL_SETTLE_TIMEOUT_MS} */
+  remoteControlTimeoutMs?: number;
   /** Bound on waiting for `daemon.lock`. @default {LOCK_TIMEOUT_MS} */
   lockTimeoutMs?: number;
   /** Time source, injected by tests. @default {systemClock} */

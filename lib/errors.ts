@@ -32,6 +32,7 @@ export type ErrorCode =
   | "SETTINGS_INVALID"
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
+  | "REMOTE_CONTROL_UNAVAILABLE"
   | "HOME_NOT_FOUND"
   | "UPDATER_CONFLICT"
   // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.

@@ -67,11 +67,19 @@ export async function restart(options: RestartOptions = {}): Promise<RestartResu
   await markWanted(ctx, settings);
   const outcome = await restartLocked(ctx, settings);
   const warnings = [...turns.warnings, ...(outcome.warnings ?? [])];
-  return await withUpdaterEnsured(ctx, settings, {
+  const combined = {
     ...outcome,
     ...(warnings.length ? { warnings } : {}),
     ...turnFields(turns),
-  });
+  };
+  const reported = settings.remoteControlEnabled
+    ? await (await import("./remote_control/report.ts")).withRemoteControlView(
+      ctx,
+      settings,
+      combined,
+    )
+    : combined;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
 
 /** Options for {@linkcode restart}. */

@@ -8,6 +8,7 @@ import type { DaemonContext } from "./context.ts";
 import { CodexdError } from "./errors.ts";
 import { type BinaryFacts, cachedBinaryFacts, type ManagedBinary } from "./managed_binary.ts";
 import type { PidState } from "./pid_record.ts";
+import type { RemoteControlView } from "./remote_control/protocol.ts";
 import type { SocketOwner } from "./socket_owner.ts";
 import { CODEXD_VERSION } from "./version.ts";
 
@@ -48,6 +49,10 @@ export interface LifecycleResult {
   changed?: boolean;
   /** Non-fatal problems a user should know about. */
   warnings?: string[];
+  /** With remote control on: the server's own remote-control view (`null` when it cannot be asked). */
+  remoteControl?: RemoteControlView | null;
+  /** With remote control on: why `remoteControl` is `null` or not `connected`, when known, else `null`. */
+  remoteControlReason?: string | null;
 }
 
 /** What a command knows beyond the binary, to shape its result. */

@@ -121,7 +121,14 @@ export async function start(options: DaemonOptions = {}): Promise<LifecycleResul
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
   const outcome = await startLocked(ctx, settings, { fresh: true });
-  return await withUpdaterEnsured(ctx, settings, outcome);
+  const reported = settings.remoteControlEnabled
+    ? await (await import("./remote_control/report.ts")).withRemoteControlView(
+      ctx,
+      settings,
+      outcome,
+    )
+    : outcome;
+  return await withUpdaterEnsured(ctx, settings, reported);
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
-import { readServerTurns } from "./idle/probe.ts";
+import type { RemoteControlView } from "./remote_control/protocol.ts";
+import { readServerStatus } from "./remote_control/status_probe.ts";
 import { publicPending, readPendingRestart } from "./idle/pending.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
@@ -45,8 +46,12 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   pidRecordFile: string | null;
   /** Why a record is stale or unverifiable. */
   pidRecordReason?: string;
-  /** Whether remote control is enabled in settings. */
+  /** Whether remote control is enabled in settings (every launch carries it). */
   remoteControlEnabled: boolean;
+  /** The running server's own remote-control view, or `null` (see `remoteControlReason`). */
+  remoteControl: RemoteControlView | null;
+  /** Why `remoteControl` is `null`, when it is; else `null`. */
+  remoteControlReason: string | null;
   /** The updater and supervision state. */
   updater: UpdaterStatus;
   /** Turns running now; `null` when the app-server cannot be asked (see `activeTurnsReason`). */
@@ -82,8 +87,9 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const binary = binaryFor(ctx, settings);
   const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
     readServerState(paths),
-    // One connection: initialize (experimentalApi), then one count of running turns.
-    readServerTurns(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
+    // One connection: initialize (experimentalApi), the running-turn count and
+    // remoteControl/status/read.
+    readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
     // The cache only: `status` never runs the binary (it may hang).
     cachedBinaryFacts(paths, binary.path),
     readPidState(paths.updaterPidFile),
@@ -120,6 +126,8 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
+    remoteControl: turns.remoteControl,
+    remoteControlReason: turns.remoteControlReason ?? null,
     updater: {
       running: updaterRecord.kind === "running",
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),

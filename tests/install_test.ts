@@ -235,8 +235,14 @@ Deno.test("update racing stop, start and enable-remote-control leaves one app-se
   assertEquals(final.json.appServerVersion, "2.0.0");
   const servers = appServers(h.home);
   assertEquals(servers, [final.json.pid]);
-  const argv = Deno.readTextFileSync(`/proc/${servers[0]}/cmdline`).split("\0");
-  assert(argv.includes("--remote-control"), "the running app-server has remote control");
+  // Applied live or by a launch flag, depending on the order: ask the server itself.
+  const status = (await runCli(h.home, ["status"])).json;
+  assertEquals(status.remoteControlEnabled, true);
+  assertEquals(
+    (status.remoteControl as { status: string }).status,
+    "connected",
+    "the running app-server has remote control",
+  );
   await runCli(h.home, ["stop", "--all"]);
 });
 

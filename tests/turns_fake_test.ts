@@ -213,7 +213,8 @@ Deno.test("update defers the restart while a turn runs; update --now restarts at
 });
 
 Deno.test("bootstrap with new launch flags waits for running turns; the updater's apply-pending relaunches with them once idle", async () => {
-  await using h = await fakeHome({ activeTurns: 1 });
+  // A release that cannot switch remote control live: only a restart applies it.
+  await using h = await fakeHome({ activeTurns: 1, remoteControl: "missing" });
   await writeJson(`${h.home}/app-server-daemon/settings.json`, {
     updater: { firstPassDelaySeconds: 3600, supervision: { checkSeconds: 3600 } },
   });
@@ -224,7 +225,10 @@ Deno.test("bootstrap with new launch flags waits for running turns; the updater'
   assertEquals(again.json.appServer, "alreadyRunning");
   assertEquals(again.json.pid, first.json.pid);
   const pending = again.json.pendingRestart as Record<string, unknown>;
-  assertEquals(pending.reason, "launch flags changed (bootstrap)");
+  assertMatch(
+    pending.reason as string,
+    /^remote control setting: app-server 9\.9\.9 has no remote-control methods/,
+  );
   assertEquals(pending.toVersion, null);
 
   await configureFake(h.home, { activeTurns: 0 });

@@ -56,12 +56,13 @@ async function status(home: string): Promise<Record<string, unknown>> {
   return (await runCli(home, ["status"])).json;
 }
 
-Deno.test("enable-remote-control persists the setting and restarts a running app-server", async () => {
+Deno.test("enable-remote-control persists the setting, every launch carries it, and a running app-server switches live", async () => {
   await using h = await fakeHome();
   await fastSettings(h.home);
   const enabledStopped = await runCli(h.home, ["enable-remote-control"]);
   assertEquals(enabledStopped.json.status, "enabled");
   assertEquals(enabledStopped.json.restarted, false);
+  assertEquals(enabledStopped.json.applied, "nextStart");
   assertEquals(enabledStopped.json.remoteControlEnabled, true);
   const started = (await runCli(h.home, ["start"])).json;
   let launches = await fakeLaunches(h.home);
@@ -73,13 +74,18 @@ Deno.test("enable-remote-control persists the setting and restarts a running app
 
   const disabled = (await runCli(h.home, ["disable-remote-control"])).json;
   assertEquals(disabled.status, "disabled");
-  assertEquals(disabled.restarted, true);
-  assertNotEquals(disabled.pid, started.pid);
+  assertEquals(disabled.restarted, false, "switched live, not restarted");
+  assertEquals(disabled.pid, started.pid);
+  assertEquals((await fakeLaunches(h.home)).length, 1);
+  assertEquals((await runCli(h.home, ["disable-remote-control"])).json.status, "alreadyDisabled");
+
+  // The next launch carries the persisted setting.
+  const restarted = (await runCli(h.home, ["restart"])).json;
+  assertNotEquals(restarted.pid, started.pid);
   launches = await fakeLaunches(h.home);
   assertEquals(launches.length, 2);
   assert(!launches[1].args.includes("--remote-control"));
   assertEquals(launches[1].remoteControlDisabledEnv, "1");
-  assertEquals((await runCli(h.home, ["disable-remote-control"])).json.status, "alreadyDisabled");
 
   const settings = JSON.parse(
     await Deno.readTextFile(`${h.home}/app-server-daemon/settings.json`),

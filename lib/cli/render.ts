@@ -47,7 +47,12 @@ function statusBlock(output: Record<string, unknown>): string {
   const lines = [summaryLine(output)];
   if (output.uptimeSeconds !== undefined) lines.push(`uptime ${output.uptimeSeconds} s`);
   lines.push(`home    ${String(output.socketPath ?? "").replace(/\/app-server-control\/.*$/, "")}`);
-  lines.push(`remote  ${output.remoteControlEnabled ? "enabled" : "disabled"}`);
+  const live = (output.remoteControl as { status?: string } | null | undefined)?.status;
+  lines.push(
+    `remote  ${output.remoteControlEnabled ? "enabled" : "disabled"}${
+      live ? ` (server: ${live})` : ""
+    }`,
+  );
   lines.push(
     `updater ${updater.running ? `running (pid ${updater.pid})` : "not running"}${
       updater.lastResult ? ` · last: ${updater.lastResult}` : ""

@@ -1,0 +1,45 @@
+/**
+ * What `start`, `restart` and `bootstrap` add when remote control is on: the server's
+ * own remote-control view after readiness (waiting, bounded, while it is
+ * `connecting`) and a warning when it is not connected. Never fails a start.
+ * Touches no files.
+ *
+ * @module
+ */
+import type { DaemonContext } from "../context.ts";
+import type { LifecycleResult } from "../result.ts";
+import type { DaemonSettings } from "../settings.ts";
+import { notConnectedWarning } from "./protocol.ts";
+import { settleTimeoutOf } from "./session.ts";
+import { readServerView } from "./view.ts";
+
+/**
+ * Adds `remoteControl` (and `remoteControlReason`, and a warning when not
+ * connected) to a start/bootstrap result when `settings` enable remote control.
+ */
+export async function withRemoteControlView<T extends LifecycleResult>(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  outcome: T,
+): Promise<T> {
+  if (!settings.remoteControlEnabled) return outcome;
+  const settleMs = settleTimeoutOf(ctx);
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleMs,
+    settle: true,
+    explain: true,
+  });
+  const warning = notConnectedWarning(
+    view.remoteControl,
+    view.remoteControlReason,
+    view.timedOut ?? false,
+    settleMs,
+  );
+  return {
+    ...outcome,
+    remoteControl: view.remoteControl,
+    remoteControlReason: view.remoteControlReason ?? null,
+    ...(warning ? { warnings: [...(outcome.warnings ?? []), warning] } : {}),
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The one place remote control restarts the app-server (for releases that
+ * cannot switch live, or a server that stopped answering): through turn
+ * safety's idle rule, so running turns are never cut short. When turns run,
+ * the restart is left pending and the updater applies it once they end.
+ * Touches what a restart (or a pending restart) touches.
+ *
+ * @module
+ */
+import type { DaemonContext } from "../context.ts";
+import { restartWhenIdle, type RestartWhenIdleOutcome } from "../idle/apply_pending.ts";
+import type { DaemonSettings } from "../settings.ts";
+import { withUpdaterEnsured } from "../start.ts";
+
+/** What {@linkcode restartToApply} did: restarted now, or left a pending restart. */
+export type RestartToApplyOutcome = RestartWhenIdleOutcome;
+
+/** Restarts the app-server onto `settings` when it is idle, else leaves it pending. */
+export async function restartToApply(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  reason: string,
+): Promise<RestartToApplyOutcome> {
+  const outcome = await restartWhenIdle(ctx, settings, reason);
+  if (!outcome.restarted) return outcome;
+  return { ...outcome, result: await withUpdaterEnsured(ctx, settings, outcome.result) };
+}
