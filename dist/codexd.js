@@ -7161,8 +7161,7 @@ async function serviceStart(options = {}) {
   let failure;
   if (!down) {
     try {
-      const state = await readServerState(ctx.paths);
-      outcome = state.kind === "running" && !flagsMatch(state.record, settings) ? await restartLocked(ctx, settings) : await startLocked(ctx, settings);
+      outcome = await startLocked(ctx, settings);
     } catch (error) {
       if (!(error instanceof CodexdError)) throw error;
       failure = `${error.code}: ${error.message.split("\n")[0]}; supervision retries`;
@@ -7218,13 +7217,10 @@ var init_service = __esm({
   "lib/autostart/service.ts"() {
     init_atomic_file();
     init_errors();
-    init_app_server_spawn();
     init_context();
-    init_restart();
     init_start();
     init_paths();
     init_pid_record();
-    init_server_record();
     init_process_identity();
     init_settings();
     init_updater_state();

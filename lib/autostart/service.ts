@@ -20,7 +20,6 @@
  */
 import { readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
-import { flagsMatch } from "../app_server_spawn.ts";
 import {
   binaryFor,
   createContext,
@@ -29,11 +28,9 @@ import {
   lockDaemon,
 } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
-import { restartLocked } from "../restart.ts";
 import { startLocked } from "../start.ts";
 import { ensureStateDir, join } from "../paths.ts";
 import { readPidState } from "../pid_record.ts";
-import { readServerState } from "../server_record.ts";
 import { readBootId } from "../process_identity.ts";
 import { loadSettings } from "../settings.ts";
 import { resetSupervision } from "../updater_state.ts";
@@ -114,10 +111,10 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
   let failure: string | undefined;
   if (!down) {
     try {
-      const state = await readServerState(ctx.paths);
-      outcome = state.kind === "running" && !flagsMatch(state.record, settings)
-        ? await restartLocked(ctx, settings)
-        : await startLocked(ctx, settings);
+      // A running server is kept as it is: remote control is switched live by
+      // its commands (its argv may differ from settings on purpose), and a
+      // restart here would interrupt running turns.
+      outcome = await startLocked(ctx, settings);
     } catch (error) {
       if (!(error instanceof CodexdError)) throw error;
       // A slow or flaky boot must not leave the unit failed for good: the
