@@ -5290,8 +5290,34 @@ var update_exports = {};
 __export(update_exports, {
   oneLine: () => oneLine,
   restartOntoNewRelease: () => restartOntoNewRelease,
-  update: () => update
+  update: () => update,
+  updateMessage: () => updateMessage
 });
+function updateMessage(result, runningVersion) {
+  if (result.status === "noUpdate") {
+    if (result.reason === "externalBinary") {
+      return "codex is an external binary (codexBin): codexd does not update it";
+    }
+    if (result.reason) return `no update: ${result.reason}`;
+    return `already up to date (${result.version ?? "unknown"})`;
+  }
+  if (result.restarted) return `updated to ${result.version}; the app-server runs it`;
+  if (result.restartPending) {
+    return `installed ${result.version}; the app-server (${runningVersion ?? "?"}) moves to it once no turn runs`;
+  }
+  if (runningVersion === null) return `installed ${result.version}; the next start runs it`;
+  return `installed ${result.version}`;
+}
+async function withVersions(ctx, result) {
+  const runningVersion = result.appServerVersion ?? (await probe(ctx))?.appServerVersion ?? null;
+  return {
+    ...result,
+    installedVersion: result.version,
+    runningVersion,
+    message: updateMessage(result, runningVersion),
+    changed: result.installed || result.restarted
+  };
+}
 async function install2(ctx, settings, options) {
   const source = options.source ?? settings.updater.source;
   if (source === "install-sh") {
@@ -5349,13 +5375,16 @@ async function restartOntoNewRelease(ctx, settings, previousRelease, previousVer
   }
 }
 async function update(options = {}) {
-  if (!options.updaterPass) return await updateOnce(createContext(options), options);
+  if (!options.updaterPass) {
+    const ctx = createContext(options);
+    return await withVersions(ctx, await updateOnce(ctx, options));
+  }
   let paths = fallbackPaths(options);
   let line;
   try {
     const ctx = createContext(options);
     paths = ctx.paths;
-    const result = await updateOnce(ctx, options);
+    const result = await withVersions(ctx, await updateOnce(ctx, options));
     line = `update pass: ${passSummary(result)}`;
     return result;
   } catch (error) {

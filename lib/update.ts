@@ -22,6 +22,7 @@ import {
   type DaemonContext,
   type DaemonOptions,
   lockDaemon,
+  probe,
 } from "./context.ts";
 import { stopRecorded } from "./stop.ts";
 import { capLogs } from "./logs.ts";
@@ -91,6 +92,46 @@ export interface UpdateResult {
   socketPath: string;
   /** This codexd's version. */
   codexdVersion: string;
+  /** The managed binary's version after the pass (the reference's name for it). */
+  installedVersion?: string | null;
+  /** The version the running app-server reports after the pass; `null` when none runs. */
+  runningVersion?: string | null;
+  /** What happened, in words (the reference answers with a message too). */
+  message?: string;
+  /** Whether the pass changed anything on the host (installed or restarted). */
+  changed?: boolean;
+}
+
+/** The pass's message, from its fields (pure; tested by a table). */
+export function updateMessage(result: UpdateResult, runningVersion: string | null): string {
+  if (result.status === "noUpdate") {
+    if (result.reason === "externalBinary") {
+      return "codex is an external binary (codexBin): codexd does not update it";
+    }
+    if (result.reason) return `no update: ${result.reason}`;
+    return `already up to date (${result.version ?? "unknown"})`;
+  }
+  if (result.restarted) return `updated to ${result.version}; the app-server runs it`;
+  if (result.restartPending) {
+    return `installed ${result.version}; the app-server (${
+      runningVersion ?? "?"
+    }) moves to it once no turn runs`;
+  }
+  if (runningVersion === null) return `installed ${result.version}; the next start runs it`;
+  return `installed ${result.version}`;
+}
+
+/** Adds the reference-style fields: both versions, a message, `changed`. */
+async function withVersions(ctx: DaemonContext, result: UpdateResult): Promise<UpdateResult> {
+  const runningVersion = result.appServerVersion ??
+    (await probe(ctx))?.appServerVersion ?? null;
+  return {
+    ...result,
+    installedVersion: result.version,
+    runningVersion,
+    message: updateMessage(result, runningVersion),
+    changed: result.installed || result.restarted,
+  };
 }
 
 async function install(
@@ -172,13 +213,16 @@ export async function restartOntoNewRelease(
  * ```
  */
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
-  if (!options.updaterPass) return await updateOnce(createContext(options), options);
+  if (!options.updaterPass) {
+    const ctx = createContext(options);
+    return await withVersions(ctx, await updateOnce(ctx, options));
+  }
   let paths = fallbackPaths(options);
   let line: string | undefined;
   try {
     const ctx = createContext(options);
     paths = ctx.paths;
-    const result = await updateOnce(ctx, options);
+    const result = await withVersions(ctx, await updateOnce(ctx, options));
     line = `update pass: ${passSummary(result)}`;
     return result;
   } catch (error) {

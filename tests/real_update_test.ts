@@ -36,6 +36,8 @@ Deno.test("update moves a running real app-server from 0.166.0 to 0.169.0, then 
   assertEquals(update.json.version, NEW);
   assertEquals(update.json.restarted, true);
   assertEquals(update.json.appServerVersion, NEW);
+  assertEquals([update.json.installedVersion, update.json.runningVersion], [NEW, NEW]);
+  assertEquals(update.json.changed, true);
   assertNotEquals(update.json.pid, boot.json.pid);
   assertEquals((await runCli(h.home, ["version"])).json.appServerVersion, NEW);
 
@@ -43,6 +45,11 @@ Deno.test("update moves a running real app-server from 0.166.0 to 0.169.0, then 
   console.log(again.stdout.trim());
   assertEquals(again.json.status, "noUpdate");
   assertEquals(again.json.restarted, false);
+  assertEquals([again.json.installedVersion, again.json.runningVersion, again.json.changed], [
+    NEW,
+    NEW,
+    false,
+  ]);
   assertEquals((await runCli(h.home, ["status"])).json.pid, update.json.pid);
 
   assertEquals((await runCli(h.home, ["stop", "--all"])).json.status, "stopped");
