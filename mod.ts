@@ -35,6 +35,7 @@ export type { TurnReport, WhenIdleOptions } from "./lib/idle/when_idle.ts";
 export type { PendingRestart } from "./lib/idle/policy.ts";
 export type { InterruptedTurn } from "./lib/idle/probe.ts";
 export { version } from "./lib/version_command.ts";
+export { adopt, type AdoptResult } from "./lib/adopt.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
 export type { UpdaterState } from "./lib/updater_state.ts";
 export {
