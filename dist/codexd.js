@@ -3091,7 +3091,10 @@ async function stopOwner(ctx, settings) {
 async function stop(options = {}) {
   const ctx = createContext(options);
   requireHome(ctx);
-  const turns = await checkTurnsBeforeStop(ctx, "stop", options);
+  const counting = checkTurnsBeforeStop(ctx, "stop", options);
+  counting.catch(() => {
+  });
+  if (options.whenIdle) await counting;
   await using _lock = await lockDaemon(ctx);
   const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => void 0);
   const settings = loaded ?? defaultSettings();
@@ -3101,6 +3104,7 @@ async function stop(options = {}) {
     const { stopUpdater: stopUpdater2 } = await Promise.resolve().then(() => (init_updater(), updater_exports));
     updaterStopped = await stopUpdater2(ctx);
   }
+  const turns = await counting;
   const warnings = [
     ...turns.warnings
   ];
@@ -3749,11 +3753,12 @@ __export(restart_exports, {
   restart: () => restart,
   restartLocked: () => restartLocked
 });
-async function restartLocked(ctx, settings) {
+async function restartLocked(ctx, settings, beforeStop) {
   const binary = binaryFor(ctx, settings);
   preflightBinary(binary);
   await readBinaryFacts(ctx.paths, binary.path);
   const state = await readServerState(ctx.paths);
+  await beforeStop?.();
   const stopped = await stopRecorded(ctx, state, settings);
   if (!stopped && await probe(ctx)) {
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
@@ -3769,11 +3774,15 @@ async function restartLocked(ctx, settings) {
 }
 async function restart(options = {}) {
   const ctx = createContext(options);
-  const turns = await checkTurnsBeforeStop(ctx, "restart", options);
+  const counting = checkTurnsBeforeStop(ctx, "restart", options);
+  counting.catch(() => {
+  });
+  if (options.whenIdle) await counting;
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
-  const outcome = await restartLocked(ctx, settings);
+  const outcome = await restartLocked(ctx, settings, () => counting);
+  const turns = await counting;
   const warnings = [
     ...turns.warnings,
     ...outcome.warnings ?? []
@@ -4040,132 +4049,6 @@ var init_step = __esm({
   }
 });
 
-// lib/install/download.ts
-function requireHttpUrl(url, what) {
-  let parsed;
-  try {
-    parsed = new URL(url);
-  } catch {
-  }
-  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
-    throw installFailed(`${what} ${JSON.stringify(url)} is not an http(s) URL`);
-  }
-  return parsed;
-}
-async function readCapped(response, maxBytes) {
-  const chunks = [];
-  let length = 0;
-  if (response.body === null) return new Uint8Array();
-  for await (const chunk of response.body) {
-    length += chunk.length;
-    if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
-function parseIntegrity(integrity) {
-  const match = /(?:^|\s)sha512-([A-Za-z0-9+/=]+)/.exec(integrity);
-  if (!match) {
-    throw new CodexdError("INSTALL_FAILED", `Cannot verify download: no sha512 in "${integrity}"`);
-  }
-  const bytes = atob(match[1]);
-  let hex = "";
-  for (let i = 0; i < bytes.length; i++) hex += bytes.charCodeAt(i).toString(16).padStart(2, "0");
-  return hex;
-}
-async function download(dist, file, options = {}) {
-  const { stallMs = DOWNLOAD_STALL_MS, minBytesPerWindow = DOWNLOAD_MIN_BYTES_PER_WINDOW, deadlineMs = DOWNLOAD_TIMEOUT_MS, maxBytes = DOWNLOAD_MAX_BYTES, signal, onProgress } = options;
-  requireHttpUrl(dist.tarball, "tarball URL");
-  const expected = parseIntegrity(dist.integrity);
-  const controller = new AbortController();
-  let why = "";
-  const stop2 = (reason) => {
-    why ||= reason;
-    controller.abort();
-  };
-  let received = 0;
-  let windowStart = 0;
-  const window = setInterval(() => {
-    const got = received - windowStart;
-    windowStart = received;
-    if (got === 0) stop2(` stalled for ${stallMs} ms`);
-    else if (got < minBytesPerWindow) {
-      stop2(` too slow: ${got} bytes in ${stallMs} ms (at least ${minBytesPerWindow} needed)`);
-    }
-  }, stallMs);
-  const deadline = setTimeout(() => stop2(` did not finish within ${deadlineMs} ms`), deadlineMs);
-  const onAbort = () => stop2(" interrupted");
-  signal?.addEventListener("abort", onAbort, {
-    once: true
-  });
-  const { createHash } = await import("node:crypto");
-  const hash = createHash("sha512");
-  let total;
-  const out = await Deno.open(file, {
-    write: true,
-    createNew: true,
-    mode: 384
-  });
-  try {
-    if (signal?.aborted) onAbort();
-    const response = await fetch(dist.tarball, {
-      signal: controller.signal
-    });
-    if (!response.ok || response.body === null) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    total = Number(response.headers.get("content-length")) || void 0;
-    if (total !== void 0 && total > maxBytes) {
-      await response.body.cancel();
-      throw new Error(`Content-Length ${total} exceeds the ${maxBytes}-byte cap`);
-    }
-    const cap = Math.min(total ?? maxBytes, maxBytes);
-    for await (const chunk of response.body) {
-      if (received + chunk.length > cap) {
-        stop2(` exceeded ${cap === total ? "its Content-Length" : "the size cap"} of ${cap} bytes`);
-        throw new Error("too large");
-      }
-      hash.update(chunk);
-      let written = 0;
-      while (written < chunk.length) written += await out.write(chunk.subarray(written));
-      received += chunk.length;
-      onProgress?.(received, total);
-    }
-  } catch (error) {
-    throw installFailed(`download ${dist.tarball}${why} after ${received} bytes`, error);
-  } finally {
-    clearInterval(window);
-    clearTimeout(deadline);
-    signal?.removeEventListener("abort", onAbort);
-    out.close();
-  }
-  if (total !== void 0 && received !== total) {
-    throw installFailed(`download ${dist.tarball} truncated: ${received} of ${total} bytes`);
-  }
-  const actual = hash.digest("hex");
-  if (actual !== expected) {
-    throw installFailed(`integrity mismatch for ${dist.tarball} (${received} bytes): expected sha512 ${expected.slice(0, 16)}\u2026, got ${actual.slice(0, 16)}\u2026`);
-  }
-}
-var DOWNLOAD_STALL_MS, DOWNLOAD_MIN_BYTES_PER_WINDOW, DOWNLOAD_TIMEOUT_MS, DOWNLOAD_MAX_BYTES;
-var init_download = __esm({
-  "lib/install/download.ts"() {
-    init_errors();
-    init_step();
-    DOWNLOAD_STALL_MS = 6e4;
-    DOWNLOAD_MIN_BYTES_PER_WINDOW = 1024 * 1024;
-    DOWNLOAD_TIMEOUT_MS = 30 * 6e4;
-    DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
-  }
-});
-
 // lib/install/lock.ts
 function ownerTag() {
   try {
@@ -4425,6 +4308,552 @@ var init_layout = __esm({
     init_lock();
     init_step();
     AUTO_UPDATE_MARKER = "auto-update-version";
+  }
+});
+
+// lib/release_switch.ts
+var release_switch_exports = {};
+__export(release_switch_exports, {
+  pruneReleases: () => pruneReleases,
+  restartOntoNewRelease: () => restartOntoNewRelease
+});
+async function restartOntoNewRelease(ctx, settings, previousRelease, previousVersion) {
+  const binary = binaryFor(ctx, settings);
+  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
+  try {
+    return await spawnAppServer(ctx, settings, binary);
+  } catch (error) {
+    if (previousRelease === void 0) throw error;
+    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
+    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
+    await swapCurrentRelease2(ctx.paths, previousRelease);
+    await patchUpdaterState(ctx.paths, {
+      skipVersion: failedVersion
+    });
+    const details = {
+      rolledBack: true,
+      failedVersion,
+      rolledBackTo: previousVersion
+    };
+    try {
+      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
+    } catch (again) {
+      throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${describeError(again)}`, "codexd logs", {
+        ...details,
+        serving: false
+      });
+    }
+    throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${describeError(error).split("\n")[0]}`, "codexd logs", {
+      ...details,
+      serving: true
+    });
+  }
+}
+async function pruneReleases(ctx, previousRelease) {
+  const releases = `${ctx.paths.standaloneDir}/releases`;
+  const keep = /* @__PURE__ */ new Set();
+  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
+  keep.add(current.split("/").at(-1) ?? "");
+  if (previousRelease) keep.add(previousRelease);
+  const state = await readServerState(ctx.paths);
+  if (state.kind === "running") {
+    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
+    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
+    keep.add(inRelease.split("/")[0]);
+  }
+  for await (const entry of Deno.readDir(releases)) {
+    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
+    await Deno.remove(`${releases}/${entry.name}`, {
+      recursive: true
+    }).catch(() => {
+    });
+  }
+}
+var RELEASE_NAME;
+var init_release_switch = __esm({
+  "lib/release_switch.ts"() {
+    init_app_server_spawn();
+    init_context();
+    init_errors();
+    init_managed_binary();
+    init_server_record();
+    init_stop();
+    init_updater_state();
+    RELEASE_NAME = /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
+  }
+});
+
+// lib/idle/apply_pending.ts
+var apply_pending_exports = {};
+__export(apply_pending_exports, {
+  applyPendingRestart: () => applyPendingRestart,
+  restartWhenIdle: () => restartWhenIdle
+});
+async function applyPendingRestart(options = {}) {
+  const ctx = createContext(options);
+  if (await readPendingRestart(ctx.paths) === void 0) return {
+    status: "none"
+  };
+  await ensureStateDir(ctx.paths);
+  const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
+  if (lock === void 0) return {
+    status: "busy"
+  };
+  try {
+    const pending = await readPendingRestart(ctx.paths);
+    if (pending === void 0) return {
+      status: "none"
+    };
+    const state = await readServerState(ctx.paths);
+    const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : void 0;
+    const moot = state.kind !== "running" ? "no app-server running" : pending.toVersion !== null && info?.appServerVersion === pending.toVersion ? `already serving ${pending.toVersion}` : void 0;
+    if (moot !== void 0) {
+      await clearPendingRestart(ctx.paths);
+      await logRestartEvent(ctx.paths, ctx.clock.now(), `pending restart dropped: ${moot}`);
+      return {
+        status: "cleared"
+      };
+    }
+    const { settings } = await loadSettings(ctx.paths);
+    const intent = {
+      kind: pending.kind ?? "update",
+      toVersion: pending.toVersion,
+      reason: pending.reason,
+      previousRelease: pending.previousRelease,
+      previousVersion: pending.previousVersion
+    };
+    const deferOptions = {
+      idleGapMs: options.idleGapMs
+    };
+    if (intent.kind === "restart") {
+      const done2 = await restartOrDefer(ctx, settings, intent, () => restartLocked(ctx, settings), deferOptions);
+      if (!done2.restarted) return waiting(done2);
+      return applied(done2.result.pid, done2.result.appServerVersion, done2.interrupted);
+    }
+    const { restartOntoNewRelease: restartOntoNewRelease2 } = await Promise.resolve().then(() => (init_release_switch(), release_switch_exports));
+    const done = await restartOrDefer(ctx, settings, intent, () => restartOntoNewRelease2(ctx, settings, intent.previousRelease, intent.previousVersion ?? null), deferOptions);
+    if (!done.restarted) return waiting(done);
+    return applied(done.result.record.pid, done.result.info.appServerVersion, done.interrupted);
+  } finally {
+    await lock.release();
+  }
+}
+function waiting(done) {
+  return {
+    status: "waiting",
+    pendingRestart: done.pendingRestart,
+    ...done.activeTurns !== void 0 ? {
+      activeTurns: done.activeTurns
+    } : {}
+  };
+}
+function applied(pid, appServerVersion, interrupted2) {
+  return {
+    status: "applied",
+    ...typeof pid === "number" ? {
+      pid
+    } : {},
+    ...appServerVersion ? {
+      appServerVersion
+    } : {},
+    ...interrupted2.length ? {
+      interruptedTurns: interrupted2
+    } : {}
+  };
+}
+async function restartWhenIdle(ctx, settings, reason, options = {}) {
+  const done = await restartOrDefer(ctx, settings, {
+    kind: "restart",
+    toVersion: null,
+    reason
+  }, () => restartLocked(ctx, settings), options);
+  return done.restarted ? {
+    restarted: true,
+    result: done.result,
+    interruptedTurns: done.interrupted
+  } : done;
+}
+var init_apply_pending = __esm({
+  "lib/idle/apply_pending.ts"() {
+    init_daemon_lock();
+    init_context();
+    init_control_socket();
+    init_server_record();
+    init_restart();
+    init_settings();
+    init_paths();
+    init_deferred_restart();
+    init_pending();
+  }
+});
+
+// lib/remote_control/restart_seam.ts
+async function restartToApply(ctx, settings, reason) {
+  const outcome = await restartWhenIdle(ctx, settings, reason);
+  if (!outcome.restarted) return outcome;
+  return {
+    ...outcome,
+    result: await withUpdaterEnsured(ctx, settings, outcome.result)
+  };
+}
+var init_restart_seam = __esm({
+  "lib/remote_control/restart_seam.ts"() {
+    init_apply_pending();
+    init_start();
+  }
+});
+
+// lib/remote_control/apply.ts
+function defaultHome() {
+  try {
+    return resolveCodexHome();
+  } catch {
+    return void 0;
+  }
+}
+function judged(ctx, enabled, application, timedOut) {
+  const view = application.remoteControl;
+  if (!enabled) {
+    if (view !== null && view.status !== "disabled") {
+      application.warnings.push(`the app-server still reports remote control "${view.status}" after disabling`);
+    }
+    return application;
+  }
+  if (view !== null && (view.status === "errored" || view.status === "disabled")) {
+    const message = application.remoteControlReason ?? `the app-server reports remote control "${view.status}"`;
+    application.unavailable = {
+      message,
+      hint: refusalHint(message, ctx.paths.codexHome, defaultHome())
+    };
+  } else if (view !== null && timedOut) {
+    application.warnings.push(notConnectedWarning(view, void 0, true, settleTimeoutOf(ctx)));
+  }
+  return application;
+}
+async function viaRestart(ctx, settings, record2, why) {
+  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
+  const enabled = settings.remoteControlEnabled;
+  const view = await readServerView(ctx.paths.socketPath, {
+    connectTimeoutMs: ctx.options.probeTimeoutMs,
+    settleTimeoutMs: settleTimeoutOf(ctx),
+    settle: enabled && outcome.restarted,
+    explain: enabled && outcome.restarted
+  });
+  const common = {
+    remoteControl: view.remoteControl,
+    ...view.remoteControlReason ? {
+      remoteControlReason: view.remoteControlReason
+    } : {}
+  };
+  if (!outcome.restarted) {
+    return {
+      ...common,
+      applied: "pendingRestart",
+      pid: record2.pid,
+      ...view.info ? {
+        appServerVersion: view.info.appServerVersion
+      } : {},
+      pendingRestart: outcome.pendingRestart,
+      warnings: [
+        `the app-server restarts with the new setting once its running turns end: ${why}`
+      ]
+    };
+  }
+  const restarted = outcome.result;
+  return judged(ctx, enabled, {
+    ...common,
+    applied: "restart",
+    pid: restarted.pid,
+    ...restarted.appServerVersion ? {
+      appServerVersion: restarted.appServerVersion
+    } : {},
+    warnings: [
+      ...restarted.warnings ?? [],
+      `restarted the app-server to apply the setting: ${why}`
+    ]
+  }, view.timedOut ?? false);
+}
+async function applyToRunning(ctx, settings, record2) {
+  const enabled = settings.remoteControlEnabled;
+  let client;
+  try {
+    client = await connectForTurns(ctx.paths.socketPath, ctx.options.probeTimeoutMs);
+  } catch (error) {
+    return await viaRestart(ctx, settings, record2, `could not ask the app-server: ${describeError(error)}`);
+  }
+  const base = {
+    pid: record2.pid,
+    appServerVersion: client.info.appServerVersion
+  };
+  let outcome;
+  try {
+    outcome = await switchRemoteControl(client, enabled, {
+      settleTimeoutMs: settleTimeoutOf(ctx)
+    });
+  } catch (error) {
+    await client.close();
+    return await viaRestart(ctx, settings, record2, `the app-server stopped answering: ${describeError(error)}`);
+  } finally {
+    await client.close();
+  }
+  switch (outcome.kind) {
+    case "unsupported": {
+      const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
+      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, record2, why);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: null,
+        remoteControlReason: why,
+        warnings: []
+      };
+    }
+    case "refused": {
+      if (!enabled && isPolicyRefusal(outcome.message)) {
+        return {
+          ...base,
+          applied: "unchanged",
+          remoteControl: outcome.view,
+          remoteControlReason: outcome.message,
+          warnings: []
+        };
+      }
+      if (!enabled) return await viaRestart(ctx, settings, record2, outcome.message);
+      return {
+        ...base,
+        applied: "unchanged",
+        remoteControl: outcome.view,
+        remoteControlReason: outcome.message,
+        warnings: [],
+        unavailable: {
+          message: outcome.message,
+          hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome())
+        }
+      };
+    }
+    case "switched":
+      return judged(ctx, enabled, {
+        ...base,
+        applied: outcome.sent ? "live" : "unchanged",
+        remoteControl: outcome.view,
+        ...outcome.reason ? {
+          remoteControlReason: outcome.reason
+        } : {},
+        warnings: []
+      }, outcome.timedOut);
+  }
+}
+var init_apply = __esm({
+  "lib/remote_control/apply.ts"() {
+    init_app_server_spawn();
+    init_errors();
+    init_paths();
+    init_probe();
+    init_protocol();
+    init_restart_seam();
+    init_session();
+    init_view();
+  }
+});
+
+// lib/remote_control.ts
+var remote_control_exports = {};
+__export(remote_control_exports, {
+  REMOTE_CONTROL_SETTLE_TIMEOUT_MS: () => REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
+  setRemoteControl: () => setRemoteControl
+});
+async function setRemoteControl(enabled, options = {}) {
+  const ctx = createContext(options);
+  await using _lock = await lockDaemon(ctx);
+  const { settings: before } = await loadSettings(ctx.paths);
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running" && await probe(ctx)) {
+    if (state.kind === "unverifiable") throw unverifiable(ctx, state);
+    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
+    const unmanaged = unmanagedServer(ctx, owner);
+    throw new CodexdError("UNMANAGED_SERVER", unmanaged.message, owner?.ours ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control` : unmanaged.hint, {
+      ...unmanaged.details,
+      remoteControlEnabled: before.remoteControlEnabled,
+      persisted: false
+    });
+  }
+  const changed = before.remoteControlEnabled !== enabled;
+  const settings = changed ? await updateSettings(ctx.paths, {
+    remoteControlEnabled: enabled
+  }) : before;
+  const live = state.kind === "running" ? await applyToRunning(ctx, settings, state.record) : void 0;
+  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
+  const result = {
+    status: enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled",
+    backend: live ? "pid" : null,
+    pid: live?.pid ?? null,
+    managed: live !== void 0,
+    remoteControlEnabled: enabled,
+    applied: live?.applied ?? "nextStart",
+    restarted: live?.applied === "restart",
+    remoteControl: live?.remoteControl ?? null,
+    remoteControlReason: live ? live.remoteControlReason ?? null : "no app-server is running; the setting applies at the next start",
+    socketPath: ctx.paths.socketPath,
+    cliVersion: facts?.version ?? null,
+    appServerVersion: live?.appServerVersion ?? null,
+    codexdVersion: CODEXD_VERSION,
+    changed: changed || live?.applied === "live" || live?.applied === "restart",
+    ...live?.warnings.length ? {
+      warnings: live.warnings
+    } : {},
+    ...live?.pendingRestart !== void 0 ? {
+      pendingRestart: live.pendingRestart
+    } : {}
+  };
+  if (live?.unavailable) {
+    throw new CodexdError("REMOTE_CONTROL_UNAVAILABLE", `The app-server on ${ctx.paths.socketPath} cannot enable remote control: ${live.unavailable.message}. The setting stays persisted and applies once that is fixed.`, live.unavailable.hint, {
+      remoteControlEnabled: true,
+      persisted: true,
+      restarted: result.restarted,
+      pid: live.pid,
+      remoteControl: live.remoteControl
+    });
+  }
+  return result;
+}
+var init_remote_control = __esm({
+  "lib/remote_control.ts"() {
+    init_server_record();
+    init_context();
+    init_errors();
+    init_managed_binary();
+    init_result();
+    init_socket_owner();
+    init_settings();
+    init_version();
+    init_apply();
+    init_session();
+  }
+});
+
+// lib/install/download.ts
+function requireHttpUrl(url, what) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+  }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    throw installFailed(`${what} ${JSON.stringify(url)} is not an http(s) URL`);
+  }
+  return parsed;
+}
+async function readCapped(response, maxBytes) {
+  const chunks = [];
+  let length = 0;
+  if (response.body === null) return new Uint8Array();
+  for await (const chunk of response.body) {
+    length += chunk.length;
+    if (length > maxBytes) throw new Error(`more than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+function parseIntegrity(integrity) {
+  const match = /(?:^|\s)sha512-([A-Za-z0-9+/=]+)/.exec(integrity);
+  if (!match) {
+    throw new CodexdError("INSTALL_FAILED", `Cannot verify download: no sha512 in "${integrity}"`);
+  }
+  const bytes = atob(match[1]);
+  let hex = "";
+  for (let i = 0; i < bytes.length; i++) hex += bytes.charCodeAt(i).toString(16).padStart(2, "0");
+  return hex;
+}
+async function download(dist, file, options = {}) {
+  const { stallMs = DOWNLOAD_STALL_MS, minBytesPerWindow = DOWNLOAD_MIN_BYTES_PER_WINDOW, deadlineMs = DOWNLOAD_TIMEOUT_MS, maxBytes = DOWNLOAD_MAX_BYTES, signal, onProgress } = options;
+  requireHttpUrl(dist.tarball, "tarball URL");
+  const expected = parseIntegrity(dist.integrity);
+  const controller = new AbortController();
+  let why = "";
+  const stop2 = (reason) => {
+    why ||= reason;
+    controller.abort();
+  };
+  let received = 0;
+  let windowStart = 0;
+  const window = setInterval(() => {
+    const got = received - windowStart;
+    windowStart = received;
+    if (got === 0) stop2(` stalled for ${stallMs} ms`);
+    else if (got < minBytesPerWindow) {
+      stop2(` too slow: ${got} bytes in ${stallMs} ms (at least ${minBytesPerWindow} needed)`);
+    }
+  }, stallMs);
+  const deadline = setTimeout(() => stop2(` did not finish within ${deadlineMs} ms`), deadlineMs);
+  const onAbort = () => stop2(" interrupted");
+  signal?.addEventListener("abort", onAbort, {
+    once: true
+  });
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha512");
+  let total;
+  const out = await Deno.open(file, {
+    write: true,
+    createNew: true,
+    mode: 384
+  });
+  try {
+    if (signal?.aborted) onAbort();
+    const response = await fetch(dist.tarball, {
+      signal: controller.signal
+    });
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    total = Number(response.headers.get("content-length")) || void 0;
+    if (total !== void 0 && total > maxBytes) {
+      await response.body.cancel();
+      throw new Error(`Content-Length ${total} exceeds the ${maxBytes}-byte cap`);
+    }
+    const cap = Math.min(total ?? maxBytes, maxBytes);
+    for await (const chunk of response.body) {
+      if (received + chunk.length > cap) {
+        stop2(` exceeded ${cap === total ? "its Content-Length" : "the size cap"} of ${cap} bytes`);
+        throw new Error("too large");
+      }
+      hash.update(chunk);
+      let written = 0;
+      while (written < chunk.length) written += await out.write(chunk.subarray(written));
+      received += chunk.length;
+      onProgress?.(received, total);
+    }
+  } catch (error) {
+    throw installFailed(`download ${dist.tarball}${why} after ${received} bytes`, error);
+  } finally {
+    clearInterval(window);
+    clearTimeout(deadline);
+    signal?.removeEventListener("abort", onAbort);
+    out.close();
+  }
+  if (total !== void 0 && received !== total) {
+    throw installFailed(`download ${dist.tarball} truncated: ${received} of ${total} bytes`);
+  }
+  const actual = hash.digest("hex");
+  if (actual !== expected) {
+    throw installFailed(`integrity mismatch for ${dist.tarball} (${received} bytes): expected sha512 ${expected.slice(0, 16)}\u2026, got ${actual.slice(0, 16)}\u2026`);
+  }
+}
+var DOWNLOAD_STALL_MS, DOWNLOAD_MIN_BYTES_PER_WINDOW, DOWNLOAD_TIMEOUT_MS, DOWNLOAD_MAX_BYTES;
+var init_download = __esm({
+  "lib/install/download.ts"() {
+    init_errors();
+    init_step();
+    DOWNLOAD_STALL_MS = 6e4;
+    DOWNLOAD_MIN_BYTES_PER_WINDOW = 1024 * 1024;
+    DOWNLOAD_TIMEOUT_MS = 30 * 6e4;
+    DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
   }
 });
 
@@ -5285,652 +5714,6 @@ var init_npm = __esm({
   }
 });
 
-// lib/update.ts
-var update_exports = {};
-__export(update_exports, {
-  oneLine: () => oneLine,
-  restartOntoNewRelease: () => restartOntoNewRelease,
-  update: () => update,
-  updateMessage: () => updateMessage
-});
-function updateMessage(result, runningVersion) {
-  if (result.status === "noUpdate") {
-    if (result.reason === "externalBinary") {
-      return "codex is an external binary (codexBin): codexd does not update it";
-    }
-    if (result.reason) return `no update: ${result.reason}`;
-    return `already up to date (${result.version ?? "unknown"})`;
-  }
-  if (result.restarted) return `updated to ${result.version}; the app-server runs it`;
-  if (result.restartPending) {
-    return `installed ${result.version}; the app-server (${runningVersion ?? "?"}) moves to it once no turn runs`;
-  }
-  if (runningVersion === null) return `installed ${result.version}; the next start runs it`;
-  return `installed ${result.version}`;
-}
-async function withVersions(ctx, result) {
-  const runningVersion = result.appServerVersion ?? (await probe(ctx))?.appServerVersion ?? null;
-  return {
-    ...result,
-    installedVersion: result.version,
-    runningVersion,
-    message: updateMessage(result, runningVersion),
-    changed: result.installed || result.restarted
-  };
-}
-async function install2(ctx, settings, options) {
-  const source = options.source ?? settings.updater.source;
-  if (source === "install-sh") {
-    const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
-    const result2 = await installFromScript2(ctx.paths, {
-      release: options.version,
-      signal: options.signal
-    });
-    return {
-      installed: result2.installed
-    };
-  }
-  const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
-  const result = await installFromNpm2(ctx.paths, {
-    version: options.version,
-    registry: options.registry,
-    onProgress: options.onProgress,
-    signal: options.signal
-  });
-  return {
-    installed: result.installed,
-    previousRelease: result.previousRelease
-  };
-}
-async function restartOntoNewRelease(ctx, settings, previousRelease, previousVersion) {
-  const binary = binaryFor(ctx, settings);
-  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
-  try {
-    return await spawnAppServer(ctx, settings, binary);
-  } catch (error) {
-    if (previousRelease === void 0) throw error;
-    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
-    await swapCurrentRelease2(ctx.paths, previousRelease);
-    await patchUpdaterState(ctx.paths, {
-      skipVersion: failedVersion
-    });
-    const details = {
-      rolledBack: true,
-      failedVersion,
-      rolledBackTo: previousVersion
-    };
-    try {
-      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
-    } catch (again) {
-      throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${describeError(again)}`, "codexd logs", {
-        ...details,
-        serving: false
-      });
-    }
-    throw new CodexdError("UPDATE_FAILED", `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${describeError(error).split("\n")[0]}`, "codexd logs", {
-      ...details,
-      serving: true
-    });
-  }
-}
-async function update(options = {}) {
-  if (!options.updaterPass) {
-    const ctx = createContext(options);
-    return await withVersions(ctx, await updateOnce(ctx, options));
-  }
-  let paths = fallbackPaths(options);
-  let line;
-  try {
-    const ctx = createContext(options);
-    paths = ctx.paths;
-    const result = await withVersions(ctx, await updateOnce(ctx, options));
-    line = `update pass: ${passSummary(result)}`;
-    return result;
-  } catch (error) {
-    line = `update pass: error: ${oneLine(error)}`;
-    throw error;
-  } finally {
-    if (paths) {
-      await capLogs(paths);
-      await appendUpdaterLog(paths, line ?? "update pass: ended");
-    }
-  }
-}
-function fallbackPaths(options) {
-  try {
-    return daemonPaths(resolveCodexHome(options.codexHome));
-  } catch {
-    return void 0;
-  }
-}
-function oneLine(error) {
-  const first = describeError(error).split("\n")[0];
-  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
-}
-function passSummary(result) {
-  const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
-  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : result.restartPending ? `${summary}; restart pending (${result.pendingRestart?.waitingFor ?? "idle"})` : summary;
-}
-async function updateOnce(ctx, options) {
-  const { settings } = await loadSettings(ctx.paths);
-  const binary = binaryFor(ctx, settings);
-  const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
-  const base = {
-    previousVersion: previousFacts?.version ?? null,
-    managedCodexPath: binary.path,
-    socketPath: ctx.paths.socketPath,
-    codexdVersion: CODEXD_VERSION
-  };
-  const nothing = (reason) => ({
-    status: "noUpdate",
-    reason,
-    ...base,
-    version: base.previousVersion,
-    installed: false,
-    restarted: false
-  });
-  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
-  await (await Promise.resolve().then(() => (init_layout(), layout_exports))).sweepIfIdle(ctx.paths);
-  if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
-    return await record(ctx, options, nothing("autoUpdateDisabled"));
-  }
-  let installed;
-  try {
-    installed = await install2(ctx, settings, options);
-  } catch (error) {
-    throw await recordFailure(ctx, options, error);
-  }
-  const facts = await readBinaryFacts(ctx.paths, binary.path);
-  const { skipVersion } = await readUpdaterState(ctx.paths);
-  if (installed.installed && installed.previousRelease !== void 0 && skipVersion !== void 0 && facts.version === skipVersion && !options.version) {
-    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
-    await swapCurrentRelease2(ctx.paths, installed.previousRelease);
-    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
-  }
-  const lock = options.updaterPass ? await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock) : await lockDaemon(ctx);
-  const outcome = {
-    status: installed.installed ? "updated" : "noUpdate",
-    ...base,
-    version: facts.version,
-    installed: installed.installed,
-    restarted: false
-  };
-  if (lock === void 0) {
-    return await record(ctx, options, {
-      ...outcome,
-      restartDeferred: true
-    });
-  }
-  try {
-    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
-    if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
-    return await record(ctx, options, result);
-  } catch (error) {
-    throw await recordFailure(ctx, options, error);
-  } finally {
-    await lock.release();
-  }
-}
-async function restartIfVersionDiffers(ctx, outcome, previousRelease, options) {
-  const { settings } = await loadSettings(ctx.paths);
-  const state = await readServerState(ctx.paths);
-  if (state.kind !== "running") return outcome;
-  const info = await isAnswering(ctx.paths.socketPath);
-  if (info === void 0 || info.appServerVersion === outcome.version) {
-    return {
-      ...outcome,
-      ...info ? {
-        appServerVersion: info.appServerVersion
-      } : {}
-    };
-  }
-  const pending = await readPendingRestart(ctx.paths);
-  const rollbackTo = previousRelease ?? pending?.previousRelease;
-  const fromVersion = pending?.previousVersion ?? info.appServerVersion;
-  const done = await restartOrDefer(ctx, settings, {
-    kind: "update",
-    toVersion: outcome.version,
-    reason: `update ${info.appServerVersion} -> ${outcome.version}`,
-    previousRelease: rollbackTo,
-    previousVersion: fromVersion
-  }, () => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion), {
-    now: options.now,
-    idleGapMs: options.idleGapMs
-  });
-  if (!done.restarted) {
-    return {
-      ...outcome,
-      appServerVersion: info.appServerVersion,
-      restartPending: true,
-      pendingRestart: done.pendingRestart,
-      ...done.activeTurns !== void 0 ? {
-        activeTurns: done.activeTurns
-      } : {}
-    };
-  }
-  const spawned = done.result;
-  return {
-    ...outcome,
-    status: "updated",
-    version: spawned.facts.version,
-    restarted: true,
-    pid: spawned.record.pid,
-    appServerVersion: spawned.info.appServerVersion,
-    ...done.interrupted.length ? {
-      interruptedTurns: done.interrupted
-    } : {}
-  };
-}
-async function pruneReleases(ctx, previousRelease) {
-  const releases = `${ctx.paths.standaloneDir}/releases`;
-  const keep = /* @__PURE__ */ new Set();
-  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
-  keep.add(current.split("/").at(-1) ?? "");
-  if (previousRelease) keep.add(previousRelease);
-  const state = await readServerState(ctx.paths);
-  if (state.kind === "running") {
-    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
-    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
-    keep.add(inRelease.split("/")[0]);
-  }
-  for await (const entry of Deno.readDir(releases)) {
-    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
-    await Deno.remove(`${releases}/${entry.name}`, {
-      recursive: true
-    }).catch(() => {
-    });
-  }
-}
-async function recordFailure(ctx, options, error) {
-  if (options.updaterPass) {
-    await patchUpdaterState(ctx.paths, {
-      lastCheck: new Date(ctx.clock.now()).toISOString(),
-      lastResult: `error: ${describeError(error).split("\n")[0]}`
-    }).catch(() => {
-    });
-  }
-  return error;
-}
-async function record(ctx, options, result) {
-  if (!options.updaterPass) return result;
-  await patchUpdaterState(ctx.paths, {
-    lastCheck: new Date(ctx.clock.now()).toISOString(),
-    lastResult: passSummary(result)
-  });
-  return result;
-}
-var RELEASE_NAME;
-var init_update = __esm({
-  "lib/update.ts"() {
-    init_server_record();
-    init_daemon_lock();
-    init_errors();
-    init_app_server_spawn();
-    init_context();
-    init_stop();
-    init_logs();
-    init_updater_log();
-    init_paths();
-    init_managed_binary();
-    init_control_socket();
-    init_settings();
-    init_updater_state();
-    init_version();
-    init_deferred_restart();
-    init_pending();
-    RELEASE_NAME = /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
-  }
-});
-
-// lib/idle/apply_pending.ts
-var apply_pending_exports = {};
-__export(apply_pending_exports, {
-  applyPendingRestart: () => applyPendingRestart,
-  restartWhenIdle: () => restartWhenIdle
-});
-async function applyPendingRestart(options = {}) {
-  const ctx = createContext(options);
-  if (await readPendingRestart(ctx.paths) === void 0) return {
-    status: "none"
-  };
-  await ensureStateDir(ctx.paths);
-  const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
-  if (lock === void 0) return {
-    status: "busy"
-  };
-  try {
-    const pending = await readPendingRestart(ctx.paths);
-    if (pending === void 0) return {
-      status: "none"
-    };
-    const state = await readServerState(ctx.paths);
-    const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : void 0;
-    const moot = state.kind !== "running" ? "no app-server running" : pending.toVersion !== null && info?.appServerVersion === pending.toVersion ? `already serving ${pending.toVersion}` : void 0;
-    if (moot !== void 0) {
-      await clearPendingRestart(ctx.paths);
-      await logRestartEvent(ctx.paths, ctx.clock.now(), `pending restart dropped: ${moot}`);
-      return {
-        status: "cleared"
-      };
-    }
-    const { settings } = await loadSettings(ctx.paths);
-    const intent = {
-      kind: pending.kind ?? "update",
-      toVersion: pending.toVersion,
-      reason: pending.reason,
-      previousRelease: pending.previousRelease,
-      previousVersion: pending.previousVersion
-    };
-    const deferOptions = {
-      idleGapMs: options.idleGapMs
-    };
-    if (intent.kind === "restart") {
-      const done2 = await restartOrDefer(ctx, settings, intent, () => restartLocked(ctx, settings), deferOptions);
-      if (!done2.restarted) return waiting(done2);
-      return applied(done2.result.pid, done2.result.appServerVersion, done2.interrupted);
-    }
-    const { restartOntoNewRelease: restartOntoNewRelease2 } = await Promise.resolve().then(() => (init_update(), update_exports));
-    const done = await restartOrDefer(ctx, settings, intent, () => restartOntoNewRelease2(ctx, settings, intent.previousRelease, intent.previousVersion ?? null), deferOptions);
-    if (!done.restarted) return waiting(done);
-    return applied(done.result.record.pid, done.result.info.appServerVersion, done.interrupted);
-  } finally {
-    await lock.release();
-  }
-}
-function waiting(done) {
-  return {
-    status: "waiting",
-    pendingRestart: done.pendingRestart,
-    ...done.activeTurns !== void 0 ? {
-      activeTurns: done.activeTurns
-    } : {}
-  };
-}
-function applied(pid, appServerVersion, interrupted2) {
-  return {
-    status: "applied",
-    ...typeof pid === "number" ? {
-      pid
-    } : {},
-    ...appServerVersion ? {
-      appServerVersion
-    } : {},
-    ...interrupted2.length ? {
-      interruptedTurns: interrupted2
-    } : {}
-  };
-}
-async function restartWhenIdle(ctx, settings, reason, options = {}) {
-  const done = await restartOrDefer(ctx, settings, {
-    kind: "restart",
-    toVersion: null,
-    reason
-  }, () => restartLocked(ctx, settings), options);
-  return done.restarted ? {
-    restarted: true,
-    result: done.result,
-    interruptedTurns: done.interrupted
-  } : done;
-}
-var init_apply_pending = __esm({
-  "lib/idle/apply_pending.ts"() {
-    init_daemon_lock();
-    init_context();
-    init_control_socket();
-    init_server_record();
-    init_restart();
-    init_settings();
-    init_paths();
-    init_deferred_restart();
-    init_pending();
-  }
-});
-
-// lib/remote_control/restart_seam.ts
-async function restartToApply(ctx, settings, reason) {
-  const outcome = await restartWhenIdle(ctx, settings, reason);
-  if (!outcome.restarted) return outcome;
-  return {
-    ...outcome,
-    result: await withUpdaterEnsured(ctx, settings, outcome.result)
-  };
-}
-var init_restart_seam = __esm({
-  "lib/remote_control/restart_seam.ts"() {
-    init_apply_pending();
-    init_start();
-  }
-});
-
-// lib/remote_control/apply.ts
-function defaultHome() {
-  try {
-    return resolveCodexHome();
-  } catch {
-    return void 0;
-  }
-}
-function judged(ctx, enabled, application, timedOut) {
-  const view = application.remoteControl;
-  if (!enabled) {
-    if (view !== null && view.status !== "disabled") {
-      application.warnings.push(`the app-server still reports remote control "${view.status}" after disabling`);
-    }
-    return application;
-  }
-  if (view !== null && (view.status === "errored" || view.status === "disabled")) {
-    const message = application.remoteControlReason ?? `the app-server reports remote control "${view.status}"`;
-    application.unavailable = {
-      message,
-      hint: refusalHint(message, ctx.paths.codexHome, defaultHome())
-    };
-  } else if (view !== null && timedOut) {
-    application.warnings.push(notConnectedWarning(view, void 0, true, settleTimeoutOf(ctx)));
-  }
-  return application;
-}
-async function viaRestart(ctx, settings, record2, why) {
-  const outcome = await restartToApply(ctx, settings, `remote control setting: ${why}`);
-  const enabled = settings.remoteControlEnabled;
-  const view = await readServerView(ctx.paths.socketPath, {
-    connectTimeoutMs: ctx.options.probeTimeoutMs,
-    settleTimeoutMs: settleTimeoutOf(ctx),
-    settle: enabled && outcome.restarted,
-    explain: enabled && outcome.restarted
-  });
-  const common = {
-    remoteControl: view.remoteControl,
-    ...view.remoteControlReason ? {
-      remoteControlReason: view.remoteControlReason
-    } : {}
-  };
-  if (!outcome.restarted) {
-    return {
-      ...common,
-      applied: "pendingRestart",
-      pid: record2.pid,
-      ...view.info ? {
-        appServerVersion: view.info.appServerVersion
-      } : {},
-      pendingRestart: outcome.pendingRestart,
-      warnings: [
-        `the app-server restarts with the new setting once its running turns end: ${why}`
-      ]
-    };
-  }
-  const restarted = outcome.result;
-  return judged(ctx, enabled, {
-    ...common,
-    applied: "restart",
-    pid: restarted.pid,
-    ...restarted.appServerVersion ? {
-      appServerVersion: restarted.appServerVersion
-    } : {},
-    warnings: [
-      ...restarted.warnings ?? [],
-      `restarted the app-server to apply the setting: ${why}`
-    ]
-  }, view.timedOut ?? false);
-}
-async function applyToRunning(ctx, settings, record2) {
-  const enabled = settings.remoteControlEnabled;
-  let client;
-  try {
-    client = await connectForTurns(ctx.paths.socketPath, ctx.options.probeTimeoutMs);
-  } catch (error) {
-    return await viaRestart(ctx, settings, record2, `could not ask the app-server: ${describeError(error)}`);
-  }
-  const base = {
-    pid: record2.pid,
-    appServerVersion: client.info.appServerVersion
-  };
-  let outcome;
-  try {
-    outcome = await switchRemoteControl(client, enabled, {
-      settleTimeoutMs: settleTimeoutOf(ctx)
-    });
-  } catch (error) {
-    await client.close();
-    return await viaRestart(ctx, settings, record2, `the app-server stopped answering: ${describeError(error)}`);
-  } finally {
-    await client.close();
-  }
-  switch (outcome.kind) {
-    case "unsupported": {
-      const why = `app-server ${base.appServerVersion} has no remote-control methods; only a restart applies the setting`;
-      if (!flagsMatch(record2, settings)) return await viaRestart(ctx, settings, record2, why);
-      return {
-        ...base,
-        applied: "unchanged",
-        remoteControl: null,
-        remoteControlReason: why,
-        warnings: []
-      };
-    }
-    case "refused": {
-      if (!enabled && isPolicyRefusal(outcome.message)) {
-        return {
-          ...base,
-          applied: "unchanged",
-          remoteControl: outcome.view,
-          remoteControlReason: outcome.message,
-          warnings: []
-        };
-      }
-      if (!enabled) return await viaRestart(ctx, settings, record2, outcome.message);
-      return {
-        ...base,
-        applied: "unchanged",
-        remoteControl: outcome.view,
-        remoteControlReason: outcome.message,
-        warnings: [],
-        unavailable: {
-          message: outcome.message,
-          hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome())
-        }
-      };
-    }
-    case "switched":
-      return judged(ctx, enabled, {
-        ...base,
-        applied: outcome.sent ? "live" : "unchanged",
-        remoteControl: outcome.view,
-        ...outcome.reason ? {
-          remoteControlReason: outcome.reason
-        } : {},
-        warnings: []
-      }, outcome.timedOut);
-  }
-}
-var init_apply = __esm({
-  "lib/remote_control/apply.ts"() {
-    init_app_server_spawn();
-    init_errors();
-    init_paths();
-    init_probe();
-    init_protocol();
-    init_restart_seam();
-    init_session();
-    init_view();
-  }
-});
-
-// lib/remote_control.ts
-var remote_control_exports = {};
-__export(remote_control_exports, {
-  REMOTE_CONTROL_SETTLE_TIMEOUT_MS: () => REMOTE_CONTROL_SETTLE_TIMEOUT_MS,
-  setRemoteControl: () => setRemoteControl
-});
-async function setRemoteControl(enabled, options = {}) {
-  const ctx = createContext(options);
-  await using _lock = await lockDaemon(ctx);
-  const { settings: before } = await loadSettings(ctx.paths);
-  const state = await readServerState(ctx.paths);
-  if (state.kind !== "running" && await probe(ctx)) {
-    if (state.kind === "unverifiable") throw unverifiable(ctx, state);
-    const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
-    const unmanaged = unmanagedServer(ctx, owner);
-    throw new CodexdError("UNMANAGED_SERVER", unmanaged.message, owner?.ours ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control` : unmanaged.hint, {
-      ...unmanaged.details,
-      remoteControlEnabled: before.remoteControlEnabled,
-      persisted: false
-    });
-  }
-  const changed = before.remoteControlEnabled !== enabled;
-  const settings = changed ? await updateSettings(ctx.paths, {
-    remoteControlEnabled: enabled
-  }) : before;
-  const live = state.kind === "running" ? await applyToRunning(ctx, settings, state.record) : void 0;
-  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
-  const result = {
-    status: enabled ? changed ? "enabled" : "alreadyEnabled" : changed ? "disabled" : "alreadyDisabled",
-    backend: live ? "pid" : null,
-    pid: live?.pid ?? null,
-    managed: live !== void 0,
-    remoteControlEnabled: enabled,
-    applied: live?.applied ?? "nextStart",
-    restarted: live?.applied === "restart",
-    remoteControl: live?.remoteControl ?? null,
-    remoteControlReason: live ? live.remoteControlReason ?? null : "no app-server is running; the setting applies at the next start",
-    socketPath: ctx.paths.socketPath,
-    cliVersion: facts?.version ?? null,
-    appServerVersion: live?.appServerVersion ?? null,
-    codexdVersion: CODEXD_VERSION,
-    changed: changed || live?.applied === "live" || live?.applied === "restart",
-    ...live?.warnings.length ? {
-      warnings: live.warnings
-    } : {},
-    ...live?.pendingRestart !== void 0 ? {
-      pendingRestart: live.pendingRestart
-    } : {}
-  };
-  if (live?.unavailable) {
-    throw new CodexdError("REMOTE_CONTROL_UNAVAILABLE", `The app-server on ${ctx.paths.socketPath} cannot enable remote control: ${live.unavailable.message}. The setting stays persisted and applies once that is fixed.`, live.unavailable.hint, {
-      remoteControlEnabled: true,
-      persisted: true,
-      restarted: result.restarted,
-      pid: live.pid,
-      remoteControl: live.remoteControl
-    });
-  }
-  return result;
-}
-var init_remote_control = __esm({
-  "lib/remote_control.ts"() {
-    init_server_record();
-    init_context();
-    init_errors();
-    init_managed_binary();
-    init_result();
-    init_socket_owner();
-    init_settings();
-    init_version();
-    init_apply();
-    init_session();
-  }
-});
-
 // lib/remote_control/on_bootstrap.ts
 var on_bootstrap_exports = {};
 __export(on_bootstrap_exports, {
@@ -6108,6 +5891,248 @@ var init_interrupt = __esm({
       "SIGINT",
       "SIGTERM"
     ];
+  }
+});
+
+// lib/update.ts
+var update_exports = {};
+__export(update_exports, {
+  oneLine: () => oneLine,
+  update: () => update,
+  updateMessage: () => updateMessage
+});
+function updateMessage(result, runningVersion) {
+  if (result.status === "noUpdate") {
+    if (result.reason === "externalBinary") {
+      return "codex is an external binary (codexBin): codexd does not update it";
+    }
+    if (result.reason) return `no update: ${result.reason}`;
+    return `already up to date (${result.version ?? "unknown"})`;
+  }
+  if (result.restarted) return `updated to ${result.version}; the app-server runs it`;
+  if (result.restartPending) {
+    return `installed ${result.version}; the app-server (${runningVersion ?? "?"}) moves to it once no turn runs`;
+  }
+  if (runningVersion === null) return `installed ${result.version}; the next start runs it`;
+  return `installed ${result.version}`;
+}
+async function withVersions(ctx, result) {
+  const runningVersion = result.appServerVersion ?? (await probe(ctx))?.appServerVersion ?? null;
+  return {
+    ...result,
+    installedVersion: result.version,
+    runningVersion,
+    message: updateMessage(result, runningVersion),
+    changed: result.installed || result.restarted
+  };
+}
+async function install2(ctx, settings, options) {
+  const source = options.source ?? settings.updater.source;
+  if (source === "install-sh") {
+    const { installFromScript: installFromScript2 } = await Promise.resolve().then(() => (init_install_sh(), install_sh_exports));
+    const result2 = await installFromScript2(ctx.paths, {
+      release: options.version,
+      signal: options.signal
+    });
+    return {
+      installed: result2.installed
+    };
+  }
+  const { installFromNpm: installFromNpm2 } = await Promise.resolve().then(() => (init_npm(), npm_exports));
+  const result = await installFromNpm2(ctx.paths, {
+    version: options.version,
+    registry: options.registry,
+    onProgress: options.onProgress,
+    signal: options.signal
+  });
+  return {
+    installed: result.installed,
+    previousRelease: result.previousRelease
+  };
+}
+async function update(options = {}) {
+  if (!options.updaterPass) {
+    const ctx = createContext(options);
+    return await withVersions(ctx, await updateOnce(ctx, options));
+  }
+  let paths = fallbackPaths(options);
+  let line;
+  try {
+    const ctx = createContext(options);
+    paths = ctx.paths;
+    const result = await withVersions(ctx, await updateOnce(ctx, options));
+    line = `update pass: ${passSummary(result)}`;
+    return result;
+  } catch (error) {
+    line = `update pass: error: ${oneLine(error)}`;
+    throw error;
+  } finally {
+    if (paths) {
+      await capLogs(paths);
+      await appendUpdaterLog(paths, line ?? "update pass: ended");
+    }
+  }
+}
+function fallbackPaths(options) {
+  try {
+    return daemonPaths(resolveCodexHome(options.codexHome));
+  } catch {
+    return void 0;
+  }
+}
+function oneLine(error) {
+  const first = describeError(error).split("\n")[0];
+  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
+}
+function passSummary(result) {
+  const summary = result.status === "updated" ? `updated ${result.previousVersion} -> ${result.version}${result.restarted ? " (restarted)" : ""}` : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+  return result.restartDeferred ? `${summary}; restart deferred: lock busy` : result.restartPending ? `${summary}; restart pending (${result.pendingRestart?.waitingFor ?? "idle"})` : summary;
+}
+async function updateOnce(ctx, options) {
+  const { settings } = await loadSettings(ctx.paths);
+  const binary = binaryFor(ctx, settings);
+  const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
+  const base = {
+    previousVersion: previousFacts?.version ?? null,
+    managedCodexPath: binary.path,
+    socketPath: ctx.paths.socketPath,
+    codexdVersion: CODEXD_VERSION
+  };
+  const nothing = (reason) => ({
+    status: "noUpdate",
+    reason,
+    ...base,
+    version: base.previousVersion,
+    installed: false,
+    restarted: false
+  });
+  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  await (await Promise.resolve().then(() => (init_layout(), layout_exports))).sweepIfIdle(ctx.paths);
+  if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
+    return await record(ctx, options, nothing("autoUpdateDisabled"));
+  }
+  let installed;
+  try {
+    installed = await install2(ctx, settings, options);
+  } catch (error) {
+    throw await recordFailure(ctx, options, error);
+  }
+  const facts = await readBinaryFacts(ctx.paths, binary.path);
+  const { skipVersion } = await readUpdaterState(ctx.paths);
+  if (installed.installed && installed.previousRelease !== void 0 && skipVersion !== void 0 && facts.version === skipVersion && !options.version) {
+    const { swapCurrentRelease: swapCurrentRelease2 } = await Promise.resolve().then(() => (init_layout(), layout_exports));
+    await swapCurrentRelease2(ctx.paths, installed.previousRelease);
+    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
+  }
+  const lock = options.updaterPass ? await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock) : await lockDaemon(ctx);
+  const outcome = {
+    status: installed.installed ? "updated" : "noUpdate",
+    ...base,
+    version: facts.version,
+    installed: installed.installed,
+    restarted: false
+  };
+  if (lock === void 0) {
+    return await record(ctx, options, {
+      ...outcome,
+      restartDeferred: true
+    });
+  }
+  try {
+    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
+    if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
+    return await record(ctx, options, result);
+  } catch (error) {
+    throw await recordFailure(ctx, options, error);
+  } finally {
+    await lock.release();
+  }
+}
+async function restartIfVersionDiffers(ctx, outcome, previousRelease, options) {
+  const { settings } = await loadSettings(ctx.paths);
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running") return outcome;
+  const info = await isAnswering(ctx.paths.socketPath);
+  if (info === void 0 || info.appServerVersion === outcome.version) {
+    return {
+      ...outcome,
+      ...info ? {
+        appServerVersion: info.appServerVersion
+      } : {}
+    };
+  }
+  const pending = await readPendingRestart(ctx.paths);
+  const rollbackTo = previousRelease ?? pending?.previousRelease;
+  const fromVersion = pending?.previousVersion ?? info.appServerVersion;
+  const done = await restartOrDefer(ctx, settings, {
+    kind: "update",
+    toVersion: outcome.version,
+    reason: `update ${info.appServerVersion} -> ${outcome.version}`,
+    previousRelease: rollbackTo,
+    previousVersion: fromVersion
+  }, () => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion), {
+    now: options.now,
+    idleGapMs: options.idleGapMs
+  });
+  if (!done.restarted) {
+    return {
+      ...outcome,
+      appServerVersion: info.appServerVersion,
+      restartPending: true,
+      pendingRestart: done.pendingRestart,
+      ...done.activeTurns !== void 0 ? {
+        activeTurns: done.activeTurns
+      } : {}
+    };
+  }
+  const spawned = done.result;
+  return {
+    ...outcome,
+    status: "updated",
+    version: spawned.facts.version,
+    restarted: true,
+    pid: spawned.record.pid,
+    appServerVersion: spawned.info.appServerVersion,
+    ...done.interrupted.length ? {
+      interruptedTurns: done.interrupted
+    } : {}
+  };
+}
+async function recordFailure(ctx, options, error) {
+  if (options.updaterPass) {
+    await patchUpdaterState(ctx.paths, {
+      lastCheck: new Date(ctx.clock.now()).toISOString(),
+      lastResult: `error: ${describeError(error).split("\n")[0]}`
+    }).catch(() => {
+    });
+  }
+  return error;
+}
+async function record(ctx, options, result) {
+  if (!options.updaterPass) return result;
+  await patchUpdaterState(ctx.paths, {
+    lastCheck: new Date(ctx.clock.now()).toISOString(),
+    lastResult: passSummary(result)
+  });
+  return result;
+}
+var init_update = __esm({
+  "lib/update.ts"() {
+    init_server_record();
+    init_daemon_lock();
+    init_errors();
+    init_context();
+    init_release_switch();
+    init_logs();
+    init_updater_log();
+    init_paths();
+    init_managed_binary();
+    init_control_socket();
+    init_settings();
+    init_updater_state();
+    init_version();
+    init_deferred_restart();
+    init_pending();
   }
 });
 

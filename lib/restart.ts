@@ -27,6 +27,7 @@ import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./i
 export async function restartLocked(
   ctx: DaemonContext,
   settings: DaemonSettings,
+  beforeStop?: () => Promise<unknown>,
 ): Promise<LifecycleResult> {
   const binary = binaryFor(ctx, settings);
   // Check the binary (and that it reports a version) before stopping
@@ -34,6 +35,8 @@ export async function restartLocked(
   preflightBinary(binary);
   await readBinaryFacts(ctx.paths, binary.path);
   const state = await readServerState(ctx.paths);
+  // What must be learned from the old server (its running turns) ends here.
+  await beforeStop?.();
   const stopped = await stopRecorded(ctx, state, settings);
   if (!stopped && await probe(ctx)) {
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
@@ -60,12 +63,17 @@ export async function restartLocked(
  */
 export async function restart(options: RestartOptions = {}): Promise<RestartResult> {
   const ctx = createContext(options);
-  // Before the lock: waiting for turns must not block other commands.
-  const turns = await checkTurnsBeforeStop(ctx, "restart", options);
+  // Before the lock: waiting for turns must not block other commands. A plain
+  // restart only counts them: that runs alongside taking the lock and reading
+  // settings, and is awaited before the old server is stopped.
+  const counting = checkTurnsBeforeStop(ctx, "restart", options);
+  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
+  if (options.whenIdle) await counting;
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
-  const outcome = await restartLocked(ctx, settings);
+  const outcome = await restartLocked(ctx, settings, () => counting);
+  const turns = await counting;
   const warnings = [...turns.warnings, ...(outcome.warnings ?? [])];
   const combined = {
     ...outcome,

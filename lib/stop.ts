@@ -118,8 +118,11 @@ async function stopOwner(ctx: DaemonContext, settings: DaemonSettings): Promise<
 export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
   requireHome(ctx);
-  // Before the lock: waiting for turns must not block other commands.
-  const turns = await checkTurnsBeforeStop(ctx, "stop", options);
+  // Before the lock: waiting for turns must not block other commands. A plain
+  // stop only counts them, alongside taking the lock (awaited before stopping).
+  const counting = checkTurnsBeforeStop(ctx, "stop", options);
+  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
+  if (options.whenIdle) await counting;
   await using _lock = await lockDaemon(ctx);
   const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => undefined);
   const settings = loaded ?? defaultSettings();
@@ -129,6 +132,7 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     const { stopUpdater } = await import("./updater.ts");
     updaterStopped = await stopUpdater(ctx);
   }
+  const turns = await counting;
   const warnings: string[] = [...turns.warnings];
   const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
   if (downWarning) warnings.push(downWarning);

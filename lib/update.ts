@@ -15,7 +15,6 @@
 import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
 import { CodexdError, describeError } from "./errors.ts";
-import { spawnAppServer, type SpawnOutcome } from "./app_server_spawn.ts";
 import {
   binaryFor,
   createContext,
@@ -24,7 +23,7 @@ import {
   lockDaemon,
   probe,
 } from "./context.ts";
-import { stopRecorded } from "./stop.ts";
+import { pruneReleases, restartOntoNewRelease } from "./release_switch.ts";
 import { capLogs } from "./logs.ts";
 import { appendUpdaterLog } from "./updater_log.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
@@ -156,50 +155,6 @@ async function install(
     signal: options.signal,
   });
   return { installed: result.installed, previousRelease: result.previousRelease };
-}
-
-/**
- * Restarts onto the new release; if it never becomes ready, puts `current`
- * back and starts the previous release again. Call under the lock.
- */
-export async function restartOntoNewRelease(
-  ctx: DaemonContext,
-  settings: DaemonSettings,
-  previousRelease: string | undefined,
-  previousVersion: string | null,
-): Promise<SpawnOutcome> {
-  const binary = binaryFor(ctx, settings);
-  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
-  try {
-    return await spawnAppServer(ctx, settings, binary);
-  } catch (error) {
-    if (previousRelease === undefined) throw error;
-    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease } = await import("./install/layout.ts");
-    await swapCurrentRelease(ctx.paths, previousRelease);
-    await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
-    const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };
-    try {
-      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
-    } catch (again) {
-      throw new CodexdError(
-        "UPDATE_FAILED",
-        `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${
-          describeError(again)
-        }`,
-        "codexd logs",
-        { ...details, serving: false },
-      );
-    }
-    throw new CodexdError(
-      "UPDATE_FAILED",
-      `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${
-        describeError(error).split("\n")[0]
-      }`,
-      "codexd logs",
-      { ...details, serving: true },
-    );
-  }
 }
 
 /**
@@ -388,33 +343,6 @@ async function restartIfVersionDiffers(
     appServerVersion: spawned.info.appServerVersion,
     ...(done.interrupted.length ? { interruptedTurns: done.interrupted } : {}),
   };
-}
-
-/** Release directory names look like `<version>-<target>`; nothing else is ever removed. */
-const RELEASE_NAME =
-  /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
-
-/**
- * Removes old releases so hourly updates do not fill the disk, keeping the
- * current one, the previous one (rollback) and the one the running
- * app-server was started from (its files stay in use).
- */
-async function pruneReleases(ctx: DaemonContext, previousRelease?: string): Promise<void> {
-  const releases = `${ctx.paths.standaloneDir}/releases`;
-  const keep = new Set<string>();
-  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
-  keep.add(current.split("/").at(-1) ?? "");
-  if (previousRelease) keep.add(previousRelease);
-  const state = await readServerState(ctx.paths);
-  if (state.kind === "running") {
-    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
-    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
-    keep.add(inRelease.split("/")[0]);
-  }
-  for await (const entry of Deno.readDir(releases)) {
-    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
-    await Deno.remove(`${releases}/${entry.name}`, { recursive: true }).catch(() => {});
-  }
 }
 
 /** Records a failed updater pass; returns the error to rethrow. */

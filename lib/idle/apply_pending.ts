@@ -99,7 +99,7 @@ export async function applyPendingRestart(
       if (!done.restarted) return waiting(done);
       return applied(done.result.pid, done.result.appServerVersion, done.interrupted);
     }
-    const { restartOntoNewRelease } = await import("../update.ts");
+    const { restartOntoNewRelease } = await import("../release_switch.ts");
     const done = await restartOrDefer(
       ctx,
       settings,

@@ -1,0 +1,90 @@
+/**
+ * Moving the app-server between releases: restart onto a newly installed
+ * release with rollback (a release that never becomes ready puts `current`
+ * back, starts the previous one and is skipped by later passes), and pruning
+ * of old release directories. Called under `daemon.lock` by `update` and by
+ * the pending-restart path.
+ *
+ * Touches `packages/standalone/{current,releases/}` and `updater-state.json`.
+ *
+ * @module
+ */
+import { spawnAppServer, type SpawnOutcome } from "./app_server_spawn.ts";
+import { binaryFor, type DaemonContext } from "./context.ts";
+import { CodexdError, describeError } from "./errors.ts";
+import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { readServerState } from "./server_record.ts";
+import type { DaemonSettings } from "./settings.ts";
+import { stopRecorded } from "./stop.ts";
+import { patchUpdaterState } from "./updater_state.ts";
+
+/**
+ * Restarts onto the new release; if it never becomes ready, puts `current`
+ * back and starts the previous release again. Call under the lock.
+ */
+export async function restartOntoNewRelease(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  previousRelease: string | undefined,
+  previousVersion: string | null,
+): Promise<SpawnOutcome> {
+  const binary = binaryFor(ctx, settings);
+  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
+  try {
+    return await spawnAppServer(ctx, settings, binary);
+  } catch (error) {
+    if (previousRelease === undefined) throw error;
+    const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
+    const { swapCurrentRelease } = await import("./install/layout.ts");
+    await swapCurrentRelease(ctx.paths, previousRelease);
+    await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
+    const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };
+    try {
+      await spawnAppServer(ctx, settings, binaryFor(ctx, settings));
+    } catch (again) {
+      throw new CodexdError(
+        "UPDATE_FAILED",
+        `Release ${failedVersion} did not become ready and the previous release ${previousVersion} did not start either: ${
+          describeError(again)
+        }`,
+        "codexd logs",
+        { ...details, serving: false },
+      );
+    }
+    throw new CodexdError(
+      "UPDATE_FAILED",
+      `Release ${failedVersion} did not become ready; rolled back to ${previousVersion}, which is serving: ${
+        describeError(error).split("\n")[0]
+      }`,
+      "codexd logs",
+      { ...details, serving: true },
+    );
+  }
+}
+
+/** Release directory names look like `<version>-<target>`; nothing else is ever removed. */
+const RELEASE_NAME =
+  /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
+
+/**
+ * Removes old releases so hourly updates do not fill the disk, keeping the
+ * current one, the previous one (rollback) and the one the running
+ * app-server was started from (its files stay in use).
+ */
+export async function pruneReleases(ctx: DaemonContext, previousRelease?: string): Promise<void> {
+  const releases = `${ctx.paths.standaloneDir}/releases`;
+  const keep = new Set<string>();
+  const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
+  keep.add(current.split("/").at(-1) ?? "");
+  if (previousRelease) keep.add(previousRelease);
+  const state = await readServerState(ctx.paths);
+  if (state.kind === "running") {
+    const exe = await Deno.readLink(`/proc/${state.record.pid}/exe`).catch(() => "");
+    const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
+    keep.add(inRelease.split("/")[0]);
+  }
+  for await (const entry of Deno.readDir(releases)) {
+    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
+    await Deno.remove(`${releases}/${entry.name}`, { recursive: true }).catch(() => {});
+  }
+}
