@@ -14,7 +14,7 @@
  */
 import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
-import { CodexdError, describeError } from "./errors.ts";
+import { describeError } from "./errors.ts";
 import {
   binaryFor,
   createContext,
@@ -32,10 +32,11 @@ import { isAnswering } from "./control_socket.ts";
 import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
 import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
+import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update_report.ts";
+
+export { oneLine, updateMessage, type UpdateResult } from "./update_report.ts";
 import { restartOrDefer } from "./idle/deferred_restart.ts";
 import { readPendingRestart } from "./idle/pending.ts";
-import type { PendingRestart } from "./idle/policy.ts";
-import type { InterruptedTurn } from "./idle/probe.ts";
 
 /** Options for {@linkcode update}. */
 export interface UpdateOptions extends DaemonOptions {
@@ -55,69 +56,6 @@ export interface UpdateOptions extends DaemonOptions {
   now?: boolean;
   /** Gap between the two idle probes. @default {IDLE_CONFIRM_GAP_MS} */
   idleGapMs?: number;
-}
-
-/** What {@linkcode update} returns. */
-export interface UpdateResult {
-  /** `updated` when a release was installed or the app-server moved to it. */
-  status: "updated" | "noUpdate";
-  /** Why nothing happened, when nothing did. */
-  reason?: string;
-  /** Managed binary version before the pass. */
-  previousVersion: string | null;
-  /** Managed binary version after the pass. */
-  version: string | null;
-  /** Whether a new release was installed. */
-  installed: boolean;
-  /** Whether the app-server was restarted onto it. */
-  restarted: boolean;
-  /** With `updaterPass`: the lock was busy, the restart waits for the next pass. */
-  restartDeferred?: boolean;
-  /** Turns were running (or the window is closed): the restart waits in `pendingRestart`. */
-  restartPending?: boolean;
-  /** The restart the updater will apply once the app-server is idle. */
-  pendingRestart?: PendingRestart;
-  /** Turns running when the restart was deferred. */
-  activeTurns?: number;
-  /** Turns interrupted because the pending restart's deadline passed. */
-  interruptedTurns?: InterruptedTurn[];
-  /** The app-server's pid after a restart. */
-  pid?: number;
-  /** What the running app-server reports. */
-  appServerVersion?: string;
-  /** The managed binary. */
-  managedCodexPath: string;
-  /** The control socket. */
-  socketPath: string;
-  /** This codexd's version. */
-  codexdVersion: string;
-  /** The managed binary's version after the pass (the reference's name for it). */
-  installedVersion?: string | null;
-  /** The version the running app-server reports after the pass; `null` when none runs. */
-  runningVersion?: string | null;
-  /** What happened, in words (the reference answers with a message too). */
-  message?: string;
-  /** Whether the pass changed anything on the host (installed or restarted). */
-  changed?: boolean;
-}
-
-/** The pass's message, from its fields (pure; tested by a table). */
-export function updateMessage(result: UpdateResult, runningVersion: string | null): string {
-  if (result.status === "noUpdate") {
-    if (result.reason === "externalBinary") {
-      return "codex is an external binary (codexBin): codexd does not update it";
-    }
-    if (result.reason) return `no update: ${result.reason}`;
-    return `already up to date (${result.version ?? "unknown"})`;
-  }
-  if (result.restarted) return `updated to ${result.version}; the app-server runs it`;
-  if (result.restartPending) {
-    return `installed ${result.version}; the app-server (${
-      runningVersion ?? "?"
-    }) moves to it once no turn runs`;
-  }
-  if (runningVersion === null) return `installed ${result.version}; the next start runs it`;
-  return `installed ${result.version}`;
 }
 
 /** Adds the reference-style fields: both versions, a message, `changed`. */
@@ -200,26 +138,6 @@ function fallbackPaths(options: DaemonOptions): DaemonPaths | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** An error as one log line: its code and the first line of its message. */
-export function oneLine(error: unknown): string {
-  const first = describeError(error).split("\n")[0];
-  return error instanceof CodexdError ? `${error.code}: ${first}` : first;
-}
-
-/** One line for a pass's outcome, as `updater-state.json` `lastResult` says it. */
-function passSummary(result: UpdateResult): string {
-  const summary = result.status === "updated"
-    ? `updated ${result.previousVersion} -> ${result.version}${
-      result.restarted ? " (restarted)" : ""
-    }`
-    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
-  return result.restartDeferred
-    ? `${summary}; restart deferred: lock busy`
-    : result.restartPending
-    ? `${summary}; restart pending (${result.pendingRestart?.waitingFor ?? "idle"})`
-    : summary;
 }
 
 async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<UpdateResult> {
