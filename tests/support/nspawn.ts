@@ -186,9 +186,14 @@ function leaderOf(nspawnPid: number): number | undefined {
   return undefined;
 }
 
-async function waitForPort(address: string, port: number, timeoutMs: number): Promise<boolean> {
+async function waitForPort(
+  address: string,
+  port: number,
+  timeoutMs: number,
+  gaveUp: () => boolean = () => false,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !gaveUp()) {
     try {
       const conn = await Deno.connect({ hostname: address, port });
       const buffer = new Uint8Array(64);
@@ -207,6 +212,21 @@ async function waitForPort(address: string, port: number, timeoutMs: number): Pr
   return false;
 }
 
+async function waitForPortClosed(address: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: address, port })).close();
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Boots tried before giving up on a box that exits at once. */
+const BOOT_ATTEMPTS = 3;
+
 async function mustRun(cmd: string, args: string[]): Promise<void> {
   const run = await runHelper(cmd, args, { timeoutMs: BOX_COMMAND_TIMEOUT_MS });
   if (!run.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${run.stderr}`);
@@ -224,31 +244,45 @@ export async function createBox(rootfs: string, binds: Binds): Promise<Box> {
   const port = 20_000 + Math.floor(Math.random() * 40_000);
   let nspawn: Deno.ChildProcess | undefined;
   let exited: Promise<Deno.CommandStatus> | undefined;
+  const bootOnce = async (): Promise<void> => {
+    const args = ["-D", root, "--boot", "--register=no", "--keep-unit", "--console=read-only"];
+    for (const [host, inside] of Object.entries(binds)) args.push(`--bind-ro=${host}:${inside}`);
+    nspawn = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'log=$1; shift; exec "$@" >>"$log" 2>&1',
+        "boot",
+        `${dir}/console.log`,
+        NSPAWN,
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let gone = false;
+    exited = nspawn.status.finally(() => gone = true);
+    // Stop waiting for sshd as soon as nspawn itself exits (the retry in boot() decides).
+    if (!(await waitForPort(address, port, BOOT_TIMEOUT_MS, () => gone)) && !gone) {
+      throw new Error(
+        `The box did not boot within ${BOOT_TIMEOUT_MS} ms:\n${await box.consoleLog()}`,
+      );
+    }
+  };
   const box: Box = {
     root,
     address,
     port,
     async boot() {
-      const args = ["-D", root, "--boot", "--register=no", "--keep-unit", "--console=read-only"];
-      for (const [host, inside] of Object.entries(binds)) args.push(`--bind-ro=${host}:${inside}`);
-      nspawn = new Deno.Command("/bin/sh", {
-        args: [
-          "-c",
-          'log=$1; shift; exec "$@" >>"$log" 2>&1',
-          "boot",
-          `${dir}/console.log`,
-          NSPAWN,
-          ...args,
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      exited = nspawn.status;
-      if (!(await waitForPort(address, port, BOOT_TIMEOUT_MS))) {
-        throw new Error(
-          `The box did not boot within ${BOOT_TIMEOUT_MS} ms:\n${await box.consoleLog()}`,
-        );
+      // A box just powered off may still hold its directory for a moment
+      // (nspawn then exits at once): boot again, a bounded number of times.
+      for (let attempt = 1;; attempt++) {
+        await bootOnce();
+        if (nspawn && leaderOf(nspawn.pid) !== undefined) return;
+        if (attempt >= BOOT_ATTEMPTS) {
+          throw new Error(`The box exited right after booting:\n${await box.consoleLog()}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
     },
     async powerCut() {
@@ -268,6 +302,9 @@ export async function createBox(rootfs: string, binds: Binds): Promise<Box> {
       }
       await exited;
       nspawn = undefined;
+      // The kernel tears the box's processes down after its init dies: wait
+      // until its sshd is gone, so the next boot is not greeted by the old one.
+      await waitForPortClosed(address, port, HALT_TIMEOUT_MS);
     },
     async halted(timeoutMs = HALT_TIMEOUT_MS) {
       if (!exited) return true;
