@@ -48,8 +48,24 @@ function cmdline(pid: number): string {
   }
 }
 
+/** The process group of `pid` (field 5 of /proc/PID/stat), or -1. */
+function pgidOf(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * The updater loops of `home`: group leaders only — a `$(…)` subshell of the
+ * loop briefly carries the same command line.
+ */
 function updaterLoops(home: string): number[] {
-  return processesOfHome(home).filter((pid) => cmdline(pid).includes("codexd-update-loop"));
+  return processesOfHome(home).filter((pid) =>
+    cmdline(pid).includes("codexd-update-loop") && pgidOf(pid) === pid
+  );
 }
 
 async function status(home: string): Promise<Record<string, unknown>> {
