@@ -1,10 +1,12 @@
 /**
- * Running a short helper process with a time limit. Every child codexd waits
- * for (`codex --version`, `codex app-server --help`) goes through
- * {@linkcode runBounded}: a binary that hangs (a wedged NFS mount, a broken
- * release) must not hang `start` while it holds `daemon.lock`, nor block the
- * updater's pass. The child runs in its own process group (`detached`), so on
- * expiry the whole group is killed, grandchildren included.
+ * Running a helper process with a time limit. Every child codexd waits for
+ * goes through {@linkcode runBounded} — `codex --version` and `app-server
+ * --help`, the installers' `tar` and release check, autostart's `systemctl`,
+ * `loginctl` and `launchctl`: a binary that hangs (a wedged NFS mount, a
+ * broken release, a stuck bus) must not hang `start` while it holds
+ * `daemon.lock`, nor block the updater's pass. By default the child runs in
+ * its own process group (`detached`), so on expiry the whole group is killed,
+ * grandchildren included.
  *
  * Touches no files.
  *
@@ -20,20 +22,34 @@ export const KILL_DRAIN_MS = 1_000;
 
 /** What a bounded helper command did. */
 export interface BoundedRun {
-  /** Exit code 0 (never true when it timed out). */
+  /** Exit code 0 (never true when it timed out or was interrupted). */
   success: boolean;
+  /** Its exit code; -1 when it could not run, timed out or was interrupted. */
+  code: number;
   /** Its stdout (what arrived before the time limit). */
   stdout: string;
   /** Its stderr, or the spawn error. */
   stderr: string;
   /** It was still running at the time limit and its process group was killed. */
   timedOut: boolean;
+  /** `signal` aborted while it ran, and it was killed. */
+  interrupted: boolean;
 }
 
 /** Options for {@linkcode runBounded}. */
 export interface BoundedOptions {
   /** @default {commandTimeoutMs()} */
   timeoutMs?: number;
+  /** Environment added to the inherited one. */
+  env?: Record<string, string>;
+  /** Kills the child when aborted (an interrupted install). */
+  signal?: AbortSignal;
+  /**
+   * Its own process group, killed whole on expiry. `false` keeps it in
+   * codexd's group, so stopping the updater's group stops it too.
+   * @default {true}
+   */
+  detached?: boolean;
 }
 
 /** The configured helper-command bound: `$CODEXD_COMMAND_TIMEOUT_MS`, else {@linkcode COMMAND_TIMEOUT_MS}. */
@@ -55,9 +71,9 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
-function killGroup(pid: number): void {
+function kill(pid: number, group: boolean): void {
   try {
-    Deno.kill(-pid, "SIGKILL");
+    Deno.kill(group ? -pid : pid, "SIGKILL");
   } catch {
     try {
       Deno.kill(pid, "SIGKILL");
@@ -74,37 +90,47 @@ function after(ms: number): Promise<"expired"> {
   });
 }
 
+/** Resolves when `signal` aborts (never without one). */
+function aborted(signal: AbortSignal | undefined): Promise<"interrupted"> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) resolve("interrupted");
+    signal?.addEventListener("abort", () => resolve("interrupted"), { once: true });
+  });
+}
+
 /**
  * Runs `path args…` to completion within the time limit; a spawn failure is
- * an unsuccessful run, not a throw. On expiry the child's process group is
- * SIGKILLed and reaped.
+ * an unsuccessful run, not a throw. On expiry (or when `signal` aborts) the
+ * child — its process group, when detached — is SIGKILLed and reaped.
  */
 export async function runBounded(
   path: string,
   args: string[],
   options: BoundedOptions = {},
 ): Promise<BoundedRun> {
-  const { timeoutMs = commandTimeoutMs() } = options;
+  const { timeoutMs = commandTimeoutMs(), env, signal, detached = true } = options;
+  const failed = { success: false, code: -1, stdout: "", timedOut: false, interrupted: false };
+  if (signal?.aborted) return { ...failed, stderr: "interrupted", interrupted: true };
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(path, {
       args,
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      // Its own process group, so a time-out kills whatever it started too.
-      detached: true,
+      detached,
     }).spawn();
   } catch (error) {
-    return { success: false, stdout: "", stderr: String(error), timedOut: false };
+    return { ...failed, stderr: String(error) };
   }
   const output = Promise.all([drain(child.stdout), drain(child.stderr), child.status]);
-  const outcome = await Promise.race([output, after(timeoutMs)]);
-  if (outcome !== "expired") {
+  const outcome = await Promise.race([output, after(timeoutMs), aborted(signal)]);
+  if (typeof outcome !== "string") {
     const [stdout, stderr, status] = outcome;
-    return { success: status.success, stdout, stderr, timedOut: false };
+    return { ...failed, success: status.success, code: status.code, stdout, stderr };
   }
-  killGroup(child.pid);
+  kill(child.pid, detached);
   // Reap it; a grandchild that escaped the group could hold the pipes open,
   // so this wait is bounded too.
   const drained = await Promise.race([output, after(KILL_DRAIN_MS)]);
@@ -114,5 +140,11 @@ export async function runBounded(
     await child.stderr.cancel().catch(() => {});
     child.unref();
   }
-  return { success: false, stdout, stderr, timedOut: true };
+  return {
+    ...failed,
+    stdout,
+    stderr,
+    timedOut: outcome === "expired",
+    interrupted: outcome === "interrupted",
+  };
 }

@@ -2,10 +2,12 @@
  * Bounded helper processes for autostart (`systemctl`, `loginctl`,
  * `launchctl`): every run has a deadline, and a helper still running at the
  * deadline is killed (SIGKILL) and reaped, so a wedged bus never wedges
- * codexd. A spawn failure is a failed run, not a throw.
+ * codexd. A spawn failure is a failed run, not a throw. The running itself is
+ * `bounded_command.ts`'s; this file only shapes it for autostart's messages.
  *
  * @module
  */
+import { runBounded } from "../bounded_command.ts";
 
 /** Default bound of one helper command. */
 export const HELPER_TIMEOUT_MS = 30_000;
@@ -32,48 +34,21 @@ export interface HelperOptions {
   env?: Record<string, string>;
 }
 
-/** Runs `path args` to completion or to its deadline. */
+/** Runs `path args` to completion or to its deadline (through codexd's one bounded runner). */
 export async function runHelper(
   path: string,
   args: string[],
   options: HelperOptions = {},
 ): Promise<HelperRun> {
   const { timeoutMs = HELPER_TIMEOUT_MS, env } = options;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(path, {
-      args,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    return { success: false, code: -1, stdout: "", stderr: String(error), timedOut: false };
-  }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited meanwhile
-    }
-  }, timeoutMs);
-  try {
-    const out = await child.output();
-    const decoder = new TextDecoder();
-    const stderr = decoder.decode(out.stderr);
-    return {
-      success: out.success && !timedOut,
-      code: timedOut ? -1 : out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: timedOut ? `${stderr}killed after ${timeoutMs} ms`.trim() : stderr,
-      timedOut,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const run = await runBounded(path, args, { timeoutMs, env });
+  return {
+    success: run.success,
+    code: run.code,
+    stdout: run.stdout,
+    stderr: run.timedOut ? `${run.stderr}killed after ${timeoutMs} ms`.trim() : run.stderr,
+    timedOut: run.timedOut,
+  };
 }
 
 /** A helper's complaint on one line, for messages. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { runBounded as runCommand } from "../bounded_command.ts";
 import { CodexdError, describeError } from "../errors.ts";
 
 /** Bound on `tar` and on the new binary's `--version`. */
@@ -42,35 +43,17 @@ export async function runBounded(
   timeoutMs: number,
   interrupt?: AbortSignal,
 ): Promise<StepRun> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = interrupt ? AbortSignal.any([timeout, interrupt]) : timeout;
-  try {
-    const out = await new Deno.Command(path, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal,
-    }).output();
-    const decoder = new TextDecoder();
-    const stderr = decoder.decode(out.stderr);
-    return {
-      success: out.success && !signal.aborted,
-      stdout: decoder.decode(out.stdout),
-      stderr: timeout.aborted
-        ? `timed out after ${timeoutMs} ms`
-        : signal.aborted
-        ? "interrupted"
-        : stderr,
-    };
-  } catch (error) {
-    const why = timeout.aborted
+  // Not detached: stopping the updater's process group must stop its install too.
+  const run = await runCommand(path, args, { timeoutMs, signal: interrupt, detached: false });
+  return {
+    success: run.success,
+    stdout: run.stdout,
+    stderr: run.timedOut
       ? `timed out after ${timeoutMs} ms`
-      : signal.aborted
+      : run.interrupted
       ? "interrupted"
-      : describeError(error);
-    return { success: false, stdout: "", stderr: why };
-  }
+      : run.stderr,
+  };
 }
 
 /**
