@@ -42,6 +42,20 @@ export async function writeFileAtomic(
   }
 }
 
+/**
+ * Whether `path` exists: `stat` follows symlinks (a binary behind `current`);
+ * `{ follow: false }` looks at the entry itself (a marker, a link).
+ */
+export function pathExists(path: string, options: { follow?: boolean } = {}): boolean {
+  try {
+    if (options.follow === false) Deno.lstatSync(path);
+    else Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Removes `path`; a file that is already gone counts as success. */
 export async function removeIfPresent(path: string): Promise<void> {
   try {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import { pathExists, removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
 import { type DaemonPaths, join } from "./paths.ts";
 
 /** Name of the marker that says "the user stopped it: do not supervise". */
@@ -34,10 +34,5 @@ export async function setDown(
 
 /** Whether the `down` marker is present. */
 export function isDown(paths: DaemonPaths): boolean {
-  try {
-    Deno.lstatSync(join(paths.stateDir, DOWN_FILE));
-    return true;
-  } catch {
-    return false;
-  }
+  return pathExists(join(paths.stateDir, DOWN_FILE), { follow: false });
 }

@@ -17,7 +17,7 @@ import {
 import { preflightBinary, readBinaryFacts } from "./managed_binary.ts";
 import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
-import { markWanted, withUpdaterEnsured } from "./start.ts";
+import { finishLaunch, markWanted } from "./start.ts";
 import { stopRecorded, turnFields } from "./stop.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { clearPendingRestart } from "./idle/pending.ts";
@@ -80,14 +80,7 @@ export async function restart(options: RestartOptions = {}): Promise<RestartResu
     ...(warnings.length ? { warnings } : {}),
     ...turnFields(turns),
   };
-  const reported = settings.remoteControlEnabled
-    ? await (await import("./remote_control/report.ts")).withRemoteControlView(
-      ctx,
-      settings,
-      combined,
-    )
-    : combined;
-  return await withUpdaterEnsured(ctx, settings, reported);
+  return await finishLaunch(ctx, settings, combined);
 }
 
 /** Options for {@linkcode restart}. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { pathExists } from "./atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
 import { CodexdError } from "./errors.ts";
 import { type BinaryFacts, cachedBinaryFacts, type ManagedBinary } from "./managed_binary.ts";
@@ -71,15 +72,6 @@ export interface ResultExtra {
   warnings?: string[];
 }
 
-function binaryExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Builds the result object: every key present (`null` where unknown), so a
  * client can rely on the shape; the binary's facts filled in when readable.
@@ -93,7 +85,7 @@ export async function buildResult(
   extra: ResultExtra = {},
   knownFacts?: BinaryFacts,
 ): Promise<LifecycleResult> {
-  const exists = binaryExists(binary.path);
+  const exists = pathExists(binary.path);
   // Without knownFacts, the cache only: never run the binary here (`stop`
   // and `status` must answer when it hangs).
   const facts = knownFacts ?? (exists ? cachedBinaryFacts(ctx.paths, binary.path) : undefined);

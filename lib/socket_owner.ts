@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { linkTarget } from "./app_server/socket_path.ts";
 import { join } from "./paths.ts";
 import { probeProcess, type ProcessProbe } from "./process_identity.ts";
 
@@ -70,14 +71,8 @@ export function isHomeAppServer(
 }
 
 function socketPaths(socketPath: string): string[] {
-  const paths = [socketPath];
-  try {
-    const target = Deno.readLinkSync(socketPath);
-    paths.push(target.startsWith("/") ? target : join(socketPath, "..", target));
-  } catch {
-    // not a symlink
-  }
-  return paths;
+  const target = linkTarget(socketPath);
+  return target === undefined ? [socketPath] : [socketPath, target];
 }
 
 function pidHolding(inodes: number[]): number | undefined {

@@ -120,7 +120,18 @@ export async function start(options: DaemonOptions = {}): Promise<LifecycleResul
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
-  const outcome = await startLocked(ctx, settings, { fresh: true });
+  return await finishLaunch(ctx, settings, await startLocked(ctx, settings, { fresh: true }));
+}
+
+/**
+ * What `start` and `restart` add once the app-server is up: the server's own
+ * remote-control view when the setting is on, and the updater re-ensured.
+ */
+export async function finishLaunch<T extends LifecycleResult>(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  outcome: T,
+): Promise<T> {
   const reported = settings.remoteControlEnabled
     ? await (await import("./remote_control/report.ts")).withRemoteControlView(
       ctx,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { pathExists } from "./atomic_file.ts";
 import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
@@ -119,7 +120,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       ? { pidRecordReason: state.reason }
       : {}),
     managedCodexPath: binary.path,
-    managedCodexExists: facts !== undefined || binaryExists(binary.path),
+    managedCodexExists: facts !== undefined || pathExists(binary.path),
     managedCodexVersion: facts?.version ?? null,
     socketPath: paths.socketPath,
     cliVersion: facts?.version ?? null,
@@ -148,13 +149,4 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
 function unsafeSocket(socketPath: string): { socketUnsafe?: string } {
   const problem = socketProblem(socketPath);
   return problem ? { socketUnsafe: problem } : {};
-}
-
-function binaryExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

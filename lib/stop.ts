@@ -19,7 +19,7 @@ import { setDown } from "./down_marker.ts";
 import type { PidState } from "./pid_record.ts";
 import { buildResult, type LifecycleResult, unmanagedServer, unverifiable } from "./result.ts";
 import { type DaemonSettings, defaultSettings, loadSettings } from "./settings.ts";
-import { removeIfPresent } from "./atomic_file.ts";
+import { pathExists, removeIfPresent } from "./atomic_file.ts";
 import { describeError } from "./errors.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { terminateRecorded } from "./terminate.ts";
@@ -66,14 +66,7 @@ async function markDown(
   enabled: boolean,
 ): Promise<string | undefined> {
   const updaterRecorded = [ctx.paths.updaterPidFile, ctx.paths.referenceUpdaterPidFile].some(
-    (file) => {
-      try {
-        Deno.lstatSync(file);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    (file) => pathExists(file, { follow: false }),
   );
   if (settingsReadable && !enabled && !updaterRecorded) return undefined;
   try {

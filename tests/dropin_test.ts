@@ -14,6 +14,7 @@ import {
   isAlive,
   processesOfHome,
   runCli,
+  serverByHand,
 } from "./support/helpers.ts";
 import { isHomeAppServer, listeningInodes } from "../lib/socket_owner.ts";
 import { codexConfigArgs, parseFlags } from "../lib/cli/flags.ts";
@@ -175,33 +176,18 @@ Deno.test("a nonexistent CODEX_HOME: read-only commands create nothing, stop fai
 
 Deno.test("a server started by hand: start reports it, stop refuses, adopt manages it", async () => {
   await using h = await fakeHome();
-  const stranger = new Deno.Command(`${h.home}/packages/standalone/current/codex`, {
-    args: ["app-server", "--listen", "unix://"],
-    env: { CODEX_HOME: h.home },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    assert(await eventually(async () => (await runCli(h.home, ["version"])).code === 0));
-    const start = await runCli(h.home, ["start"]);
-    assertEquals([start.code, start.json.status, start.json.managed], [0, "alreadyRunning", false]);
-    assertEquals(start.json.pid, stranger.pid);
-    const stop = await runCli(h.home, ["stop"]);
-    assertEquals([stop.json.code, stop.json.ownerPid], ["UNMANAGED_SERVER", stranger.pid]);
-    assertEquals((await runCli(h.home, ["restart"])).json.code, "UNMANAGED_SERVER");
-    assert(isAlive(stranger.pid));
-    assertEquals((await runCli(h.home, ["adopt"])).json.status, "adopted");
-    assertEquals((await runCli(h.home, ["adopt"])).json.status, "alreadyManaged");
-    assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
-    assert(await eventually(() => !isAlive(stranger.pid)));
-  } finally {
-    try {
-      stranger.kill("SIGKILL");
-    } catch {
-      // stopped by codexd
-    }
-    await stranger.status;
-  }
+  await using stranger = await serverByHand(h.home);
+  const start = await runCli(h.home, ["start"]);
+  assertEquals([start.code, start.json.status, start.json.managed], [0, "alreadyRunning", false]);
+  assertEquals(start.json.pid, stranger.pid);
+  const stop = await runCli(h.home, ["stop"]);
+  assertEquals([stop.json.code, stop.json.ownerPid], ["UNMANAGED_SERVER", stranger.pid]);
+  assertEquals((await runCli(h.home, ["restart"])).json.code, "UNMANAGED_SERVER");
+  assert(isAlive(stranger.pid));
+  assertEquals((await runCli(h.home, ["adopt"])).json.status, "adopted");
+  assertEquals((await runCli(h.home, ["adopt"])).json.status, "alreadyManaged");
+  assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
+  assert(await eventually(() => !isAlive(stranger.pid)));
 });
 
 Deno.test("bootstrap keeps saved settings and reports changed only when something changed", async () => {

@@ -5,7 +5,14 @@
  * @module
  */
 import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
-import { type CliRun, eventually, isAlive, processesOfHome, runCli } from "./support/helpers.ts";
+import {
+  type CliRun,
+  eventually,
+  isAlive,
+  processesOfHome,
+  runCli,
+  serverByHand,
+} from "./support/helpers.ts";
 import { REAL_CODEX_VERSION, realHome } from "./support/real_codex.ts";
 
 Deno.test("the real app-server goes through start, version, status, restart and stop", async () => {
@@ -47,14 +54,6 @@ Deno.test("the real app-server goes through start, version, status, restart and 
   assertEquals(gone.json.code, "NOT_RUNNING");
   assertEquals(processesOfHome(h.home).length, 0);
 });
-
-function killQuietly(child: Deno.ChildProcess): void {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // already gone
-  }
-}
 
 /** Runs the Rust reference (`codex app-server daemon <command>`) on `home`. */
 async function reference(home: string, command: string): Promise<CliRun> {
@@ -109,17 +108,8 @@ Deno.test("codexd manages a server the reference started, and the reference mana
 
 Deno.test("a real app-server started by hand is reported, adopted, and force-stopped", async () => {
   await using h = await realHome();
-  const byHand = (): Deno.ChildProcess =>
-    new Deno.Command(`${h.home}/packages/standalone/current/codex`, {
-      args: ["app-server", "--listen", "unix://"],
-      env: { CODEX_HOME: h.home },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  const first = byHand();
-  try {
-    assert(await eventually(async () => (await runCli(h.home, ["version"])).code === 0, 30_000));
+  {
+    await using first = await serverByHand(h.home, 30_000);
     const start = await runCli(h.home, ["start"]);
     assertEquals(start.code, 0, start.stdout);
     assertEquals(start.json.status, "alreadyRunning");
@@ -137,19 +127,10 @@ Deno.test("a real app-server started by hand is reported, adopted, and force-sto
     assertEquals((await runCli(h.home, ["status"])).json.managed, true);
     assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
     assert(await eventually(() => !isAlive(first.pid)));
-  } finally {
-    killQuietly(first);
-    await first.status;
   }
-  const second = byHand();
-  try {
-    assert(await eventually(async () => (await runCli(h.home, ["version"])).code === 0, 30_000));
-    const forced = await runCli(h.home, ["stop", "--force"]);
-    assertEquals([forced.json.status, forced.json.pid], ["stopped", second.pid], forced.stdout);
-    assert(await eventually(() => !isAlive(second.pid)));
-    assertEquals((await runCli(h.home, ["status"])).code, 3);
-  } finally {
-    killQuietly(second);
-    await second.status;
-  }
+  await using second = await serverByHand(h.home, 30_000);
+  const forced = await runCli(h.home, ["stop", "--force"]);
+  assertEquals([forced.json.status, forced.json.pid], ["stopped", second.pid], forced.stdout);
+  assert(await eventually(() => !isAlive(second.pid)));
+  assertEquals((await runCli(h.home, ["status"])).code, 3);
 });

@@ -8,7 +8,14 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./support/assert.ts";
-import { configureFake, fakeHome, fakeLaunches, isAlive, runCli } from "./support/helpers.ts";
+import {
+  configureFake,
+  fakeHome,
+  fakeLaunches,
+  isAlive,
+  runCli,
+  serverByHand,
+} from "./support/helpers.ts";
 import { RpcError } from "../lib/app_server/client.ts";
 import { CodexdError } from "../lib/errors.ts";
 import { setRemoteControl } from "../lib/remote_control.ts";
@@ -246,31 +253,14 @@ Deno.test("without a ChatGPT login enable fails with the codex login hint and th
 
 Deno.test("an app-server codexd did not start is refused before anything is persisted", async () => {
   await using h = await fakeHome();
-  const server = new Deno.Command(`${h.home}/packages/standalone/current/codex`, {
-    args: ["app-server", "--listen", "unix://"],
-    env: { CODEX_HOME: h.home },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    let version = await runCli(h.home, ["version"]);
-    for (let i = 0; i < 100 && version.code !== 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      version = await runCli(h.home, ["version"]);
-    }
-    assertEquals(version.code, 0, "the stranger answers");
-    for (const command of ["enable-remote-control", "disable-remote-control"]) {
-      const run = await runCli(h.home, [command]);
-      assertEquals(run.json.code, "UNMANAGED_SERVER", command);
-      assertMatch(run.json.hint as string, /^codexd adopt/);
-      assertEquals(run.json.persisted, false);
-    }
-    assertEquals((await settingsOf(h.home)).remoteControlEnabled, undefined, "nothing persisted");
-  } finally {
-    server.kill("SIGKILL");
-    await server.status;
+  await using _server = await serverByHand(h.home);
+  for (const command of ["enable-remote-control", "disable-remote-control"]) {
+    const run = await runCli(h.home, [command]);
+    assertEquals(run.json.code, "UNMANAGED_SERVER", command);
+    assertMatch(run.json.hint as string, /^codexd adopt/);
+    assertEquals(run.json.persisted, false);
   }
+  assertEquals((await settingsOf(h.home)).remoteControlEnabled, undefined, "nothing persisted");
 });
 
 Deno.test("start, restart and bootstrap report the server's view; not connected is a warning, not a failure", async () => {

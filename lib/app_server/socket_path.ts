@@ -15,14 +15,7 @@ export function connectablePath(socketPath: string): string {
   if (new TextEncoder().encode(socketPath).length <= MAX_SOCKET_PATH_BYTES) {
     return socketPath;
   }
-  try {
-    const target = Deno.readLinkSync(socketPath);
-    return target.startsWith("/")
-      ? target
-      : socketPath.slice(0, socketPath.lastIndexOf("/") + 1) + target;
-  } catch {
-    return socketPath;
-  }
+  return linkTarget(socketPath) ?? socketPath;
 }
 
 /** The control socket's symlink points somewhere another user controls. */
@@ -38,7 +31,8 @@ export class UnsafeSocketError extends Error {
   }
 }
 
-function linkTarget(socketPath: string): string | undefined {
+/** Where the socket symlink points, as an absolute path; `undefined` when it is no symlink. */
+export function linkTarget(socketPath: string): string | undefined {
   try {
     const target = Deno.readLinkSync(socketPath);
     return target.startsWith("/")

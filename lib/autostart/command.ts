@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
+import { pathExists, readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { createContext, type DaemonOptions, lockDaemon } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
@@ -163,13 +163,7 @@ async function writeServiceFiles(
 }
 
 function linked(path: string | undefined): boolean {
-  if (path === undefined) return false;
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return path !== undefined && pathExists(path, { follow: false });
 }
 
 async function mustSucceed(manager: UserManager, args: string[], job = false): Promise<void> {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { pathExists } from "../atomic_file.ts";
 import { launchdLabel, unitFileName } from "./name.ts";
 
 /** Which service manager starts codexd. */
@@ -107,13 +108,7 @@ export function autostartFiles(
 }
 
 function present(path: string, followLinks = true): boolean {
-  try {
-    if (followLinks) Deno.statSync(path);
-    else Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return pathExists(path, { follow: followLinks });
 }
 
 /** Whether logind lingers for `user` (its flag file exists). */

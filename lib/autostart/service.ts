@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
+import { pathExists, readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import {
   binaryFor,
@@ -56,15 +56,6 @@ function currentBootId(): string {
     return readBootId();
   } catch {
     return "";
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -106,7 +97,7 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
     await setDown(ctx.paths, false);
     await resetSupervision(ctx.paths);
   }
-  const down = exists(join(ctx.paths.stateDir, DOWN_FILE));
+  const down = pathExists(join(ctx.paths.stateDir, DOWN_FILE));
   let outcome: LifecycleResult | undefined;
   let failure: string | undefined;
   if (!down) {

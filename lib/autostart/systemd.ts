@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { pathExists } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { helperError, type HelperRun, runHelper } from "./exec.ts";
 import { LINGER_DIR, lingerEnabled } from "./read.ts";
@@ -61,15 +62,6 @@ export function diagnoseSystemd(
   };
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads the {@linkcode SystemdFacts} of this machine. */
 export function readSystemdFacts(): SystemdFacts {
   let pid1: string | undefined;
@@ -85,11 +77,11 @@ export function readSystemdFacts(): SystemdFacts {
     // not Linux
   }
   return {
-    booted: exists("/run/systemd/system"),
-    systemctl: TOOL_DIRS.map((dir) => `${dir}/systemctl`).find(exists),
+    booted: pathExists("/run/systemd/system"),
+    systemctl: TOOL_DIRS.map((dir) => `${dir}/systemctl`).find((path) => pathExists(path)),
     pid1,
     wsl: /microsoft/i.test(version),
-    container: exists("/.dockerenv") || exists("/run/.containerenv") ||
+    container: pathExists("/.dockerenv") || pathExists("/run/.containerenv") ||
       Deno.env.get("container") !== undefined,
   };
 }
@@ -146,7 +138,7 @@ export async function connectUserManager(options: SystemdOptions = {}): Promise<
     throw new CodexdError(
       "AUTOSTART_UNAVAILABLE",
       `Cannot enable autostart: the systemd user manager does not answer (${helperError(probe)})`,
-      runtime && !exists(runtime)
+      runtime && !pathExists(runtime)
         ? `${runtime} is missing: no user manager runs; sudo loginctl enable-linger ${
           Deno.env.get("USER") ?? "$USER"
         }, then retry`
@@ -175,7 +167,7 @@ export async function ensureLinger(
 ): Promise<LingerOutcome> {
   const lingerDir = options.lingerDir ?? LINGER_DIR;
   if (lingerEnabled(user, lingerDir)) return { linger: true };
-  const loginctl = TOOL_DIRS.map((dir) => `${dir}/loginctl`).find(exists);
+  const loginctl = TOOL_DIRS.map((dir) => `${dir}/loginctl`).find((path) => pathExists(path));
   const run = loginctl
     ? await runHelper(loginctl, ["enable-linger", user], {
       timeoutMs: options.loginctlTimeoutMs ?? LOGINCTL_TIMEOUT_MS,

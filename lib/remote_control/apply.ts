@@ -196,23 +196,18 @@ export async function applyToRunning(
       };
     }
     case "refused": {
-      if (!enabled && isPolicyRefusal(outcome.message)) {
-        // A policy forces remote control off: the wanted state already holds.
-        return {
-          ...base,
-          applied: "unchanged",
-          remoteControl: outcome.view,
-          remoteControlReason: outcome.message,
-          warnings: [],
-        };
-      }
-      if (!enabled) return await viaRestart(ctx, settings, record, outcome.message);
-      return {
+      const refused = {
         ...base,
-        applied: "unchanged",
+        applied: "unchanged" as const,
         remoteControl: outcome.view,
         remoteControlReason: outcome.message,
         warnings: [],
+      };
+      // A policy forces remote control off: the wanted state already holds.
+      if (!enabled && isPolicyRefusal(outcome.message)) return refused;
+      if (!enabled) return await viaRestart(ctx, settings, record, outcome.message);
+      return {
+        ...refused,
         unavailable: {
           message: outcome.message,
           hint: refusalHint(outcome.message, ctx.paths.codexHome, defaultHome()),

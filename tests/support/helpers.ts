@@ -218,3 +218,37 @@ export function serveRepo(): Deno.HttpServer<Deno.NetAddr> {
     }
   });
 }
+
+/** An app-server of a home started by hand (no pid record); dispose kills and reaps it. */
+export interface HandStartedServer extends AsyncDisposable {
+  /** Its pid. */
+  pid: number;
+}
+
+/**
+ * Starts `<home>/packages/standalone/current/codex app-server --listen unix://`
+ * as a user (or another tool) would, without codexd, and waits (bounded)
+ * until `version` sees it answer.
+ */
+export async function serverByHand(home: string, readyMs = 15_000): Promise<HandStartedServer> {
+  const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {
+    args: ["app-server", "--listen", "unix://"],
+    env: { CODEX_HOME: home },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const dispose = async (): Promise<void> => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already stopped (by codexd, usually)
+    }
+    await child.status;
+  };
+  if (!await eventually(async () => (await runCli(home, ["version"])).code === 0, readyMs)) {
+    await dispose();
+    throw new Error(`the app-server started by hand in ${home} never answered`);
+  }
+  return { pid: child.pid, [Symbol.asyncDispose]: dispose };
+}
