@@ -175,6 +175,10 @@ export async function acquireInstallLock(
         await Deno.remove(lockDir, { recursive: true });
       }
     } finally {
+      // Unlock explicitly: closing alone releases the flock only once every
+      // in-flight op has dropped the file, which under load can be later than
+      // the next installer's try (as daemon_lock.ts does).
+      await file.unlock().catch(() => {});
       file.close();
     }
   };
