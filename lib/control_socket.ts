@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CONNECT_TIMEOUT_MS, connectAppServer, type ServerInfo } from "./app_server/client.ts";
+import { CONNECT_TIMEOUT_MS, initializeOnce, type ServerInfo } from "./app_server/client.ts";
 
 export { parseUserAgentVersion } from "./app_server/client.ts";
 export { connectablePath, MAX_SOCKET_PATH_BYTES } from "./app_server/socket_path.ts";
@@ -33,11 +33,7 @@ export async function probeAppServer(
   socketPath: string,
   options: ProbeOptions = {},
 ): Promise<ProbeInfo> {
-  const client = await connectAppServer(socketPath, {
-    timeoutMs: options.timeoutMs ?? PROBE_TIMEOUT_MS,
-  });
-  await client.close();
-  return client.info;
+  return await initializeOnce(socketPath, { timeoutMs: options.timeoutMs ?? PROBE_TIMEOUT_MS });
 }
 
 /** Whether anything answers `initialize` on the socket right now. */

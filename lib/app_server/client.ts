@@ -14,6 +14,7 @@
 import { connectablePath, socketProblem, UnsafeSocketError } from "./socket_path.ts";
 import { WebSocketSession } from "./websocket.ts";
 import { CODEXD_VERSION } from "../version.ts";
+import { expiry } from "../expiry.ts";
 
 /** The client name the reference daemon uses; the app-server treats it as non-originating. */
 export const DAEMON_CLIENT_NAME = "codex_app_server_daemon";
@@ -93,17 +94,6 @@ interface Pending {
 interface Waiter {
   method: string;
   resolve(notification: RpcNotification | undefined): void;
-}
-
-/** Resolves after `ms` without keeping the process alive (an unref'd timer, cheap on first use). */
-function expiry(ms: number): { expired: Promise<"expired">; cancel(): void } {
-  const signal = AbortSignal.timeout(ms);
-  let onAbort = (): void => {};
-  const expired = new Promise<"expired">((resolve) => {
-    onAbort = () => resolve("expired");
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return { expired, cancel: () => signal.removeEventListener("abort", onAbort) };
 }
 
 /** An initialized session; close it (or `await using` it) when done. */
@@ -269,6 +259,38 @@ export async function connectAppServer(
   socketPath: string,
   options: ConnectOptions = {},
 ): Promise<AppServerClient> {
+  return await initializeOn(socketPath, options, async (conn, session, info) => {
+    await session.sendText(INITIALIZED);
+    return AppServerClient.open(conn, session, info);
+  });
+}
+
+/**
+ * One `initialize` and goodbye: what readiness checks and `version` need.
+ * The `initialized` notification and the close frame go out in one write;
+ * nothing waits for the server's close.
+ *
+ * @throws {Error} as {@linkcode connectAppServer}.
+ */
+export async function initializeOnce(
+  socketPath: string,
+  options: ConnectOptions = {},
+): Promise<ServerInfo> {
+  return await initializeOn(socketPath, options, async (conn, session, info) => {
+    await session.sendTexts([INITIALIZED], true).catch(() => {});
+    conn.close();
+    return info;
+  });
+}
+
+const INITIALIZED = JSON.stringify({ method: "initialized" });
+
+/** Connects, initializes, then hands the live session to `then`, all under one deadline. */
+async function initializeOn<T>(
+  socketPath: string,
+  options: ConnectOptions,
+  then: (conn: Deno.Conn, session: WebSocketSession, info: ServerInfo) => Promise<T>,
+): Promise<T> {
   const {
     timeoutMs = CONNECT_TIMEOUT_MS,
     experimentalApi = false,
@@ -277,16 +299,18 @@ export async function connectAppServer(
   // Never talk to an impostor: a symlinked socket must lead into a private directory of its owner.
   const problem = socketProblem(socketPath);
   if (problem !== undefined) throw new UnsafeSocketError(problem);
-  const conn = await Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
+  const deadline = expiry(timeoutMs);
+  const connecting = Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
+  const conn = await Promise.race([connecting, deadline.expired]);
+  if (conn === "expired") {
+    connecting.then((late) => late.close(), () => {});
+    throw new Error(`timed out connecting to ${socketPath}`);
+  }
   let timedOut = false;
-  // AbortSignal.timeout rather than setTimeout: the first setTimeout in a
-  // Deno process costs ~10 ms (measured) and this is every CLI call's path.
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const onTimeout = (): void => {
+  deadline.expired.then(() => {
     timedOut = true;
     conn.close();
-  };
-  deadline.addEventListener("abort", onTimeout, { once: true });
+  });
   try {
     const session = new WebSocketSession(conn);
     await session.handshake();
@@ -299,8 +323,7 @@ export async function connectAppServer(
       },
     }));
     const info = await readInitializeAnswer(session);
-    await session.sendText(JSON.stringify({ method: "initialized" }));
-    return AppServerClient.open(conn, session, info);
+    return await then(conn, session, info);
   } catch (error) {
     if (!timedOut) {
       try {
@@ -312,7 +335,7 @@ export async function connectAppServer(
     if (timedOut) throw new Error(`timed out initializing on control socket ${socketPath}`);
     throw error;
   } finally {
-    deadline.removeEventListener("abort", onTimeout);
+    deadline.cancel();
   }
 }
 
