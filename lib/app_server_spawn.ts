@@ -9,6 +9,7 @@
  * @module
  */
 import { removeServerRecords, writeServerRecord } from "./server_record.ts";
+import { pathExists } from "./atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
@@ -111,9 +112,15 @@ export async function waitUntilReady(
   child?.exited.then((status) => exitStatus = status);
   const probeMs = ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   while (true) {
-    const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
-    const info = await isAnswering(ctx.paths.socketPath, { timeoutMs: budget });
-    if (info) return info;
+    // Until the server links its socket (~half of its start-up), a lstat
+    // says "not yet" for a fraction of a full probe's CPU, which the starting
+    // server needs on a small machine. Once linked, one probe waits for the
+    // answer: the server accepts before it is ready to initialize.
+    if (pathExists(ctx.paths.socketPath, { follow: false })) {
+      const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
+      const info = await isAnswering(ctx.paths.socketPath, { timeoutMs: budget });
+      if (info) return info;
+    }
     if (exitStatus !== undefined) {
       throw await notReady(
         ctx,

@@ -25,20 +25,32 @@ export interface WriteAtomicOptions {
   mode?: number;
 }
 
-/** Writes `text` to `path` via a uniquely named temp file and a rename. */
-export async function writeFileAtomic(
+/**
+ * Writes `text` to `path` via a uniquely named temp file and a rename.
+ * Synchronous underneath: state files are a few hundred bytes, and the async
+ * write and rename ops cost ~0.4–2 ms on first use in a fresh CLI process
+ * (measured) against ~0.1 ms each for the sync ones. The temp name's suffix
+ * comes from `Math.random` (`crypto.randomUUID` costs ~0.2 ms on first use);
+ * `createNew` refuses a name that is somehow taken.
+ */
+export function writeFileAtomic(
   path: string,
   text: string,
   options: WriteAtomicOptions = {},
 ): Promise<void> {
   const { mode = 0o600 } = options;
-  const temp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const temp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
   try {
-    await Deno.writeTextFile(temp, text, { mode, createNew: true });
-    await Deno.rename(temp, path);
+    Deno.writeTextFileSync(temp, text, { mode, createNew: true });
+    Deno.renameSync(temp, path);
+    return Promise.resolve();
   } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw fsError(error, path, "write");
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // never created, or already renamed
+    }
+    return Promise.reject(fsError(error, path, "write"));
   }
 }
 

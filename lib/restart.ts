@@ -19,6 +19,7 @@ import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts"
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { finishLaunch, markWanted } from "./start.ts";
 import { stopRecorded, turnFields } from "./stop.ts";
+import { warmProcessApi } from "./terminate.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { clearPendingRestart } from "./idle/pending.ts";
 import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
@@ -35,6 +36,7 @@ export async function restartLocked(
   preflightBinary(binary);
   await readBinaryFacts(ctx.paths, binary.path);
   const state = await readServerState(ctx.paths);
+  warmProcessApi(); // the spawn needs it anyway: load it while the turn count is in flight
   // What must be learned from the old server (its running turns) ends here.
   await beforeStop?.();
   const stopped = await stopRecorded(ctx, state, settings);

@@ -22,7 +22,7 @@ import { type DaemonSettings, defaultSettings, loadSettings } from "./settings.t
 import { pathExists, removeIfPresent } from "./atomic_file.ts";
 import { describeError } from "./errors.ts";
 import { findSocketOwner } from "./socket_owner.ts";
-import { terminateRecorded } from "./terminate.ts";
+import { terminateRecorded, warmProcessApi } from "./terminate.ts";
 import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
 
 /** Stops the recorded app-server (if any) under the lock; returns whether one was stopped. */
@@ -125,6 +125,8 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     const { stopUpdater } = await import("./updater.ts");
     updaterStopped = await stopUpdater(ctx);
   }
+  const state = await readServerState(ctx.paths);
+  if (state.kind === "running") warmProcessApi();
   const turns = await counting;
   const warnings: string[] = [...turns.warnings];
   const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
@@ -133,7 +135,6 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     ...(updaterStopped === undefined ? {} : { updaterStopped }),
     ...turnFields(turns),
   };
-  const state = await readServerState(ctx.paths);
   let pid: number | undefined;
   if (await stopRecorded(ctx, state, settings)) {
     pid = state.kind === "running" ? state.record.pid : undefined;
