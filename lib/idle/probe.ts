@@ -41,14 +41,20 @@ export interface TurnCount {
 
 /**
  * Connects with `experimentalApi`, falling back to a plain session when the
- * server refuses the capability at `initialize`.
+ * server refuses the capability at `initialize`. `server/diagnostics` goes
+ * out right behind `initialize` (one round trip less before a stop); the
+ * first {@linkcode countActiveTurns} takes its answer.
  */
 export async function connectForTurns(
   socketPath: string,
   timeoutMs: number = CONNECT_TIMEOUT_MS,
 ): Promise<AppServerClient> {
   try {
-    return await connectAppServer(socketPath, { timeoutMs, experimentalApi: true });
+    return await connectAppServer(socketPath, {
+      timeoutMs,
+      experimentalApi: true,
+      pipelined: { method: "server/diagnostics" },
+    });
   } catch (error) {
     if (!(error instanceof Error) || !error.message.startsWith("initialize failed")) throw error;
     return await connectAppServer(socketPath, { timeoutMs });
@@ -66,11 +72,10 @@ export async function countActiveTurns(
   timeoutMs: number = IDLE_REQUEST_TIMEOUT_MS,
 ): Promise<TurnCount> {
   try {
-    const diagnostics = await client.request<{ gauges?: Gauge[] }>(
+    const diagnostics = await client.pipelinedAnswer<{ gauges?: Gauge[] }>(
       "server/diagnostics",
-      {},
       timeoutMs,
-    );
+    ) ?? await client.request<{ gauges?: Gauge[] }>("server/diagnostics", {}, timeoutMs);
     const gauge = diagnostics?.gauges?.find((g) => g.name === "core.turns.active");
     const value = Number(gauge?.value ?? 0);
     return { activeTurns: Number.isFinite(value) ? value : 0, via: "diagnostics" };
