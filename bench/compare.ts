@@ -4,10 +4,13 @@
  * CODEX_HOMEs, alternating runs so drift hits both equally. Each command is
  * exec'd directly (the native deno binary, never the npm Node wrapper; no
  * shell, no `env`, no `time`). Prints medians, ratios (codexd / reference),
- * the floors beside them (Deno's own start-up, the app-server's spawn→ready
- * and SIGTERM→exit), a first run on a fresh host (empty DENO_DIR, code
- * served over loopback HTTP), and peak resident memory measured in a
- * separate pass.
+ * and beside each the floor no Deno CLI can go below on this machine, built
+ * from measured parts: Deno's own start-up, the one-off load of its process
+ * API (`Deno.kill`/`Deno.Command`), a minimal Deno program answering
+ * `version` (`bench/minimal_version.js`), and the app-server's own
+ * spawn→ready and SIGTERM→exit. Then a first run on a fresh host (empty
+ * DENO_DIR, code served over loopback HTTP), and peak resident memory
+ * measured in a separate pass.
  *
  * Usage: `deno task bench [--runs N] [--entry bundle|mod]`
  *
@@ -110,14 +113,16 @@ async function sum(...samples: Promise<Sample>[]): Promise<Sample> {
 
 /**
  * The floor no daemon tool can beat: the app-server's own spawn-to-ready time
- * (spawned directly, polled every 5 ms) and its SIGTERM-to-exit time.
+ * (spawned directly with this environment — its PATH matters: the server runs
+ * `lsb_release` and `git` while starting —, polled every millisecond) and its
+ * SIGTERM-to-exit time. Medians of 7.
  */
 async function appServerFloor(home: string): Promise<{ readyMs: number; exitMs: number }> {
   const { probeAppServer } = await import("../lib/control_socket.ts");
   const socket = `${home}/app-server-control/app-server-control.sock`;
   const ready: number[] = [];
   const exit: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 7; i++) {
     const started = performance.now();
     const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {
       args: [
@@ -128,6 +133,7 @@ async function appServerFloor(home: string): Promise<{ readyMs: number; exitMs: 
         "--managed-daemon",
       ],
       env: { CODEX_HOME: home, CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED: "1" },
+      stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -136,7 +142,7 @@ async function appServerFloor(home: string): Promise<{ readyMs: number; exitMs: 
         await probeAppServer(socket);
         break;
       } catch {
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
     ready.push(performance.now() - started);
@@ -164,18 +170,54 @@ async function medianRun(
   return median(samples);
 }
 
-/** Deno's own floor: an empty program, and `--help` of the entry (module loading, no I/O). */
-async function denoFloor(): Promise<{ emptyMs: number; helpMs: number }> {
-  const empty = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(empty, "");
+/** What Deno itself costs, measured in separate processes. */
+interface DenoFloor {
+  /** `deno run` of an empty file. */
+  emptyMs: number;
+  /** `--help` of the entry: loading it, no I/O. */
+  helpMs: number;
+  /** Touching `Deno.kill` once (Deno loads its process module): minus the empty run. */
+  processApiMs: number;
+  /** `bench/minimal_version.js` against the running server of `home`. */
+  minimalVersionMs: number;
+}
+
+/** Deno's own floor, run `RUNS` times each, alternating. */
+async function denoFloor(home: string): Promise<DenoFloor> {
+  const dir = await Deno.makeTempDir({ prefix: "codexd-bench-floor-" });
+  const programs = {
+    empty: [`${dir}/empty.js`, ""],
+    process: [`${dir}/process.js`, "void Deno.kill;\n"],
+  };
+  for (const [file, text] of Object.values(programs)) await Deno.writeTextFile(file, text);
+  const argv = {
+    empty: [Deno.execPath(), "run", "-A", programs.empty[0]],
+    process: [Deno.execPath(), "run", "-A", programs.process[0]],
+    help: [Deno.execPath(), "run", "-A", ENTRY, "--help"],
+    minimal: [Deno.execPath(), "run", "-A", `${REPO_ROOT}/bench/minimal_version.js`],
+  };
   try {
-    await medianRun([Deno.execPath(), "run", "-A", empty], {}, 2);
+    const samples: Record<keyof typeof argv, number[]> = {
+      empty: [],
+      process: [],
+      help: [],
+      minimal: [],
+    };
+    for (let i = 0; i < RUNS + 2; i++) {
+      for (const [name, args] of Object.entries(argv) as [keyof typeof argv, string[]][]) {
+        const ms = await medianRun(args, { CODEX_HOME: home }, 1);
+        if (i >= 2) samples[name].push(ms); // the first two warm the code cache
+      }
+    }
+    const emptyMs = median(samples.empty);
     return {
-      emptyMs: await medianRun([Deno.execPath(), "run", "-A", empty]),
-      helpMs: await medianRun([Deno.execPath(), "run", "-A", ENTRY, "--help"]),
+      emptyMs,
+      helpMs: median(samples.help),
+      processApiMs: Math.max(0, median(samples.process) - emptyMs),
+      minimalVersionMs: median(samples.minimal),
     };
   } finally {
-    await Deno.remove(empty);
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -266,53 +308,61 @@ try {
     }
   }
   const fresh = await freshHostStart(homes.codexd);
+  const deno = await denoFloor(homes.codexd); // needs the codexd home's server running
   for (const impl of ["codexd", "reference"] as Impl[]) await timed(impl, homes[impl], "stop");
-  const deno = await denoFloor();
+  const server = await appServerFloor(homes.codexd);
 
-  const lines = [
-    `codexd (${
-      ENTRY.slice(REPO_ROOT.length + 1)
-    }) vs reference, codex ${REAL_CODEX_VERSION}, ${RUNS} alternating runs, ${navigator.hardwareConcurrency} cores, ${Deno.execPath()}`,
-    "",
-    "| operation | codexd median | reference median | ratio | target |",
-    "|---|---|---|---|---|",
-  ];
+  // The least any Deno CLI could take: its start-up, the process API where
+  // it signals or spawns, and the app-server's own times.
+  const floors: Record<string, number> = {
+    "version": deno.minimalVersionMs,
+    "start (running)": deno.minimalVersionMs,
+    "restart": deno.emptyMs + deno.processApiMs + server.exitMs + server.readyMs,
+    "stop + start": 2 * (deno.emptyMs + deno.processApiMs) + server.exitMs + server.readyMs,
+  };
   const targets: Record<string, number> = {
     "version": 1.2,
     "start (running)": 1.2,
     "restart": 0.5,
     "stop + start": 0.5,
   };
+  const lines = [
+    `codexd (${
+      ENTRY.slice(REPO_ROOT.length + 1)
+    }) vs reference, codex ${REAL_CODEX_VERSION}, ${RUNS} alternating runs, ${navigator.hardwareConcurrency} cores, ${Deno.execPath()}`,
+    "",
+    "| operation | codexd median | reference median | ratio | target | Deno floor (ratio) |",
+    "|---|---|---|---|---|---|",
+  ];
   for (const row of rows) {
     const c = median(row.codexd.map((s) => s.ms));
     const r = median(row.reference.map((s) => s.ms));
     const target = targets[row.name];
+    const floor = floors[row.name];
     lines.push(
       `| ${row.name} | ${c.toFixed(0)} ms | ${r.toFixed(0)} ms | ${
         (c / r).toFixed(2)
-      }x | ≤ ${target}x ${c / r <= target ? "✓" : "✗"} |`,
+      }x | ≤ ${target}x ${c / r <= target ? "✓" : "✗"} | ${floor.toFixed(0)} ms (${
+        (floor / r).toFixed(2)
+      }x) |`,
     );
   }
   lines.push(
     "",
-    `Floors: \`deno run\` of an empty file ${deno.emptyMs.toFixed(0)} ms; \`${
+    `Deno floor parts: \`deno run\` of an empty file ${deno.emptyMs.toFixed(1)} ms; \`${
       ENTRY.slice(REPO_ROOT.length + 1)
-    } --help\` ${deno.helpMs.toFixed(0)} ms.`,
+    } --help\` ${deno.helpMs.toFixed(1)} ms; Deno's process API on first touch +${
+      deno.processApiMs.toFixed(1)
+    } ms; bench/minimal_version.js (no checks at all) ${deno.minimalVersionMs.toFixed(1)} ms.`,
+    `App-server: ${server.readyMs.toFixed(0)} ms from spawn to answering initialize, ${
+      server.exitMs.toFixed(0)
+    } ms from SIGTERM to exit (median of 7, spawned directly with this environment).`,
     `First run on a fresh host (empty DENO_DIR, code over loopback HTTP), \`start\` of a running server: bundle ${
       fresh.bundleMs.toFixed(0)
-    } ms, mod.ts ${fresh.modMs.toFixed(0)} ms.`,
+    } ms (target ≤ 50 ms), mod.ts ${fresh.modMs.toFixed(0)} ms.`,
     `Peak RSS of one CLI call (version, restart): codexd ${
       (rss.codexd / 1024).toFixed(0)
     } MiB, reference ${(rss.reference / 1024).toFixed(0)} MiB.`,
-  );
-  const floor = await appServerFloor(homes.codexd);
-  lines.push(
-    "",
-    `App-server floor: the app-server itself takes ${
-      floor.readyMs.toFixed(0)
-    } ms from spawn to answering initialize and ${
-      floor.exitMs.toFixed(0)
-    } ms from SIGTERM to exit (median of 5, spawned directly).`,
   );
   const { updaterIdleRss } = await import("./updater_rss.ts").catch(() => ({
     updaterIdleRss: undefined,
