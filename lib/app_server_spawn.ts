@@ -14,7 +14,7 @@ import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
 import { codexSocketDir, socketDirProblem } from "./app_server/socket_path.ts";
-import { spawnDetached, type SpawnedProcess } from "./launch.ts";
+import { type PreparedSpawn, prepareSpawn, type SpawnedProcess, spawnPrepared } from "./launch.ts";
 import { capLogs, tailFile } from "./logs.ts";
 import {
   type BinaryFacts,
@@ -185,28 +185,51 @@ export interface SpawnOutcome {
   facts: BinaryFacts;
 }
 
+/** A launch made ready (binary checked, logs rotated, command built), not yet spawned. */
+export interface PreparedLaunch {
+  /** The binary's facts. */
+  facts: BinaryFacts;
+  /** The command, ready to spawn. */
+  spawn: PreparedSpawn;
+}
+
 /**
- * Spawns the app-server, records it, and waits until it answers. Call under
- * the lock, after making sure nothing is running.
+ * Everything before the spawn: checks the binary and the socket directory,
+ * reads the binary's facts, caps and rotates the logs, builds the command.
+ * `restart` runs it while the old server exits.
  *
- * @throws {CodexdError} binary errors, `SPAWN_FAILED`, `NOT_READY`.
+ * @throws {CodexdError} binary errors, `SOCKET_DIR_UNSAFE`, `SPAWN_FAILED`.
  */
-export async function spawnAppServer(
+export async function prepareLaunch(
   ctx: DaemonContext,
   settings: DaemonSettings,
   binary: ManagedBinary,
-): Promise<SpawnOutcome> {
+): Promise<PreparedLaunch> {
   preflightBinary(binary);
   checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
-  const child = await spawnDetached({
+  const spawn = await prepareSpawn({
     command: binary.path,
     args: launchArgs(settings, facts, ctx.options.configArgs),
     env: launchEnv(ctx, settings),
     unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
     logFile: ctx.paths.logFile,
   });
+  return { facts, spawn };
+}
+
+/**
+ * Spawns a prepared launch, records it, and waits until it answers. Call
+ * under the lock, once nothing is running.
+ *
+ * @throws {CodexdError} `SPAWN_FAILED`, `NOT_READY`.
+ */
+export async function launchPrepared(
+  ctx: DaemonContext,
+  prepared: PreparedLaunch,
+): Promise<SpawnOutcome> {
+  const child = spawnPrepared(prepared.spawn);
   let record: PidRecord | undefined;
   try {
     // Recorded before readiness so a CLI killed mid-start leaves a record
@@ -218,11 +241,25 @@ export async function spawnAppServer(
     }
     const info = await waitUntilReady(ctx, record, child);
     child.detach();
-    return { record, info, facts };
+    return { record, info, facts: prepared.facts };
   } catch (error) {
     await abandonStart(ctx, record, child);
     throw error;
   }
+}
+
+/**
+ * Spawns the app-server, records it, and waits until it answers. Call under
+ * the lock, after making sure nothing is running.
+ *
+ * @throws {CodexdError} binary errors, `SPAWN_FAILED`, `NOT_READY`.
+ */
+export async function spawnAppServer(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  binary: ManagedBinary,
+): Promise<SpawnOutcome> {
+  return await launchPrepared(ctx, await prepareLaunch(ctx, settings, binary));
 }
 
 /** Warnings worth showing whenever a new app-server was spawned. */

@@ -68,13 +68,20 @@ export function pathExists(path: string, options: { follow?: boolean } = {}): bo
   }
 }
 
-/** Removes `path`; a file that is already gone counts as success. */
-export async function removeIfPresent(path: string): Promise<void> {
+/**
+ * Removes `path`; a file that is already gone counts as success. A sync op
+ * underneath, as for every small state file (the async one costs more on
+ * first use in a CLI call).
+ */
+export function removeIfPresent(path: string): Promise<void> {
   try {
-    await Deno.remove(path);
+    Deno.removeSync(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw fsError(error, path, "write");
+    if (!(error instanceof Deno.errors.NotFound)) {
+      return Promise.reject(fsError(error, path, "write"));
+    }
   }
+  return Promise.resolve();
 }
 
 function refuse(path: string, why: string): CodexdError {

@@ -37,12 +37,24 @@ export interface SpawnSpec {
 
 const LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
 
+function spawnFailed(spec: SpawnSpec, error: unknown): CodexdError {
+  return new CodexdError("SPAWN_FAILED", `Cannot spawn ${spec.command}: ${describeError(error)}`);
+}
+
+/** A spawn made ready (log rotated and created, environment built) but not started. */
+export interface PreparedSpawn {
+  /** What is to be spawned. */
+  spec: SpawnSpec;
+  /** The command, built. */
+  command: Deno.Command;
+}
+
 /**
- * Spawns `spec` detached with stderr going to its log file (rotated first).
- *
- * @throws {CodexdError} `SPAWN_FAILED`.
+ * Everything before the spawn itself: rotates the log and creates it 0600,
+ * builds the environment and the command. A restart does this while the old
+ * server is still exiting.
  */
-export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
+export async function prepareSpawn(spec: SpawnSpec): Promise<PreparedSpawn> {
   await rotateLog(spec.logFile);
   // The shell's `2>>` would create it with the umask's mode (0644, or 0666
   // under umask 000): create it 0600 first, refusing a planted symlink.
@@ -50,9 +62,8 @@ export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
   const env = Deno.env.toObject();
   for (const name of spec.unsetEnv ?? []) delete env[name];
   Object.assign(env, spec.env);
-  let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command("/bin/sh", {
+    const command = new Deno.Command("/bin/sh", {
       args: ["-c", LAUNCH_SCRIPT, "codexd-launch", spec.logFile, spec.command, ...spec.args],
       env,
       clearEnv: true,
@@ -60,16 +71,37 @@ export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
       stdout: "null",
       stderr: "null",
       detached: true,
-    }).spawn();
+    });
+    return { spec, command };
   } catch (error) {
-    throw new CodexdError(
-      "SPAWN_FAILED",
-      `Cannot spawn ${spec.command}: ${describeError(error)}`,
-    );
+    throw spawnFailed(spec, error);
+  }
+}
+
+/**
+ * Spawns a prepared command.
+ *
+ * @throws {CodexdError} `SPAWN_FAILED` when the process cannot be created.
+ */
+export function spawnPrepared(prepared: PreparedSpawn): SpawnedProcess {
+  let child: Deno.ChildProcess;
+  try {
+    child = prepared.command.spawn();
+  } catch (error) {
+    throw spawnFailed(prepared.spec, error);
   }
   return {
     pid: child.pid,
     exited: child.status,
     detach: () => child.unref(),
   };
+}
+
+/**
+ * Spawns `spec` detached (see the module doc).
+ *
+ * @throws {CodexdError} `SPAWN_FAILED` when the process cannot be created.
+ */
+export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
+  return spawnPrepared(await prepareSpawn(spec));
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { readServerState } from "./server_record.ts";
-import { spawnAppServer, spawnWarnings } from "./app_server_spawn.ts";
+import { launchPrepared, prepareLaunch, spawnWarnings } from "./app_server_spawn.ts";
 import {
   binaryFor,
   createContext,
@@ -39,11 +39,15 @@ export async function restartLocked(
   warmProcessApi(); // the spawn needs it anyway: load it while the turn count is in flight
   // What must be learned from the old server (its running turns) ends here.
   await beforeStop?.();
-  const stopped = await stopRecorded(ctx, state, settings);
+  // SIGTERM goes out at once; while the old server exits (~20 ms), the new
+  // launch is prepared (logs, checks, command), then spawned once it is gone.
+  const stopping = stopRecorded(ctx, state, settings);
+  const preparing = settled(prepareLaunch(ctx, settings, binary));
+  const stopped = await stopping;
   if (!stopped && await probe(ctx)) {
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
   }
-  const spawned = await spawnAppServer(ctx, settings, binary);
+  const spawned = await launchPrepared(ctx, unsettled(await preparing));
   // A fresh process on the current binary and settings satisfies any pending restart.
   await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
@@ -90,3 +94,15 @@ export interface RestartOptions extends DaemonOptions, WhenIdleOptions {}
 
 /** What {@linkcode restart} returns. */
 export interface RestartResult extends LifecycleResult, Omit<TurnReport, "warnings"> {}
+
+type Settled<T> = { value: T } | { error: unknown };
+
+/** Holds a promise's outcome without letting a rejection go unhandled meanwhile. */
+function settled<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then((value) => ({ value }), (error) => ({ error }));
+}
+
+function unsettled<T>(outcome: Settled<T>): T {
+  if ("error" in outcome) throw outcome.error;
+  return outcome.value;
+}
