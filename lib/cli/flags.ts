@@ -182,11 +182,11 @@ export function toOptions(flags: ParsedFlags): DaemonOptions {
 
 /** Codex's global flags as argv pieces for the app-server, in a stable order. */
 export function codexConfigArgs(flags: ParsedFlags): string[] {
-  const pieces = (name: string, flag: string): string[] =>
-    ((flags[name] as string[] | undefined) ?? []).flatMap((value) => [flag, value]);
-  return [
-    ...pieces("config", "-c"),
-    ...pieces("enable", "--enable"),
-    ...pieces("disable", "--disable"),
-  ];
+  const args: string[] = [];
+  for (const [name, flag] of CONFIG_FLAG_ORDER) {
+    for (const value of (flags[name] as string[] | undefined) ?? []) args.push(flag, value);
+  }
+  return args;
 }
+
+const CONFIG_FLAG_ORDER = [["config", "-c"], ["enable", "--enable"], ["disable", "--disable"]];
