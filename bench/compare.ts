@@ -90,12 +90,15 @@ async function measure(
   name: string,
   homes: Record<Impl, string>,
   step: (impl: Impl, home: string) => Promise<Sample>,
+  sampleFloor: () => Promise<void>,
 ): Promise<Row> {
   const row: Row = { name, codexd: [], reference: [] };
   for (let i = 0; i < RUNS; i++) {
-    // Alternate which goes first so neither always runs on a warmer machine.
+    // Alternate which goes first so neither always runs on a warmer machine;
+    // the floor is sampled in the same window (this machine's speed drifts).
     const order: Impl[] = i % 2 ? ["reference", "codexd"] : ["codexd", "reference"];
     for (const impl of order) row[impl].push(await step(impl, homes[impl]));
+    await sampleFloor();
   }
   return row;
 }
@@ -111,114 +114,80 @@ async function sum(...samples: Promise<Sample>[]): Promise<Sample> {
   return { ms, peakKiB };
 }
 
+/** Samples of what no daemon tool on Deno can beat, taken beside the rows. */
+const floorSamples = {
+  /** `deno run` of an empty file. */
+  empty: [] as number[],
+  /** A file that only touches `Deno.kill` (Deno loads its process module). */
+  processApi: [] as number[],
+  /** `bench/minimal_version.js` against the running server. */
+  minimalVersion: [] as number[],
+  /** The app-server's spawn → answering `initialize`. */
+  ready: [] as number[],
+  /** The app-server's SIGTERM → exit. */
+  exit: [] as number[],
+};
+
+/** Wall time of one run of `argv`. */
+async function runOnce(argv: string[], env: Record<string, string>): Promise<number> {
+  const started = performance.now();
+  await new Deno.Command(argv[0], { args: argv.slice(1), env, stdout: "null", stderr: "null" })
+    .output();
+  return performance.now() - started;
+}
+
+/** One sample of Deno's own floor: empty program, process API, minimal `version`. */
+async function sampleDenoFloor(programs: FloorPrograms, home: string): Promise<void> {
+  const run = (file: string): Promise<number> =>
+    runOnce([Deno.execPath(), "run", "-A", file], { CODEX_HOME: home });
+  floorSamples.empty.push(await run(programs.empty));
+  floorSamples.processApi.push(await run(programs.processApi));
+  floorSamples.minimalVersion.push(await run(`${REPO_ROOT}/bench/minimal_version.js`));
+}
+
 /**
- * The floor no daemon tool can beat: the app-server's own spawn-to-ready time
- * (spawned directly with this environment — its PATH matters: the server runs
- * `lsb_release` and `git` while starting —, polled every millisecond) and its
- * SIGTERM-to-exit time. Medians of 7.
+ * One sample of the app-server's own times in a third CODEX_HOME: spawned
+ * directly with this environment (its PATH matters: the server runs
+ * `lsb_release` and `git` while starting), polled every millisecond until it
+ * answers `initialize`, then SIGTERM until it exits.
  */
-async function appServerFloor(home: string): Promise<{ readyMs: number; exitMs: number }> {
+async function sampleServerFloor(home: string): Promise<void> {
   const { probeAppServer } = await import("../lib/control_socket.ts");
   const socket = `${home}/app-server-control/app-server-control.sock`;
-  const ready: number[] = [];
-  const exit: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const started = performance.now();
-    const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {
-      args: [
-        "app-server",
-        "--listen",
-        "unix://",
-        "--analytics-default-enabled",
-        "--managed-daemon",
-      ],
-      env: { CODEX_HOME: home, CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    while (true) {
-      try {
-        await probeAppServer(socket);
-        break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
+  const started = performance.now();
+  const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {
+    args: ["app-server", "--listen", "unix://", "--analytics-default-enabled", "--managed-daemon"],
+    env: { CODEX_HOME: home, CODEX_INTERNAL_APP_SERVER_REMOTE_CONTROL_DISABLED: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  while (true) {
+    try {
+      await probeAppServer(socket);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    ready.push(performance.now() - started);
-    const stopping = performance.now();
-    child.kill("SIGTERM");
-    await child.status;
-    exit.push(performance.now() - stopping);
   }
-  return { readyMs: median(ready), exitMs: median(exit) };
+  floorSamples.ready.push(performance.now() - started);
+  const stopping = performance.now();
+  child.kill("SIGTERM");
+  await child.status;
+  floorSamples.exit.push(performance.now() - stopping);
 }
 
-/** Median wall time of running `argv` `runs` times. */
-async function medianRun(
-  argv: string[],
-  env: Record<string, string> = {},
-  runs = RUNS,
-): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await new Deno.Command(argv[0], { args: argv.slice(1), env, stdout: "null", stderr: "null" })
-      .output();
-    samples.push(performance.now() - started);
-  }
-  return median(samples);
+/** The throwaway programs of Deno's floor. */
+interface FloorPrograms {
+  empty: string;
+  processApi: string;
 }
 
-/** What Deno itself costs, measured in separate processes. */
-interface DenoFloor {
-  /** `deno run` of an empty file. */
-  emptyMs: number;
-  /** `--help` of the entry: loading it, no I/O. */
-  helpMs: number;
-  /** Touching `Deno.kill` once (Deno loads its process module): minus the empty run. */
-  processApiMs: number;
-  /** `bench/minimal_version.js` against the running server of `home`. */
-  minimalVersionMs: number;
-}
-
-/** Deno's own floor, run `RUNS` times each, alternating. */
-async function denoFloor(home: string): Promise<DenoFloor> {
-  const dir = await Deno.makeTempDir({ prefix: "codexd-bench-floor-" });
-  const programs = {
-    empty: [`${dir}/empty.js`, ""],
-    process: [`${dir}/process.js`, "void Deno.kill;\n"],
-  };
-  for (const [file, text] of Object.values(programs)) await Deno.writeTextFile(file, text);
-  const argv = {
-    empty: [Deno.execPath(), "run", "-A", programs.empty[0]],
-    process: [Deno.execPath(), "run", "-A", programs.process[0]],
-    help: [Deno.execPath(), "run", "-A", ENTRY, "--help"],
-    minimal: [Deno.execPath(), "run", "-A", `${REPO_ROOT}/bench/minimal_version.js`],
-  };
-  try {
-    const samples: Record<keyof typeof argv, number[]> = {
-      empty: [],
-      process: [],
-      help: [],
-      minimal: [],
-    };
-    for (let i = 0; i < RUNS + 2; i++) {
-      for (const [name, args] of Object.entries(argv) as [keyof typeof argv, string[]][]) {
-        const ms = await medianRun(args, { CODEX_HOME: home }, 1);
-        if (i >= 2) samples[name].push(ms); // the first two warm the code cache
-      }
-    }
-    const emptyMs = median(samples.empty);
-    return {
-      emptyMs,
-      helpMs: median(samples.help),
-      processApiMs: Math.max(0, median(samples.process) - emptyMs),
-      minimalVersionMs: median(samples.minimal),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+async function writeFloorPrograms(dir: string): Promise<FloorPrograms> {
+  const programs = { empty: `${dir}/empty.js`, processApi: `${dir}/process_api.js` };
+  await Deno.writeTextFile(programs.empty, "");
+  await Deno.writeTextFile(programs.processApi, "void Deno.kill;\n");
+  return programs;
 }
 
 /**
@@ -278,18 +247,31 @@ const homes: Record<Impl, string> = {
   codexd: await Deno.makeTempDir({ prefix: "codexd-bench-" }),
   reference: await Deno.makeTempDir({ prefix: "codexd-bench-ref-" }),
 };
+/** A third home where the bare app-server is spawned for its own times. */
+const floorHome = await Deno.makeTempDir({ prefix: "codexd-bench-floor-" });
 try {
-  await Promise.all(Object.values(homes).map((home) => layoutRealRelease(home)));
+  await Promise.all([...Object.values(homes), floorHome].map((home) => layoutRealRelease(home)));
+  const programs = await writeFloorPrograms(floorHome);
   await new Deno.Command(Deno.execPath(), { args: ["cache", ENTRY] }).output();
   // Warm both (the reference installs a copy of itself on first start).
   for (const impl of ["codexd", "reference"] as Impl[]) {
     await timed(impl, homes[impl], "start");
     await timed(impl, homes[impl], "version");
   }
+  const denoFloor = (): Promise<void> => sampleDenoFloor(programs, homes.codexd);
+  const serverFloor = (): Promise<void> => sampleServerFloor(floorHome);
+  await denoFloor(); // fills the code cache of the floor programs
+  for (const list of Object.values(floorSamples)) list.length = 0;
   const rows: Row[] = [];
-  rows.push(await measure("version", homes, (impl, home) => timed(impl, home, "version")));
-  rows.push(await measure("start (running)", homes, (impl, home) => timed(impl, home, "start")));
-  rows.push(await measure("restart", homes, (impl, home) => timed(impl, home, "restart")));
+  rows.push(
+    await measure("version", homes, (impl, home) => timed(impl, home, "version"), denoFloor),
+  );
+  rows.push(
+    await measure("start (running)", homes, (impl, home) => timed(impl, home, "start"), denoFloor),
+  );
+  rows.push(
+    await measure("restart", homes, (impl, home) => timed(impl, home, "restart"), serverFloor),
+  );
   rows.push(
     await measure(
       "stop + start",
@@ -298,6 +280,7 @@ try {
         await sum(timed(impl, home, "stop")).then(async (stop) =>
           await sum(Promise.resolve(stop), timed(impl, home, "start"))
         ),
+      serverFloor,
     ),
   );
   // Peak RSS in its own pass: /usr/bin/time adds a fork and an exec to what it measures.
@@ -308,17 +291,20 @@ try {
     }
   }
   const fresh = await freshHostStart(homes.codexd);
-  const deno = await denoFloor(homes.codexd); // needs the codexd home's server running
   for (const impl of ["codexd", "reference"] as Impl[]) await timed(impl, homes[impl], "stop");
-  const server = await appServerFloor(homes.codexd);
 
   // The least any Deno CLI could take: its start-up, the process API where
   // it signals or spawns, and the app-server's own times.
+  const emptyMs = median(floorSamples.empty);
+  const processApiMs = Math.max(0, median(floorSamples.processApi) - emptyMs);
+  const minimalVersionMs = median(floorSamples.minimalVersion);
+  const readyMs = median(floorSamples.ready);
+  const exitMs = median(floorSamples.exit);
   const floors: Record<string, number> = {
-    "version": deno.minimalVersionMs,
-    "start (running)": deno.minimalVersionMs,
-    "restart": deno.emptyMs + deno.processApiMs + server.exitMs + server.readyMs,
-    "stop + start": 2 * (deno.emptyMs + deno.processApiMs) + server.exitMs + server.readyMs,
+    "version": minimalVersionMs,
+    "start (running)": minimalVersionMs,
+    "restart": emptyMs + processApiMs + exitMs + readyMs,
+    "stop + start": 2 * (emptyMs + processApiMs) + exitMs + readyMs,
   };
   const targets: Record<string, number> = {
     "version": 1.2,
@@ -349,14 +335,15 @@ try {
   }
   lines.push(
     "",
-    `Deno floor parts: \`deno run\` of an empty file ${deno.emptyMs.toFixed(1)} ms; \`${
-      ENTRY.slice(REPO_ROOT.length + 1)
-    } --help\` ${deno.helpMs.toFixed(1)} ms; Deno's process API on first touch +${
-      deno.processApiMs.toFixed(1)
-    } ms; bench/minimal_version.js (no checks at all) ${deno.minimalVersionMs.toFixed(1)} ms.`,
-    `App-server: ${server.readyMs.toFixed(0)} ms from spawn to answering initialize, ${
-      server.exitMs.toFixed(0)
-    } ms from SIGTERM to exit (median of 7, spawned directly with this environment).`,
+    `Deno floor parts (sampled beside the rows): \`deno run\` of an empty file ${
+      emptyMs.toFixed(1)
+    } ms; Deno's process API on first touch +${
+      processApiMs.toFixed(1)
+    } ms; bench/minimal_version.js (no checks at all) ${
+      minimalVersionMs.toFixed(1)
+    } ms; the app-server ${readyMs.toFixed(0)} ms from spawn to answering initialize, ${
+      exitMs.toFixed(0)
+    } ms from SIGTERM to exit.`,
     `First run on a fresh host (empty DENO_DIR, code over loopback HTTP), \`start\` of a running server: bundle ${
       fresh.bundleMs.toFixed(0)
     } ms (target ≤ 50 ms), mod.ts ${fresh.modMs.toFixed(0)} ms.`,
@@ -370,7 +357,7 @@ try {
   if (updaterIdleRss) lines.push("", await updaterIdleRss());
   console.log(lines.join("\n"));
 } finally {
-  for (const home of Object.values(homes)) {
+  for (const home of [...Object.values(homes), floorHome]) {
     await killHomeProcesses(home);
     if (processesOfHome(home).some(isAlive)) console.error(`warning: processes left in ${home}`);
     await Deno.remove(home, { recursive: true }).catch(() => {});
