@@ -106,11 +106,17 @@ function openLockFile(lockFile: string): Deno.FsFile {
   }
 }
 
+/**
+ * Notes are written padded to one width over whatever was there, so no
+ * truncate is needed (one op less on every locked command); JSON ignores the
+ * trailing blanks.
+ */
+const NOTE_WIDTH = 79;
+
 function noteHolder(file: Deno.FsFile, now: number): void {
   const note: HolderNote = { pid: Deno.pid, since: now };
   try {
-    file.truncateSync(0);
-    file.writeSync(new TextEncoder().encode(JSON.stringify(note) + "\n"));
+    file.writeSync(new TextEncoder().encode(JSON.stringify(note).padEnd(NOTE_WIDTH) + "\n"));
   } catch {
     // Only a courtesy for waiters (who holds it); on a full disk the lock
     // itself still works and `stop` must still get through.
