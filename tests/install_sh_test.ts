@@ -331,3 +331,15 @@ Deno.test("installFromScript() stops a running script and its children when the 
   );
   assert(await eventually(() => processesOfHome(home.paths.codexHome).length === 0, 3_000));
 });
+
+Deno.test("parallel installFromScript() runs: only the one that installed says installed", async () => {
+  await using server = scriptServer();
+  await using home = await tempHome();
+  server.body = layoutScript("4.0.0");
+  const results = await Promise.all([
+    installFromScript(home.paths, { scriptUrl: server.url }),
+    installFromScript(home.paths, { scriptUrl: server.url }),
+  ]);
+  assertEquals(results.map((r) => r.installed).sort(), [false, true]);
+  assertEquals(results.map((r) => r.version), ["4.0.0", "4.0.0"]);
+});

@@ -30,6 +30,7 @@ import { readCapped, requireHttpUrl } from "./download.ts";
 import { AUTO_UPDATE_MARKER, sweepIfIdle } from "./layout.ts";
 import { normalizeVersion } from "./registry.ts";
 import { interrupted } from "./step.ts";
+import { acquireScriptRunLock } from "./lock.ts";
 import { runScript } from "./script_run.ts";
 
 /** Where the official installer lives. */
@@ -203,6 +204,9 @@ export async function installFromScript(
   const release = normalizeVersion(options.release ?? "latest");
   requireHttpUrl(scriptUrl, "installer URL");
   await sweepIfIdle(paths);
+  // Held from "what is installed" to "what is installed now": a parallel run
+  // of codexd reads its "before" after this one's "after".
+  await using _serial = await acquireScriptRunLock(paths, { timeoutMs, signal });
   const binary = locateBinary(paths).path;
   const before = await tryReadBinaryFacts(paths, binary);
   const beforeRelease = currentReleaseName(paths);

@@ -184,3 +184,44 @@ export async function acquireInstallLock(
   };
   return { release, [Symbol.asyncDispose]: release };
 }
+
+/** codexd's own lock around install.sh runs, beside `install.lock`. */
+export const SCRIPT_RUN_LOCK_FILE = "codexd-install-sh.lock";
+
+/**
+ * Serializes codexd's install.sh runs on one CODEX_HOME. install.sh takes
+ * `install.lock` itself, so codexd cannot hold that one around it; without a
+ * lock of its own, two parallel `update`s would both read "nothing installed"
+ * before either ran, and both report `installed: true`. Waits at most
+ * `timeoutMs`; use with `await using`.
+ *
+ * @throws {CodexdError} `LOCK_TIMEOUT`; `INTERRUPTED` when `signal` aborts the wait.
+ */
+export async function acquireScriptRunLock(
+  paths: DaemonPaths,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<AsyncDisposable> {
+  const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
+  const deadline = Date.now() + timeoutMs;
+  await Deno.mkdir(paths.standaloneDir, { recursive: true });
+  const lockFile = join(paths.standaloneDir, SCRIPT_RUN_LOCK_FILE);
+  const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode: 0o600 });
+  try {
+    while (!(await file.tryLock(true))) {
+      if (signal?.aborted) throw interrupted(signal);
+      if (Date.now() >= deadline) {
+        throw lockTimeout(lockFile, "another codexd install.sh run holds it", timeoutMs);
+      }
+      await systemClock.sleep(LOCK_POLL_MS);
+    }
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  return {
+    [Symbol.asyncDispose]: async () => {
+      await file.unlock().catch(() => {});
+      file.close();
+    },
+  };
+}
