@@ -14,7 +14,7 @@ import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
 import { CodexdError } from "./errors.ts";
 import { codexSocketDir, socketDirProblem } from "./app_server/socket_path.ts";
-import { type PreparedSpawn, prepareSpawn, type SpawnedProcess, spawnPrepared } from "./launch.ts";
+import { spawnDetached, type SpawnedProcess, type SpawnSpec } from "./launch.ts";
 import { capLogs, tailFile } from "./logs.ts";
 import {
   type BinaryFacts,
@@ -185,20 +185,19 @@ export interface SpawnOutcome {
   facts: BinaryFacts;
 }
 
-/** A launch made ready (binary checked, logs rotated, command built), not yet spawned. */
+/** A launch made ready: the binary and the socket directory checked, logs capped. */
 export interface PreparedLaunch {
   /** The binary's facts. */
   facts: BinaryFacts;
-  /** The command, ready to spawn. */
-  spawn: PreparedSpawn;
+  /** What to spawn. */
+  spec: SpawnSpec;
 }
 
 /**
  * Everything before the spawn: checks the binary and the socket directory,
- * reads the binary's facts, caps and rotates the logs, builds the command.
- * `restart` runs it while the old server exits.
+ * reads the binary's facts, caps the logs, and builds what to spawn.
  *
- * @throws {CodexdError} binary errors, `SOCKET_DIR_UNSAFE`, `SPAWN_FAILED`.
+ * @throws {CodexdError} binary errors, `SOCKET_DIR_UNSAFE`.
  */
 export async function prepareLaunch(
   ctx: DaemonContext,
@@ -209,27 +208,29 @@ export async function prepareLaunch(
   checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
-  const spawn = await prepareSpawn({
-    command: binary.path,
-    args: launchArgs(settings, facts, ctx.options.configArgs),
-    env: launchEnv(ctx, settings),
-    unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
-    logFile: ctx.paths.logFile,
-  });
-  return { facts, spawn };
+  return {
+    facts,
+    spec: {
+      command: binary.path,
+      args: launchArgs(settings, facts, ctx.options.configArgs),
+      env: launchEnv(ctx, settings),
+      unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
+      logFile: ctx.paths.logFile,
+    },
+  };
 }
 
 /**
- * Spawns a prepared launch, records it, and waits until it answers. Call
- * under the lock, once nothing is running.
+ * Records a just-spawned (or just-released) app-server and waits until it
+ * answers; on failure stops it and removes its records.
  *
- * @throws {CodexdError} `SPAWN_FAILED`, `NOT_READY`.
+ * @throws {CodexdError} `NOT_READY`.
  */
-export async function launchPrepared(
+export async function recordAndAwait(
   ctx: DaemonContext,
-  prepared: PreparedLaunch,
+  facts: BinaryFacts,
+  child: SpawnedProcess,
 ): Promise<SpawnOutcome> {
-  const child = spawnPrepared(prepared.spawn);
   let record: PidRecord | undefined;
   try {
     // Recorded before readiness so a CLI killed mid-start leaves a record
@@ -241,7 +242,7 @@ export async function launchPrepared(
     }
     const info = await waitUntilReady(ctx, record, child);
     child.detach();
-    return { record, info, facts: prepared.facts };
+    return { record, info, facts };
   } catch (error) {
     await abandonStart(ctx, record, child);
     throw error;
@@ -259,7 +260,8 @@ export async function spawnAppServer(
   settings: DaemonSettings,
   binary: ManagedBinary,
 ): Promise<SpawnOutcome> {
-  return await launchPrepared(ctx, await prepareLaunch(ctx, settings, binary));
+  const prepared = await prepareLaunch(ctx, settings, binary);
+  return await recordAndAwait(ctx, prepared.facts, await spawnDetached(prepared.spec));
 }
 
 /** Warnings worth showing whenever a new app-server was spawned. */

@@ -5,7 +5,8 @@
  * @module
  */
 import { readServerState } from "./server_record.ts";
-import { launchPrepared, prepareLaunch, spawnWarnings } from "./app_server_spawn.ts";
+import { prepareLaunch, recordAndAwait, spawnWarnings } from "./app_server_spawn.ts";
+import { type ParkedProcess, spawnParked } from "./launch.ts";
 import {
   binaryFor,
   createContext,
@@ -14,12 +15,16 @@ import {
   lockDaemon,
   probe,
 } from "./context.ts";
-import { preflightBinary, readBinaryFacts } from "./managed_binary.ts";
+import {
+  type BinaryFacts,
+  type ManagedBinary,
+  preflightBinary,
+  readBinaryFacts,
+} from "./managed_binary.ts";
 import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { finishLaunch, markWanted } from "./start.ts";
 import { stopRecorded, turnFields } from "./stop.ts";
-import { warmProcessApi } from "./terminate.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { clearPendingRestart } from "./idle/pending.ts";
 import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
@@ -36,18 +41,27 @@ export async function restartLocked(
   preflightBinary(binary);
   await readBinaryFacts(ctx.paths, binary.path);
   const state = await readServerState(ctx.paths);
-  warmProcessApi(); // the spawn needs it anyway: load it while the turn count is in flight
   // What must be learned from the old server (its running turns) ends here.
   await beforeStop?.();
-  // SIGTERM goes out at once; while the old server exits (~20 ms), the new
-  // launch is prepared (logs, checks, command), then spawned once it is gone.
+  // SIGTERM goes out at once. While the old server exits (~20 ms), the new
+  // one is prepared and parked (forked, its shell started, waiting to exec);
+  // it is released once the old one is gone.
   const stopping = stopRecorded(ctx, state, settings);
-  const preparing = settled(prepareLaunch(ctx, settings, binary));
-  const stopped = await stopping;
-  if (!stopped && await probe(ctx)) {
-    throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+  const parking = settled(parkLaunch(ctx, settings, binary));
+  let parked: Parked | undefined;
+  try {
+    const stopped = await stopping;
+    if (!stopped && await probe(ctx)) {
+      throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+    }
+    parked = unsettled(await parking);
+  } catch (error) {
+    const outcome = await parking;
+    if ("value" in outcome) await outcome.value.child.abandon();
+    throw error;
   }
-  const spawned = await launchPrepared(ctx, unsettled(await preparing));
+  await parked.child.release();
+  const spawned = await recordAndAwait(ctx, parked.facts, parked.child);
   // A fresh process on the current binary and settings satisfies any pending restart.
   await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
@@ -94,6 +108,20 @@ export interface RestartOptions extends DaemonOptions, WhenIdleOptions {}
 
 /** What {@linkcode restart} returns. */
 export interface RestartResult extends LifecycleResult, Omit<TurnReport, "warnings"> {}
+
+interface Parked {
+  facts: BinaryFacts;
+  child: ParkedProcess;
+}
+
+async function parkLaunch(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  binary: ManagedBinary,
+): Promise<Parked> {
+  const prepared = await prepareLaunch(ctx, settings, binary);
+  return { facts: prepared.facts, child: await spawnParked(prepared.spec) };
+}
 
 type Settled<T> = { value: T } | { error: unknown };
 
