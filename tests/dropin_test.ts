@@ -184,6 +184,8 @@ Deno.test("a server started by hand: start reports it, stop refuses, adopt manag
   assertEquals([stop.json.code, stop.json.ownerPid], ["UNMANAGED_SERVER", stranger.pid]);
   assertEquals((await runCli(h.home, ["restart"])).json.code, "UNMANAGED_SERVER");
   assert(isAlive(stranger.pid));
+  // The launch the refused restart had parked is gone: no second app-server.
+  assertEquals(processesOfHome(h.home), [stranger.pid]);
   assertEquals((await runCli(h.home, ["adopt"])).json.status, "adopted");
   assertEquals((await runCli(h.home, ["adopt"])).json.status, "alreadyManaged");
   assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
