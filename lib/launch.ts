@@ -4,7 +4,8 @@
  * to exit. `Deno.Command` cannot point stdio at a file, so a POSIX `sh`
  * `exec`s the binary with stderr redirected; paths travel as positional
  * arguments, never interpolated into the script. After `exec` the pid is the
- * app-server's own.
+ * app-server's own. A parked launch ({@linkcode spawnParked}) forks the shell
+ * early and lets it `exec` only when released.
  *
  * @module
  */
