@@ -146,21 +146,20 @@ export async function acquireInstallLock(
 ): Promise<InstallLock> {
   const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
   const deadline = Date.now() + timeoutMs;
-  await Deno.mkdir(paths.standaloneDir, { recursive: true });
-  const lockFile = join(paths.standaloneDir, INSTALL_LOCK_FILE);
   const lockDir = join(paths.standaloneDir, INSTALL_LOCK_DIR);
-  const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode: 0o644 });
+  const file = await flockWithin(
+    paths,
+    INSTALL_LOCK_FILE,
+    0o644,
+    "another installer holds it",
+    deadline,
+    timeoutMs,
+    signal,
+  );
   try {
-    while (!(await file.tryLock(true))) {
-      if (signal?.aborted) throw interrupted(signal);
-      if (Date.now() >= deadline) {
-        throw lockTimeout(lockFile, "another installer holds it", timeoutMs);
-      }
-      await systemClock.sleep(LOCK_POLL_MS);
-    }
     await takeMkdirLock(lockDir, deadline, timeoutMs, signal);
   } catch (error) {
-    file.close();
+    await unlockAndClose(file);
     throw error;
   }
   let released = false;
@@ -175,14 +174,51 @@ export async function acquireInstallLock(
         await Deno.remove(lockDir, { recursive: true });
       }
     } finally {
-      // Unlock explicitly: closing alone releases the flock only once every
-      // in-flight op has dropped the file, which under load can be later than
-      // the next installer's try (as daemon_lock.ts does).
-      await file.unlock().catch(() => {});
-      file.close();
+      await unlockAndClose(file);
     }
   };
   return { release, [Symbol.asyncDispose]: release };
+}
+
+/**
+ * Opens `name` under the standalone directory and waits (until `deadline`)
+ * for an exclusive flock on it.
+ *
+ * @throws {CodexdError} `LOCK_TIMEOUT` saying `holder`; `INTERRUPTED` when `signal` aborts.
+ */
+async function flockWithin(
+  paths: DaemonPaths,
+  name: string,
+  mode: number,
+  holder: string,
+  deadline: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Deno.FsFile> {
+  await Deno.mkdir(paths.standaloneDir, { recursive: true });
+  const lockFile = join(paths.standaloneDir, name);
+  const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode });
+  try {
+    while (!(await file.tryLock(true))) {
+      if (signal?.aborted) throw interrupted(signal);
+      if (Date.now() >= deadline) throw lockTimeout(lockFile, holder, timeoutMs);
+      await systemClock.sleep(LOCK_POLL_MS);
+    }
+    return file;
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/**
+ * Unlocks explicitly before closing: closing alone releases the flock only
+ * once every in-flight op has dropped the file, which under load can be
+ * later than the next installer's try (as daemon_lock.ts does).
+ */
+async function unlockAndClose(file: Deno.FsFile): Promise<void> {
+  await file.unlock().catch(() => {});
+  file.close();
 }
 
 /** codexd's own lock around install.sh runs, beside `install.lock`. */
@@ -202,26 +238,14 @@ export async function acquireScriptRunLock(
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<AsyncDisposable> {
   const { timeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } = options;
-  const deadline = Date.now() + timeoutMs;
-  await Deno.mkdir(paths.standaloneDir, { recursive: true });
-  const lockFile = join(paths.standaloneDir, SCRIPT_RUN_LOCK_FILE);
-  const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode: 0o600 });
-  try {
-    while (!(await file.tryLock(true))) {
-      if (signal?.aborted) throw interrupted(signal);
-      if (Date.now() >= deadline) {
-        throw lockTimeout(lockFile, "another codexd install.sh run holds it", timeoutMs);
-      }
-      await systemClock.sleep(LOCK_POLL_MS);
-    }
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  return {
-    [Symbol.asyncDispose]: async () => {
-      await file.unlock().catch(() => {});
-      file.close();
-    },
-  };
+  const file = await flockWithin(
+    paths,
+    SCRIPT_RUN_LOCK_FILE,
+    0o600,
+    "another codexd install.sh run holds it",
+    Date.now() + timeoutMs,
+    timeoutMs,
+    signal,
+  );
+  return { [Symbol.asyncDispose]: () => unlockAndClose(file) };
 }
