@@ -45,32 +45,11 @@ const LAUNCH_SCRIPT = 'log=$1; shift; exec "$@" 2>>"$log"';
 const PARKED_LAUNCH_SCRIPT =
   'log=$1; shift; IFS= read -r go || exit 0; exec "$@" </dev/null 2>>"$log"';
 
-function spawnFailed(spec: SpawnSpec, error: unknown): CodexdError {
-  return new CodexdError("SPAWN_FAILED", `Cannot spawn ${spec.command}: ${describeError(error)}`);
-}
-
-/** A spawn made ready (log rotated and created, environment built) but not started. */
-interface PreparedSpawn {
-  /** What is to be spawned. */
-  spec: SpawnSpec;
-  /** The command, built. */
-  command: Deno.Command;
-}
-
 /** The environment of a spawn: the inherited one, minus `unsetEnv`, plus `env`. */
 function spawnEnv(spec: SpawnSpec): Record<string, string> {
   const env = Deno.env.toObject();
   for (const name of spec.unsetEnv ?? []) delete env[name];
   return Object.assign(env, spec.env);
-}
-
-/**
- * Everything before the spawn itself: rotates the log and creates it 0600,
- * builds the environment and the command.
- */
-async function prepareSpawn(spec: SpawnSpec): Promise<PreparedSpawn> {
-  await prepareLog(spec.logFile);
-  return { spec, command: shellCommand(spec, LAUNCH_SCRIPT, "null") };
 }
 
 function prepareLog(logFile: string): Promise<void> {
@@ -79,7 +58,8 @@ function prepareLog(logFile: string): Promise<void> {
   return rotateLog(logFile).then(() => createPrivateLog(logFile));
 }
 
-function shellCommand(spec: SpawnSpec, script: string, stdin: "null" | "piped"): Deno.Command {
+/** Starts `/bin/sh` running `script` over `spec` (see the module doc). */
+function spawnShell(spec: SpawnSpec, script: string, stdin: "null" | "piped"): Deno.ChildProcess {
   try {
     return new Deno.Command("/bin/sh", {
       args: ["-c", script, "codexd-launch", spec.logFile, spec.command, ...spec.args],
@@ -89,31 +69,12 @@ function shellCommand(spec: SpawnSpec, script: string, stdin: "null" | "piped"):
       stdout: "null",
       stderr: "null",
       detached: true,
-    });
+    }).spawn();
   } catch (error) {
-    throw spawnFailed(spec, error);
-  }
-}
-
-/**
- * Spawns a prepared command.
- *
- * @throws {CodexdError} `SPAWN_FAILED` when the process cannot be created.
- */
-function spawnPrepared(prepared: PreparedSpawn): SpawnedProcess {
-  const child = spawnCommand(prepared.spec, prepared.command);
-  return {
-    pid: child.pid,
-    exited: child.status,
-    detach: () => child.unref(),
-  };
-}
-
-function spawnCommand(spec: SpawnSpec, command: Deno.Command): Deno.ChildProcess {
-  try {
-    return command.spawn();
-  } catch (error) {
-    throw spawnFailed(spec, error);
+    throw new CodexdError(
+      "SPAWN_FAILED",
+      `Cannot spawn ${spec.command}: ${describeError(error)}`,
+    );
   }
 }
 
@@ -137,7 +98,7 @@ export interface ParkedProcess extends SpawnedProcess {
  */
 export async function spawnParked(spec: SpawnSpec): Promise<ParkedProcess> {
   await prepareLog(spec.logFile);
-  const child = spawnCommand(spec, shellCommand(spec, PARKED_LAUNCH_SCRIPT, "piped"));
+  const child = spawnShell(spec, PARKED_LAUNCH_SCRIPT, "piped");
   const writer = child.stdin.getWriter();
   const tell = async (line: Uint8Array): Promise<void> => {
     try {
@@ -165,5 +126,7 @@ export async function spawnParked(spec: SpawnSpec): Promise<ParkedProcess> {
  * @throws {CodexdError} `SPAWN_FAILED` when the process cannot be created.
  */
 export async function spawnDetached(spec: SpawnSpec): Promise<SpawnedProcess> {
-  return spawnPrepared(await prepareSpawn(spec));
+  await prepareLog(spec.logFile);
+  const child = spawnShell(spec, LAUNCH_SCRIPT, "null");
+  return { pid: child.pid, exited: child.status, detach: () => child.unref() };
 }

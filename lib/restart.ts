@@ -47,17 +47,17 @@ export async function restartLocked(
   // one is prepared and parked (forked, its shell started, waiting to exec);
   // it is released once the old one is gone.
   const stopping = stopRecorded(ctx, state, settings);
-  const parking = settled(parkLaunch(ctx, settings, binary));
-  let parked: Parked | undefined;
+  const parking = parkLaunch(ctx, settings, binary);
+  parking.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
+  let parked: Parked;
   try {
     const stopped = await stopping;
     if (!stopped && await probe(ctx)) {
       throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
     }
-    parked = unsettled(await parking);
+    parked = await parking;
   } catch (error) {
-    const outcome = await parking;
-    if ("value" in outcome) await outcome.value.child.abandon();
+    await (await parking.catch(() => undefined))?.child.abandon();
     throw error;
   }
   await parked.child.release();
@@ -121,16 +121,4 @@ async function parkLaunch(
 ): Promise<Parked> {
   const prepared = await prepareLaunch(ctx, settings, binary);
   return { facts: prepared.facts, child: await spawnParked(prepared.spec) };
-}
-
-type Settled<T> = { value: T } | { error: unknown };
-
-/** Holds a promise's outcome without letting a rejection go unhandled meanwhile. */
-function settled<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then((value) => ({ value }), (error) => ({ error }));
-}
-
-function unsettled<T>(outcome: Settled<T>): T {
-  if ("error" in outcome) throw outcome.error;
-  return outcome.value;
 }
