@@ -82,13 +82,6 @@ export function decodeFrame(buffer: Uint8Array): DecodedFrame | undefined {
   return { fin, opcode, payload, size: offset + length };
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /**
@@ -112,6 +105,7 @@ function closeFrame(): Uint8Array {
   return encodeClientFrame(0x8, new Uint8Array([0x03, 0xe8]));
 }
 
+/** The parts in one new array (the only part itself when there is one). */
 function joinBytes(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
@@ -146,7 +140,7 @@ export class WebSocketSession {
   async #fill(): Promise<void> {
     const n = await this.#conn.read(this.#chunk);
     if (n === null) throw new Error("app-server closed the control socket");
-    this.#buffer = concat(this.#buffer, this.#chunk.subarray(0, n));
+    this.#buffer = joinBytes([this.#buffer, this.#chunk.subarray(0, n)]);
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
@@ -214,7 +208,7 @@ export class WebSocketSession {
         continue;
       }
       if (frame.opcode === 0x1 || frame.opcode === 0x0) {
-        message = concat(message, frame.payload);
+        message = joinBytes([message, frame.payload]);
         if (frame.fin) return decoder.decode(message);
       }
     }
