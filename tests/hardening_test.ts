@@ -8,6 +8,8 @@
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import {
+  type CliRun,
+  cliRun,
   configureFake,
   eventually,
   fakeHome,
@@ -24,13 +26,7 @@ import { renderPretty } from "../cli.ts";
 import { formatUpdaterLogLine } from "../lib/updater_log.ts";
 
 /** A CLI run that is killed (and reported as hung) past `limitMs`. */
-interface BoundedCliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  hung: boolean;
-  json: Record<string, unknown>;
-}
+type BoundedCliRun = CliRun & { hung: boolean };
 
 /** Runs the CLI with `denoFlags` (default `-A`) and a hard bound, so a hang fails instead of wedging the suite. */
 async function runBoundedCli(
@@ -55,20 +51,7 @@ async function runBoundedCli(
     }
   }, options.limitMs ?? 30_000);
   try {
-    const out = await child.output();
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr);
-    return {
-      code: out.code,
-      stdout,
-      stderr,
-      hung,
-      get json(): Record<string, unknown> {
-        const lines = stdout.split("\n").filter((line) => line !== "");
-        assertEquals(lines.length, 1, `one JSON line expected, got: ${stdout}\n${stderr}`);
-        return JSON.parse(lines[0]);
-      },
-    };
+    return Object.assign(cliRun(await child.output()), { hung });
   } finally {
     clearTimeout(timer);
   }

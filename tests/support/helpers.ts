@@ -129,6 +129,11 @@ export async function runCli(
     stdout: "piped",
     stderr: "piped",
   }).output();
+  return cliRun(out);
+}
+
+/** A finished CLI process as a {@linkcode CliRun}: its output decoded, `json` its one stdout line. */
+export function cliRun(out: Deno.CommandOutput): CliRun {
   const stdout = new TextDecoder().decode(out.stdout);
   const stderr = new TextDecoder().decode(out.stderr);
   return {

@@ -14,6 +14,7 @@
  */
 import { runHelper } from "../../lib/autostart/exec.ts";
 import { testCacheDir } from "./real_codex.ts";
+import { SSH_CLIENT_OPTIONS } from "./sshd.ts";
 
 /** Packages the box needs: systemd as init, logind + polkit (linger), dbus, sshd. */
 export const ROOTFS_PACKAGES =
@@ -346,18 +347,9 @@ export async function createBox(rootfs: string, binds: Binds): Promise<Box> {
     },
     async ssh(command, timeoutMs = BOX_COMMAND_TIMEOUT_MS) {
       const run = await runHelper("/usr/bin/ssh", [
-        "-F",
-        "/dev/null",
+        ...SSH_CLIENT_OPTIONS,
         "-i",
         `${dir}/key`,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
         "-o",
         "ConnectTimeout=10",
         "-p",

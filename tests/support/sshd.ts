@@ -53,6 +53,24 @@ export const SSHD_STOP_MS = 5_000;
 /** Default bound of one ssh command. */
 export const SSH_RUN_TIMEOUT_MS = 120_000;
 
+/**
+ * ssh client options of every test connection: neither ~/.ssh/config nor
+ * /etc/ssh/ssh_config (no SendEnv, no stray identities), no prompt, no host
+ * key kept.
+ */
+export const SSH_CLIENT_OPTIONS = [
+  "-F",
+  "/dev/null",
+  "-o",
+  "BatchMode=yes",
+  "-o",
+  "StrictHostKeyChecking=no",
+  "-o",
+  "UserKnownHostsFile=/dev/null",
+  "-o",
+  "LogLevel=ERROR",
+];
+
 const PRIVSEP_DIR = "/run/sshd";
 
 /** Options of {@linkcode startSshd}. */
@@ -183,19 +201,9 @@ async function _runSsh(
   const child = new Deno.Command(ssh, {
     args: [
       "-T",
-      // Neither ~/.ssh/config nor /etc/ssh/ssh_config (no SendEnv, no stray identities).
-      "-F",
-      "/dev/null",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "StrictHostKeyChecking=no",
-      "-o",
-      "UserKnownHostsFile=/dev/null",
+      ...SSH_CLIENT_OPTIONS,
       "-o",
       "IdentitiesOnly=yes",
-      "-o",
-      "LogLevel=ERROR",
       "-i",
       `${dir}/user_key`,
       "-p",
