@@ -27,7 +27,7 @@ import { spawnDetached } from "./launch.ts";
 import type { DaemonContext } from "./context.ts";
 import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
 import type { DaemonSettings } from "./settings.ts";
-import { terminateRecorded } from "./terminate.ts";
+import { assertSignallable, signalWithin, terminateRecorded } from "./terminate.ts";
 
 /** `$0` of the loop: how its process is told from the reference's updater. */
 export const LOOP_NAME = "codexd-update-loop";
@@ -236,18 +236,22 @@ async function stopRecordedGroup(
     if (state.kind === "stale") await removePidRecord(file);
     return false;
   }
-  await terminateRecorded(state.record, {
-    graceMs,
-    clock: ctx.clock,
-    allowedUids: ctx.signallableUids,
-  });
+  const scope = { allowedUids: ctx.signallableUids, launchedFor: ctx.launchedFor };
+  // Judged before the leader goes: how far the last SIGKILL below may reach.
+  const reach = assertSignallable(state.record.pid, scope);
+  await terminateRecorded(state.record, { graceMs, clock: ctx.clock, ...scope });
   // The leader is gone; members that ignored SIGTERM (an installer, say)
   // still form the group. While any member lives the kernel cannot reuse the
-  // group id, so this signal reaches only them.
-  try {
-    Deno.kill(-state.record.pid, "SIGKILL");
-  } catch {
-    // The group is empty: nothing left to kill.
+  // group id, so this signal reaches only them (only the signallable ones
+  // when root acts for another user).
+  if (reach === "group") {
+    try {
+      Deno.kill(-state.record.pid, "SIGKILL");
+    } catch {
+      // The group is empty: nothing left to kill.
+    }
+  } else {
+    signalWithin(state.record.pid, "SIGKILL", reach, scope);
   }
   await removePidRecord(file);
   return true;

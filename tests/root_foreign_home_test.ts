@@ -1,0 +1,134 @@
+/**
+ * Root acting on a user's home (`--allow-foreign-home`), as admins do
+ * (issue 18, points 6–8): a forged pid record must not make root signal its
+ * own processes, a planted updater-log symlink and a `reason` with newlines
+ * must not make root write a chosen line anywhere, and root's updater loop
+ * must carry the flag. Each test makes a throwaway user (useradd) and removes
+ * it, its processes and its files in `finally`; ignored where root, useradd
+ * or setpriv are missing.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { eventually, fakeHome, isAlive, killHomeProcesses, runCli } from "./support/helpers.ts";
+import {
+  CAN_ADD_USERS,
+  chownTree,
+  createTestUser,
+  identityOf,
+  spawnAs,
+} from "./support/test_user.ts";
+
+const IGNORE = !CAN_ADD_USERS; // needs root on Linux with useradd, userdel and setpriv
+
+async function killChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // gone
+  }
+  await child.status;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A user-owned CODEX_HOME (0700) with a pid record naming `pid`, as the user could write it. */
+async function homeWithRecord(dir: string, uid: number, pid: number): Promise<string> {
+  const home = `${dir}/codex-home`;
+  await Deno.mkdir(`${home}/app-server-daemon`, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(
+    `${home}/app-server-daemon/app-server.pid`,
+    JSON.stringify({ pid, processStartTime: "", processIdentity: identityOf(pid) }),
+  );
+  await chownTree(home, uid);
+  return home;
+}
+
+// --- 6. a forged record never makes root signal its own process -------------------
+
+Deno.test({
+  name:
+    "root's stop --allow-foreign-home refuses a user's record naming a root process (NOT_OWNER)",
+  ignore: IGNORE,
+  async fn() {
+    await using user = await createTestUser();
+    // A root process in its own process group, as the audit's victim.
+    const rootSleep = new Deno.Command("/bin/sleep", {
+      args: ["300"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    try {
+      const home = await homeWithRecord(user.dir, user.uid, rootSleep.pid);
+      const stop = await runCli(home, [
+        "stop",
+        "--allow-foreign-home",
+        "--grace-seconds",
+        "1",
+      ]);
+      assertEquals(stop.json.code, "NOT_OWNER", stop.stdout + stop.stderr);
+      assertMatch(String(stop.json.message), new RegExp(`runs as uid 0, not as ${user.uid}`));
+      assert(isAlive(rootSleep.pid), "root's process was not signalled");
+      // The record is left for the user to see (codexd never guesses it away).
+      assert(exists(`${home}/app-server-daemon/app-server.pid`));
+    } finally {
+      await killChild(rootSleep);
+    }
+  },
+});
+
+Deno.test({
+  name: "root's stop --allow-foreign-home still stops the home owner's recorded process",
+  ignore: IGNORE,
+  async fn() {
+    await using user = await createTestUser();
+    const usersSleep = spawnAs(user.uid, ["/bin/sleep", "300"]);
+    try {
+      assert(
+        await eventually(() => {
+          try {
+            const status = Deno.readTextFileSync(`/proc/${usersSleep.pid}/status`);
+            return new RegExp(`^Uid:\\s+${user.uid}\\s`, "m").test(status);
+          } catch {
+            return false;
+          }
+        }, 10_000),
+        "setpriv switched to the user",
+      );
+      const home = await homeWithRecord(user.dir, user.uid, usersSleep.pid);
+      const stop = await runCli(home, ["stop", "--allow-foreign-home", "--grace-seconds", "5"]);
+      assertEquals(stop.json.status, "stopped", stop.stdout + stop.stderr);
+      assert(await eventually(() => !isAlive(usersSleep.pid), 10_000));
+    } finally {
+      await killChild(usersSleep);
+    }
+  },
+});
+
+Deno.test({
+  name: "root still stops the app-server it started itself on a user's home",
+  ignore: IGNORE,
+  async fn() {
+    await using user = await createTestUser();
+    await using h = await fakeHome({}, { parent: user.dir });
+    try {
+      await chownTree(h.home, user.uid);
+      const start = await runCli(h.home, ["start", "--allow-foreign-home"]);
+      assertEquals(start.json.status, "started", start.stdout + start.stderr);
+      const stop = await runCli(h.home, ["stop", "--allow-foreign-home"]);
+      assertEquals(stop.json.status, "stopped", stop.stdout + stop.stderr);
+      assert(await eventually(() => !isAlive(Number(start.json.pid)), 10_000));
+    } finally {
+      await killHomeProcesses(h.home);
+    }
+  },
+});
