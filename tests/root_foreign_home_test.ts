@@ -132,3 +132,106 @@ Deno.test({
     }
   },
 });
+
+// --- 7. root's log writes: never through a planted link, never a chosen line ---------
+
+Deno.test({
+  name: "root's apply-pending on a user's home never logs through a planted symlink or a newline",
+  ignore: IGNORE,
+  async fn() {
+    await using user = await createTestUser();
+    await using h = await fakeHome({}, { parent: user.dir });
+    // Where the user points the log: a root-only directory, as /etc/cron.d is.
+    const rootOnly = await Deno.makeTempDir({ prefix: "codexd-root-only-" });
+    try {
+      await chownTree(h.home, user.uid);
+      const start = await runCli(h.home, ["start", "--allow-foreign-home"]);
+      assertEquals(start.json.status, "started", start.stdout + start.stderr);
+      const state = `${h.home}/app-server-daemon`;
+      const planPending = async (): Promise<void> => {
+        await Deno.writeTextFile(
+          `${state}/pending-restart.json`,
+          JSON.stringify({
+            kind: "restart",
+            toVersion: null,
+            since: new Date().toISOString(),
+            deadline: null,
+            reason: "new flags\n* * * * * root touch /tmp/codexd-pwned\n",
+          }),
+        );
+        await chownTree(state, user.uid);
+      };
+      // The user plants the log as a symlink (the updater log is not there yet or is replaced).
+      await Deno.remove(`${state}/app-server-updater.log`).catch(() => undefined);
+      await Deno.symlink(`${rootOnly}/cron-line`, `${state}/app-server-updater.log`);
+      await planPending();
+      const first = await runCli(h.home, ["apply-pending", "--allow-foreign-home"]);
+      assertEquals(first.code, 0, first.stdout + first.stderr);
+      assertEquals([...Deno.readDirSync(rootOnly)], [], "nothing written through the link");
+
+      // With a real log file, the reason stays on its one line.
+      await Deno.remove(`${state}/app-server-updater.log`);
+      await planPending();
+      const second = await runCli(h.home, ["apply-pending", "--allow-foreign-home"]);
+      assertEquals(second.code, 0, second.stdout + second.stderr);
+      const log = await Deno.readTextFile(`${state}/app-server-updater.log`).catch(() => "");
+      for (const line of log.split("\n").filter(Boolean)) {
+        assertMatch(
+          line,
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ /,
+          `a line codexd did not start: ${line}`,
+        );
+      }
+    } finally {
+      await killHomeProcesses(h.home);
+      await Deno.remove(rootOnly, { recursive: true });
+    }
+  },
+});
+
+// --- 8. root's updater loop carries --allow-foreign-home --------------------------------
+
+Deno.test({
+  name: "root's bootstrap --allow-foreign-home starts an updater that brings a killed server back",
+  ignore: IGNORE,
+  async fn() {
+    await using user = await createTestUser();
+    await using h = await fakeHome({}, { parent: user.dir });
+    try {
+      await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+      await Deno.writeTextFile(
+        `${h.home}/app-server-daemon/settings.json`,
+        JSON.stringify({
+          updater: {
+            firstPassDelaySeconds: 86400,
+            supervision: { checkSeconds: 1, backoffBaseSeconds: 1, backoffMaxSeconds: 2 },
+          },
+        }),
+      );
+      await chownTree(h.home, user.uid);
+      const boot = await runCli(h.home, ["bootstrap", "--no-auto-update", "--allow-foreign-home"]);
+      assertEquals(boot.json.status, "bootstrapped", boot.stdout + boot.stderr);
+      const first = Number(boot.json.pid);
+      const loop = Deno.readTextFileSync(`/proc/${boot.json.updaterPid}/cmdline`).split("\0");
+      assert(loop.includes("--allow-foreign-home"), `the loop carries the flag: ${loop.join(" ")}`);
+
+      Deno.kill(first, "SIGKILL");
+      let last: Record<string, unknown> = {};
+      const back = await eventually(
+        async () => {
+          last = (await runCli(h.home, ["status", "--allow-foreign-home"])).json;
+          return last.status === "running" && last.pid !== first;
+        },
+        60_000,
+        500,
+      );
+      const log = await Deno.readTextFile(`${h.home}/app-server-daemon/app-server-updater.log`);
+      assert(back, `supervision restarted the server: ${JSON.stringify(last)}\n${log}`);
+      assert(!/HOME_UNSAFE/.test(log), log);
+      assertEquals((last.updater as Record<string, unknown>).running, true);
+    } finally {
+      await runCli(h.home, ["stop", "--all", "--allow-foreign-home"]);
+      await killHomeProcesses(h.home);
+    }
+  },
+});
