@@ -37,12 +37,14 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
 
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
- * check seconds, update interval seconds, first-pass delay seconds, and an
- * optional `--reload=…` flag for remote entries. Only builtins run in the
+ * check seconds, update interval seconds, first-pass delay seconds, an
+ * optional `--reload=…` flag for remote entries, and an optional
+ * `--allow-foreign-home` that every codexd it runs carries (root started it
+ * on a user's home: without it every check would fail `HOME_UNSAFE`). Only builtins run in the
  * healthy path, except `sleep` and `date`.
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
-state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
+state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8 foreign=$9
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
@@ -79,14 +81,15 @@ while :; do
     hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
       # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
-      "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
+      "$deno" run -A "$entry" supervise --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
     fi
   fi
   if [ -e "$state/pending-restart.json" ]; then
-    "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
+    "$deno" run -A "$entry" apply-pending --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
   fi
   if [ "$now" -ge "$next" ]; then
-    "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
+    "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" \
+      \${foreign:+"$foreign"} >/dev/null
     next=$(( $(date +%s) + interval ))
   fi
 done
@@ -154,6 +157,7 @@ export async function ensureUpdater(
       String(interval),
       String(first),
       reload,
+      ctx.options.allowForeignHome ? "--allow-foreign-home" : "",
     ],
     env: { CODEX_HOME: ctx.paths.codexHome },
     logFile: ctx.paths.updaterLogFile,
