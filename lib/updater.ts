@@ -32,19 +32,24 @@ import { assertSignallable, signalWithin, terminateRecorded } from "./terminate.
 /** `$0` of the loop: how its process is told from the reference's updater. */
 export const LOOP_NAME = "codexd-update-loop";
 
+/** How the loop learns it runs for root on a user's home (the flag it passes on). */
+export const LOOP_FOREIGN_FLAG_ENV = "CODEXD_LOOP_FOREIGN_FLAG";
+
 /** Grace for the updater's process group on `stop --all`. */
 export const UPDATER_STOP_GRACE_MS = 5_000;
 
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
- * check seconds, update interval seconds, first-pass delay seconds, an
- * optional `--reload=…` flag for remote entries, and an optional
- * `--allow-foreign-home` that every codexd it runs carries (root started it
- * on a user's home: without it every check would fail `HOME_UNSAFE`). Only builtins run in the
+ * check seconds, update interval seconds, first-pass delay seconds, and an
+ * optional `--reload=…` flag for remote entries. `$CODEXD_LOOP_FOREIGN_FLAG`
+ * (taken, then unset so no child inherits it) is `--allow-foreign-home` when
+ * root started the loop on a user's home: every codexd it runs carries it,
+ * else every check would fail `HOME_UNSAFE`. Only builtins run in the
  * healthy path, except `sleep` and `date`.
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
-state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8 foreign=$9
+state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
+foreign=\${CODEXD_LOOP_FOREIGN_FLAG:-}; unset CODEXD_LOOP_FOREIGN_FLAG
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
@@ -157,9 +162,11 @@ export async function ensureUpdater(
       String(interval),
       String(first),
       reload,
-      ctx.options.allowForeignHome ? "--allow-foreign-home" : "",
     ],
-    env: { CODEX_HOME: ctx.paths.codexHome },
+    env: {
+      CODEX_HOME: ctx.paths.codexHome,
+      ...(ctx.options.allowForeignHome ? { [LOOP_FOREIGN_FLAG_ENV]: "--allow-foreign-home" } : {}),
+    },
     logFile: ctx.paths.updaterLogFile,
   });
   const record = await writePidRecord(ctx.paths.updaterPidFile, child.pid);

@@ -212,8 +212,11 @@ Deno.test({
       const boot = await runCli(h.home, ["bootstrap", "--no-auto-update", "--allow-foreign-home"]);
       assertEquals(boot.json.status, "bootstrapped", boot.stdout + boot.stderr);
       const first = Number(boot.json.pid);
-      const loop = Deno.readTextFileSync(`/proc/${boot.json.updaterPid}/cmdline`).split("\0");
-      assert(loop.includes("--allow-foreign-home"), `the loop carries the flag: ${loop.join(" ")}`);
+      const environ = Deno.readTextFileSync(`/proc/${boot.json.updaterPid}/environ`);
+      assert(
+        environ.split("\0").includes("CODEXD_LOOP_FOREIGN_FLAG=--allow-foreign-home"),
+        "the loop was told to carry the flag",
+      );
 
       Deno.kill(first, "SIGKILL");
       let last: Record<string, unknown> = {};
