@@ -382,9 +382,14 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
   // JSON always, as the reference: clients run `ssh -t` and parse stdout.
   let pretty = rest.includes("--pretty") && !rest.includes("--json");
   try {
-    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    if (name === undefined) {
+      // stdout is always one JSON object (clients parse it); the help goes to stderr.
+      io.err(globalHelp());
+      throw usage("No command given", "codexd --help (or: codexd status)");
+    }
+    if (name === "--help" || name === "-h" || name === "help") {
       io.out(globalHelp());
-      return name === undefined ? EXIT_USAGE : 0;
+      return 0;
     }
     if (name === "--version" || name === "-V") {
       io.out(CODEXD_VERSION);

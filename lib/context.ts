@@ -54,8 +54,19 @@ export interface DaemonContext {
   options: DaemonOptions;
   /** The clock. */
   clock: Clock;
-  /** The uids whose processes codexd may signal: its own and the home owner's. */
+  /**
+   * The uids whose processes codexd may signal: the home owner's (its own
+   * when it owns the home, or the home does not exist yet). Root acting on a
+   * user's home gets only that user's uid, never its own: a forged pid record
+   * naming a root process must not make root kill it.
+   */
   signallableUids: number[];
+  /**
+   * Set when codexd's own uid is not in {@linkcode signallableUids} (root on
+   * a user's home): the home whose processes codexd launched itself (as its
+   * own uid, with `CODEX_HOME` in their environment) it may still signal.
+   */
+  launchedFor?: string;
 }
 
 /**
@@ -78,11 +89,13 @@ export function createContext(options: DaemonOptions = {}): DaemonContext {
   const paths = daemonPaths(codexHome);
   const owner = checkHome(paths, { allowForeignHome: options.allowForeignHome });
   const self = Deno.uid() ?? -1;
+  const foreign = owner !== undefined && owner !== self;
   return {
     paths,
     options,
     clock: options.clock ?? systemClock,
-    signallableUids: owner === undefined || owner === self ? [self] : [self, owner],
+    signallableUids: foreign ? [owner] : [self],
+    ...(foreign ? { launchedFor: paths.codexHome } : {}),
   };
 }
 

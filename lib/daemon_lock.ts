@@ -10,7 +10,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { fsError, readStateFileSync } from "./atomic_file.ts";
+import { fsError, openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
 import { CodexdError } from "./errors.ts";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
@@ -39,47 +39,15 @@ interface HolderNote {
   since: number;
 }
 
-function plantedLock(lockFile: string, what: string): CodexdError {
-  return new CodexdError(
-    "HOME_UNSAFE",
-    `Refusing daemon lock ${lockFile}: ${what}; codexd never writes through it`,
-    `rm ${lockFile}`,
-  );
-}
-
 /**
- * Opens the lock file without ever following a symlink: a planted
- * `daemon.lock -> /etc/something` must not make a root-run codexd truncate
- * and write the file it points to. An existing file must be a regular file
- * (lstat), and the opened file must be that same file (fstat vs lstat,
- * closing the swap race); a missing one is created with O_EXCL (`createNew`),
- * which refuses a symlink.
+ * Opens the lock file without ever following a symlink (the one no-follow
+ * opener, `openNoFollowSync`): a planted `daemon.lock -> /etc/something` must
+ * not make a root-run codexd truncate and write the file it points to.
  */
 function openLockNoFollow(lockFile: string): Deno.FsFile {
-  let before: Deno.FileInfo | undefined;
-  try {
-    before = Deno.lstatSync(lockFile);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  if (before === undefined) {
-    try {
-      return Deno.openSync(lockFile, { read: true, write: true, createNew: true, mode: 0o600 });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      return openLockNoFollow(lockFile); // created meanwhile by a concurrent command
-    }
-  }
-  if (!before.isFile) {
-    throw plantedLock(lockFile, before.isSymlink ? "it is a symlink" : "it is not a regular file");
-  }
-  const file = Deno.openSync(lockFile, { read: true, write: true });
-  const opened = file.statSync();
-  if (opened.ino !== before.ino || opened.dev !== before.dev) {
-    file.close();
-    throw plantedLock(lockFile, "it was replaced while being opened");
-  }
-  if ((before.mode ?? 0) & 0o077 && before.uid === Deno.uid()) {
+  const file = openNoFollowSync(lockFile, { label: "daemon lock" });
+  const info = file.statSync();
+  if ((info.mode ?? 0) & 0o077 && info.uid === Deno.uid()) {
     // An older codexd left it 0644: every file codexd owns is 0600.
     Deno.chmodSync(lockFile, 0o600);
   }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { createNewFileSync, openNoFollowSync } from "./atomic_file.ts";
 
 /** A log larger than this is rotated on the next check. */
 export const MAX_LOG_BYTES = 4 * 1024 * 1024;
@@ -52,8 +53,7 @@ export function createPrivateLog(logFile: string): void {
   }
   try {
     // createNew (O_EXCL) never follows a symlink that appeared meanwhile.
-    Deno.openSync(logFile, { write: true, createNew: true, mode: 0o600 }).close();
-    Deno.chmodSync(logFile, 0o600);
+    createNewFileSync(logFile).close();
   } catch {
     // someone else created it first: the shell appends to whatever is there
   }
@@ -86,14 +86,37 @@ export function rotateLog(
       } catch {
         // not there
       }
-      Deno.copyFileSync(logFile, `${logFile}.1`);
-      Deno.truncateSync(logFile, 0);
+      copyThenTruncate(logFile, `${logFile}.1`);
     } else {
       Deno.renameSync(logFile, `${logFile}.1`);
     }
     return Promise.resolve(true);
   } catch (error) {
     return Promise.reject(error);
+  }
+}
+
+/**
+ * Copies `logFile` to a new `backup` and empties it, through the safe-write
+ * helpers: neither the log nor the backup is ever a symlink's target
+ * (copyFile and truncate would follow one planted meanwhile).
+ */
+function copyThenTruncate(logFile: string, backup: string): void {
+  const source = openNoFollowSync(logFile, { create: false, label: "log" });
+  try {
+    const copy = createNewFileSync(backup);
+    try {
+      const buffer = new Uint8Array(64 * 1024);
+      for (let n = source.readSync(buffer); n !== null; n = source.readSync(buffer)) {
+        let written = 0;
+        while (written < n) written += copy.writeSync(buffer.subarray(written, n));
+      }
+    } finally {
+      copy.close();
+    }
+    source.truncateSync(0);
+  } finally {
+    source.close();
   }
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { CodexdError } from "./errors.ts";
 
 /** Name of the state directory under CODEX_HOME. */
 export const STATE_DIR_NAME = "app-server-daemon";
@@ -43,17 +44,47 @@ export interface DaemonPaths {
   standaloneDir: string;
 }
 
-/** Resolves CODEX_HOME: the explicit option, else `$CODEX_HOME`, else `~/.codex`. */
+/**
+ * Resolves CODEX_HOME: the explicit option, else `$CODEX_HOME`, else
+ * `~/.codex`; absolute and normalised ({@linkcode normalizePath}), once, for
+ * every command: systemd ignores a `PIDFile=` that is not normalised, and two
+ * spellings of one home must not look like two homes.
+ *
+ * @throws {CodexdError} `USAGE` for an explicit empty home (`--codex-home ''`
+ * must not silently mean `~/.codex`).
+ */
 export function resolveCodexHome(explicit?: string): string {
+  if (explicit === "") {
+    throw new CodexdError(
+      "USAGE",
+      "Cannot use an empty CODEX_HOME (--codex-home '')",
+      "pass a directory: --codex-home DIR (or leave it out for $CODEX_HOME, else ~/.codex)",
+    );
+  }
   const chosen = explicit ?? Deno.env.get("CODEX_HOME");
   if (chosen !== undefined && chosen !== "") {
-    return chosen.startsWith("/") ? chosen : join(Deno.cwd(), chosen);
+    return normalizePath(chosen.startsWith("/") ? chosen : `${Deno.cwd()}/${chosen}`);
   }
   const home = Deno.env.get("HOME");
   if (home === undefined || home === "") {
     throw new Error("Cannot resolve CODEX_HOME: neither CODEX_HOME nor HOME is set");
   }
-  return join(home, ".codex");
+  return normalizePath(`${home}/.codex`);
+}
+
+/**
+ * An absolute path with `.` and `..` segments resolved lexically (no
+ * symlinks followed, as `realpath -s`), doubled and trailing slashes
+ * removed. Pure; tested by a table.
+ */
+export function normalizePath(path: string): string {
+  const parts: string[] = [];
+  for (const segment of path.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") parts.pop();
+    else parts.push(segment);
+  }
+  return `/${parts.join("/")}`;
 }
 
 /** Computes every path codexd uses under `codexHome`. */

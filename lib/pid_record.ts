@@ -11,6 +11,7 @@
  */
 import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
 import {
+  isLaunchedFor,
   probeProcess,
   type ProcessIdentity,
   type ProcessProbe,
@@ -134,10 +135,9 @@ async function verifyByEnvironment(
     }
     return { kind: "stale", reason: `pid ${record.pid} belongs to another user`, record };
   }
-  // Our processes: the app-server (`… app-server …`) or the updater loop.
+  // Our processes: the app-server (`… app-server …`), its launcher or the updater loop.
   const argv = Deno.readTextFileSync(`/proc/${record.pid}/cmdline`).split("\0");
-  const ours = argv.includes("app-server") || argv.includes("codexd-update-loop");
-  if (!ours || !`\0${environ}`.includes(`\0CODEX_HOME=${home}\0`)) {
+  if (!isLaunchedFor(argv, environ, home)) {
     return { kind: "stale", reason: `pid ${record.pid} is not a process of ${home}`, record };
   }
   const adopted: PidRecord = {

@@ -172,3 +172,62 @@ export function processUid(pid: number): number | undefined {
 export function sameIdentity(a: ProcessIdentity, b: ProcessIdentity): boolean {
   return a.bootId === b.bootId && a.startTicks === b.startTicks;
 }
+
+/**
+ * argv markers of the processes codexd launches for a CODEX_HOME: the
+ * app-server (`… app-server …`), the launcher shell before it execs
+ * (`codexd-launch`) and the updater loop (`codexd-update-loop`).
+ */
+const LAUNCHED_MARKERS = ["app-server", "codexd-launch", "codexd-update-loop"];
+
+/**
+ * Whether a process's argv and NUL-separated environment make it one codexd
+ * launched for `codexHome` (pure; tested by a table): a launched marker in
+ * argv and exactly `CODEX_HOME=<codexHome>` in the environment.
+ */
+export function isLaunchedFor(argv: string[], environ: string, codexHome: string): boolean {
+  return argv.some((arg) => LAUNCHED_MARKERS.includes(arg)) &&
+    `\0${environ}`.includes(`\0CODEX_HOME=${codexHome}\0`);
+}
+
+/**
+ * Whether `pid` is a process codexd launched for `codexHome` (Linux, from
+ * `/proc/PID/{cmdline,environ}`); `undefined` when they cannot be read
+ * (gone, another user's environment, or not Linux).
+ */
+export function processLaunchedFor(pid: number, codexHome: string): boolean | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    const environ = new TextDecoder().decode(Deno.readFileSync(`/proc/${pid}/environ`));
+    const argv = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    return isLaunchedFor(argv, environ, codexHome);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The live members of process group `pgid` (Linux, a scan of `/proc`); an
+ * empty list elsewhere or when `/proc` cannot be read.
+ */
+export function processGroupMembers(pgid: number): number[] {
+  if (Deno.build.os !== "linux") return [];
+  const members: number[] = [];
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      const pid = Number(entry.name);
+      if (!Number.isSafeInteger(pid) || pid <= 1) continue;
+      try {
+        const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+        const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+        // fields[0] is field 3 (state); field 5 (pgrp) is fields[2].
+        if (Number(fields[2]) === pgid && !isExitedState(fields[0])) members.push(pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return members;
+}

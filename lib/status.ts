@@ -20,15 +20,23 @@ import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
+import { readSuperviseHealth } from "./updater_log.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { socketProblem } from "./app_server/socket_path.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
-  /** Whether the updater process is alive. */
+  /**
+   * Whether the updater works: its process is alive and, while the
+   * app-server is down, its supervision checks do not all fail.
+   */
   running: boolean;
-  /** Its pid, when running. */
+  /** Its pid, when its process is alive (also while its checks fail). */
   pid?: number;
+  /** Supervision checks that failed in a row (from its log), while the app-server is down. */
+  superviseErrors?: number;
+  /** The latest of them: `<time> <code>: <message>`. */
+  lastSuperviseError?: string;
   /** Whether settings ask for it (set by `bootstrap`). */
   enabled: boolean;
   /** Whether it installs updates (it supervises either way). */
@@ -98,6 +106,11 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     readPendingRestart(paths),
   ]);
   const info = turns.info;
+  // A live loop whose every check fails (HOME_UNSAFE, say) is not a working
+  // updater: asked only while the server is down, when checks run.
+  const health = updaterRecord.kind === "running" && !info
+    ? await readSuperviseHealth(paths)
+    : { superviseErrors: 0 };
   const running = state.kind === "running";
   // A server no record names: say whose it is (never on the common path).
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
@@ -130,8 +143,9 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     remoteControl: turns.remoteControl,
     remoteControlReason: turns.remoteControlReason ?? null,
     updater: {
-      running: updaterRecord.kind === "running",
+      running: updaterRecord.kind === "running" && health.superviseErrors === 0,
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),
+      ...(health.superviseErrors > 0 ? health : {}),
       enabled: settings.updater.enabled,
       autoUpdateEnabled: settings.updater.autoUpdateEnabled,
       ...updaterState,

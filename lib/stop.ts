@@ -47,6 +47,7 @@ export async function stopRecorded(
         graceMs,
         clock: ctx.clock,
         allowedUids: ctx.signallableUids,
+        launchedFor: ctx.launchedFor,
       });
       await removeServerRecords(ctx.paths);
       return true;

@@ -8,7 +8,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { CodexdError } from "./errors.ts";
 import { isRecordAlive, type PidRecord } from "./pid_record.ts";
-import { processUid } from "./process_identity.ts";
+import { processGroupMembers, processLaunchedFor, processUid } from "./process_identity.ts";
 
 /**
  * How often a stop checks whether the process has exited: a read of
@@ -36,6 +36,50 @@ export interface TerminateOptions {
    * @default {[Deno.uid()]}
    */
   allowedUids?: number[];
+  /**
+   * Root acting on a user's home: the CODEX_HOME whose processes of codexd's
+   * own uid may still be signalled although that uid is not in
+   * `allowedUids` — only those it launched for this home (the app-server,
+   * its launcher, the updater loop, each with `CODEX_HOME=<home>` in its
+   * environment, which the user cannot forge). @default {undefined}
+   */
+  launchedFor?: string;
+}
+
+/** Who may be signalled: {@linkcode TerminateOptions.allowedUids} and `launchedFor`. */
+export type SignalScope = Pick<TerminateOptions, "allowedUids" | "launchedFor">;
+
+/**
+ * How far a signal to a verified process reaches: its whole process group,
+ * or — when root signals another user's process — only the group's members
+ * that are themselves signallable (a setuid-root program a user started
+ * sits in the user's group; root must not kill it on the user's behalf).
+ */
+export type SignalReach = "group" | "members";
+
+/** What {@linkcode decideSignal} looks at. */
+export interface SignalFacts {
+  /** The process's real uid; `undefined` when unreadable (gone, or not Linux: EPERM still tells). */
+  uid: number | undefined;
+  /** codexd's own uid. */
+  self: number;
+  /** The uids whose processes may be signalled. */
+  allowedUids: number[];
+  /** Whether it is a process codexd launched for the home (`undefined`: not asked or unreadable). */
+  launchedForHome: boolean | undefined;
+}
+
+/**
+ * Whether (and how far) a process may be signalled. Pure; tested by a table.
+ * A process of an allowed uid may; one of codexd's own uid outside the list
+ * only when codexd provably launched it for this home; nothing else.
+ */
+export function decideSignal(facts: SignalFacts): SignalReach | "refuse" {
+  const { uid, self, allowedUids, launchedForHome } = facts;
+  if (uid === undefined) return "group";
+  if (allowedUids.includes(uid)) return uid === self || self !== 0 ? "group" : "members";
+  if (uid === self && launchedForHome === true) return "group";
+  return "refuse";
 }
 
 /** How the process ended. */
@@ -62,18 +106,25 @@ export function warmProcessApi(): void {
 
 /**
  * Sends `signal` to the process group led by `pid` (the daemon runs in its
- * own session, so its children go too), falling back to the pid alone. A
- * process that is gone counts as success.
+ * own session, so its children go too), falling back to the pid alone
+ * (`groupToo: false`: the pid alone). A process that is gone counts as
+ * success.
  *
  * @throws {CodexdError} `NOT_OWNER` when the kernel refuses (EPERM): the
  * process belongs to another user.
  */
-export function signalGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-    return;
-  } catch {
-    // Not a group leader (or the group is gone): signal the pid itself.
+export function signalGroup(
+  pid: number,
+  signal: Deno.Signal,
+  options: { groupToo?: boolean } = {},
+): void {
+  if (options.groupToo !== false) {
+    try {
+      Deno.kill(-pid, signal);
+      return;
+    } catch {
+      // Not a group leader (or the group is gone): signal the pid itself.
+    }
   }
   try {
     Deno.kill(pid, signal);
@@ -85,15 +136,57 @@ export function signalGroup(pid: number, signal: Deno.Signal): void {
   }
 }
 
+function factsOf(pid: number, scope: SignalScope): SignalFacts {
+  const self = Deno.uid() ?? -1;
+  const uid = processUid(pid);
+  const allowedUids = scope.allowedUids ?? [self];
+  const launchedForHome = uid === self && !allowedUids.includes(uid) &&
+      scope.launchedFor !== undefined
+    ? processLaunchedFor(pid, scope.launchedFor)
+    : undefined;
+  return { uid, self, allowedUids, launchedForHome };
+}
+
 /**
- * Refuses a live process whose uid is not allowed.
+ * Refuses a live process codexd may not signal; says how far a signal to it
+ * may reach.
  *
  * @throws {CodexdError} `NOT_OWNER`.
  */
-export function assertSignallable(pid: number, allowedUids: number[]): void {
-  const uid = processUid(pid);
-  if (uid !== undefined && !allowedUids.includes(uid)) {
-    throw notOwner(pid, `it runs as uid ${uid}, not as ${allowedUids.join(" or ")}`);
+export function assertSignallable(pid: number, scope: SignalScope = {}): SignalReach {
+  const facts = factsOf(pid, scope);
+  const reach = decideSignal(facts);
+  if (reach === "refuse") {
+    const launched = facts.uid === facts.self && scope.launchedFor !== undefined
+      ? ` (and it is no process codexd launched for ${scope.launchedFor})`
+      : "";
+    throw notOwner(
+      pid,
+      `it runs as uid ${facts.uid}, not as ${facts.allowedUids.join(" or ")}${launched}`,
+    );
+  }
+  return reach;
+}
+
+/**
+ * Sends `signal` as far as `reach` allows: the whole group led by `pid`, or
+ * `pid` and only those members of its group codexd may signal.
+ */
+export function signalWithin(
+  pid: number,
+  signal: Deno.Signal,
+  reach: SignalReach,
+  scope: SignalScope = {},
+): void {
+  if (reach === "group") return signalGroup(pid, signal);
+  signalGroup(pid, signal, { groupToo: false });
+  for (const member of processGroupMembers(pid)) {
+    if (member === pid || decideSignal(factsOf(member, scope)) === "refuse") continue;
+    try {
+      Deno.kill(member, signal);
+    } catch {
+      // gone, or refused: never more than the kernel allows
+    }
   }
 }
 
@@ -126,14 +219,16 @@ export async function terminateRecorded(
     killWaitMs = KILL_WAIT_MS,
     clock = systemClock,
     allowedUids = [Deno.uid() ?? -1],
+    launchedFor,
   } = options;
   if (!isRecordAlive(record)) return "alreadyGone";
-  assertSignallable(record.pid, allowedUids);
-  signalGroup(record.pid, "SIGTERM");
+  const scope = { allowedUids, launchedFor };
+  const reach = assertSignallable(record.pid, scope);
+  signalWithin(record.pid, "SIGTERM", reach, scope);
   if (await waitForExit(record, graceMs, pollMs, clock)) return "exited";
   // Re-check identity right before the SIGKILL: never kill a stranger.
   if (!isRecordAlive(record)) return "exited";
-  signalGroup(record.pid, "SIGKILL");
+  signalWithin(record.pid, "SIGKILL", reach, scope);
   if (await waitForExit(record, killWaitMs, pollMs, clock)) return "killed";
   throw new CodexdError(
     "STOP_TIMEOUT",

@@ -27,10 +27,13 @@ import { spawnDetached } from "./launch.ts";
 import type { DaemonContext } from "./context.ts";
 import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
 import type { DaemonSettings } from "./settings.ts";
-import { terminateRecorded } from "./terminate.ts";
+import { assertSignallable, signalWithin, terminateRecorded } from "./terminate.ts";
 
 /** `$0` of the loop: how its process is told from the reference's updater. */
 export const LOOP_NAME = "codexd-update-loop";
+
+/** How the loop learns it runs for root on a user's home (the flag it passes on). */
+export const LOOP_FOREIGN_FLAG_ENV = "CODEXD_LOOP_FOREIGN_FLAG";
 
 /** Grace for the updater's process group on `stop --all`. */
 export const UPDATER_STOP_GRACE_MS = 5_000;
@@ -38,11 +41,15 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
  * check seconds, update interval seconds, first-pass delay seconds, and an
- * optional `--reload=…` flag for remote entries. Only builtins run in the
+ * optional `--reload=…` flag for remote entries. `$CODEXD_LOOP_FOREIGN_FLAG`
+ * (taken, then unset so no child inherits it) is `--allow-foreign-home` when
+ * root started the loop on a user's home: every codexd it runs carries it,
+ * else every check would fail `HOME_UNSAFE`. Only builtins run in the
  * healthy path, except `sleep` and `date`.
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
+foreign=\${CODEXD_LOOP_FOREIGN_FLAG:-}; unset CODEXD_LOOP_FOREIGN_FLAG
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
@@ -79,14 +86,15 @@ while :; do
     hold=0; plain "$state/supervise.holdoff" && { read -r hold < "$state/supervise.holdoff"; } 2>/dev/null
     if [ "$now" -ge "\${hold:-0}" ]; then
       # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
-      "$deno" run -A "$entry" supervise --codex-home "$home" >/dev/null
+      "$deno" run -A "$entry" supervise --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
     fi
   fi
   if [ -e "$state/pending-restart.json" ]; then
-    "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
+    "$deno" run -A "$entry" apply-pending --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
   fi
   if [ "$now" -ge "$next" ]; then
-    "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
+    "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" \
+      \${foreign:+"$foreign"} >/dev/null
     next=$(( $(date +%s) + interval ))
   fi
 done
@@ -155,7 +163,10 @@ export async function ensureUpdater(
       String(first),
       reload,
     ],
-    env: { CODEX_HOME: ctx.paths.codexHome },
+    env: {
+      CODEX_HOME: ctx.paths.codexHome,
+      ...(ctx.options.allowForeignHome ? { [LOOP_FOREIGN_FLAG_ENV]: "--allow-foreign-home" } : {}),
+    },
     logFile: ctx.paths.updaterLogFile,
   });
   const record = await writePidRecord(ctx.paths.updaterPidFile, child.pid);
@@ -236,18 +247,22 @@ async function stopRecordedGroup(
     if (state.kind === "stale") await removePidRecord(file);
     return false;
   }
-  await terminateRecorded(state.record, {
-    graceMs,
-    clock: ctx.clock,
-    allowedUids: ctx.signallableUids,
-  });
+  const scope = { allowedUids: ctx.signallableUids, launchedFor: ctx.launchedFor };
+  // Judged before the leader goes: how far the last SIGKILL below may reach.
+  const reach = assertSignallable(state.record.pid, scope);
+  await terminateRecorded(state.record, { graceMs, clock: ctx.clock, ...scope });
   // The leader is gone; members that ignored SIGTERM (an installer, say)
   // still form the group. While any member lives the kernel cannot reuse the
-  // group id, so this signal reaches only them.
-  try {
-    Deno.kill(-state.record.pid, "SIGKILL");
-  } catch {
-    // The group is empty: nothing left to kill.
+  // group id, so this signal reaches only them (only the signallable ones
+  // when root acts for another user).
+  if (reach === "group") {
+    try {
+      Deno.kill(-state.record.pid, "SIGKILL");
+    } catch {
+      // The group is empty: nothing left to kill.
+    }
+  } else {
+    signalWithin(state.record.pid, "SIGKILL", reach, scope);
   }
   await removePidRecord(file);
   return true;

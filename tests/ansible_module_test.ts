@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { assertEquals, assertMatch } from "./support/assert.ts";
-import { REPO_ROOT } from "./support/helpers.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { fakeHome, killHomeProcesses, MOD_TS, REPO_ROOT, runCli } from "./support/helpers.ts";
 
 const MODULE = `${REPO_ROOT}/ansible/plugins/modules/app_server.py`;
 
@@ -78,6 +78,7 @@ function facts(overrides: Record<string, unknown> = {}): Record<string, unknown>
     autoUpdateEnabled: true,
     managedCodexPath: "/h/.codex/packages/standalone/current/codex",
     autostart: null,
+    remoteControlStatus: null,
     ...overrides,
   };
 }
@@ -180,6 +181,48 @@ Deno.test("the module plans only the codexd commands that change something", asy
       [["disable-autostart", []]],
     ],
     [
+      "autostart false on a host without the unit runs nothing",
+      "started",
+      facts({ running: true, autostart: false }),
+      { autostart: false },
+      [],
+    ],
+    [
+      "autostart true on a host without the unit enables it",
+      "started",
+      facts({ running: true, autostart: false }),
+      { autostart: true },
+      [["enable-autostart", []]],
+    ],
+    [
+      "remote control wanted and persisted but errored asks the server again (and fails)",
+      "started",
+      facts({ running: true, remoteControlEnabled: true, remoteControlStatus: "errored" }),
+      { remote_control: true },
+      [["enable-remote-control", []]],
+    ],
+    [
+      "bootstrapped with remote control errored asks the server again",
+      "bootstrapped",
+      facts({ ...SUPERVISED, remoteControlStatus: "errored" }),
+      { remote_control: true, auto_update: false },
+      [["enable-remote-control", []]],
+    ],
+    [
+      "remote control connected is met",
+      "started",
+      facts({ running: true, remoteControlEnabled: true, remoteControlStatus: "connected" }),
+      { remote_control: true },
+      [],
+    ],
+    [
+      "stopped never asks an errored remote control",
+      "stopped",
+      facts({ running: true, remoteControlEnabled: true, remoteControlStatus: "errored" }),
+      { remote_control: true },
+      [["stop", ["--all"]]],
+    ],
+    [
       "autostart already as wanted runs nothing",
       "started",
       facts({ running: true, autostart: true }),
@@ -245,7 +288,10 @@ Deno.test("status facts, check-mode predictions and option checks are derived fr
       ["ignored_options", ["started", { auto_update: false, install: true, version: null }]],
       ["ignored_options", ["bootstrapped", { auto_update: false, install: true }]],
     ]);
-  assertEquals(parsed, facts({ ...SUPERVISED, updaterRunning: false, managedCodexPath: "/c" }));
+  assertEquals(
+    parsed,
+    facts({ ...SUPERVISED, updaterRunning: false, managedCodexPath: "/c", autostart: null }),
+  );
   assertEquals(
     after,
     facts({
@@ -341,4 +387,203 @@ Deno.test("ansible-doc renders the module and the role from the source tree", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "the module reads a host without the autostart unit as off and reports changes it made",
+  ignore: !(await havePython()), // python3 evaluates the module's decisions
+  async fn() {
+    const status = { status: "running", updater: {}, remoteControl: { status: "errored" } };
+    const persisted = { status: "error", code: "REMOTE_CONTROL_UNAVAILABLE", persisted: true };
+    const unmanaged = { status: "error", code: "UNMANAGED_SERVER", persisted: false };
+    const started = { status: "started", remoteControl: { status: "errored" } };
+    const table: [string, Call, unknown][] = [
+      ["autostart null: no unit, off", ["facts_of", [{ ...status, autostart: null }]], false],
+      ["no autostart key: an older codexd, unknown", ["facts_of", [status]], null],
+      ["autostart enabled", ["facts_of", [{ ...status, autostart: { enabled: true } }]], true],
+      [
+        "check mode: enabling on a host without the unit would change",
+        ["check_mode_changed", [[["enable-autostart", []]], facts({ autostart: false })]],
+        true,
+      ],
+      [
+        "check mode: autostart unknown (older codexd) cannot tell",
+        ["check_mode_changed", [[["enable-autostart", []]], facts()]],
+        false,
+      ],
+      [
+        "check mode: asking an errored remote control again changes nothing",
+        [
+          "check_mode_changed",
+          [[["enable-remote-control", []]], facts({ remoteControlEnabled: true })],
+        ],
+        false,
+      ],
+      [
+        "a failed enable that persisted the setting changed the host",
+        ["failure_changed", ["enable-remote-control", persisted, facts(), false]],
+        true,
+      ],
+      [
+        "a failed enable on a host already so changed nothing",
+        [
+          "failure_changed",
+          ["enable-remote-control", persisted, facts({ remoteControlEnabled: true }), false],
+        ],
+        false,
+      ],
+      [
+        "a failed enable that persisted nothing changed nothing",
+        ["failure_changed", ["enable-remote-control", unmanaged, facts(), false]],
+        false,
+      ],
+      [
+        "a failure after a change keeps changed",
+        ["failure_changed", ["start", null, facts(), true]],
+        true,
+      ],
+      [
+        "remote control wanted but errored after start is a problem",
+        ["remote_control_problem", [{ remote_control: true }, started]],
+        "problem",
+      ],
+      [
+        "remote control connected is no problem",
+        [
+          "remote_control_problem",
+          [{ remote_control: true }, { remoteControl: { status: "connected" } }],
+        ],
+        null,
+      ],
+      [
+        "remote control not asked for is no problem",
+        ["remote_control_problem", [{}, started]],
+        null,
+      ],
+    ];
+    const results = await evaluate(table.map(([, call]) => call));
+    for (const [i, [name, call, expected]] of table.entries()) {
+      const got = call[0] === "facts_of"
+        ? (results[i] as Record<string, unknown>).autostart
+        : call[0] === "remote_control_problem" && results[i] !== null
+        ? "problem"
+        : results[i];
+      assertEquals(got, expected, name);
+    }
+    const [viewed] = await evaluate([["facts_of", [status]]]);
+    assertEquals((viewed as Record<string, unknown>).remoteControlStatus, "errored");
+  },
+});
+
+// --- the module run by Ansible on this host, against the real CLI (issue 18, point 9) ----
+
+const HAVE_ANSIBLE = await onPath("ansible");
+
+/** Runs the module once with `ansible localhost -c local`; its JSON result and stderr. */
+async function runModule(
+  home: string,
+  args: Record<string, string>,
+  check = false,
+): Promise<{ outcome: string; result: Record<string, unknown>; stderr: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "codexd-ansible-run-" });
+  try {
+    await Deno.mkdir(`${dir}/ansible_collections/codexd`, { recursive: true });
+    await Deno.symlink(`${REPO_ROOT}/ansible`, `${dir}/ansible_collections/codexd/daemon`);
+    const moduleArgs = JSON.stringify({
+      codex_home: home,
+      entry: MOD_TS,
+      deno: Deno.execPath(),
+      ...args,
+    });
+    const out = await new Deno.Command("ansible", {
+      args: [
+        "localhost",
+        "-c",
+        "local",
+        "-m",
+        "codexd.daemon.app_server",
+        "-a",
+        moduleArgs,
+        ...(check ? ["--check"] : []),
+      ],
+      env: {
+        // An own HOME: no real systemd user units, no real ~/.ansible.
+        HOME: dir,
+        ANSIBLE_COLLECTIONS_PATH: dir,
+        ANSIBLE_LOCAL_TEMP: `${dir}/tmp`,
+        ANSIBLE_NOCOLOR: "1",
+        ANSIBLE_LOCALHOST_WARNING: "0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING: "0",
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    const match = /^localhost \| (\S+)(?: \| rc=\d+)? => /m.exec(stdout);
+    assert(match !== null, `ansible printed no result:\n${stdout}\n${stderr}`);
+    const result = JSON.parse(stdout.slice(match.index + match[0].length));
+    return {
+      outcome: match[1].replace(/!$/, ""),
+      result,
+      stderr: stderr + stdout.slice(0, match.index),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "Ansible: autostart true in check mode on a host without the unit would change, no warning",
+  ignore: !HAVE_ANSIBLE, // needs ansible (apt-get install ansible-core)
+  async fn() {
+    await using h = await fakeHome();
+    const run = await runModule(h.home, { state: "stopped", autostart: "true" }, true);
+    assertEquals(run.outcome, "CHANGED", JSON.stringify(run.result));
+    assertEquals(run.result.commands, ["enable-autostart"]);
+    assert(!/does not report autostart/.test(run.stderr), run.stderr);
+  },
+});
+
+Deno.test({
+  name: "Ansible: autostart false on a host without the unit runs nothing and changes nothing",
+  ignore: !HAVE_ANSIBLE, // needs ansible (apt-get install ansible-core)
+  async fn() {
+    await using h = await fakeHome();
+    const run = await runModule(h.home, { state: "stopped", autostart: "false" });
+    assertEquals(run.outcome, "SUCCESS", JSON.stringify(run.result));
+    assertEquals(run.result.changed, false);
+    assertEquals(run.result.commands, []);
+  },
+});
+
+Deno.test({
+  name:
+    "Ansible: remote control without a login fails with changed true, and fails again on a rerun",
+  ignore: !HAVE_ANSIBLE, // needs ansible (apt-get install ansible-core)
+  async fn() {
+    await using h = await fakeHome({ remoteControl: "errored" });
+    try {
+      const start = await runCli(h.home, ["start"]);
+      assertEquals(start.json.status, "started", start.stdout);
+      const first = await runModule(h.home, { state: "started", remote_control: "true" });
+      assertEquals(first.outcome, "FAILED", JSON.stringify(first.result));
+      assertEquals(first.result.code, "REMOTE_CONTROL_UNAVAILABLE");
+      assertEquals(first.result.changed, true, "settings.json changed");
+      const settings = JSON.parse(
+        await Deno.readTextFile(`${h.home}/app-server-daemon/settings.json`),
+      );
+      assertEquals(settings.remoteControlEnabled, true);
+
+      const rerun = await runModule(h.home, { state: "started", remote_control: "true" });
+      assertEquals(rerun.outcome, "FAILED", JSON.stringify(rerun.result));
+      assertEquals(rerun.result.code, "REMOTE_CONTROL_UNAVAILABLE");
+      assertEquals(rerun.result.changed, false);
+      assertMatch(String(rerun.result.hint), /codex login/);
+    } finally {
+      await killHomeProcesses(h.home);
+    }
+  },
 });

@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import {
   isExitedState,
+  isLaunchedFor,
   parseLstart,
   parseProcStat,
   probeProcess,
@@ -18,7 +19,7 @@ import {
   readPidState,
   writePidRecord,
 } from "../lib/pid_record.ts";
-import { terminateRecorded } from "../lib/terminate.ts";
+import { decideSignal, type SignalFacts, terminateRecorded } from "../lib/terminate.ts";
 import { eventually } from "./support/helpers.ts";
 
 const record: PidRecord = {
@@ -159,4 +160,81 @@ Deno.test("terminateRecorded() never signals a process whose identity changed", 
     { graceMs: 0 },
   );
   assertEquals(outcome, "alreadyGone");
+});
+
+Deno.test("decideSignal() lets root signal only the home owner's processes and its own launched ones", () => {
+  const owner = 1000;
+  const table: [string, SignalFacts, ReturnType<typeof decideSignal>][] = [
+    ["a user on its own home: its process", {
+      uid: owner,
+      self: owner,
+      allowedUids: [owner],
+      launchedForHome: undefined,
+    }, "group"],
+    ["a user: root's process", {
+      uid: 0,
+      self: owner,
+      allowedUids: [owner],
+      launchedForHome: undefined,
+    }, "refuse"],
+    ["root on its own home: its process", {
+      uid: 0,
+      self: 0,
+      allowedUids: [0],
+      launchedForHome: undefined,
+    }, "group"],
+    ["root on a user's home: the owner's process, members filtered", {
+      uid: owner,
+      self: 0,
+      allowedUids: [owner],
+      launchedForHome: undefined,
+    }, "members"],
+    ["root on a user's home: a forged record naming root's process", {
+      uid: 0,
+      self: 0,
+      allowedUids: [owner],
+      launchedForHome: false,
+    }, "refuse"],
+    ["root on a user's home: root's process, environment unreadable", {
+      uid: 0,
+      self: 0,
+      allowedUids: [owner],
+      launchedForHome: undefined,
+    }, "refuse"],
+    ["root on a user's home: the app-server root launched for it", {
+      uid: 0,
+      self: 0,
+      allowedUids: [owner],
+      launchedForHome: true,
+    }, "group"],
+    ["root on a user's home: a third user's process", {
+      uid: 2000,
+      self: 0,
+      allowedUids: [owner],
+      launchedForHome: undefined,
+    }, "refuse"],
+    ["uid unreadable (gone; EPERM still tells)", {
+      uid: undefined,
+      self: 0,
+      allowedUids: [owner],
+      launchedForHome: undefined,
+    }, "group"],
+  ];
+  for (const [name, facts, expected] of table) assertEquals(decideSignal(facts), expected, name);
+});
+
+Deno.test("isLaunchedFor() needs codexd's argv marker and exactly this CODEX_HOME", () => {
+  const env = "PATH=/bin\0CODEX_HOME=/home/a/.codex\0HOME=/root\0";
+  const table: [string[], string, string, boolean][] = [
+    [["codex", "app-server", "--listen", "unix://"], env, "/home/a/.codex", true],
+    [["/bin/sh", "-c", "…", "codexd-update-loop"], env, "/home/a/.codex", true],
+    [["/bin/sh", "-c", "…", "codexd-launch"], env, "/home/a/.codex", true],
+    [["/bin/sleep", "300"], env, "/home/a/.codex", false],
+    [["codex", "app-server"], env, "/home/a", false],
+    [["codex", "app-server"], "CODEX_HOME=/home/a/.codex2\0", "/home/a/.codex", false],
+    [["codex", "app-server"], "XCODEX_HOME=/home/a/.codex\0", "/home/a/.codex", false],
+  ];
+  for (const [argv, environ, home, expected] of table) {
+    assertEquals(isLaunchedFor(argv, environ, home), expected, `${argv.join(" ")} ${environ}`);
+  }
 });

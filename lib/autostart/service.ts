@@ -160,6 +160,6 @@ export async function serviceStopped(
   if (!abnormal) return { status: "clean" };
   const ctx = createContext(options);
   await ensureStateDir(ctx.paths);
-  await Deno.writeTextFile(join(ctx.paths.stateDir, ABNORMAL_MARKER), `${currentBootId()}\n`);
+  await writeFileAtomic(join(ctx.paths.stateDir, ABNORMAL_MARKER), `${currentBootId()}\n`);
   return { status: "noted" };
 }

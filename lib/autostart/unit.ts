@@ -103,6 +103,17 @@ function pathValue(path: string): string {
   return rejectControlCharacters(path, "unit path").replaceAll("%", "%%");
 }
 
+/**
+ * A path at the end of a free-text line (`Description=`): `%` escaped, and
+ * quoted when it ends in a backslash or a blank — systemd joins a line
+ * ending in `\` with the next one (systemd.syntax), which would swallow the
+ * unit's next setting, and strips trailing blanks.
+ */
+export function descriptionPath(path: string): string {
+  const value = pathValue(path);
+  return /[\\\s]$/.test(value) ? `"${value}"` : value;
+}
+
 /** The text of the systemd user unit for `spec`. */
 export function renderSystemdUnit(spec: ServiceSpec): string {
   const name = unitFileName(spec.codexHome);
@@ -111,7 +122,7 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     `# Written by \`codexd enable-autostart\`; \`codexd disable-autostart\` removes it.`,
     `# codexd supervises the app-server; this unit starts codexd's supervisor at boot.`,
     `[Unit]`,
-    `Description=Codex app-server (codexd) for ${pathValue(spec.codexHome)}`,
+    `Description=Codex app-server (codexd) for ${descriptionPath(spec.codexHome)}`,
     ``,
     `[Service]`,
     // ExecStart returns once the app-server answers; its child, the updater

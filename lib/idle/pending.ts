@@ -11,6 +11,7 @@
 import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import { type DaemonPaths, ensureStateDir, join } from "../paths.ts";
 import type { PendingRestart } from "./policy.ts";
+import { appendUpdaterLog } from "../updater_log.ts";
 
 /** Name of the pending-restart file in the state directory. */
 export const PENDING_RESTART_FILE = "pending-restart.json";
@@ -77,9 +78,7 @@ export async function logRestartEvent(
   line: string,
 ): Promise<void> {
   await ensureStateDir(paths);
-  await Deno.writeTextFile(
-    paths.updaterLogFile,
-    `${new Date(nowMs).toISOString()} ${line}\n`,
-    { append: true, mode: 0o600 },
-  );
+  // The one append helper: never through a planted symlink, newlines in a
+  // stored `reason` folded (root may write this log for a user's home).
+  await appendUpdaterLog(paths, line, new Date(nowMs));
 }

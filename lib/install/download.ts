@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createNewFileSync } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { installFailed } from "./step.ts";
 
@@ -153,7 +154,7 @@ export async function download(
   const { createHash } = await import("node:crypto");
   const hash = createHash("sha512");
   let total: number | undefined;
-  const out = await Deno.open(file, { write: true, createNew: true, mode: 0o600 });
+  const out = createNewFileSync(file);
   try {
     if (signal?.aborted) onAbort();
     const response = await fetch(dist.tarball, { signal: controller.signal });

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { readTextIfPresent } from "../atomic_file.ts";
+import { openNoFollowSync, readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import { systemClock } from "../clock.ts";
 import { CodexdError } from "../errors.ts";
 import { type DaemonPaths, join } from "../paths.ts";
@@ -123,10 +123,14 @@ async function takeMkdirLock(
       await systemClock.sleep(LOCK_POLL_MS);
       continue;
     }
-    await Deno.writeTextFile(join(dir, "pid"), `${Deno.pid}\n`);
-    await Deno.writeTextFile(join(dir, "started_at"), `${Math.floor(Date.now() / 1000)}\n`);
+    await writeFileAtomic(join(dir, "pid"), `${Deno.pid}\n`, { mode: 0o644 });
+    await writeFileAtomic(join(dir, "started_at"), `${Math.floor(Date.now() / 1000)}\n`, {
+      mode: 0o644,
+    });
     const tag = ownerTag();
-    if (tag !== undefined) await Deno.writeTextFile(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}\n`);
+    if (tag !== undefined) {
+      await writeFileAtomic(join(dir, MKDIR_LOCK_OWNER_FILE), `${tag}\n`, { mode: 0o644 });
+    }
     return;
   }
 }
@@ -197,7 +201,8 @@ async function flockWithin(
 ): Promise<Deno.FsFile> {
   await Deno.mkdir(paths.standaloneDir, { recursive: true });
   const lockFile = join(paths.standaloneDir, name);
-  const file = await Deno.open(lockFile, { read: true, write: true, create: true, mode });
+  // Never through a planted symlink (root may install into a user's home).
+  const file = openNoFollowSync(lockFile, { mode, label: "install lock" });
   try {
     while (!(await file.tryLock(true))) {
       if (signal?.aborted) throw interrupted(signal);

@@ -49,10 +49,15 @@ options:
   remote_control:
     description:
       - Whether the app-server runs with remote control. Applied with
-        C(codexd enable-remote-control) / C(disable-remote-control) (which restart a running
-        app-server), or with C(bootstrap --remote-control) for C(state=bootstrapped).
+        C(codexd enable-remote-control) / C(disable-remote-control) (live over the control
+        socket), or with C(bootstrap --remote-control) for C(state=bootstrapped).
       - Unset leaves the recorded setting as it is (also for C(bootstrapped), which the module
         passes the current value explicitly).
+      - C(true) is met only when the running app-server's remote control is not C(errored).
+        Without a ChatGPT login (C(codex login) on the host) it is, and the task fails with
+        C(REMOTE_CONTROL_UNAVAILABLE) and codexd's hint, on every run until the login is
+        done (the module reruns C(enable-remote-control), which asks the server again). The
+        failing run that persisted the setting reports C(changed=true).
     type: bool
   auto_update:
     description:
@@ -67,6 +72,8 @@ options:
       - Whether the app-server starts at boot, through C(codexd enable-autostart) /
         C(disable-autostart) (a systemd user unit). Hosts without a systemd user manager fail
         with C(AUTOSTART_UNAVAILABLE).
+      - A host without the unit counts as C(false), so C(false) there runs nothing and check
+        mode predicts C(changed=true) for C(true).
       - Unset leaves autostart alone.
     type: bool
   version:
@@ -206,9 +213,14 @@ NATIVE_DENO_CANDIDATES = (
 def facts_of(status):
     """The comparable facts of a `codexd status` JSON object."""
     updater = status.get("updater") or {}
-    autostart = status.get("autostart")
+    # `autostart: null` is a host without the unit (off); a missing key is a
+    # codexd too old to report it (unknown).
+    autostart = status.get("autostart") if "autostart" in status else "unknown"
     if isinstance(autostart, dict):
-        autostart = autostart.get("enabled")
+        autostart = bool(autostart.get("enabled"))
+    elif autostart is None:
+        autostart = False
+    remote = status.get("remoteControl")
     return {
         "running": status.get("status") == "running",
         "remoteControlEnabled": bool(status.get("remoteControlEnabled", False)),
@@ -218,7 +230,15 @@ def facts_of(status):
         "managedCodexPath": status.get("managedCodexPath"),
         # None when this codexd does not report autostart.
         "autostart": autostart if isinstance(autostart, bool) else None,
+        # The running server's own view (`errored` without a ChatGPT login), or None.
+        "remoteControlStatus": remote.get("status") if isinstance(remote, dict) else None,
     }
+
+
+def remote_control_errored(before, want):
+    """Whether remote control is wanted and persisted, but the running server's is `errored`."""
+    return (want.get("remote_control") is True and before["remoteControlEnabled"]
+            and before["running"] and before.get("remoteControlStatus") == "errored")
 
 
 def plan(state, before, want):
@@ -233,6 +253,10 @@ def plan(state, before, want):
     toggle = []
     if rc is not None and rc != before["remoteControlEnabled"]:
         toggle = [("enable-remote-control" if rc else "disable-remote-control", [])]
+    elif remote_control_errored(before, want) and state != "stopped":
+        # Not met while the server's remote control is errored: ask it again,
+        # which fails with REMOTE_CONTROL_UNAVAILABLE and the hint (codex login).
+        toggle = [("enable-remote-control", [])]
 
     if state == "started":
         steps += toggle
@@ -250,6 +274,8 @@ def plan(state, before, want):
         args = bootstrap_args(before, want)
         if bootstrap_needed(before, want):
             steps.append(("bootstrap", args))
+        elif remote_control_errored(before, want):
+            steps += toggle
     else:
         raise ValueError("unknown state %r" % (state,))
 
@@ -369,6 +395,42 @@ def ignored_options(state, want):
             if want.get(name) is not None] + (
         ["install applies only with state=bootstrapped; ignored with state=%s" % state]
         if want.get("install") else [])
+
+
+def check_mode_changed(steps, before):
+    """Whether check mode reports a change: any planned step, except re-asking an errored
+    remote control (which changes nothing: a real run fails) and autostart steps on a codexd
+    that does not report autostart (unknown)."""
+    for command, _args in steps:
+        if command in ("enable-autostart", "disable-autostart") and before["autostart"] is None:
+            continue
+        if command == "enable-remote-control" and before["remoteControlEnabled"]:
+            continue
+        return True
+    return False
+
+
+def failure_changed(command, result, before, changed):
+    """`changed` of a failed run: what ran before, or a setting the failing command persisted
+    (`enable-remote-control` without a login keeps the setting: `persisted: true`)."""
+    if changed:
+        return True
+    if command in ("enable-remote-control", "disable-remote-control") and result:
+        wanted = command == "enable-remote-control"
+        return result.get("persisted") is True and before["remoteControlEnabled"] != wanted
+    return False
+
+
+def remote_control_problem(want, result):
+    """A failure message when remote control is wanted but the server's view is `errored`."""
+    if want.get("remote_control") is not True or not isinstance(result, dict):
+        return None
+    remote = result.get("remoteControl")
+    if not isinstance(remote, dict) or remote.get("status") != "errored":
+        return None
+    reason = result.get("remoteControlReason") or "the app-server reports remote control errored"
+    return ("remote control is enabled but the app-server reports it errored (%s); run "
+            "codex login on the host, then rerun" % reason)
 
 
 def error_message(command, result):
@@ -537,10 +599,11 @@ def main():
                     "check mode cannot tell whether it would change")
 
     if module.check_mode:
-        changed = any(command not in ("enable-autostart", "disable-autostart")
-                      or before["autostart"] is not None for command, _ in steps)
-        module.exit_json(changed=changed, codexd=status, commands=commands, results=[],
-                         deno=deno, diff=diff)
+        if remote_control_errored(before, want) and state != "stopped":
+            module.warn("remote control is errored on the running app-server (no ChatGPT "
+                        "login?); a real run fails with REMOTE_CONTROL_UNAVAILABLE")
+        module.exit_json(changed=check_mode_changed(steps, before), codexd=status,
+                         commands=commands, results=[], deno=deno, diff=diff)
 
     results = []
     changed = False
@@ -548,11 +611,17 @@ def main():
     for command, args in steps:
         rc, result, out, err = codexd.run(command, args)
         if result is None or rc != 0 or result.get("status") == "error":
-            fail(module, command, rc, result, out, err, changed=changed, commands=commands,
+            fail(module, command, rc, result, out, err,
+                 changed=failure_changed(command, result, before, changed), commands=commands,
                  results=results, deno=deno)
         results.append(result)
         changed = result_changed(command, result) or changed
         last = result
+    problem = remote_control_problem(want, last) if state != "stopped" else None
+    if problem:
+        module.fail_json(msg=problem, code="REMOTE_CONTROL_UNAVAILABLE",
+                         hint="codex login, then rerun", codexd=last, changed=changed,
+                         commands=commands, results=results, deno=deno)
     if not changed:
         diff = {"before": diff_view(before), "after": diff_view(before)}
     module.exit_json(changed=changed, codexd=last, commands=commands, results=results,
