@@ -139,6 +139,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       "install",
       "source",
       "version",
+      "pin",
       "registry",
       "no-auto-update",
       "start-timeout-seconds",
@@ -147,6 +148,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       "codexd bootstrap --remote-control",
       "codexd bootstrap --install --remote-control",
       "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
+      "codexd bootstrap --install --version 0.169.0 --pin",
     ],
     run: async (flags, options) => {
       const { bootstrap } = await import("./lib/bootstrap.ts");
@@ -159,6 +161,7 @@ const COMMANDS: Record<string, CommandSpec> = {
           install: flags.install === true,
           source: sourceFlag(flags),
           version: stringFlag(flags, "version"),
+          pin: flags.pin === true,
           registry: stringFlag(flags, "registry"),
           ...(flags["no-auto-update"] ? { autoUpdate: false } : {}),
           onProgress: progressReporter(),
@@ -175,13 +178,21 @@ const COMMANDS: Record<string, CommandSpec> = {
       ...COMMON_FLAGS,
       "source",
       "version",
+      "pin",
+      "unpin",
       "registry",
       "updater-pass",
       "grace-seconds",
       "start-timeout-seconds",
       "now",
     ],
-    examples: ["codexd update", "codexd update --version 0.169.0", "codexd update --now"],
+    examples: [
+      "codexd update",
+      "codexd update --version 0.169.0",
+      "codexd update --version 0.169.0 --pin",
+      "codexd update --unpin",
+      "codexd update --now",
+    ],
     run: async (flags, options) => {
       const { update } = await import("./lib/update.ts");
       const { interruptible } = await import("./lib/interrupt.ts");
@@ -191,6 +202,8 @@ const COMMANDS: Record<string, CommandSpec> = {
             ...options,
             source: sourceFlag(flags),
             version: stringFlag(flags, "version"),
+            pin: flags.pin === true,
+            unpin: flags.unpin === true,
             registry: stringFlag(flags, "registry"),
             updaterPass: flags["updater-pass"] === true,
             now: flags.now === true,

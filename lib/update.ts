@@ -14,7 +14,7 @@
  */
 import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
-import { describeError } from "./errors.ts";
+import { CodexdError, describeError } from "./errors.ts";
 import {
   binaryFor,
   createContext,
@@ -29,7 +29,13 @@ import { appendUpdaterLog } from "./updater_log.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
-import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
+import {
+  type DaemonSettings,
+  type InstallSource,
+  loadSettings,
+  updateSettings,
+} from "./settings.ts";
+import { decidePinnedPass, type PinView, pinView, readReferenceSelection } from "./pin.ts";
 import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update_report.ts";
@@ -42,8 +48,12 @@ import { readPendingRestart } from "./idle/pending.ts";
 export interface UpdateOptions extends DaemonOptions {
   /** Install source. @default {settings.updater.source} */
   source?: InstallSource;
-  /** Version to install. @default {"latest"} */
+  /** Version to install. @default {"latest", or the pinned version on an updater pass} */
   version?: string;
+  /** Record `version` as the pin (`updater.pinnedVersion`): later passes install and run exactly it. @default {false} */
+  pin?: boolean;
+  /** Drop codexd's pin and follow the latest again. @default {false} */
+  unpin?: boolean;
   /** npm registry URL (npm source). @default {npm's configured registry} */
   registry?: string;
   /** Called during downloads (the CLI shows it on a TTY only). */
@@ -67,7 +77,7 @@ async function withVersions(ctx: DaemonContext, result: UpdateResult): Promise<U
     installedVersion: result.version,
     runningVersion,
     message: updateMessage(result, runningVersion),
-    changed: result.installed || result.restarted,
+    changed: result.installed || result.restarted || result.pinChanged === true,
   };
 }
 
@@ -106,6 +116,16 @@ async function install(
  * ```
  */
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
+  if (options.pin && options.version === undefined) {
+    throw new CodexdError(
+      "USAGE",
+      "Cannot pin without a version: --pin needs --version X",
+      "codexd update --version X.Y.Z --pin",
+    );
+  }
+  if (options.pin && options.unpin) {
+    throw new CodexdError("USAGE", "Cannot both --pin and --unpin", "codexd update --unpin");
+  }
   if (!options.updaterPass) {
     const ctx = createContext(options);
     return await withVersions(ctx, await updateOnce(ctx, options));
@@ -150,24 +170,44 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     socketPath: ctx.paths.socketPath,
     codexdVersion: CODEXD_VERSION,
   };
-  const nothing = (reason: string): UpdateResult => ({
-    status: "noUpdate",
+  const nothing = (reason: string, pin: PinView | null = null): UpdateResult => ({
+    status: pin ? "pinned" : "noUpdate",
     reason,
     ...base,
     version: base.previousVersion,
     installed: false,
     restarted: false,
+    pin,
   });
-  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  if (!binary.managed) {
+    return await record(
+      ctx,
+      options,
+      nothing("externalBinary", { by: "codexBin", path: binary.path }),
+    );
+  }
   // Every pass removes what killed installs left, even when it installs nothing.
   await (await import("./install/layout.ts")).sweepIfIdle(ctx.paths);
   if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
     return await record(ctx, options, nothing("autoUpdateDisabled"));
   }
+  const pinBefore = pinView(settings, undefined, await readReferenceSelection(ctx.paths));
+  const decision = decidePinnedPass({
+    pin: pinBefore,
+    version: options.version,
+    unpin: options.unpin,
+    updaterPass: options.updaterPass,
+  });
+  if (decision.kind === "report") {
+    return await record(ctx, options, nothing(decision.reason, pinBefore));
+  }
+  const version = decision.kind === "install" && decision.version !== "latest"
+    ? decision.version
+    : undefined;
 
   let installed: { installed: boolean; previousRelease?: string };
   try {
-    installed = await install(ctx, settings, options);
+    installed = await install(ctx, settings, { ...options, version });
   } catch (error) {
     throw await recordFailure(ctx, options, error);
   }
@@ -180,7 +220,11 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     // This release already failed to become ready once: stay on the previous one.
     const { swapCurrentRelease } = await import("./install/layout.ts");
     await swapCurrentRelease(ctx.paths, installed.previousRelease);
-    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
+    return await record(
+      ctx,
+      options,
+      nothing(`skipped ${skipVersion}: it failed before`, pinBefore),
+    );
   }
 
   const lock = options.updaterPass
@@ -192,19 +236,71 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     version: facts.version,
     installed: installed.installed,
     restarted: false,
+    pin: pinBefore,
   };
   if (lock === undefined) {
-    return await record(ctx, options, { ...outcome, restartDeferred: true });
+    return await record(ctx, options, { ...pinnedStatus(outcome), restartDeferred: true });
   }
   try {
-    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
+    const pinned = await applyPinFlags(ctx, settings, facts.version, options);
+    const result = await restartIfVersionDiffers(
+      ctx,
+      { ...outcome, ...pinned },
+      installed.previousRelease,
+      options,
+    );
     if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
-    return await record(ctx, options, result);
+    return await record(ctx, options, pinnedStatus(result));
   } catch (error) {
     throw await recordFailure(ctx, options, error);
   } finally {
     await lock.release();
   }
+}
+
+/** A pass that changed no release on a pinned host says `pinned`. */
+function pinnedStatus(result: UpdateResult): UpdateResult {
+  if (result.status !== "noUpdate" || !result.pin) return result;
+  const pin = result.pin;
+  const reason = pin.by === "codexd"
+    ? `pinned to ${pin.version}`
+    : pin.by === "reference"
+    ? `pinned by the reference to ${pin.release}`
+    : "externalBinary";
+  return { ...result, status: "pinned", reason };
+}
+
+/**
+ * Under the lock, after a successful install: records `--pin` (the installed
+ * version) or drops the pin for `--unpin`; warns when `--version` moved a
+ * pinned host without moving its pin.
+ */
+async function applyPinFlags(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  installedVersion: string,
+  options: UpdateOptions,
+): Promise<Pick<UpdateResult, "pin" | "pinChanged" | "warnings">> {
+  const pinned = settings.updater.pinnedVersion;
+  const selection = await readReferenceSelection(ctx.paths);
+  if (options.pin && pinned !== installedVersion) {
+    const next = await updateSettings(ctx.paths, { updater: { pinnedVersion: installedVersion } });
+    return { pin: pinView(next, undefined, selection), pinChanged: true };
+  }
+  if (options.unpin && pinned !== undefined) {
+    const next = await updateSettings(ctx.paths, { updater: { pinnedVersion: null } });
+    return { pin: pinView(next, undefined, selection), pinChanged: true };
+  }
+  const pin = pinView(settings, undefined, selection);
+  if (options.version !== undefined && pinned !== undefined && pinned !== installedVersion) {
+    return {
+      pin,
+      warnings: [
+        `pinned to ${pinned}: the next updater pass moves back to it (--pin moves the pin, --unpin follows the latest)`,
+      ],
+    };
+  }
+  return { pin };
 }
 
 /**
