@@ -228,6 +228,14 @@ const COMMANDS: Record<string, CommandSpec> = {
     run: async (_flags, options) =>
       ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
   },
+  "follow-binary": {
+    summary:
+      "(internal) the launched binary changed on disk: restart onto another version once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: ["codexd follow-binary"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/follow_binary.ts")).followBinary(options)),
+  },
   "enable-autostart": {
     summary:
       "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
@@ -419,7 +427,8 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr.
-    const internal = name === "supervise" || rest.includes("--updater-pass");
+    const internal = name === "supervise" || name === "follow-binary" ||
+      rest.includes("--updater-pass");
     if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
