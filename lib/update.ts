@@ -137,6 +137,10 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     paths = ctx.paths;
     const result = await withVersions(ctx, await updateOnce(ctx, options));
     line = `update pass: ${passSummary(result)}`;
+    // The loop stats the launched binary at every check; a loop started by an
+    // older codexd (or a host without stat(1)) still gets it once per pass.
+    const { followBinary } = await import("./follow_binary.ts");
+    await followBinary({ ...options, codexBin: undefined }).catch(() => {});
     return result;
   } catch (error) {
     // The updater's CLI prints nothing for a pass: its one log line is the record.

@@ -249,3 +249,22 @@ Deno.test("the resident updater loop notices a swapped current by itself and the
     await runCli(h.home, ["stop", "--all"]);
   }
 });
+
+Deno.test("an updater pass follows a replaced --codex-bin too (loops of older codexd, hosts without stat)", async () => {
+  await using h = await fakeHome();
+  const bin = await Deno.makeTempDir({ prefix: "codexd-pass-follow-" });
+  try {
+    const codex = `${bin}/codex`;
+    await Deno.writeTextFile(codex, fakeLauncherScript("1.0.0"), { mode: 0o755 });
+    await writeSettings(h.home, { codexBin: codex });
+    await runCli(h.home, ["start"]);
+    await Deno.writeTextFile(`${bin}/.new`, fakeLauncherScript("2.0.0"), { mode: 0o755 });
+    await Deno.rename(`${bin}/.new`, codex);
+    const pass = await runCli(h.home, ["update", "--updater-pass"]);
+    assertEquals(pass.code, 0, pass.stdout + pass.stderr);
+    assertEquals(pass.json.status, "pinned");
+    assertEquals((await runCli(h.home, ["status"])).json.appServerVersion, "2.0.0");
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});
