@@ -262,3 +262,31 @@ Deno.test("validateSettings() accepts an exact pinnedVersion and a boolean follo
   assertEquals(plain.updater.followBinary, true);
   assertEquals(plain.updater.pinnedVersion, undefined);
 });
+
+Deno.test("bootstrap --pin moves a server running another version once no turn runs", async () => {
+  const { configureFake } = await import("./support/helpers.ts");
+  await using registry = await startTestRegistry([{ version: "2.0.0" }, { version: "1.5.0" }]);
+  await using h = await fakeHome({ version: "1.0.0", activeTurns: 1 });
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
+  await Deno.writeTextFile(
+    `${h.home}/app-server-daemon/settings.json`,
+    JSON.stringify({
+      updater: { firstPassDelaySeconds: 3600, supervision: { checkSeconds: 3600 } },
+    }),
+  );
+  const env = { NPM_CONFIG_REGISTRY: registry.url };
+  try {
+    const started = await runCli(h.home, ["start"]);
+    const boot = await runCli(h.home, ["bootstrap", "--version", "1.5.0", "--pin"], { env });
+    assertEquals(boot.code, 0, boot.stdout + boot.stderr);
+    assertEquals(boot.json.pid, started.json.pid, "a running turn is never cut short");
+    const pending = boot.json.pendingRestart as Record<string, unknown>;
+    assertEquals(pending.reason, "pin 1.0.0 -> 1.5.0");
+    await configureFake(h.home, { activeTurns: 0 });
+    const applied = await runCli(h.home, ["apply-pending"]);
+    assertEquals(applied.json.status, "applied", applied.stdout + applied.stderr);
+    assertEquals((await runCli(h.home, ["status"])).json.appServerVersion, "1.5.0");
+  } finally {
+    await runCli(h.home, ["stop", "--all"]);
+  }
+});
