@@ -89,7 +89,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
       external !== undefined
         ? "Cannot pin a version for an external codex binary: codexBin is pinned to that binary already"
         : "Cannot pin without a version: --pin needs --version X",
-      "codexd bootstrap --install --version X.Y.Z --pin",
+      external !== undefined
+        ? "codexd bootstrap --codex-bin <path> (without --pin)"
+        : "codexd bootstrap --install --version X.Y.Z --pin",
     );
   }
   // A bad --version is refused even when nothing needs installing.
