@@ -53,7 +53,9 @@ export const BINARY_REPLACED = "binary replaced";
 /** What one `follow-binary` pass found and did. */
 export interface FollowBinaryResult {
   /**
-   * `disabled` (`updater.followBinary: false`), `notRunning`, `unchanged`,
+   * `disabled` (`updater.followBinary: false`), `notRunning`, `unwatched` (a
+   * server codexd did not launch whose image cannot be read, e.g. without
+   * `/proc`: update passes still compare versions), `unchanged`,
    * `missing` (the path is gone: the server keeps running), `unreadable`
    * (`--version` failed), `sameVersion` (touched or reinstalled, same
    * release), `pinned` (another version than codexd's pin: not followed),
@@ -64,6 +66,7 @@ export interface FollowBinaryResult {
   status:
     | "disabled"
     | "notRunning"
+    | "unwatched"
     | "unchanged"
     | "missing"
     | "unreadable"
@@ -194,14 +197,20 @@ async function followOnce(
     await removeLaunchedBinary(ctx.paths);
     return { status: "notRunning" };
   }
+  const recorded = await readLaunchedBinary(ctx.paths);
+  const ours = recorded?.pid === state.record.pid ? recorded : undefined;
+  // The common call from an update pass: nothing changed, nothing to ask the server.
+  if (ours !== undefined && await signatureNow(ours.path) === ours.signature) {
+    return { status: "unchanged", path: ours.path, fromVersion: ours.version };
+  }
   const info = await probe(ctx);
-  let watch = await readLaunchedBinary(ctx.paths);
-  if (watch === undefined || watch.pid !== state.record.pid) {
-    watch = await adoptedWatch(ctx, settings, state.record.pid, info?.appServerVersion ?? "?");
-    if (watch === undefined) {
-      await removeLaunchedBinary(ctx.paths);
-      return { status: "notRunning" };
-    }
+  const watch = ours ??
+    await adoptedWatch(ctx, settings, state.record.pid, info?.appServerVersion ?? "?");
+  if (watch === undefined) {
+    await removeLaunchedBinary(ctx.paths);
+    return { status: "unwatched" };
+  }
+  if (ours === undefined) {
     await ensureStateDir(ctx.paths);
     await writeLaunchedBinary(ctx.paths, watch);
   }
