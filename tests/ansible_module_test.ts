@@ -414,6 +414,7 @@ Deno.test("ansible-doc renders the module and the role from the source tree", as
         "auto_update",
         "autostart",
         "version",
+        "pin",
         "codex_bin",
         "entry",
         "deno",
