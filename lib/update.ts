@@ -29,13 +29,9 @@ import { appendUpdaterLog } from "./updater_log.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
-import {
-  type DaemonSettings,
-  type InstallSource,
-  loadSettings,
-  updateSettings,
-} from "./settings.ts";
+import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
 import { decidePinnedPass, type PinView, pinView, readReferenceSelection } from "./pin.ts";
+import { applyPinFlags, pinnedStatus } from "./update_pin.ts";
 import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update_report.ts";
@@ -260,51 +256,6 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
   } finally {
     await lock.release();
   }
-}
-
-/** A pass that changed no release on a pinned host says `pinned`. */
-function pinnedStatus(result: UpdateResult): UpdateResult {
-  if (result.status !== "noUpdate" || !result.pin) return result;
-  const pin = result.pin;
-  const reason = pin.by === "codexd"
-    ? `pinned to ${pin.version}`
-    : pin.by === "reference"
-    ? `pinned by the reference to ${pin.release}`
-    : "externalBinary";
-  return { ...result, status: "pinned", reason };
-}
-
-/**
- * Under the lock, after a successful install: records `--pin` (the installed
- * version) or drops the pin for `--unpin`; warns when `--version` moved a
- * pinned host without moving its pin.
- */
-async function applyPinFlags(
-  ctx: DaemonContext,
-  settings: DaemonSettings,
-  installedVersion: string,
-  options: UpdateOptions,
-): Promise<Pick<UpdateResult, "pin" | "pinChanged" | "warnings">> {
-  const pinned = settings.updater.pinnedVersion;
-  const selection = await readReferenceSelection(ctx.paths);
-  if (options.pin && pinned !== installedVersion) {
-    const next = await updateSettings(ctx.paths, { updater: { pinnedVersion: installedVersion } });
-    return { pin: pinView(next, undefined, selection), pinChanged: true };
-  }
-  if (options.unpin && pinned !== undefined) {
-    const next = await updateSettings(ctx.paths, { updater: { pinnedVersion: null } });
-    return { pin: pinView(next, undefined, selection), pinChanged: true };
-  }
-  const pin = pinView(settings, undefined, selection);
-  if (options.version !== undefined && pinned !== undefined && pinned !== installedVersion) {
-    return {
-      pin,
-      warnings: [
-        `pinned to ${pinned}: the next updater pass moves back to it (--pin moves the pin, --unpin follows the latest)`,
-      ],
-    };
-  }
-  return { pin };
 }
 
 /**
