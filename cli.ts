@@ -139,6 +139,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       "install",
       "source",
       "version",
+      "pin",
       "registry",
       "no-auto-update",
       "start-timeout-seconds",
@@ -147,6 +148,7 @@ const COMMANDS: Record<string, CommandSpec> = {
       "codexd bootstrap --remote-control",
       "codexd bootstrap --install --remote-control",
       "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
+      "codexd bootstrap --install --version 0.169.0 --pin",
     ],
     run: async (flags, options) => {
       const { bootstrap } = await import("./lib/bootstrap.ts");
@@ -159,6 +161,7 @@ const COMMANDS: Record<string, CommandSpec> = {
           install: flags.install === true,
           source: sourceFlag(flags),
           version: stringFlag(flags, "version"),
+          pin: flags.pin === true,
           registry: stringFlag(flags, "registry"),
           ...(flags["no-auto-update"] ? { autoUpdate: false } : {}),
           onProgress: progressReporter(),
@@ -175,13 +178,21 @@ const COMMANDS: Record<string, CommandSpec> = {
       ...COMMON_FLAGS,
       "source",
       "version",
+      "pin",
+      "unpin",
       "registry",
       "updater-pass",
       "grace-seconds",
       "start-timeout-seconds",
       "now",
     ],
-    examples: ["codexd update", "codexd update --version 0.169.0", "codexd update --now"],
+    examples: [
+      "codexd update",
+      "codexd update --version 0.169.0",
+      "codexd update --version 0.169.0 --pin",
+      "codexd update --unpin",
+      "codexd update --now",
+    ],
     run: async (flags, options) => {
       const { update } = await import("./lib/update.ts");
       const { interruptible } = await import("./lib/interrupt.ts");
@@ -191,6 +202,8 @@ const COMMANDS: Record<string, CommandSpec> = {
             ...options,
             source: sourceFlag(flags),
             version: stringFlag(flags, "version"),
+            pin: flags.pin === true,
+            unpin: flags.unpin === true,
             registry: stringFlag(flags, "registry"),
             updaterPass: flags["updater-pass"] === true,
             now: flags.now === true,
@@ -214,6 +227,14 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd apply-pending"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
+  },
+  "follow-binary": {
+    summary:
+      "(internal) the launched binary changed on disk: restart onto another version once no turn runs",
+    flags: COMMON_FLAGS,
+    examples: ["codexd follow-binary"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/follow_binary.ts")).followBinary(options)),
   },
   "enable-autostart": {
     summary:
@@ -411,7 +432,8 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr.
-    const internal = name === "supervise" || rest.includes("--updater-pass");
+    const internal = name === "supervise" || name === "follow-binary" ||
+      rest.includes("--updater-pass");
     if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }

@@ -33,6 +33,7 @@ export { stop, type StopOptions, type StopResult } from "./lib/stop.ts";
 export { restart, type RestartOptions, type RestartResult } from "./lib/restart.ts";
 export type { TurnReport, WhenIdleOptions } from "./lib/idle/when_idle.ts";
 export type { PendingRestart } from "./lib/idle/policy.ts";
+export type { PinView } from "./lib/pin.ts";
 export type { InterruptedTurn } from "./lib/idle/probe.ts";
 export { version } from "./lib/version_command.ts";
 export { adopt, type AdoptResult } from "./lib/adopt.ts";

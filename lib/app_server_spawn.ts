@@ -4,7 +4,8 @@
  * wait until it answers `initialize`. A failed start leaves nothing running
  * and no record behind.
  *
- * Touches `app-server-daemon/{app-server.pid, app-server.stderr.log}`.
+ * Touches `app-server-daemon/{app-server.pid, app-server.stderr.log}` and
+ * `launched-binary` (what was launched, for noticing out-of-band upgrades).
  *
  * @module
  */
@@ -25,6 +26,7 @@ import {
 import { isRecordAlive, type PidRecord } from "./pid_record.ts";
 import type { DaemonSettings } from "./settings.ts";
 import { signalGroup, terminateRecorded } from "./terminate.ts";
+import { signatureNow, writeLaunchedBinary } from "./binary_watch.ts";
 
 /** Default bound on waiting for a spawned app-server to answer `initialize`. */
 export const START_TIMEOUT_MS = 10_000;
@@ -185,12 +187,22 @@ export interface SpawnOutcome {
   facts: BinaryFacts;
 }
 
+/** The binary a launch runs, as the out-of-band watch records it. */
+export interface LaunchedFrom {
+  /** The path launched (symlinks unresolved). */
+  path: string;
+  /** Its signature, taken before the spawn (see `binary_watch.ts`). */
+  signature: string;
+}
+
 /** A launch made ready: the binary and the socket directory checked, logs capped. */
 export interface PreparedLaunch {
   /** The binary's facts. */
   facts: BinaryFacts;
   /** What to spawn. */
   spec: SpawnSpec;
+  /** What the launch runs. */
+  launchedFrom: LaunchedFrom;
 }
 
 /**
@@ -206,6 +218,8 @@ export async function prepareLaunch(
 ): Promise<PreparedLaunch> {
   preflightBinary(binary);
   checkSocketDir();
+  // Before the facts and the spawn: a replacement from here on shows as a change.
+  const signature = await signatureNow(binary.path);
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
   return {
@@ -217,6 +231,7 @@ export async function prepareLaunch(
       unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
       logFile: ctx.paths.logFile,
     },
+    launchedFrom: { path: binary.path, signature },
   };
 }
 
@@ -230,6 +245,7 @@ export async function recordAndAwait(
   ctx: DaemonContext,
   facts: BinaryFacts,
   child: SpawnedProcess,
+  launchedFrom?: LaunchedFrom,
 ): Promise<SpawnOutcome> {
   let record: PidRecord | undefined;
   try {
@@ -242,6 +258,14 @@ export async function recordAndAwait(
     }
     const info = await waitUntilReady(ctx, record, child);
     child.detach();
+    if (launchedFrom !== undefined) {
+      // Best effort: without it an upgrade is noticed by the next update pass.
+      await writeLaunchedBinary(ctx.paths, {
+        ...launchedFrom,
+        pid: record.pid,
+        version: info.appServerVersion ?? facts.version,
+      }).catch(() => {});
+    }
     return { record, info, facts };
   } catch (error) {
     await abandonStart(ctx, record, child);
@@ -261,7 +285,12 @@ export async function spawnAppServer(
   binary: ManagedBinary,
 ): Promise<SpawnOutcome> {
   const prepared = await prepareLaunch(ctx, settings, binary);
-  return await recordAndAwait(ctx, prepared.facts, await spawnDetached(prepared.spec));
+  return await recordAndAwait(
+    ctx,
+    prepared.facts,
+    await spawnDetached(prepared.spec),
+    prepared.launchedFrom,
+  );
 }
 
 /** Warnings worth showing whenever a new app-server was spawned. */

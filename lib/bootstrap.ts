@@ -16,6 +16,8 @@ import { type InstallSource, loadSettings, updateSettings } from "./settings.ts"
 import { readPidState } from "./pid_record.ts";
 import { assertNoReferenceUpdater, ensureUpdater } from "./updater.ts";
 import { withRemoteControlView } from "./remote_control/report.ts";
+import { type PinView, pinView, readReferenceSelection } from "./pin.ts";
+import { tryReadBinaryFacts } from "./managed_binary.ts";
 
 /** Options for {@linkcode bootstrap}. */
 export interface BootstrapOptions extends DaemonOptions {
@@ -25,8 +27,14 @@ export interface BootstrapOptions extends DaemonOptions {
   install?: boolean;
   /** Install source, recorded for the updater. @default {"npm"} */
   source?: InstallSource;
-  /** Version to install with `install`. @default {"latest"} */
+  /** Version to install with `install` (or to pin with `pin`). @default {"latest"} */
   version?: string;
+  /**
+   * Pin `version`: install it when codex is missing or another version is
+   * installed, record `updater.pinnedVersion`, and move a running app-server
+   * onto it under the turn-safety rule. @default {false}
+   */
+  pin?: boolean;
   /** npm registry URL. @default {npm's configured registry} */
   registry?: string;
   /** Whether the updater installs updates (it supervises either way). @default {the saved setting; for a new home true, false for an external binary} */
@@ -55,6 +63,8 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
   changed: boolean;
   /** New launch flags wait for running turns to end: the restart the updater will apply. */
   pendingRestart?: PendingRestart;
+  /** The pin in force (codexd's `--pin`, an external binary, or the reference's selection), or `null`. */
+  pin: PinView | null;
 }
 
 /**
@@ -73,15 +83,32 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   const { settings: before } = await loadSettings(ctx.paths);
   const external = ctx.options.codexBin ?? before.codexBin;
   let installed = false;
-  if (options.install && options.version !== undefined) {
-    // A bad --version is refused even when nothing needs installing.
-    (await import("./install/registry.ts")).normalizeVersion(options.version);
+  if (options.pin && (options.version === undefined || external !== undefined)) {
+    throw new CodexdError(
+      "USAGE",
+      external !== undefined
+        ? "Cannot pin a version for an external codex binary: codexBin is pinned to that binary already"
+        : "Cannot pin without a version: --pin needs --version X",
+      external !== undefined
+        ? "codexd bootstrap --codex-bin <path> (without --pin)"
+        : "codexd bootstrap --install --version X.Y.Z --pin",
+    );
   }
+  // A bad --version is refused even when nothing needs installing.
+  const wanted = (options.install || options.pin) && options.version !== undefined
+    ? (await import("./install/registry.ts")).normalizeVersion(options.version)
+    : undefined;
   if (external === undefined) {
+    let missing = false;
     try {
       Deno.statSync(binaryFor(ctx, before).path);
     } catch {
-      if (!options.install) {
+      missing = true;
+    }
+    const otherVersion = !missing && options.pin &&
+      (await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, before).path))?.version !== wanted;
+    if (missing || otherVersion) {
+      if (!options.install && !options.pin) {
         throw new CodexdError(
           "BINARY_MISSING",
           `Cannot bootstrap: codex is not installed at ${binaryFor(ctx, before).path}`,
@@ -109,6 +136,9 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   }
   await using _lock = await lockDaemon(ctx);
   await assertNoReferenceUpdater(ctx);
+  const pinnedVersion = options.pin
+    ? (await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, before).path))?.version ?? wanted
+    : undefined;
   // Only what the command line says changes settings; the rest is kept.
   const saved = await loadSettings(ctx.paths);
   const savedUpdater = saved.raw.updater as Record<string, unknown> | undefined;
@@ -121,6 +151,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
       enabled: true,
       ...(autoUpdate !== undefined ? { autoUpdateEnabled: autoUpdate } : {}),
       ...(options.source ? { source: options.source } : {}),
+      ...(pinnedVersion !== undefined ? { pinnedVersion } : {}),
     },
   });
   const settingsChanged = JSON.stringify(settings) !== JSON.stringify(saved.settings);
@@ -139,7 +170,22 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
       started,
     )
     : await withRemoteControlView(ctx, settings, started);
-  const outcome = await withUpdaterEnsured(ctx, settings, reported);
+  let outcome = await withUpdaterEnsured(ctx, settings, reported);
+  let pendingRestart: PendingRestart | undefined;
+  if (
+    pinnedVersion !== undefined && outcome.appServerVersion !== null &&
+    outcome.appServerVersion !== pinnedVersion
+  ) {
+    // A server already up on another release moves to the pin when no turn runs.
+    const { restartWhenIdle } = await import("./idle/apply_pending.ts");
+    const done = await restartWhenIdle(
+      ctx,
+      settings,
+      `pin ${outcome.appServerVersion} -> ${pinnedVersion}`,
+    );
+    if (done.restarted) outcome = { ...done.result, changed: true };
+    else pendingRestart = done.pendingRestart;
+  }
   const updater = await ensureUpdater(ctx, settings);
   const { status: appServer, changed: switchedLive, ...rest } = outcome;
   const changed = installed || settingsChanged || appServer !== "alreadyRunning" ||
@@ -154,5 +200,11 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     installed,
     updaterPid: updater.pid,
     changed,
+    ...(pendingRestart ? { pendingRestart } : {}),
+    pin: pinView(
+      settings,
+      ctx.options.codexBin ?? settings.codexBin,
+      await readReferenceSelection(ctx.paths),
+    ),
   };
 }

@@ -2,7 +2,7 @@
  * The codex binary codexd launches: where it is, whether it can run, its
  * version and which launch flags it supports. `--version` and `--help` are
  * spawned once per binary and cached in `managed-binary.json`, keyed by the
- * binary's real path, size and mtime, so hot commands never spawn it.
+ * binary's real path, size, mtime and inode, so hot commands never spawn it.
  *
  * @module
  */
@@ -37,6 +37,17 @@ interface CacheEntry extends BinaryFacts {
   realPath: string;
   size: number;
   mtimeMs: number;
+  /**
+   * The inode: a file replaced in place by one of the same size and mtime
+   * (npm stamps every file of every release 1985-10-26) is another binary.
+   */
+  ino?: number | null;
+}
+
+/** Whether a cache entry describes the file `info` at `realPath`. */
+function sameFile(entry: CacheEntry, realPath: string, info: Deno.FileInfo): boolean {
+  return entry.realPath === realPath && entry.size === info.size &&
+    entry.mtimeMs === (info.mtime?.getTime() ?? 0) && (entry.ino ?? null) === info.ino;
 }
 
 /** The candidates for the managed binary, in order of preference. */
@@ -200,14 +211,11 @@ export async function readBinaryFacts(
   const info = Deno.statSync(realPath);
   const mtimeMs = info.mtime?.getTime() ?? 0;
   const cached = await readCache(paths);
-  const hit = cached.find((entry) =>
-    entry.realPath === realPath && entry.size === info.size &&
-    entry.mtimeMs === mtimeMs
-  );
+  const hit = cached.find((entry) => sameFile(entry, realPath, info));
   if (hit) return { version: hit.version, launchFlags: hit.launchFlags };
   const { commandTimeoutMs } = await import("./bounded_command.ts");
   const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
-  const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ...facts };
+  const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ino: info.ino, ...facts };
   // Keep a few entries: an update flips between the old and the new release.
   const next = [entry, ...cached.filter((e) => e.realPath !== realPath)]
     .slice(0, 4);
@@ -228,12 +236,9 @@ export function cachedBinaryFacts(
   try {
     const realPath = Deno.realPathSync(binaryPath);
     const info = Deno.statSync(realPath);
-    const mtimeMs = info.mtime?.getTime() ?? 0;
     const parsed = JSON.parse(readStateFileSync(paths.binaryCacheFile) ?? "[]");
     if (!Array.isArray(parsed)) return undefined;
-    const hit = (parsed as CacheEntry[]).find((entry) =>
-      entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs
-    );
+    const hit = (parsed as CacheEntry[]).find((entry) => sameFile(entry, realPath, info));
     return hit ? { version: hit.version, launchFlags: hit.launchFlags } : undefined;
   } catch {
     return undefined;

@@ -18,6 +18,8 @@ export const MAX_SHUTDOWN_GRACE_SECONDS = 300;
 export const NO_GRACE_LIMIT = -1;
 /** Default minutes a pending restart waits for idle before interrupting turns (24 h). */
 export const DEFAULT_RESTART_DEADLINE_MINUTES = 24 * 60;
+/** What `updater.pinnedVersion` accepts: an exact release, as `normalizeVersion()` returns it. */
+export const PINNED_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 const RESTART_WINDOW = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
 /** Default minutes between updater passes. */
 export const DEFAULT_UPDATE_INTERVAL_MINUTES = 60;
@@ -69,6 +71,16 @@ export interface UpdaterSettings {
   restartDeadlineMinutes: number;
   /** Local-time window (`HH:MM-HH:MM`, may wrap midnight) outside which no deferred restart happens. */
   restartWindow?: string;
+  /**
+   * codexd only: the release the updater installs and runs instead of the
+   * latest (`update --version X --pin`); absent follows the latest.
+   */
+  pinnedVersion?: string;
+  /**
+   * codexd only: restart (turn-safely) when the binary the app-server was
+   * launched from is replaced by another version out of band. @default {true}
+   */
+  followBinary: boolean;
 }
 
 /** The settings codexd understands. */
@@ -103,6 +115,7 @@ export function defaultSettings(): DaemonSettings {
       source: "npm",
       firstPassDelaySeconds: DEFAULT_FIRST_PASS_DELAY_SECONDS,
       restartDeadlineMinutes: DEFAULT_RESTART_DEADLINE_MINUTES,
+      followBinary: true,
       supervision: {
         checkSeconds: DEFAULT_CHECK_SECONDS,
         backoffBaseSeconds: 2,
@@ -232,6 +245,17 @@ export function validateSettings(raw: unknown): DaemonSettings | string {
       }
       settings.updater.restartWindow = restartWindow;
     }
+    const { pinnedVersion, followBinary } = updater;
+    if (pinnedVersion !== undefined && pinnedVersion !== null) {
+      if (typeof pinnedVersion !== "string" || !PINNED_VERSION.test(pinnedVersion)) {
+        return 'updater.pinnedVersion must be an exact version such as "0.169.0"';
+      }
+      settings.updater.pinnedVersion = pinnedVersion;
+    }
+    if (followBinary !== undefined) {
+      if (typeof followBinary !== "boolean") return "updater.followBinary must be a boolean";
+      settings.updater.followBinary = followBinary;
+    }
     if (source !== undefined) {
       if (source !== "npm" && source !== "install-sh") {
         return 'updater.source must be "npm" or "install-sh"';
@@ -299,10 +323,15 @@ function invalid(paths: DaemonPaths, why: string): CodexdError {
   );
 }
 
-/** A change to settings; `updater` is merged key by key. */
+/** A change to settings; `updater` is merged key by key (`null` removes a key). */
 export type SettingsPatch =
   & Partial<Omit<DaemonSettings, "updater" | "codexBin">>
-  & { codexBin?: string | null; updater?: Partial<Omit<UpdaterSettings, "supervision">> };
+  & {
+    codexBin?: string | null;
+    updater?:
+      & Partial<Omit<UpdaterSettings, "supervision" | "pinnedVersion">>
+      & { pinnedVersion?: string | null };
+  };
 
 /**
  * Applies `patch` to the settings file atomically, keeping unknown keys.
@@ -322,7 +351,8 @@ export async function updateSettings(
   if (patch.updater !== undefined) {
     const updater = isObject(raw.updater) ? { ...raw.updater } : {};
     for (const [key, value] of Object.entries(patch.updater)) {
-      if (value !== undefined) updater[key] = value;
+      if (value === null) delete updater[key];
+      else if (value !== undefined) updater[key] = value;
     }
     next.updater = updater;
   }

@@ -23,6 +23,7 @@ import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { readSuperviseHealth } from "./updater_log.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { socketProblem } from "./app_server/socket_path.ts";
+import { type PinView, pinView, readReferenceSelection } from "./pin.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
@@ -69,6 +70,12 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   activeTurnsReason?: string;
   /** A restart waiting for idle (or the window), or `null`. */
   pendingRestart: PendingRestart | null;
+  /**
+   * The pin in force: codexd's (`update --version X --pin`), an external
+   * binary (`codexBin`), or the reference's selection in its package; `null`
+   * when the updater follows the latest.
+   */
+  pin: PinView | null;
   /** The app-server's stderr log. */
   logPath: string;
   /** The updater's log. */
@@ -94,7 +101,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
+  const [state, turns, facts, updaterRecord, updaterState, pending, selection] = await Promise.all([
     readServerState(paths),
     // One connection: initialize (experimentalApi), the running-turn count and
     // remoteControl/status/read.
@@ -104,6 +111,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     readPidState(paths.updaterPidFile),
     readUpdaterState(paths),
     readPendingRestart(paths),
+    readReferenceSelection(paths),
   ]);
   const info = turns.info;
   // A live loop whose every check fails (HOME_UNSAFE, say) is not a working
@@ -153,6 +161,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     activeTurns: turns.activeTurns,
     ...(turns.activeTurnsReason ? { activeTurnsReason: turns.activeTurnsReason } : {}),
     pendingRestart: pending ? publicPending(pending) : null,
+    pin: pinView(settings, binary.managed ? undefined : binary.path, selection),
     logPath: paths.logFile,
     updaterLogPath: paths.updaterLogFile,
     ...(info ? {} : unsafeSocket(paths.socketPath)),

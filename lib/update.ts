@@ -14,7 +14,7 @@
  */
 import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
-import { describeError } from "./errors.ts";
+import { CodexdError, describeError } from "./errors.ts";
 import {
   binaryFor,
   createContext,
@@ -30,6 +30,8 @@ import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
 import { isAnswering } from "./control_socket.ts";
 import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
+import { decidePinnedPass, type PinView, pinView, readReferenceSelection } from "./pin.ts";
+import { applyPinFlags, pinnedStatus } from "./update_pin.ts";
 import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update_report.ts";
@@ -42,8 +44,12 @@ import { readPendingRestart } from "./idle/pending.ts";
 export interface UpdateOptions extends DaemonOptions {
   /** Install source. @default {settings.updater.source} */
   source?: InstallSource;
-  /** Version to install. @default {"latest"} */
+  /** Version to install. @default {"latest", or the pinned version on an updater pass} */
   version?: string;
+  /** Record `version` as the pin (`updater.pinnedVersion`): later passes install and run exactly it. @default {false} */
+  pin?: boolean;
+  /** Drop codexd's pin and follow the latest again. @default {false} */
+  unpin?: boolean;
   /** npm registry URL (npm source). @default {npm's configured registry} */
   registry?: string;
   /** Called during downloads (the CLI shows it on a TTY only). */
@@ -67,7 +73,7 @@ async function withVersions(ctx: DaemonContext, result: UpdateResult): Promise<U
     installedVersion: result.version,
     runningVersion,
     message: updateMessage(result, runningVersion),
-    changed: result.installed || result.restarted,
+    changed: result.installed || result.restarted || result.pinChanged === true,
   };
 }
 
@@ -106,6 +112,16 @@ async function install(
  * ```
  */
 export async function update(options: UpdateOptions = {}): Promise<UpdateResult> {
+  if (options.pin && options.version === undefined) {
+    throw new CodexdError(
+      "USAGE",
+      "Cannot pin without a version: --pin needs --version X",
+      "codexd update --version X.Y.Z --pin",
+    );
+  }
+  if (options.pin && options.unpin) {
+    throw new CodexdError("USAGE", "Cannot both --pin and --unpin", "codexd update --unpin");
+  }
   if (!options.updaterPass) {
     const ctx = createContext(options);
     return await withVersions(ctx, await updateOnce(ctx, options));
@@ -117,6 +133,10 @@ export async function update(options: UpdateOptions = {}): Promise<UpdateResult>
     paths = ctx.paths;
     const result = await withVersions(ctx, await updateOnce(ctx, options));
     line = `update pass: ${passSummary(result)}`;
+    // The loop stats the launched binary at every check; a loop started by an
+    // older codexd (or a host without stat(1)) still gets it once per pass.
+    const { followBinary } = await import("./follow_binary.ts");
+    await followBinary({ ...options, codexBin: undefined }).catch(() => {});
     return result;
   } catch (error) {
     // The updater's CLI prints nothing for a pass: its one log line is the record.
@@ -150,24 +170,44 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     socketPath: ctx.paths.socketPath,
     codexdVersion: CODEXD_VERSION,
   };
-  const nothing = (reason: string): UpdateResult => ({
-    status: "noUpdate",
+  const nothing = (reason: string, pin: PinView | null = null): UpdateResult => ({
+    status: pin ? "pinned" : "noUpdate",
     reason,
     ...base,
     version: base.previousVersion,
     installed: false,
     restarted: false,
+    pin,
   });
-  if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
+  if (!binary.managed) {
+    return await record(
+      ctx,
+      options,
+      nothing("externalBinary", { by: "codexBin", path: binary.path }),
+    );
+  }
   // Every pass removes what killed installs left, even when it installs nothing.
   await (await import("./install/layout.ts")).sweepIfIdle(ctx.paths);
   if (options.updaterPass && !settings.updater.autoUpdateEnabled) {
     return await record(ctx, options, nothing("autoUpdateDisabled"));
   }
+  const pinBefore = pinView(settings, undefined, await readReferenceSelection(ctx.paths));
+  const decision = decidePinnedPass({
+    pin: pinBefore,
+    version: options.version,
+    unpin: options.unpin,
+    updaterPass: options.updaterPass,
+  });
+  if (decision.kind === "report") {
+    return await record(ctx, options, nothing(decision.reason, pinBefore));
+  }
+  const version = decision.kind === "install" && decision.version !== "latest"
+    ? decision.version
+    : undefined;
 
   let installed: { installed: boolean; previousRelease?: string };
   try {
-    installed = await install(ctx, settings, options);
+    installed = await install(ctx, settings, { ...options, version });
   } catch (error) {
     throw await recordFailure(ctx, options, error);
   }
@@ -180,7 +220,11 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     // This release already failed to become ready once: stay on the previous one.
     const { swapCurrentRelease } = await import("./install/layout.ts");
     await swapCurrentRelease(ctx.paths, installed.previousRelease);
-    return await record(ctx, options, nothing(`skipped ${skipVersion}: it failed before`));
+    return await record(
+      ctx,
+      options,
+      nothing(`skipped ${skipVersion}: it failed before`, pinBefore),
+    );
   }
 
   const lock = options.updaterPass
@@ -192,14 +236,21 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     version: facts.version,
     installed: installed.installed,
     restarted: false,
+    pin: pinBefore,
   };
   if (lock === undefined) {
-    return await record(ctx, options, { ...outcome, restartDeferred: true });
+    return await record(ctx, options, { ...pinnedStatus(outcome), restartDeferred: true });
   }
   try {
-    const result = await restartIfVersionDiffers(ctx, outcome, installed.previousRelease, options);
+    const pinned = await applyPinFlags(ctx, settings, facts.version, options);
+    const result = await restartIfVersionDiffers(
+      ctx,
+      { ...outcome, ...pinned },
+      installed.previousRelease,
+      options,
+    );
     if (installed.installed) await pruneReleases(ctx, installed.previousRelease);
-    return await record(ctx, options, result);
+    return await record(ctx, options, pinnedStatus(result));
   } catch (error) {
     throw await recordFailure(ctx, options, error);
   } finally {

@@ -9,11 +9,21 @@
 import { CodexdError, describeError } from "./errors.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import type { InterruptedTurn } from "./idle/probe.ts";
+import type { PinView } from "./pin.ts";
 
 /** What {@linkcode update} returns. */
 export interface UpdateResult {
-  /** `updated` when a release was installed or the app-server moved to it. */
-  status: "updated" | "noUpdate";
+  /**
+   * `updated` when a release was installed or the app-server moved to it;
+   * `pinned` when nothing changed because a pin holds the host (see `pin`).
+   */
+  status: "updated" | "noUpdate" | "pinned";
+  /** The pin in force after the pass (codexd's, an external binary, or the reference's), or `null`. */
+  pin?: PinView | null;
+  /** `--pin` / `--unpin` changed codexd's pin. */
+  pinChanged?: boolean;
+  /** Things worth knowing, e.g. `--version` on a pinned host without `--pin`. */
+  warnings?: string[];
   /** Why nothing happened, when nothing did. */
   reason?: string;
   /** Managed binary version before the pass. */
@@ -50,20 +60,27 @@ export interface UpdateResult {
   runningVersion?: string | null;
   /** What happened, in words (the reference answers with a message too). */
   message?: string;
-  /** Whether the pass changed anything on the host (installed or restarted). */
+  /** Whether the pass changed anything on the host (installed, restarted, or the pin). */
   changed?: boolean;
 }
 
 /** The pass's message, from its fields (pure; tested by a table). */
 export function updateMessage(result: UpdateResult, runningVersion: string | null): string {
-  if (result.status === "noUpdate") {
+  if (result.status === "noUpdate" || result.status === "pinned") {
     if (result.reason === "externalBinary") {
       return "codex is an external binary (codexBin): codexd does not update it";
+    }
+    if (result.status === "pinned") {
+      if (result.pinChanged) return `${result.reason}; the updater keeps it`;
+      return result.pin?.by === "reference"
+        ? `${result.reason}: codexd keeps the reference's selection`
+        : `${result.reason}: nothing changed (codexd update --unpin follows the latest)`;
     }
     if (result.reason) return `no update: ${result.reason}`;
     return `already up to date (${result.version ?? "unknown"})`;
   }
   if (result.restarted) return `updated to ${result.version}; the app-server runs it`;
+  if (result.pinChanged && result.pin === null) return `unpinned; ${result.version} installed`;
   if (result.restartPending) {
     return `installed ${result.version}; the app-server (${
       runningVersion ?? "?"
@@ -85,7 +102,7 @@ export function passSummary(result: UpdateResult): string {
     ? `updated ${result.previousVersion} -> ${result.version}${
       result.restarted ? " (restarted)" : ""
     }`
-    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+    : `${result.status}${result.reason ? ` (${result.reason})` : ""}`;
   return result.restartDeferred
     ? `${summary}; restart deferred: lock busy`
     : result.restartPending

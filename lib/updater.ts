@@ -10,14 +10,18 @@
  * `updateIntervalMinutes` it runs `codexd update --updater-pass` — a fresh
  * Deno process on the current codexd code, which is how the updater refreshes
  * itself. While `pending-restart.json` exists (an update waits for running
- * turns to end) it runs `codexd apply-pending` at each check. The loop exits
+ * turns to end) it runs `codexd apply-pending` at each check. When
+ * `launched-binary` exists it compares, with one `stat(1)` per check, the
+ * binary the app-server was launched from with what was recorded at launch,
+ * and runs `codexd follow-binary` only when they differ (an out-of-band
+ * upgrade; see `follow_binary.ts`). The loop exits
  * when its pid record stops naming it, and — as the main process of an
  * autostart unit (`$CODEXD_AUTOSTART_UNIT`) — with code 3 once supervision
  * gave up, so systemd shows the unit failed.
  *
  * Files: `app-server-updater.pid`, `app-server-updater.log`, reads
- * `app-server.pid`, `down`, `supervise.holdoff` and `pending-restart.json` in
- * the state directory.
+ * `app-server.pid`, `down`, `supervise.holdoff`, `pending-restart.json` and
+ * `launched-binary` in the state directory.
  *
  * @module
  */
@@ -28,6 +32,7 @@ import type { DaemonContext } from "./context.ts";
 import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
 import type { DaemonSettings } from "./settings.ts";
 import { assertSignallable, signalWithin, terminateRecorded } from "./terminate.ts";
+import { statFormat } from "./binary_watch.ts";
 
 /** `$0` of the loop: how its process is told from the reference's updater. */
 export const LOOP_NAME = "codexd-update-loop";
@@ -40,15 +45,17 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
 
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
- * check seconds, update interval seconds, first-pass delay seconds, and an
- * optional `--reload=…` flag for remote entries. `$CODEXD_LOOP_FOREIGN_FLAG`
- * (taken, then unset so no child inherits it) is `--allow-foreign-home` when
- * root started the loop on a user's home: every codexd it runs carries it,
- * else every check would fail `HOME_UNSAFE`. Only builtins run in the
- * healthy path, except `sleep` and `date`.
+ * check seconds, update interval seconds, first-pass delay seconds, an
+ * optional `--reload=…` flag for remote entries (may be empty), and
+ * `stat(1)`'s flag and format printing a `launched-binary` signature.
+ * `$CODEXD_LOOP_FOREIGN_FLAG` (taken, then unset so no child inherits it) is
+ * `--allow-foreign-home` when root started the loop on a user's home: every
+ * codexd it runs carries it, else every check would fail `HOME_UNSAFE`. Only
+ * builtins run in the healthy path, except `sleep`, `date` and — while a
+ * server's binary is recorded — one `stat`.
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
-state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
+state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8 statflag=$9 statfmt=\${10}
 foreign=\${CODEXD_LOOP_FOREIGN_FLAG:-}; unset CODEXD_LOOP_FOREIGN_FLAG
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
@@ -70,6 +77,11 @@ app_alive() {
     kill -0 "$p" 2>/dev/null
   fi
 }
+# Without a working stat(1), out-of-band upgrades are left to the update passes.
+if [ -n "$statflag" ] && ! stat -L "$statflag" "$statfmt" / >/dev/null 2>&1; then
+  log "updater $$: stat -L $statflag does not work here; binaries replaced out of band are noticed by update passes only"
+  statflag=
+fi
 next=$(( $(date +%s) + first ))
 while :; do
   sleep "$check"
@@ -87,6 +99,16 @@ while :; do
     if [ "$now" -ge "\${hold:-0}" ]; then
       # codexd appends the pass's one line itself; stderr stays here only for a Deno that cannot run.
       "$deno" run -A "$entry" supervise --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
+    fi
+  fi
+  # The binary the server was launched from, replaced out of band? One stat; Deno only on a change.
+  if [ -n "$statflag" ] && plain "$state/launched-binary"; then
+    sig= bin=; { read -r sig _ _ bin < "$state/launched-binary"; } 2>/dev/null
+    if [ -n "$bin" ]; then
+      now_sig=$(stat -L "$statflag" "$statfmt" "$bin" 2>/dev/null) || now_sig=missing
+      if [ "$now_sig" != "$sig" ]; then
+        "$deno" run -A "$entry" follow-binary --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
+      fi
     fi
   fi
   if [ -e "$state/pending-restart.json" ]; then
@@ -162,6 +184,7 @@ export async function ensureUpdater(
       String(interval),
       String(first),
       reload,
+      ...statFormat(),
     ],
     env: {
       CODEX_HOME: ctx.paths.codexHome,

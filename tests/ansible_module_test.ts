@@ -79,6 +79,8 @@ function facts(overrides: Record<string, unknown> = {}): Record<string, unknown>
     managedCodexPath: "/h/.codex/packages/standalone/current/codex",
     autostart: null,
     remoteControlStatus: null,
+    pinnedVersion: null,
+    managedCodexVersion: null,
     ...overrides,
   };
 }
@@ -153,11 +155,74 @@ Deno.test("the module plans only the codexd commands that change something", asy
       [["bootstrap", ["--remote-control"]]],
     ],
     [
-      "bootstrapped with a version installs it when missing",
+      "bootstrapped with a version installs and pins it",
       "bootstrapped",
       facts(),
       { version: "0.169.0" },
+      [["bootstrap", ["--install", "--version", "0.169.0", "--pin"]]],
+    ],
+    [
+      "bootstrapped with pin false installs the version only when missing",
+      "bootstrapped",
+      facts(),
+      { version: "0.169.0", pin: false },
       [["bootstrap", ["--install", "--version", "0.169.0"]]],
+    ],
+    [
+      "a bootstrapped host moves its pin with update (turn-safe restart), not a bootstrap",
+      "bootstrapped",
+      facts({ ...SUPERVISED, pinnedVersion: "0.166.0", managedCodexVersion: "0.166.0" }),
+      { version: "0.169.0" },
+      [["update", ["--version", "0.169.0", "--pin"]]],
+    ],
+    [
+      "started pins a version on an unpinned host",
+      "started",
+      facts({ ...RUNNING, managedCodexVersion: "0.171.0" }),
+      { version: "0.169.0" },
+      [["update", ["--version", "0.169.0", "--pin"]]],
+    ],
+    [
+      "pinned and installed as wanted: nothing runs",
+      "started",
+      facts({ ...RUNNING, pinnedVersion: "0.169.0", managedCodexVersion: "0.169.0" }),
+      { version: "0.169.0" },
+      [],
+    ],
+    [
+      "pinned but another version installed: update restores it",
+      "started",
+      facts({ ...RUNNING, pinnedVersion: "0.169.0", managedCodexVersion: "0.171.0" }),
+      { version: "0.169.0" },
+      [["update", ["--version", "0.169.0", "--pin"]]],
+    ],
+    [
+      "pin false unpins a pinned host",
+      "started",
+      facts({ ...RUNNING, pinnedVersion: "0.169.0" }),
+      { pin: false },
+      [["update", ["--unpin"]]],
+    ],
+    [
+      "pin false on an unpinned host runs nothing",
+      "started",
+      facts(RUNNING),
+      { pin: false },
+      [],
+    ],
+    [
+      "a bootstrap with pin false on a pinned host unpins after it",
+      "bootstrapped",
+      facts({ pinnedVersion: "0.169.0" }),
+      { pin: false },
+      [["bootstrap", []], ["update", ["--unpin"]]],
+    ],
+    [
+      "an external codex_bin is never pinned",
+      "started",
+      facts(RUNNING),
+      { version: "0.169.0", codex_bin: "/usr/bin/codex" },
+      [],
     ],
     [
       "bootstrapped reruns when the codex binary differs",
@@ -256,6 +321,9 @@ Deno.test("a command's result counts as a change as codexd reports it", async ()
     ["bootstrap", { status: "bootstrapped" }, true],
     ["bootstrap", { status: "bootstrapped", changed: false }, false],
     ["start", { status: "alreadyRunning", changed: true }, true],
+    ["update", { status: "pinned", changed: false }, false],
+    ["update", { status: "pinned", pinChanged: true, changed: true }, true],
+    ["update", { status: "updated", changed: true }, true],
   ];
   const results = await evaluate(
     table.map(([command, result]) => ["result_changed", [command, result]]),
@@ -276,18 +344,36 @@ Deno.test("status facts, check-mode predictions and option checks are derived fr
     managedCodexPath: "/c",
     updater: { enabled: true, running: false, autoUpdateEnabled: false },
   };
-  const [parsed, after, stoppedAfter, refused, allowed, json, none, ignored, applied] =
-    await evaluate([
-      ["facts_of", [status]],
-      ["predict_after", ["bootstrapped", facts(), { remote_control: true }]],
-      ["predict_after", ["stopped", facts(SUPERVISED), {}]],
-      ["validate", [{ auto_update: true, codex_bin: "/usr/bin/codex" }]],
-      ["validate", [{ auto_update: false, codex_bin: "/usr/bin/codex" }]],
-      ["parse_json", ['Download x\n{"status":"started"}\n']],
-      ["parse_json", ["not json\n"]],
-      ["ignored_options", ["started", { auto_update: false, install: true, version: null }]],
-      ["ignored_options", ["bootstrapped", { auto_update: false, install: true }]],
-    ]);
+  const [
+    parsed,
+    after,
+    stoppedAfter,
+    refused,
+    allowed,
+    json,
+    none,
+    ignored,
+    applied,
+    pinned,
+    pinAfter,
+  ] = await evaluate([
+    ["facts_of", [status]],
+    ["predict_after", ["bootstrapped", facts(), { remote_control: true }]],
+    ["predict_after", ["stopped", facts(SUPERVISED), {}]],
+    ["validate", [{ auto_update: true, codex_bin: "/usr/bin/codex" }]],
+    ["validate", [{ auto_update: false, codex_bin: "/usr/bin/codex" }]],
+    ["parse_json", ['Download x\n{"status":"started"}\n']],
+    ["parse_json", ["not json\n"]],
+    ["ignored_options", ["started", { auto_update: false, install: true, version: null }]],
+    ["ignored_options", ["bootstrapped", { auto_update: false, install: true }]],
+    ["facts_of", [{ ...status, pin: { by: "codexd", version: "0.169.0" } }]],
+    ["predict_after", ["started", facts(RUNNING), { version: "0.169.0" }]],
+  ]);
+  assertEquals((pinned as Record<string, unknown>).pinnedVersion, "0.169.0");
+  assertEquals(
+    pinAfter,
+    facts({ ...RUNNING, pinnedVersion: "0.169.0", managedCodexVersion: "0.169.0" }),
+  );
   assertEquals(
     parsed,
     facts({ ...SUPERVISED, updaterRunning: false, managedCodexPath: "/c", autostart: null }),
@@ -374,6 +460,7 @@ Deno.test("ansible-doc renders the module and the role from the source tree", as
         "auto_update",
         "autostart",
         "version",
+        "pin",
         "codex_bin",
         "entry",
         "deno",

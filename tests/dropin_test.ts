@@ -308,6 +308,26 @@ Deno.test("updateMessage() says what an update pass did, in words", async () => 
       /up to date \(1\.0\.0\)/,
     ],
     [{ ...base, status: "noUpdate", reason: "externalBinary" }, null, /external binary/],
+    [
+      {
+        ...base,
+        status: "pinned",
+        reason: "pinned to 1.0.0",
+        pin: { by: "codexd", version: "1.0.0" },
+      },
+      "1.0.0",
+      /pinned to 1\.0\.0: nothing changed \(codexd update --unpin/,
+    ],
+    [
+      {
+        ...base,
+        status: "pinned",
+        reason: "pinned by the reference to local-x",
+        pin: { by: "reference", release: "local-x", version: null },
+      },
+      "1.0.0",
+      /keeps the reference's selection/,
+    ],
     [{ ...base, status: "updated", restarted: true }, "2.0.0", /updated to 2\.0\.0/],
     [{ ...base, status: "updated", restartPending: true }, "1.0.0", /once no turn runs/],
     [{ ...base, status: "updated" }, null, /next start/],
@@ -326,7 +346,7 @@ Deno.test("update reports installedVersion, runningVersion and a message", async
     "--codex-bin",
     `${h.home}/packages/standalone/current/codex`,
   ]);
-  assertEquals(run.json.status, "noUpdate", run.stdout);
+  assertEquals(run.json.status, "pinned", run.stdout);
   assertEquals(run.json.installedVersion, "9.9.9");
   assertEquals(run.json.runningVersion, "9.9.9");
   assertEquals(run.json.changed, false);

@@ -237,7 +237,8 @@ Deno.test("an external codex binary is launched but never updated", async () => 
     assertEquals(boot.json.autoUpdateEnabled, false);
     assertEquals(boot.json.appServerVersion, "7.7.7");
     const update = await runCli(h.home, ["update"]);
-    assertEquals(update.json.status, "noUpdate");
+    assertEquals(update.json.status, "pinned");
+    assertEquals(update.json.pin, { by: "codexBin", path: launcher });
     assertEquals(update.json.reason, "externalBinary");
     const settings = JSON.parse(
       await Deno.readTextFile(`${h.home}/app-server-daemon/settings.json`),

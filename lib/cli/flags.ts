@@ -72,6 +72,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   version: { kind: "string", value: "X.Y.Z", help: "install this version instead of the latest" },
   registry: { kind: "string", value: "URL", help: "npm registry (default: npm's configuration)" },
+  pin: {
+    kind: "boolean",
+    help: "with --version: keep this version; the updater installs and runs exactly it",
+  },
+  unpin: { kind: "boolean", help: "drop the pin and follow the latest release again" },
   "no-auto-update": { kind: "boolean", help: "supervise only; never install updates" },
   "updater-pass": { kind: "boolean", help: "(internal) run as the updater's pass" },
   lines: { kind: "number", value: "N", help: "how many lines to show (also -n N; default 50)" },

@@ -89,11 +89,15 @@ export async function applyPendingRestart(
     };
     const deferOptions = { idleGapMs: options.idleGapMs };
     if (intent.kind === "restart") {
+      // A followed out-of-band upgrade of a binary settings do not name runs that binary.
+      const on = pending.binaryPath === undefined
+        ? ctx
+        : { ...ctx, options: { ...ctx.options, codexBin: pending.binaryPath } };
       const done = await restartOrDefer(
         ctx,
         settings,
-        intent,
-        () => restartLocked(ctx, settings),
+        { ...intent, ...(pending.binaryPath ? { binaryPath: pending.binaryPath } : {}) },
+        () => restartLocked(on, settings),
         deferOptions,
       );
       if (!done.restarted) return waiting(done);

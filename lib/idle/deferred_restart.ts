@@ -52,6 +52,12 @@ export interface RestartIntent {
   previousRelease?: string;
   /** For `update`: its version. */
   previousVersion?: string | null;
+  /**
+   * For `restart`: launch this binary instead of the configured one (an
+   * out-of-band upgrade of a binary codexd does not configure, e.g. the
+   * reference's package).
+   */
+  binaryPath?: string;
 }
 
 /** Options for {@linkcode restartOrDefer}. */
@@ -74,7 +80,10 @@ export type RestartOrDeferOutcome<T> =
   };
 
 /** Stored pending restarts carry the intent's kind so `apply-pending` knows what to run. */
-export type StoredIntent = StoredPendingRestart & { kind?: RestartIntent["kind"] };
+export type StoredIntent = StoredPendingRestart & {
+  kind?: RestartIntent["kind"];
+  binaryPath?: string;
+};
 
 /**
  * Applies the rule once. Restarts via `restart()` when idle (or forced),
@@ -114,6 +123,7 @@ export async function restartOrDefer<T>(
       deadline,
       reason: intent.reason,
       waitingFor: decision.waitingFor,
+      ...(intent.binaryPath !== undefined ? { binaryPath: intent.binaryPath } : {}),
       ...(intent.previousRelease !== undefined
         ? { previousRelease: intent.previousRelease, previousVersion: intent.previousVersion }
         : existing?.previousRelease !== undefined

@@ -78,9 +78,24 @@ options:
     type: bool
   version:
     description:
-      - The codex version to install when codex is missing (C(state=bootstrapped) only; implies
-        C(install)). An installed codex is not changed; the updater keeps it current.
+      - The codex version this host runs (C(state=started) or C(bootstrapped)). With C(pin=true)
+        (the default) it is pinned, C(codexd update --version X --pin) (or C(bootstrap --version X
+        --pin) when the host is bootstrapped by this task), so the updater installs and runs
+        exactly it, reinstalling it when removed. It runs only when the pin or the installed
+        version differs, so C(changed) means the version or the pin changed.
+      - A running app-server moves to it under codexd's turn-safety rule, at once when no turn
+        runs, else when the last one ends (the pending-restart path, bounded by
+        C(updater.restartDeadlineMinutes)); no running turn is killed.
+      - With C(pin=false), the version to install when codex is missing (C(bootstrapped)); the
+        updater then follows the latest.
     type: str
+  pin:
+    description:
+      - Whether C(version) is pinned (see C(version)). C(false) drops a pin (C(codexd update
+        --unpin)), so the updater follows the latest release again.
+      - Ignored with an external C(codex_bin), which codexd never replaces.
+    type: bool
+    default: true
   install:
     description:
       - Install codex from npm when it is missing (C(state=bootstrapped) only,
@@ -125,6 +140,16 @@ EXAMPLES = r"""
     state: bootstrapped
     remote_control: true
     install: true
+
+- name: Run exactly codex 0.169.0 (pinned; the updater keeps it there)
+  codexd.daemon.app_server:
+    state: bootstrapped
+    version: 0.169.0
+
+- name: Follow the latest release again
+  codexd.daemon.app_server:
+    state: started
+    pin: false
 
 - name: Rolling restart, one host at a time (put serial 1 on the play)
   codexd.daemon.app_server:
@@ -232,6 +257,8 @@ def facts_of(status):
         "autostart": autostart if isinstance(autostart, bool) else None,
         # The running server's own view (`errored` without a ChatGPT login), or None.
         "remoteControlStatus": remote.get("status") if isinstance(remote, dict) else None,
+        "pinnedVersion": pinned_version(status.get("pin")),
+        "managedCodexVersion": status.get("managedCodexVersion"),
     }
 
 
@@ -241,11 +268,38 @@ def remote_control_errored(before, want):
             and before["running"] and before.get("remoteControlStatus") == "errored")
 
 
+def pinned_version(pin):
+    """codexd's own pin from `status`'s `pin` object, else None."""
+    if isinstance(pin, dict) and pin.get("by") == "codexd":
+        return pin.get("version")
+    return None
+
+
+def version_steps(before, want):
+    """The `update` run that pins (or unpins) the wanted version, if the host differs.
+
+    Only the pin and the installed version decide, so a rerun changes nothing.
+    """
+    version = want.get("version")
+    pin = want.get("pin") is not False
+    if want.get("codex_bin") is not None:
+        return []
+    if version and pin:
+        installed = before.get("managedCodexVersion")
+        if before.get("pinnedVersion") != version or (
+                installed is not None and installed != version):
+            return [("update", ["--version", version, "--pin"])]
+        return []
+    if not pin and before.get("pinnedVersion") is not None:
+        return [("update", ["--unpin"] + (["--version", version] if version else []))]
+    return []
+
+
 def plan(state, before, want):
     """The codexd commands that take a host with `before` facts to `state`.
 
     `want` holds the module's options (`remote_control`, `auto_update`,
-    `autostart`, `codex_bin`, `install`, `version`; None = leave alone).
+    `autostart`, `codex_bin`, `install`, `version`, `pin`; None = leave alone).
     Returns a list of `(command, [args])`.
     """
     steps = []
@@ -262,6 +316,7 @@ def plan(state, before, want):
         steps += toggle
         if not before["running"]:
             steps.append(("start", []))
+        steps += version_steps(before, want)
     elif state == "stopped":
         if before["running"] or before["updaterRunning"]:
             steps.append(("stop", ["--all"]))
@@ -274,8 +329,12 @@ def plan(state, before, want):
         args = bootstrap_args(before, want)
         if bootstrap_needed(before, want):
             steps.append(("bootstrap", args))
-        elif remote_control_errored(before, want):
-            steps += toggle
+            if not (want.get("version") and want.get("pin") is not False):
+                steps += version_steps(before, dict(want, version=None))
+        else:
+            if remote_control_errored(before, want):
+                steps += toggle
+            steps += version_steps(before, want)
     else:
         raise ValueError("unknown state %r" % (state,))
 
@@ -308,6 +367,8 @@ def bootstrap_args(before, want):
         args.append("--install")
     if want.get("version"):
         args += ["--version", want["version"]]
+        if want.get("pin") is not False and want.get("codex_bin") is None:
+            args.append("--pin")
     return args
 
 
@@ -359,6 +420,11 @@ def predict_after(state, before, want):
                 after["updaterRunning"] = True
     if want.get("autostart") is not None:
         after["autostart"] = want["autostart"]
+    if state in ("started", "bootstrapped") and want.get("codex_bin") is None:
+        if want.get("version") and want.get("pin") is not False:
+            after.update(pinnedVersion=want["version"], managedCodexVersion=want["version"])
+        elif want.get("pin") is False:
+            after["pinnedVersion"] = None
     return after
 
 
@@ -375,6 +441,8 @@ def diff_view(facts):
     }
     if facts["autostart"] is not None:
         view["autostart"] = facts["autostart"]
+    if facts.get("pinnedVersion") is not None:
+        view["pinnedVersion"] = facts["pinnedVersion"]
     return view
 
 
@@ -391,8 +459,10 @@ def ignored_options(state, want):
     if state == "bootstrapped":
         return []
     return ["%s applies only with state=bootstrapped; ignored with state=%s" % (name, state)
-            for name in ("auto_update", "version")
+            for name in ("auto_update",)
             if want.get(name) is not None] + (
+        ["version applies only with state=started or bootstrapped; ignored with state=%s" % state]
+        if want.get("version") is not None and state != "started" else []) + (
         ["install applies only with state=bootstrapped; ignored with state=%s" % state]
         if want.get("install") else [])
 
@@ -559,6 +629,7 @@ def main():
             auto_update=dict(type="bool"),
             autostart=dict(type="bool"),
             version=dict(type="str"),
+            pin=dict(type="bool", default=True),
             install=dict(type="bool", default=False),
             codex_bin=dict(type="path"),
             entry=dict(type="str", default="jsr:@codexd/daemon"),
@@ -568,7 +639,7 @@ def main():
     )
     params = module.params
     want = dict((key, params[key]) for key in (
-        "remote_control", "auto_update", "autostart", "codex_bin", "install", "version"))
+        "remote_control", "auto_update", "autostart", "codex_bin", "install", "version", "pin"))
     problem = validate(want)
     if problem:
         module.fail_json(msg=problem, code="USAGE", hint=None)
