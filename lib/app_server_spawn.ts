@@ -4,11 +4,14 @@
  * wait until it answers `initialize`. A failed start leaves nothing running
  * and no record behind.
  *
- * Touches `app-server-daemon/{app-server.pid, app-server.stderr.log}`.
+ * Touches the home's layout's record and log (`app-server-daemon/{app-server.pid,
+ * app-server.stderr.log}`, or `daemon.pid` and `daemon.stderr.log` on a home in
+ * the reference's package layout; see `home_layout.ts`).
  *
  * @module
  */
 import { removeServerRecords, writeServerRecord } from "./server_record.ts";
+import { clearStrayPackageLog, type HomeLayout, homeLayout } from "./home_layout.ts";
 import { pathExists } from "./atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
@@ -77,9 +80,10 @@ export function launchEnv(ctx: DaemonContext, settings: DaemonSettings): Record<
 async function notReady(
   ctx: DaemonContext,
   why: string,
+  logFile: string = homeLayout(ctx.paths).logFile,
 ): Promise<CodexdError> {
-  const tail = await tailFile(ctx.paths.logFile, LOG_TAIL_LINES);
-  const log = tail.length ? `\nLast lines of ${ctx.paths.logFile}:\n${tail.join("\n")}` : "";
+  const tail = await tailFile(logFile, LOG_TAIL_LINES);
+  const log = tail.length ? `\nLast lines of ${logFile}:\n${tail.join("\n")}` : "";
   return new CodexdError(
     "NOT_READY",
     `App-server did not become ready on ${ctx.paths.socketPath}: ${why}${log}`,
@@ -191,6 +195,8 @@ export interface PreparedLaunch {
   facts: BinaryFacts;
   /** What to spawn. */
   spec: SpawnSpec;
+  /** The home's layout: where the new server is recorded and logs. */
+  layout: HomeLayout;
 }
 
 /**
@@ -208,14 +214,17 @@ export async function prepareLaunch(
   checkSocketDir();
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
+  const layout = homeLayout(ctx.paths);
+  await clearStrayPackageLog(ctx.paths, layout);
   return {
     facts,
+    layout,
     spec: {
       command: binary.path,
       args: launchArgs(settings, facts, ctx.options.configArgs),
       env: launchEnv(ctx, settings),
       unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
-      logFile: ctx.paths.logFile,
+      logFile: layout.logFile,
     },
   };
 }
@@ -230,15 +239,20 @@ export async function recordAndAwait(
   ctx: DaemonContext,
   facts: BinaryFacts,
   child: SpawnedProcess,
+  layout: HomeLayout = homeLayout(ctx.paths),
 ): Promise<SpawnOutcome> {
   let record: PidRecord | undefined;
   try {
     // Recorded before readiness so a CLI killed mid-start leaves a record
     // the next command adopts instead of a stray server.
-    record = await writeServerRecord(ctx.paths, child.pid);
+    record = await writeServerRecord(ctx.paths, child.pid, layout.recordFile);
     if (record === undefined) {
       const status = await child.exited;
-      throw await notReady(ctx, `pid ${child.pid} exited at once with code ${status.code}`);
+      throw await notReady(
+        ctx,
+        `pid ${child.pid} exited at once with code ${status.code}`,
+        layout.logFile,
+      );
     }
     const info = await waitUntilReady(ctx, record, child);
     child.detach();
@@ -261,7 +275,12 @@ export async function spawnAppServer(
   binary: ManagedBinary,
 ): Promise<SpawnOutcome> {
   const prepared = await prepareLaunch(ctx, settings, binary);
-  return await recordAndAwait(ctx, prepared.facts, await spawnDetached(prepared.spec));
+  return await recordAndAwait(
+    ctx,
+    prepared.facts,
+    await spawnDetached(prepared.spec),
+    prepared.layout,
+  );
 }
 
 /** Warnings worth showing whenever a new app-server was spawned. */

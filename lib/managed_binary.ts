@@ -23,6 +23,11 @@ export interface ManagedBinary {
   path: string;
   /** Whether it is the standalone managed install (the updater may replace it). */
   managed: boolean;
+  /**
+   * The reference's own package (`packages/app-server-daemon/current/bin/codex`),
+   * launched when it is the home's only install; the reference's updater owns it.
+   */
+  referencePackage?: boolean;
 }
 
 /** Cached facts about one binary file. */
@@ -45,7 +50,11 @@ export function managedBinaryCandidates(paths: DaemonPaths): string[] {
   return [join(current, "codex"), join(current, "bin", "codex")];
 }
 
-/** Picks the binary to launch: `codexBin` when set, else the managed install. */
+/**
+ * Picks the binary to launch: `codexBin` when set, else the standalone
+ * managed install, else the reference's package when that is the home's only
+ * install (a home the reference set up alone).
+ */
 export function locateBinary(
   paths: DaemonPaths,
   codexBin?: string,
@@ -59,6 +68,12 @@ export function locateBinary(
     } catch {
       // try the next layout
     }
+  }
+  try {
+    Deno.statSync(paths.referencePackageBinary);
+    return { path: paths.referencePackageBinary, managed: false, referencePackage: true };
+  } catch {
+    // no install at all
   }
   return { path: candidates[0], managed: true };
 }

@@ -7,6 +7,7 @@
 import { readServerState } from "./server_record.ts";
 import { prepareLaunch, recordAndAwait, spawnWarnings } from "./app_server_spawn.ts";
 import { type ParkedProcess, spawnParked } from "./launch.ts";
+import type { HomeLayout } from "./home_layout.ts";
 import {
   binaryFor,
   createContext,
@@ -61,7 +62,7 @@ export async function restartLocked(
     throw error;
   }
   await parked.child.release();
-  const spawned = await recordAndAwait(ctx, parked.facts, parked.child);
+  const spawned = await recordAndAwait(ctx, parked.facts, parked.child, parked.layout);
   // A fresh process on the current binary and settings satisfies any pending restart.
   await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
@@ -112,6 +113,7 @@ export interface RestartResult extends LifecycleResult, Omit<TurnReport, "warnin
 interface Parked {
   facts: BinaryFacts;
   child: ParkedProcess;
+  layout: HomeLayout;
 }
 
 async function parkLaunch(
@@ -120,5 +122,9 @@ async function parkLaunch(
   binary: ManagedBinary,
 ): Promise<Parked> {
   const prepared = await prepareLaunch(ctx, settings, binary);
-  return { facts: prepared.facts, child: await spawnParked(prepared.spec) };
+  return {
+    facts: prepared.facts,
+    child: await spawnParked(prepared.spec),
+    layout: prepared.layout,
+  };
 }

@@ -158,6 +158,8 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     installed: false,
     restarted: false,
   });
+  // The reference's package is updated by the reference's own updater.
+  if (binary.referencePackage) return await record(ctx, options, nothing("referencePackage"));
   if (!binary.managed) return await record(ctx, options, nothing("externalBinary"));
   // Every pass removes what killed installs left, even when it installs nothing.
   await (await import("./install/layout.ts")).sweepIfIdle(ctx.paths);
