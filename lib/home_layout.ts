@@ -73,7 +73,8 @@ export function layoutOf(paths: DaemonPaths, flavour: HomeFlavour): HomeLayout {
 export function readHomeFacts(paths: DaemonPaths): HomeFacts {
   const current = join(paths.standaloneDir, "current");
   return {
-    standaloneBinary: pathExists(join(current, "codex")) || pathExists(join(current, "bin", "codex")),
+    standaloneBinary: pathExists(join(current, "codex")) ||
+      pathExists(join(current, "bin", "codex")),
     packageBinary: pathExists(paths.referencePackageBinary),
     packageMarkers: [paths.referencePidFile, paths.referenceLogFile, paths.referenceUpdaterPidFile]
       .some((file) => pathExists(file, { follow: false })),

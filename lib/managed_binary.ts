@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { readStateFileSync, readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import {
+  pathExists,
+  readStateFileSync,
+  readTextIfPresent,
+  writeFileAtomic,
+} from "./atomic_file.ts";
 import type { BoundedOptions } from "./bounded_command.ts";
 import { CodexdError, shellQuote } from "./errors.ts";
 import { type DaemonPaths, join } from "./paths.ts";
@@ -38,10 +43,18 @@ export interface BinaryFacts {
   launchFlags: string[];
 }
 
-interface CacheEntry extends BinaryFacts {
+interface CacheEntry {
   realPath: string;
   size: number;
   mtimeMs: number;
+  version: string;
+  /** Absent in an entry only a report's `--version` run filled. */
+  launchFlags?: string[];
+}
+
+/** Whether a cache entry has the facts a launch needs (not only the version). */
+function complete(entry: CacheEntry): entry is CacheEntry & BinaryFacts {
+  return Array.isArray(entry.launchFlags);
 }
 
 /** The candidates for the managed binary, in order of preference. */
@@ -219,7 +232,7 @@ export async function readBinaryFacts(
     entry.realPath === realPath && entry.size === info.size &&
     entry.mtimeMs === mtimeMs
   );
-  if (hit) return { version: hit.version, launchFlags: hit.launchFlags };
+  if (hit && complete(hit)) return { version: hit.version, launchFlags: hit.launchFlags };
   const { commandTimeoutMs } = await import("./bounded_command.ts");
   const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
   const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ...facts };
@@ -249,10 +262,52 @@ export function cachedBinaryFacts(
     const hit = (parsed as CacheEntry[]).find((entry) =>
       entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs
     );
-    return hit ? { version: hit.version, launchFlags: hit.launchFlags } : undefined;
+    return hit && complete(hit)
+      ? { version: hit.version, launchFlags: hit.launchFlags }
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The binary's version for a report (`stop`, `version`, `status`, …): from
+ * the cache when warm (never running the binary), else one `--version` run
+ * bounded by `timeoutMs` whose answer fills the cache. `undefined` when the
+ * binary is missing, hangs or prints no version: a report never fails on it.
+ */
+export async function reportedVersion(
+  paths: DaemonPaths,
+  binaryPath: string,
+  options: BinaryFactsOptions = {},
+): Promise<string | undefined> {
+  let realPath: string;
+  let info: Deno.FileInfo;
+  try {
+    realPath = Deno.realPathSync(binaryPath);
+    info = Deno.statSync(realPath);
+  } catch {
+    return undefined;
+  }
+  const mtimeMs = info.mtime?.getTime() ?? 0;
+  const cached = await readCache(paths);
+  const hit = cached.find((entry) =>
+    entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs
+  );
+  if (hit) return hit.version;
+  const { commandTimeoutMs } = await import("./bounded_command.ts");
+  const run = await runCommand(realPath, ["--version"], {
+    timeoutMs: options.timeoutMs ?? commandTimeoutMs(),
+  });
+  const version = run.success ? parseCliVersion(run.stdout) : undefined;
+  if (version === undefined) return undefined;
+  const entry: CacheEntry = { realPath, size: info.size, mtimeMs, version };
+  const next = [entry, ...cached.filter((e) => e.realPath !== realPath)].slice(0, 4);
+  // Only into an existing state directory: a report creates nothing.
+  if (pathExists(paths.stateDir)) {
+    await writeFileAtomic(paths.binaryCacheFile, JSON.stringify(next) + "\n").catch(() => {});
+  }
+  return version;
 }
 
 /** Like {@linkcode readBinaryFacts} but `undefined` instead of throwing. */

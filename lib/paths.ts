@@ -86,7 +86,14 @@ export function daemonPaths(codexHome: string): DaemonPaths {
     binaryCacheFile: join(stateDir, "managed-binary.json"),
     socketPath: join(codexHome, "app-server-control", "app-server-control.sock"),
     standaloneDir: join(codexHome, "packages", "standalone"),
-    referencePackageBinary: join(codexHome, "packages", "app-server-daemon", "current", "bin", "codex"),
+    referencePackageBinary: join(
+      codexHome,
+      "packages",
+      "app-server-daemon",
+      "current",
+      "bin",
+      "codex",
+    ),
   };
 }
 

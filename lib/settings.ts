@@ -349,6 +349,35 @@ export async function updateSettings(
   return settings;
 }
 
+/** JSON with object keys sorted, to compare two files' meaning. */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      isObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1)) : v,
+  );
+}
+
+/**
+ * Rewrites a `settings.json` still in an older layout (codexd's own values
+ * where the reference reads, e.g. `shutdownGraceSeconds: -1`, which makes
+ * every reference command fail) into the shared one. Called by every
+ * mutating command under the lock; a missing or malformed file is left alone
+ * (the command itself reports it). Returns whether it rewrote the file.
+ */
+export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = (await loadSettings(paths)).raw;
+  } catch {
+    return false;
+  }
+  const disk = settingsOnDisk(settingsView(raw), raw, codexdUpdaterKeys());
+  if (canonical(disk) === canonical(raw)) return false;
+  await writeFileAtomic(paths.settingsFile, JSON.stringify(disk, null, 2) + "\n");
+  return true;
+}
+
 /** Updater keys without a default (absent unless set). */
 const OPTIONAL_UPDATER_KEYS: readonly string[] = ["restartWindow"];
 

@@ -36,7 +36,10 @@ export const CODEXD_KEY = "codexd";
 /** Top-level keys only codexd reads (written under `codexd`). */
 export const CODEXD_TOP_KEYS: readonly string[] = ["codexBin"];
 /** `updater` keys the reference parses; every other updater key codexd knows lives under `codexd.updater`. */
-export const REFERENCE_UPDATER_KEYS: readonly string[] = ["autoUpdateEnabled", "updateIntervalMinutes"];
+export const REFERENCE_UPDATER_KEYS: readonly string[] = [
+  "autoUpdateEnabled",
+  "updateIntervalMinutes",
+];
 /** Largest `shutdownGraceSeconds` the reference accepts. */
 export const REFERENCE_MAX_GRACE_SECONDS = 300;
 /** Largest `updater.updateIntervalMinutes` the reference accepts (u32). */

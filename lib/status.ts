@@ -14,7 +14,7 @@ import { publicPending, readPendingRestart } from "./idle/pending.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
-import { cachedBinaryFacts } from "./managed_binary.ts";
+import { reportedVersion } from "./managed_binary.ts";
 import { type AutostartInfo, readAutostart } from "./autostart/read.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
@@ -22,6 +22,7 @@ import { findSocketOwner } from "./socket_owner.ts";
 import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { socketProblem } from "./app_server/socket_path.ts";
+import { serverLog } from "./server_log.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
@@ -29,6 +30,11 @@ export interface UpdaterStatus extends UpdaterState {
   running: boolean;
   /** Its pid, when running. */
   pid?: number;
+  /**
+   * Whose updater runs: `codexd` (`app-server-updater.pid`) or `reference`
+   * (`codex app-server daemon`'s `daemon-updater.pid`); `null` when none runs.
+   */
+  owner: "codexd" | "reference" | null;
   /** Whether settings ask for it (set by `bootstrap`). */
   enabled: boolean;
   /** Whether it installs updates (it supervises either way). */
@@ -61,8 +67,13 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   activeTurnsReason?: string;
   /** A restart waiting for idle (or the window), or `null`. */
   pendingRestart: PendingRestart | null;
-  /** The app-server's stderr log. */
+  /** The app-server's stderr log: the log of the layout its record is in (`logs` reads it). */
   logPath: string;
+  /**
+   * Which tool started the recorded server: `reference` when its record
+   * carries the reference's `executableIdentity`, else `codexd`; `null` without one.
+   */
+  startedBy: "codexd" | "reference" | null;
   /** The updater's log. */
   updaterLogPath: string;
   /** Why the control socket was not trusted (an impostor's), when it was not. */
@@ -86,19 +97,28 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, turns, facts, updaterRecord, updaterState, pending] = await Promise.all([
-    readServerState(paths),
-    // One connection: initialize (experimentalApi), the running-turn count and
-    // remoteControl/status/read.
-    readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
-    // The cache only: `status` never runs the binary (it may hang).
-    cachedBinaryFacts(paths, binary.path),
-    readPidState(paths.updaterPidFile),
-    readUpdaterState(paths),
-    readPendingRestart(paths),
-  ]);
+  const [state, turns, facts, ownUpdater, referenceUpdater, updaterState, pending] = await Promise
+    .all([
+      readServerState(paths),
+      // One connection: initialize (experimentalApi), the running-turn count and
+      // remoteControl/status/read.
+      readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
+      // The cache, else one bounded `--version` run (the binary may hang).
+      reportedVersion(paths, binary.path),
+      readPidState(paths.updaterPidFile),
+      readPidState(paths.referenceUpdaterPidFile),
+      readUpdaterState(paths),
+      readPendingRestart(paths),
+    ]);
   const info = turns.info;
   const running = state.kind === "running";
+  const updaterRecord = ownUpdater.kind === "running" ? ownUpdater : referenceUpdater;
+  const updaterOwner = ownUpdater.kind === "running"
+    ? "codexd"
+    : referenceUpdater.kind === "running"
+    ? "reference"
+    : null;
+  const server = serverLog(paths, state);
   // A server no record names: say whose it is (never on the common path).
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
@@ -121,9 +141,9 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       : {}),
     managedCodexPath: binary.path,
     managedCodexExists: facts !== undefined || pathExists(binary.path),
-    managedCodexVersion: facts?.version ?? null,
+    managedCodexVersion: facts ?? null,
     socketPath: paths.socketPath,
-    cliVersion: facts?.version ?? null,
+    cliVersion: facts ?? null,
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
@@ -132,6 +152,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     updater: {
       running: updaterRecord.kind === "running",
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),
+      owner: updaterOwner,
       enabled: settings.updater.enabled,
       autoUpdateEnabled: settings.updater.autoUpdateEnabled,
       ...updaterState,
@@ -139,8 +160,11 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     activeTurns: turns.activeTurns,
     ...(turns.activeTurnsReason ? { activeTurnsReason: turns.activeTurnsReason } : {}),
     pendingRestart: pending ? publicPending(pending) : null,
-    logPath: paths.logFile,
-    updaterLogPath: paths.updaterLogFile,
+    logPath: server.logPath,
+    startedBy: server.startedBy,
+    updaterLogPath: updaterOwner === "reference"
+      ? paths.referenceUpdaterLogFile
+      : paths.updaterLogFile,
     ...(info ? {} : unsafeSocket(paths.socketPath)),
     autostart: readAutostart(paths.codexHome),
   };

@@ -12,8 +12,12 @@ import type { InterruptedTurn } from "./idle/probe.ts";
 
 /** What {@linkcode update} returns. */
 export interface UpdateResult {
-  /** `updated` when a release was installed or the app-server moved to it. */
-  status: "updated" | "noUpdate";
+  /**
+   * `updated` when a release was installed or the app-server moved to it;
+   * `unsupported` (as the reference answers) when a server started by hand
+   * runs: nothing is installed or restarted.
+   */
+  status: "updated" | "noUpdate" | "unsupported";
   /** Why nothing happened, when nothing did. */
   reason?: string;
   /** Managed binary version before the pass. */
@@ -56,6 +60,12 @@ export interface UpdateResult {
 
 /** The pass's message, from its fields (pure; tested by a table). */
 export function updateMessage(result: UpdateResult, runningVersion: string | null): string {
+  if (result.status === "unsupported") {
+    return "an app-server started by hand runs on this home: codexd does not update it (codexd adopt, then update)";
+  }
+  if (result.reason === "referencePackage") {
+    return "codex is the reference's package: its own updater (codex app-server daemon) updates it";
+  }
   if (result.status === "noUpdate") {
     if (result.reason === "externalBinary") {
       return "codex is an external binary (codexBin): codexd does not update it";
@@ -85,7 +95,7 @@ export function passSummary(result: UpdateResult): string {
     ? `updated ${result.previousVersion} -> ${result.version}${
       result.restarted ? " (restarted)" : ""
     }`
-    : `noUpdate${result.reason ? ` (${result.reason})` : ""}`;
+    : `${result.status}${result.reason ? ` (${result.reason})` : ""}`;
   return result.restartDeferred
     ? `${summary}; restart deferred: lock busy`
     : result.restartPending
