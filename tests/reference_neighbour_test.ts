@@ -179,6 +179,11 @@ async function runSteps(
       assertEquals(mine.json.managed, true, `${what}: codexd manages it`);
       assertEquals(theirs.code, 0, `${what} then reference version: ${theirs.stderr.slice(-300)}`);
       assertEquals(theirs.json.appServerVersion, version, `${what} then reference version`);
+      assertEquals(
+        theirs.json.managedCodexVersion,
+        version,
+        `${what}: the reference finds its binary`,
+      );
       assertEquals(mine.json.cliVersion, version, `${what}: codexd status cliVersion`);
     }
   }
@@ -202,6 +207,23 @@ for (const version of VERSIONS) {
     for (const name of ["daemon.pid", "daemon.stderr.log"]) {
       assert(!files.includes(name), `${name} on an install.sh home: ${files}`);
     }
+  });
+
+  Deno.test(`the reference ${version} first on an install.sh home: both installs, its layout, codexd follows`, async () => {
+    await using h = await standaloneHome(version);
+    await runSteps(version, h.home, [
+      ["reference", "start", "started"], // installs its package beside install.sh's
+      ["codexd", "restart", "restarted"], // runs install.sh's binary, recorded where the reference looks
+      ["reference", "restart", "restarted"],
+      ["codexd", "stop", "stopped"],
+      ["codexd", "start", "started"],
+      ["reference", "stop", "stopped"],
+    ], `${version} both installs`);
+    assert(stateFiles(h.home).includes("daemon.stderr.log"));
+    const again = await codexd(h.home, ["start"]);
+    assertEquals(again.json.managedCodexPath, `${h.home}/packages/standalone/current/codex`);
+    assert(stateFiles(h.home).includes("daemon.pid"), "codexd's server recorded in daemon.pid");
+    assertEquals((await reference(version, h.home, ["stop"])).json.status, "stopped");
   });
 
   Deno.test(`codexd and the reference ${version} manage each other's server on a home the reference set up`, async () => {
@@ -286,7 +308,11 @@ Deno.test("settings written by every codexd command stay readable by the referen
       ["enable-remote-control"],
     ]
   ) {
-    await codexd(h.home, args);
+    const run = await codexd(h.home, args);
+    // Without a ChatGPT login the server refuses remote control; the setting is persisted anyway.
+    const refused = args[0] === "enable-remote-control" &&
+      run.json.code === "REMOTE_CONTROL_UNAVAILABLE";
+    assert(run.code === 0 || refused, `${args}: ${JSON.stringify(run.json)}`);
     await readable(args.join(" "));
   }
   const disk = JSON.parse(await Deno.readTextFile(settingsFile));
@@ -306,7 +332,15 @@ Deno.test("cliVersion and managedCodexVersion are filled on a cold cache", async
     await Deno.remove(cache).catch(() => {});
     return (await codexd(h.home, args)).json;
   };
-  for (const args of [["disable-remote-control"], ["stop"], ["stop", "-c", 'model="o3"']]) {
+  for (
+    const args of [
+      ["disable-remote-control"],
+      ["stop"],
+      ["stop", "-c", 'model="o3"'],
+      ["stop", "--enable", "unified_exec"],
+      ["stop", "--disable", "unified_exec"],
+    ]
+  ) {
     const json = await cold(args);
     assertEquals(json.cliVersion, version, `${args}: ${JSON.stringify(json)}`);
     assertEquals(json.managedCodexVersion, version, `${args}`);
