@@ -21,9 +21,9 @@
  * ```
  * The shared keys always hold values the reference accepts. A codexd value
  * the reference cannot hold (the "no limit" grace `-1`, a fractional grace or
- * interval) is written to the shared key in the reference's form (`-1` → 300,
- * `2.5` → 3, an interval below a minute → 1) and kept exactly under `codexd`,
- * which wins when codexd reads. Every codexd-only key lives under `codexd`
+ * interval) is kept exactly under `codexd`, which wins when codexd reads; the
+ * shared key keeps a valid value it has (the reference's own setting), else
+ * gets the reference's form (`-1` → 300, `2.5` → 3, below a minute → 1). Every codexd-only key lives under `codexd`
  * (`codexd.updater.<key>` for updater keys). Files written before this layout
  * (codexd-only keys at the top level and in `updater`, `-1` as
  * `shutdownGraceSeconds`) are still read, and moved on the next write.
@@ -99,9 +99,16 @@ export function settingsOnDisk(view: Json, raw: Json, ownUpdaterKeys: readonly s
     if (CODEXD_TOP_KEYS.includes(key)) {
       own[key] = value;
     } else if (key === "shutdownGraceSeconds" && typeof value === "number") {
-      disk[key] = isWhole(value, 0, REFERENCE_MAX_GRACE_SECONDS) ? value : referenceGrace(value);
-      if (disk[key] === value) delete own[key];
-      else own[key] = value;
+      if (isWhole(value, 0, REFERENCE_MAX_GRACE_SECONDS)) {
+        disk[key] = value;
+        delete own[key];
+      } else {
+        // The reference's own value stays when it has a valid one.
+        disk[key] = isWhole(raw[key], 0, REFERENCE_MAX_GRACE_SECONDS)
+          ? raw[key]
+          : referenceGrace(value);
+        own[key] = value;
+      }
     } else {
       disk[key] = value;
     }
@@ -112,11 +119,16 @@ export function settingsOnDisk(view: Json, raw: Json, ownUpdaterKeys: readonly s
     const shared: Json = {};
     for (const [key, value] of Object.entries(view.updater)) {
       if (key === "updateIntervalMinutes" && typeof value === "number") {
-        shared[key] = isWhole(value, 1, REFERENCE_MAX_INTERVAL_MINUTES)
-          ? value
-          : referenceInterval(value);
-        if (shared[key] === value) delete ownUpdater[key];
-        else ownUpdater[key] = value;
+        const saved = isObject(raw.updater) ? raw.updater[key] : undefined;
+        if (isWhole(value, 1, REFERENCE_MAX_INTERVAL_MINUTES)) {
+          shared[key] = value;
+          delete ownUpdater[key];
+        } else {
+          shared[key] = isWhole(saved, 1, REFERENCE_MAX_INTERVAL_MINUTES)
+            ? saved
+            : referenceInterval(value);
+          ownUpdater[key] = value;
+        }
       } else if (ownUpdaterKeys.includes(key)) {
         ownUpdater[key] = value;
       } else {

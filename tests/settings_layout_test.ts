@@ -80,6 +80,19 @@ Deno.test("settingsOnDisk() keeps shared keys in the reference's form and codexd
       },
     }],
   ];
+  // The reference's own valid value stays beside codexd's.
+  assertEquals(
+    settingsOnDisk(
+      { shutdownGraceSeconds: -1, updater: { updateIntervalMinutes: 0.5 } },
+      { shutdownGraceSeconds: 45, updater: { updateIntervalMinutes: 30 } },
+      own,
+    ),
+    {
+      shutdownGraceSeconds: 45,
+      updater: { updateIntervalMinutes: 30 },
+      codexd: { shutdownGraceSeconds: -1, updater: { updateIntervalMinutes: 0.5 } },
+    },
+  );
   for (const [name, view, disk] of table) {
     assertEquals(settingsOnDisk(view, {}, own), disk, name);
     // And the disk form reads back as the same view.
