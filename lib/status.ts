@@ -114,7 +114,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const running = state.kind === "running";
   const updaterRecord = ownUpdater.kind === "running" ? ownUpdater : referenceUpdater;
   const updaterOwner = ownUpdater.kind === "running"
-    ? "codexd"
+    ? (isReferenceLoop(ownUpdater.record.pid) ? "reference" : "codexd")
     : referenceUpdater.kind === "running"
     ? "reference"
     : null;
@@ -168,6 +168,19 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     ...(info ? {} : unsafeSocket(paths.socketPath)),
     autostart: readAutostart(paths.codexHome),
   };
+}
+
+/**
+ * Whether a live updater recorded in `app-server-updater.pid` is the
+ * reference's (`codex app-server daemon pid-update-loop`, as its legacy layout
+ * records it) rather than codexd's loop.
+ */
+function isReferenceLoop(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("pid-update-loop");
+  } catch {
+    return false;
+  }
 }
 
 function unsafeSocket(socketPath: string): { socketUnsafe?: string } {

@@ -242,6 +242,9 @@ for (const version of VERSIONS) {
     const logs = await codexd(h.home, ["logs"]);
     assertEquals(logs.json.startedBy, "reference");
     assertEquals(logs.json.logPath, `${h.home}/app-server-daemon/daemon.stderr.log`);
+    const updaterLogs = await codexd(h.home, ["logs", "--updater"]);
+    assertEquals(updaterLogs.json.startedBy, "reference");
+    assertEquals(updaterLogs.json.logPath, `${h.home}/app-server-daemon/daemon-updater.stderr.log`);
     const boot = await codexd(h.home, ["bootstrap"]);
     assertEquals(boot.json.code, "UPDATER_CONFLICT", JSON.stringify(boot.json));
     assert(!stateFiles(h.home).includes("app-server-updater.pid"));
