@@ -4,12 +4,15 @@
  * wait until it answers `initialize`. A failed start leaves nothing running
  * and no record behind.
  *
- * Touches `app-server-daemon/{app-server.pid, app-server.stderr.log}` and
- * `launched-binary` (what was launched, for noticing out-of-band upgrades).
+ * Touches the home's layout's record and log (`app-server-daemon/{app-server.pid,
+ * app-server.stderr.log}`, or `daemon.pid` and `daemon.stderr.log` on a home in
+ * the reference's package layout; see `home_layout.ts`) and `launched-binary`
+ * (what was launched, for noticing out-of-band upgrades).
  *
  * @module
  */
 import { removeServerRecords, writeServerRecord } from "./server_record.ts";
+import { clearStrayPackageLog, type HomeLayout, homeLayout } from "./home_layout.ts";
 import { pathExists } from "./atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
 import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
@@ -79,9 +82,10 @@ export function launchEnv(ctx: DaemonContext, settings: DaemonSettings): Record<
 async function notReady(
   ctx: DaemonContext,
   why: string,
+  logFile: string = homeLayout(ctx.paths).logFile,
 ): Promise<CodexdError> {
-  const tail = await tailFile(ctx.paths.logFile, LOG_TAIL_LINES);
-  const log = tail.length ? `\nLast lines of ${ctx.paths.logFile}:\n${tail.join("\n")}` : "";
+  const tail = await tailFile(logFile, LOG_TAIL_LINES);
+  const log = tail.length ? `\nLast lines of ${logFile}:\n${tail.join("\n")}` : "";
   return new CodexdError(
     "NOT_READY",
     `App-server did not become ready on ${ctx.paths.socketPath}: ${why}${log}`,
@@ -203,6 +207,8 @@ export interface PreparedLaunch {
   spec: SpawnSpec;
   /** What the launch runs. */
   launchedFrom: LaunchedFrom;
+  /** The home's layout: where the new server is recorded and logs. */
+  layout: HomeLayout;
 }
 
 /**
@@ -222,14 +228,17 @@ export async function prepareLaunch(
   const signature = await signatureNow(binary.path);
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
+  const layout = homeLayout(ctx.paths);
+  await clearStrayPackageLog(ctx.paths, layout);
   return {
     facts,
+    layout,
     spec: {
       command: binary.path,
       args: launchArgs(settings, facts, ctx.options.configArgs),
       env: launchEnv(ctx, settings),
       unsetEnv: settings.remoteControlEnabled ? [REMOTE_CONTROL_DISABLED_ENV] : [],
-      logFile: ctx.paths.logFile,
+      logFile: layout.logFile,
     },
     launchedFrom: { path: binary.path, signature },
   };
@@ -246,15 +255,20 @@ export async function recordAndAwait(
   facts: BinaryFacts,
   child: SpawnedProcess,
   launchedFrom?: LaunchedFrom,
+  layout: HomeLayout = homeLayout(ctx.paths),
 ): Promise<SpawnOutcome> {
   let record: PidRecord | undefined;
   try {
     // Recorded before readiness so a CLI killed mid-start leaves a record
     // the next command adopts instead of a stray server.
-    record = await writeServerRecord(ctx.paths, child.pid);
+    record = await writeServerRecord(ctx.paths, child.pid, layout.recordFile);
     if (record === undefined) {
       const status = await child.exited;
-      throw await notReady(ctx, `pid ${child.pid} exited at once with code ${status.code}`);
+      throw await notReady(
+        ctx,
+        `pid ${child.pid} exited at once with code ${status.code}`,
+        layout.logFile,
+      );
     }
     const info = await waitUntilReady(ctx, record, child);
     child.detach();
@@ -290,6 +304,7 @@ export async function spawnAppServer(
     prepared.facts,
     await spawnDetached(prepared.spec),
     prepared.launchedFrom,
+    prepared.layout,
   );
 }
 

@@ -10,7 +10,8 @@ import { readServerState } from "./server_record.ts";
 import { CodexdError } from "./errors.ts";
 import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
 import type { PendingRestart } from "./idle/policy.ts";
-import type { LifecycleResult } from "./result.ts";
+import { type LifecycleResult, unmanagedServer } from "./result.ts";
+import { findSocketOwner } from "./socket_owner.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
 import { readPidState } from "./pid_record.ts";
@@ -80,6 +81,11 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
  */
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BootstrapResult> {
   const ctx = createContext(options);
+  // A server started by hand: no install, no updater beside it (the reference refuses too).
+  const { handStartedServer } = await import("./hand_started.ts");
+  if (await handStartedServer(ctx) !== undefined) {
+    throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+  }
   const { settings: before } = await loadSettings(ctx.paths);
   const external = ctx.options.codexBin ?? before.codexBin;
   let installed = false;
@@ -134,7 +140,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
       }
     }
   }
-  await using _lock = await lockDaemon(ctx);
+  await using _lock = await lockDaemon(ctx, { createHome: true });
   await assertNoReferenceUpdater(ctx);
   const pinnedVersion = options.pin
     ? (await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, before).path))?.version ?? wanted

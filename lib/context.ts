@@ -12,7 +12,7 @@ import { CodexdError } from "./errors.ts";
 import { checkHome, checkPermissions } from "./preflight.ts";
 import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
-import type { DaemonSettings } from "./settings.ts";
+import { type DaemonSettings, migrateSettings } from "./settings.ts";
 
 /** Options shared by every lifecycle function. */
 export interface DaemonOptions {
@@ -99,12 +99,33 @@ export function createContext(options: DaemonOptions = {}): DaemonContext {
   };
 }
 
-/** Takes `daemon.lock` for a mutating command. */
-export async function lockDaemon(ctx: DaemonContext): Promise<DaemonLock> {
-  return await acquireDaemonLock(ctx.paths.lockFile, {
+/** Options of {@linkcode lockDaemon}. */
+export interface LockDaemonOptions {
+  /**
+   * The command may create CODEX_HOME (only `bootstrap`); every other one
+   * fails `HOME_NOT_FOUND` on a missing home and creates nothing. @default {false}
+   */
+  createHome?: boolean;
+}
+
+/**
+ * Takes `daemon.lock` for a mutating command.
+ *
+ * @throws {CodexdError} `HOME_NOT_FOUND` for a missing CODEX_HOME (unless `createHome`).
+ */
+export async function lockDaemon(
+  ctx: DaemonContext,
+  options: LockDaemonOptions = {},
+): Promise<DaemonLock> {
+  if (!options.createHome) requireHome(ctx);
+  const lock = await acquireDaemonLock(ctx.paths.lockFile, {
     timeoutMs: ctx.options.lockTimeoutMs,
     clock: ctx.clock,
   });
+  // A settings.json in codexd's older layout breaks every reference command:
+  // the first mutating command moves it to the shared one.
+  await migrateSettings(ctx.paths).catch(() => false);
+  return lock;
 }
 
 /** The binary to launch under the given settings and options. */

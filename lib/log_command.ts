@@ -1,10 +1,16 @@
 /**
- * `logs`: the tail of the app-server's or the updater's stderr log.
+ * `logs`: the tail of the app-server's or the updater's stderr log — the log
+ * of whichever tool started the running server (codexd's
+ * `app-server.stderr.log` or the reference's `daemon.stderr.log`), or of
+ * whichever updater runs; the result says which.
  *
  * @module
  */
 import { createContext, type DaemonOptions } from "./context.ts";
 import { tailFile } from "./logs.ts";
+import { readPidState } from "./pid_record.ts";
+import { serverLog } from "./server_log.ts";
+import { readServerState } from "./server_record.ts";
 
 /** Default number of lines `logs` prints. */
 export const DEFAULT_LOG_LINES = 50;
@@ -23,6 +29,11 @@ export interface LogsResult {
   status: "ok";
   /** The log file read. */
   logPath: string;
+  /**
+   * Which tool started the process whose log this is (`codexd` or `reference`),
+   * `null` when none runs (then the log of the home's layout).
+   */
+  startedBy: "codexd" | "reference" | null;
   /** Its last lines, oldest first. */
   lines: string[];
 }
@@ -38,10 +49,22 @@ export interface LogsResult {
  */
 export async function readLogs(options: LogsOptions = {}): Promise<LogsResult> {
   const ctx = createContext(options);
-  const logPath = options.updater ? ctx.paths.updaterLogFile : ctx.paths.logFile;
+  const { paths } = ctx;
+  let source: Omit<LogsResult, "status" | "lines">;
+  if (options.updater) {
+    const ours = await readPidState(paths.updaterPidFile);
+    const reference = ours.kind === "running"
+      ? undefined
+      : await readPidState(paths.referenceUpdaterPidFile);
+    source = reference?.kind === "running"
+      ? { logPath: paths.referenceUpdaterLogFile, startedBy: "reference" }
+      : { logPath: paths.updaterLogFile, startedBy: ours.kind === "running" ? "codexd" : null };
+  } else {
+    source = serverLog(paths, await readServerState(paths));
+  }
   return {
     status: "ok",
-    logPath,
-    lines: await tailFile(logPath, options.lines ?? DEFAULT_LOG_LINES),
+    ...source,
+    lines: await tailFile(source.logPath, options.lines ?? DEFAULT_LOG_LINES),
   };
 }

@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { readStateFileSync, readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import {
+  pathExists,
+  readStateFileSync,
+  readTextIfPresent,
+  writeFileAtomic,
+} from "./atomic_file.ts";
 import type { BoundedOptions } from "./bounded_command.ts";
 import { CodexdError, shellQuote } from "./errors.ts";
 import { type DaemonPaths, join } from "./paths.ts";
@@ -23,6 +28,11 @@ export interface ManagedBinary {
   path: string;
   /** Whether it is the standalone managed install (the updater may replace it). */
   managed: boolean;
+  /**
+   * The reference's own package (`packages/app-server-daemon/current/bin/codex`),
+   * launched when it is the home's only install; the reference's updater owns it.
+   */
+  referencePackage?: boolean;
 }
 
 /** Cached facts about one binary file. */
@@ -33,7 +43,7 @@ export interface BinaryFacts {
   launchFlags: string[];
 }
 
-interface CacheEntry extends BinaryFacts {
+interface CacheEntry {
   realPath: string;
   size: number;
   mtimeMs: number;
@@ -42,6 +52,9 @@ interface CacheEntry extends BinaryFacts {
    * (npm stamps every file of every release 1985-10-26) is another binary.
    */
   ino?: number | null;
+  version: string;
+  /** Absent in an entry only a report's `--version` run filled. */
+  launchFlags?: string[];
 }
 
 /** Whether a cache entry describes the file `info` at `realPath`. */
@@ -50,13 +63,22 @@ function sameFile(entry: CacheEntry, realPath: string, info: Deno.FileInfo): boo
     entry.mtimeMs === (info.mtime?.getTime() ?? 0) && (entry.ino ?? null) === info.ino;
 }
 
+/** Whether a cache entry has the facts a launch needs (not only the version). */
+function complete(entry: CacheEntry): entry is CacheEntry & BinaryFacts {
+  return Array.isArray(entry.launchFlags);
+}
+
 /** The candidates for the managed binary, in order of preference. */
 export function managedBinaryCandidates(paths: DaemonPaths): string[] {
   const current = join(paths.standaloneDir, "current");
   return [join(current, "codex"), join(current, "bin", "codex")];
 }
 
-/** Picks the binary to launch: `codexBin` when set, else the managed install. */
+/**
+ * Picks the binary to launch: `codexBin` when set, else the standalone
+ * managed install, else the reference's package when that is the home's only
+ * install (a home the reference set up alone).
+ */
 export function locateBinary(
   paths: DaemonPaths,
   codexBin?: string,
@@ -70,6 +92,12 @@ export function locateBinary(
     } catch {
       // try the next layout
     }
+  }
+  try {
+    Deno.statSync(paths.referencePackageBinary);
+    return { path: paths.referencePackageBinary, managed: false, referencePackage: true };
+  } catch {
+    // no install at all
   }
   return { path: candidates[0], managed: true };
 }
@@ -212,7 +240,7 @@ export async function readBinaryFacts(
   const mtimeMs = info.mtime?.getTime() ?? 0;
   const cached = await readCache(paths);
   const hit = cached.find((entry) => sameFile(entry, realPath, info));
-  if (hit) return { version: hit.version, launchFlags: hit.launchFlags };
+  if (hit && complete(hit)) return { version: hit.version, launchFlags: hit.launchFlags };
   const { commandTimeoutMs } = await import("./bounded_command.ts");
   const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
   const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ino: info.ino, ...facts };
@@ -239,10 +267,52 @@ export function cachedBinaryFacts(
     const parsed = JSON.parse(readStateFileSync(paths.binaryCacheFile) ?? "[]");
     if (!Array.isArray(parsed)) return undefined;
     const hit = (parsed as CacheEntry[]).find((entry) => sameFile(entry, realPath, info));
-    return hit ? { version: hit.version, launchFlags: hit.launchFlags } : undefined;
+    return hit && complete(hit)
+      ? { version: hit.version, launchFlags: hit.launchFlags }
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The binary's version for a report (`stop`, `version`, `status`, …): from
+ * the cache when warm (never running the binary), else one `--version` run
+ * bounded by `timeoutMs` whose answer fills the cache. `undefined` when the
+ * binary is missing, hangs or prints no version: a report never fails on it.
+ */
+export async function reportedVersion(
+  paths: DaemonPaths,
+  binaryPath: string,
+  options: BinaryFactsOptions = {},
+): Promise<string | undefined> {
+  let realPath: string;
+  let info: Deno.FileInfo;
+  try {
+    realPath = Deno.realPathSync(binaryPath);
+    info = Deno.statSync(realPath);
+  } catch {
+    return undefined;
+  }
+  const mtimeMs = info.mtime?.getTime() ?? 0;
+  const cached = await readCache(paths);
+  const hit = cached.find((entry) =>
+    entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs
+  );
+  if (hit) return hit.version;
+  const { commandTimeoutMs } = await import("./bounded_command.ts");
+  const run = await runCommand(realPath, ["--version"], {
+    timeoutMs: options.timeoutMs ?? commandTimeoutMs(),
+  });
+  const version = run.success ? parseCliVersion(run.stdout) : undefined;
+  if (version === undefined) return undefined;
+  const entry: CacheEntry = { realPath, size: info.size, mtimeMs, version };
+  const next = [entry, ...cached.filter((e) => e.realPath !== realPath)].slice(0, 4);
+  // Only into an existing state directory: a report creates nothing.
+  if (pathExists(paths.stateDir)) {
+    await writeFileAtomic(paths.binaryCacheFile, JSON.stringify(next) + "\n").catch(() => {});
+  }
+  return version;
 }
 
 /** Like {@linkcode readBinaryFacts} but `undefined` instead of throwing. */

@@ -20,7 +20,10 @@ export interface DaemonPaths {
   settingsFile: string;
   /** `app-server-daemon/app-server.pid`. */
   pidFile: string;
-  /** `app-server-daemon/daemon.pid`: the reference's (codex ≥ 0.16x) name for the server record; codexd writes both. */
+  /**
+   * `app-server-daemon/daemon.pid`: the reference's server record in its package layout (codex ≥ 0.169);
+   * codexd writes it only on a home in that layout (see `home_layout.ts`).
+   */
   referencePidFile: string;
   /** `app-server-daemon/app-server-updater.pid`. */
   updaterPidFile: string;
@@ -32,6 +35,10 @@ export interface DaemonPaths {
   lockFile: string;
   /** `app-server-daemon/app-server.stderr.log`. */
   logFile: string;
+  /** `app-server-daemon/daemon.stderr.log`: the server's log in the reference's package layout. */
+  referenceLogFile: string;
+  /** `app-server-daemon/daemon-updater.stderr.log`: the reference's updater log. */
+  referenceUpdaterLogFile: string;
   /** `app-server-daemon/app-server-updater.log`. */
   updaterLogFile: string;
   /** `app-server-daemon/updater-state.json`: last pass and supervision state. */
@@ -42,6 +49,8 @@ export interface DaemonPaths {
   socketPath: string;
   /** `packages/standalone`: the install.sh layout root. */
   standaloneDir: string;
+  /** `packages/app-server-daemon/current/bin/codex`: the reference's own package (codex ≥ 0.169). */
+  referencePackageBinary: string;
 }
 
 /**
@@ -101,11 +110,21 @@ export function daemonPaths(codexHome: string): DaemonPaths {
     loadedThreadsFile: join(stateDir, "loaded-threads.json"),
     lockFile: join(stateDir, "daemon.lock"),
     logFile: join(stateDir, "app-server.stderr.log"),
+    referenceLogFile: join(stateDir, "daemon.stderr.log"),
+    referenceUpdaterLogFile: join(stateDir, "daemon-updater.stderr.log"),
     updaterLogFile: join(stateDir, "app-server-updater.log"),
     updaterStateFile: join(stateDir, "updater-state.json"),
     binaryCacheFile: join(stateDir, "managed-binary.json"),
     socketPath: join(codexHome, "app-server-control", "app-server-control.sock"),
     standaloneDir: join(codexHome, "packages", "standalone"),
+    referencePackageBinary: join(
+      codexHome,
+      "packages",
+      "app-server-daemon",
+      "current",
+      "bin",
+      "codex",
+    ),
   };
 }
 

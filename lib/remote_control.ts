@@ -57,6 +57,10 @@ export interface RemoteControlResult {
   socketPath: string;
   /** The managed codex CLI's version, or `null`. */
   cliVersion: string | null;
+  /** The binary codexd launches. */
+  managedCodexPath: string;
+  /** Its version (the same as `cliVersion`), `null` when it is missing or unreadable. */
+  managedCodexVersion: string | null;
   /** What the running app-server reports, or `null`. */
   appServerVersion: string | null;
   /** This codexd's version. */
@@ -113,7 +117,8 @@ export async function setRemoteControl(
   const live = state.kind === "running"
     ? await applyToRunning(ctx, settings, state.record)
     : undefined;
-  const facts = await tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path);
+  const binary = binaryFor(ctx, settings);
+  const facts = await tryReadBinaryFacts(ctx.paths, binary.path);
   const result: RemoteControlResult = {
     status: enabled
       ? (changed ? "enabled" : "alreadyEnabled")
@@ -130,6 +135,8 @@ export async function setRemoteControl(
       : "no app-server is running; the setting applies at the next start",
     socketPath: ctx.paths.socketPath,
     cliVersion: facts?.version ?? null,
+    managedCodexPath: binary.path,
+    managedCodexVersion: facts?.version ?? null,
     appServerVersion: live?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     changed: changed || live?.applied === "live" || live?.applied === "restart",

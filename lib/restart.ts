@@ -12,6 +12,7 @@ import {
   spawnWarnings,
 } from "./app_server_spawn.ts";
 import { type ParkedProcess, spawnParked } from "./launch.ts";
+import type { HomeLayout } from "./home_layout.ts";
 import {
   binaryFor,
   createContext,
@@ -66,7 +67,13 @@ export async function restartLocked(
     throw error;
   }
   await parked.child.release();
-  const spawned = await recordAndAwait(ctx, parked.facts, parked.child, parked.launchedFrom);
+  const spawned = await recordAndAwait(
+    ctx,
+    parked.facts,
+    parked.child,
+    parked.launchedFrom,
+    parked.layout,
+  );
   // A fresh process on the current binary and settings satisfies any pending restart.
   await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "restarted", {
@@ -118,6 +125,7 @@ interface Parked {
   facts: BinaryFacts;
   child: ParkedProcess;
   launchedFrom: LaunchedFrom;
+  layout: HomeLayout;
 }
 
 async function parkLaunch(
@@ -130,5 +138,6 @@ async function parkLaunch(
     facts: prepared.facts,
     child: await spawnParked(prepared.spec),
     launchedFrom: prepared.launchedFrom,
+    layout: prepared.layout,
   };
 }

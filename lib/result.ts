@@ -7,7 +7,7 @@
 import { pathExists } from "./atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
 import { CodexdError } from "./errors.ts";
-import { type BinaryFacts, cachedBinaryFacts, type ManagedBinary } from "./managed_binary.ts";
+import { type BinaryFacts, type ManagedBinary, reportedVersion } from "./managed_binary.ts";
 import type { PidState } from "./pid_record.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
 import type { SocketOwner } from "./socket_owner.ts";
@@ -76,8 +76,6 @@ export interface ResultExtra {
  * Builds the result object: every key present (`null` where unknown), so a
  * client can rely on the shape; the binary's facts filled in when readable.
  */
-// Async for callers' sake (it awaited a spawn before facts became cache-only).
-// deno-lint-ignore require-await
 export async function buildResult(
   ctx: DaemonContext,
   binary: ManagedBinary,
@@ -86,9 +84,11 @@ export async function buildResult(
   knownFacts?: BinaryFacts,
 ): Promise<LifecycleResult> {
   const exists = pathExists(binary.path);
-  // Without knownFacts, the cache only: never run the binary here (`stop`
-  // and `status` must answer when it hangs).
-  const facts = knownFacts ?? (exists ? cachedBinaryFacts(ctx.paths, binary.path) : undefined);
+  // Without knownFacts: the cache, else one bounded `--version` run that
+  // fills it (`stop` must answer when the binary hangs, and still report the
+  // version of one that answers).
+  const version = knownFacts?.version ??
+    (exists ? await reportedVersion(ctx.paths, binary.path) : undefined);
   return {
     status,
     backend: extra.backend ?? null,
@@ -96,9 +96,9 @@ export async function buildResult(
     managed: extra.managed ?? extra.backend !== undefined,
     managedCodexPath: binary.path,
     managedCodexExists: exists,
-    managedCodexVersion: facts?.version ?? null,
+    managedCodexVersion: version ?? null,
     socketPath: ctx.paths.socketPath,
-    cliVersion: facts?.version ?? null,
+    cliVersion: version ?? null,
     appServerVersion: extra.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     ...(extra.changed !== undefined ? { changed: extra.changed } : {}),

@@ -1,15 +1,17 @@
 /**
- * The app-server's pid record under both names in use: codexd's and older
- * references' `app-server.pid`, and `daemon.pid`, which the reference (codex
- * 0.169) reads and writes. Both hold the same JSON shape (`pid`,
- * `processStartTime`, `processIdentity`; the reference adds
- * `executableIdentity`, which codexd keeps and ignores), so codexd writes its
- * record under both names and reads either: a server either tool started is
- * managed by both.
+ * The app-server's pid record under both names in use: `app-server.pid` (the
+ * standalone layout) and `daemon.pid` (the reference's package layout, codex ≥
+ * 0.169). Both hold the same JSON shape (`pid`, `processStartTime`,
+ * `processIdentity`; the reference adds `executableIdentity`, which it does not
+ * require: measured, it stops and restarts a server recorded without one).
+ * codexd reads either, and writes the one name of the home's layout
+ * (`home_layout.ts`): a `daemon.pid` on a home without the package makes the
+ * reference refuse it.
  *
  * @module
  */
 import { writeFileAtomic } from "./atomic_file.ts";
+import { homeLayout } from "./home_layout.ts";
 import type { DaemonPaths } from "./paths.ts";
 import {
   type PidRecord,
@@ -54,25 +56,20 @@ export async function readServerState(paths: DaemonPaths): Promise<ServerState> 
 }
 
 /**
- * Records `pid` under both names (codexd's first, so a crash between the two
- * writes still leaves codexd's record). `undefined` when it is already gone.
+ * Records `pid` in `recordFile` (the home's layout's record by default).
+ * `undefined` when it is already gone.
  */
 export async function writeServerRecord(
   paths: DaemonPaths,
   pid: number,
+  recordFile: string = homeLayout(paths).recordFile,
 ): Promise<PidRecord | undefined> {
-  const record = await writePidRecord(paths.pidFile, pid);
-  if (record !== undefined) {
-    await writeFileAtomic(paths.referencePidFile, JSON.stringify(record) + "\n");
-  }
-  return record;
+  return await writePidRecord(recordFile, pid);
 }
 
-/** Writes an already verified record under both names. */
+/** Writes an already verified record under the home's layout's name. */
 export async function writeServerRecordOf(paths: DaemonPaths, record: PidRecord): Promise<void> {
-  const text = JSON.stringify(record) + "\n";
-  await writeFileAtomic(paths.pidFile, text);
-  await writeFileAtomic(paths.referencePidFile, text);
+  await writeFileAtomic(homeLayout(paths).recordFile, JSON.stringify(record) + "\n");
 }
 
 /** Removes both record files; missing files are fine. */

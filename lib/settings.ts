@@ -2,13 +2,21 @@
  * `settings.json`: the persisted launch and updater settings. Missing means
  * defaults; malformed is `SETTINGS_INVALID` (except where a caller such as
  * `stop` asks for the lenient read). Keys codexd does not know are kept on
- * every write, and every write is atomic.
+ * every write, and every write is atomic. The file is shared with the
+ * reference: `settings_layout.ts` says which keys live where on disk; the
+ * typed view here is the same whatever the layout.
  *
  * @module
  */
 import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
 import { CodexdError } from "./errors.ts";
 import { type DaemonPaths, ensureStateDir } from "./paths.ts";
+import {
+  CODEXD_KEY,
+  REFERENCE_UPDATER_KEYS,
+  settingsOnDisk,
+  settingsView,
+} from "./settings_layout.ts";
 
 /** Default grace between SIGTERM and SIGKILL, in seconds. */
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
@@ -184,8 +192,13 @@ function inRange(value: unknown, name: string): number | undefined | string {
  * Validates a parsed settings object. Returns the typed view or the reason it
  * is invalid; pure so it is tested by a table.
  */
-export function validateSettings(raw: unknown): DaemonSettings | string {
-  if (!isObject(raw)) return "settings must be a JSON object";
+export function validateSettings(file: unknown): DaemonSettings | string {
+  if (!isObject(file)) return "settings must be a JSON object";
+  if (file[CODEXD_KEY] !== undefined && !isObject(file[CODEXD_KEY])) {
+    return `${CODEXD_KEY} must be an object`;
+  }
+  // codexd's own values (under `codexd`) laid over the shared keys.
+  const raw = settingsView(file);
   const settings = defaultSettings();
   const { remoteControlEnabled, shutdownGraceSeconds, codexBin, updater } = raw;
   if (remoteControlEnabled !== undefined) {
@@ -342,14 +355,14 @@ export async function updateSettings(
   patch: SettingsPatch,
 ): Promise<DaemonSettings> {
   const { raw } = await loadSettings(paths);
-  const next: Record<string, unknown> = { ...raw };
+  const next: Record<string, unknown> = settingsView(raw);
   for (const [key, value] of Object.entries(patch)) {
     if (key === "updater") continue;
     if (value === null) delete next[key];
     else if (value !== undefined) next[key] = value;
   }
   if (patch.updater !== undefined) {
-    const updater = isObject(raw.updater) ? { ...raw.updater } : {};
+    const updater = isObject(next.updater) ? { ...next.updater } : {};
     for (const [key, value] of Object.entries(patch.updater)) {
       if (value === null) delete updater[key];
       else if (value !== undefined) updater[key] = value;
@@ -361,7 +374,48 @@ export async function updateSettings(
   await ensureStateDir(paths);
   await writeFileAtomic(
     paths.settingsFile,
-    JSON.stringify(next, null, 2) + "\n",
+    JSON.stringify(settingsOnDisk(next, raw, codexdUpdaterKeys()), null, 2) + "\n",
   );
   return settings;
+}
+
+/** JSON with object keys sorted, to compare two files' meaning. */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      isObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1)) : v,
+  );
+}
+
+/**
+ * Rewrites a `settings.json` still in an older layout (codexd's own values
+ * where the reference reads, e.g. `shutdownGraceSeconds: -1`, which makes
+ * every reference command fail) into the shared one. Called by every
+ * mutating command under the lock; a missing or malformed file is left alone
+ * (the command itself reports it). Returns whether it rewrote the file.
+ */
+export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = (await loadSettings(paths)).raw;
+  } catch {
+    return false;
+  }
+  const disk = settingsOnDisk(settingsView(raw), raw, codexdUpdaterKeys());
+  if (canonical(disk) === canonical(raw)) return false;
+  await writeFileAtomic(paths.settingsFile, JSON.stringify(disk, null, 2) + "\n");
+  return true;
+}
+
+/** Updater keys without a default (absent unless set). */
+const OPTIONAL_UPDATER_KEYS: readonly string[] = ["restartWindow", "pinnedVersion"];
+
+/**
+ * The updater keys only codexd reads: every key of {@linkcode UpdaterSettings}
+ * but the reference's two. They are written under `codexd.updater`.
+ */
+export function codexdUpdaterKeys(): string[] {
+  return [...Object.keys(defaultSettings().updater), ...OPTIONAL_UPDATER_KEYS]
+    .filter((key) => !REFERENCE_UPDATER_KEYS.includes(key));
 }

@@ -14,7 +14,7 @@ import { publicPending, readPendingRestart } from "./idle/pending.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
 import type { LifecycleResult } from "./result.ts";
-import { cachedBinaryFacts } from "./managed_binary.ts";
+import { reportedVersion } from "./managed_binary.ts";
 import { type AutostartInfo, readAutostart } from "./autostart/read.ts";
 import { readPidState } from "./pid_record.ts";
 import { loadSettingsLenient } from "./settings.ts";
@@ -24,6 +24,7 @@ import { readSuperviseHealth } from "./updater_log.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { socketProblem } from "./app_server/socket_path.ts";
 import { type PinView, pinView, readReferenceSelection } from "./pin.ts";
+import { serverLog } from "./server_log.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {
@@ -38,6 +39,11 @@ export interface UpdaterStatus extends UpdaterState {
   superviseErrors?: number;
   /** The latest of them: `<time> <code>: <message>`. */
   lastSuperviseError?: string;
+  /**
+   * Whose updater runs: `codexd` (`app-server-updater.pid`) or `reference`
+   * (`codex app-server daemon`'s `daemon-updater.pid`); `null` when none runs.
+   */
+  owner: "codexd" | "reference" | null;
   /** Whether settings ask for it (set by `bootstrap`). */
   enabled: boolean;
   /** Whether it installs updates (it supervises either way). */
@@ -76,8 +82,13 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
    * when the updater follows the latest.
    */
   pin: PinView | null;
-  /** The app-server's stderr log. */
+  /** The app-server's stderr log: the log of the layout its record is in (`logs` reads it). */
   logPath: string;
+  /**
+   * Which tool started the recorded server: `reference` when its record
+   * carries the reference's `executableIdentity`, else `codexd`; `null` without one.
+   */
+  startedBy: "codexd" | "reference" | null;
   /** The updater's log. */
   updaterLogPath: string;
   /** Why the control socket was not trusted (an impostor's), when it was not. */
@@ -101,25 +112,34 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const { paths } = ctx;
   const settings = await loadSettingsLenient(paths);
   const binary = binaryFor(ctx, settings);
-  const [state, turns, facts, updaterRecord, updaterState, pending, selection] = await Promise.all([
-    readServerState(paths),
-    // One connection: initialize (experimentalApi), the running-turn count and
-    // remoteControl/status/read.
-    readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
-    // The cache only: `status` never runs the binary (it may hang).
-    cachedBinaryFacts(paths, binary.path),
-    readPidState(paths.updaterPidFile),
-    readUpdaterState(paths),
-    readPendingRestart(paths),
-    readReferenceSelection(paths),
-  ]);
+  const [state, turns, facts, ownUpdater, referenceUpdater, updaterState, pending, selection] =
+    await Promise.all([
+      readServerState(paths),
+      // One connection: initialize (experimentalApi), the running-turn count and
+      // remoteControl/status/read.
+      readServerStatus(paths.socketPath, options.probeTimeoutMs ?? PROBE_TIMEOUT_MS),
+      // The cache, else one bounded `--version` run (the binary may hang).
+      reportedVersion(paths, binary.path),
+      readPidState(paths.updaterPidFile),
+      readPidState(paths.referenceUpdaterPidFile),
+      readUpdaterState(paths),
+      readPendingRestart(paths),
+      readReferenceSelection(paths),
+    ]);
   const info = turns.info;
+  const running = state.kind === "running";
+  const updaterRecord = ownUpdater.kind === "running" ? ownUpdater : referenceUpdater;
+  const updaterOwner = ownUpdater.kind === "running"
+    ? (isReferenceLoop(ownUpdater.record.pid) ? "reference" : "codexd")
+    : referenceUpdater.kind === "running"
+    ? "reference"
+    : null;
+  const server = serverLog(paths, state);
   // A live loop whose every check fails (HOME_UNSAFE, say) is not a working
   // updater: asked only while the server is down, when checks run.
-  const health = updaterRecord.kind === "running" && !info
+  const health = ownUpdater.kind === "running" && !info
     ? await readSuperviseHealth(paths)
     : { superviseErrors: 0 };
-  const running = state.kind === "running";
   // A server no record names: say whose it is (never on the common path).
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
@@ -142,9 +162,9 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       : {}),
     managedCodexPath: binary.path,
     managedCodexExists: facts !== undefined || pathExists(binary.path),
-    managedCodexVersion: facts?.version ?? null,
+    managedCodexVersion: facts ?? null,
     socketPath: paths.socketPath,
-    cliVersion: facts?.version ?? null,
+    cliVersion: facts ?? null,
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
@@ -154,6 +174,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
       running: updaterRecord.kind === "running" && health.superviseErrors === 0,
       ...(updaterRecord.kind === "running" ? { pid: updaterRecord.record.pid } : {}),
       ...(health.superviseErrors > 0 ? health : {}),
+      owner: updaterOwner,
       enabled: settings.updater.enabled,
       autoUpdateEnabled: settings.updater.autoUpdateEnabled,
       ...updaterState,
@@ -162,11 +183,27 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     ...(turns.activeTurnsReason ? { activeTurnsReason: turns.activeTurnsReason } : {}),
     pendingRestart: pending ? publicPending(pending) : null,
     pin: pinView(settings, binary.managed ? undefined : binary.path, selection),
-    logPath: paths.logFile,
-    updaterLogPath: paths.updaterLogFile,
+    logPath: server.logPath,
+    startedBy: server.startedBy,
+    updaterLogPath: updaterOwner === "reference"
+      ? paths.referenceUpdaterLogFile
+      : paths.updaterLogFile,
     ...(info ? {} : unsafeSocket(paths.socketPath)),
     autostart: readAutostart(paths.codexHome),
   };
+}
+
+/**
+ * Whether a live updater recorded in `app-server-updater.pid` is the
+ * reference's (`codex app-server daemon pid-update-loop`, as its legacy layout
+ * records it) rather than codexd's loop.
+ */
+function isReferenceLoop(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("pid-update-loop");
+  } catch {
+    return false;
+  }
 }
 
 function unsafeSocket(socketPath: string): { socketUnsafe?: string } {

@@ -13,7 +13,7 @@
 import { readServerState } from "./server_record.ts";
 import { tryAcquireDaemonLock } from "./daemon_lock.ts";
 import { CodexdError, describeError } from "./errors.ts";
-import { createContext, type DaemonContext, type DaemonOptions } from "./context.ts";
+import { createContext, type DaemonContext, type DaemonOptions, requireHome } from "./context.ts";
 import { appendUpdaterLog } from "./updater_log.ts";
 import { startLocked } from "./start.ts";
 import { type DaemonPaths, daemonPaths, ensureStateDir, join, resolveCodexHome } from "./paths.ts";
@@ -87,6 +87,9 @@ export async function superviseOnce(options: DaemonOptions = {}): Promise<Superv
   }
   try {
     const ctx = createContext(options);
+    // A home that is gone: nothing to supervise, and nothing to create (not even the log).
+    paths = undefined;
+    requireHome(ctx);
     paths = ctx.paths;
     const result = await superviseWith(ctx);
     const line = describeSupervision(result);

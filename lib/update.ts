@@ -22,6 +22,7 @@ import {
   type DaemonOptions,
   lockDaemon,
   probe,
+  requireHome,
 } from "./context.ts";
 import { pruneReleases, restartOntoNewRelease } from "./release_switch.ts";
 import { capLogs } from "./logs.ts";
@@ -161,6 +162,8 @@ function fallbackPaths(options: DaemonOptions): DaemonPaths | undefined {
 }
 
 async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<UpdateResult> {
+  // A mistyped home must not grow a release tree (only bootstrap creates a home).
+  requireHome(ctx);
   const { settings } = await loadSettings(ctx.paths);
   const binary = binaryFor(ctx, settings);
   const previousFacts = await tryReadBinaryFacts(ctx.paths, binary.path);
@@ -179,6 +182,18 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     restarted: false,
     pin,
   });
+  // A server started by hand: nothing to update it onto (as the reference answers).
+  const { handStartedServer } = await import("./hand_started.ts");
+  const unmanaged = await handStartedServer(ctx);
+  if (unmanaged !== undefined) {
+    return await record(ctx, options, {
+      ...nothing("unmanagedServer"),
+      status: "unsupported",
+      appServerVersion: unmanaged.appServerVersion,
+    });
+  }
+  // The reference's package is updated by the reference's own updater.
+  if (binary.referencePackage) return await record(ctx, options, nothing("referencePackage"));
   if (!binary.managed) {
     return await record(
       ctx,

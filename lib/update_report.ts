@@ -15,9 +15,11 @@ import type { PinView } from "./pin.ts";
 export interface UpdateResult {
   /**
    * `updated` when a release was installed or the app-server moved to it;
-   * `pinned` when nothing changed because a pin holds the host (see `pin`).
+   * `pinned` when nothing changed because a pin holds the host (see `pin`);
+   * `unsupported` (as the reference answers) when a server started by hand
+   * runs: nothing is installed or restarted.
    */
-  status: "updated" | "noUpdate" | "pinned";
+  status: "updated" | "noUpdate" | "pinned" | "unsupported";
   /** The pin in force after the pass (codexd's, an external binary, or the reference's), or `null`. */
   pin?: PinView | null;
   /** `--pin` / `--unpin` changed codexd's pin. */
@@ -66,6 +68,12 @@ export interface UpdateResult {
 
 /** The pass's message, from its fields (pure; tested by a table). */
 export function updateMessage(result: UpdateResult, runningVersion: string | null): string {
+  if (result.status === "unsupported") {
+    return "an app-server started by hand runs on this home: codexd does not update it (codexd adopt, then update)";
+  }
+  if (result.reason === "referencePackage") {
+    return "codex is the reference's package: its own updater (codex app-server daemon) updates it";
+  }
   if (result.status === "noUpdate" || result.status === "pinned") {
     if (result.reason === "externalBinary") {
       return "codex is an external binary (codexBin): codexd does not update it";

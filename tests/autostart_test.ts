@@ -276,6 +276,7 @@ Deno.test("enable-autostart fails with AUTOSTART_UNAVAILABLE where systemd is no
   const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
   try {
     const home = `${dir}/.codex`;
+    await Deno.mkdir(home); // a missing home is HOME_NOT_FOUND before anything else
     const run = await runCli(home, ["enable-autostart", "--remote-control"], {
       env: { HOME: dir },
     });
@@ -287,7 +288,8 @@ Deno.test("enable-autostart fails with AUTOSTART_UNAVAILABLE where systemd is no
     // Nothing written: no unit, no settings.
     // (deno's own module cache follows HOME into .cache)
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ".cache");
-    assertEquals(left, []);
+    assertEquals(left, [".codex"]);
+    assertEquals([...Deno.readDirSync(home)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -65,10 +65,12 @@ Deno.test("updateSettings() keeps unknown keys and writes atomically", async () 
     );
     await updateSettings(paths, { remoteControlEnabled: true, updater: { enabled: true } });
     const raw = JSON.parse(await Deno.readTextFile(paths.settingsFile));
+    // codexd's own `updater.enabled` lives under `codexd` (the reference ignores it).
     assertEquals(raw, {
       future: { x: 1 },
       remoteControlEnabled: true,
-      updater: { futureKnob: true, enabled: true },
+      updater: { futureKnob: true },
+      codexd: { updater: { enabled: true } },
     });
     assertEquals([...Deno.readDirSync(paths.stateDir)].map((e) => e.name), ["settings.json"]);
   } finally {

@@ -243,7 +243,7 @@ Deno.test("an external codex binary is launched but never updated", async () => 
     const settings = JSON.parse(
       await Deno.readTextFile(`${h.home}/app-server-daemon/settings.json`),
     );
-    assertEquals(settings.codexBin, launcher);
+    assertEquals(settings.codexd.codexBin, launcher);
     // Later commands keep using it without the flag.
     assertEquals((await runCli(h.home, ["restart"])).json.managedCodexPath, launcher);
   } finally {

@@ -17,7 +17,7 @@
  */
 import { pathExists, readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
 import { CodexdError } from "../errors.ts";
-import { createContext, type DaemonOptions, lockDaemon } from "../context.ts";
+import { createContext, type DaemonOptions, lockDaemon, requireHome } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
 import { dirname } from "../paths.ts";
 import { loadSettings, updateSettings } from "../settings.ts";
@@ -192,7 +192,10 @@ async function mustSucceed(manager: UserManager, args: string[], job = false): P
  * ```
  */
 export async function enableAutostart(options: AutostartOptions = {}): Promise<AutostartResult> {
-  const codexHome = createContext(options).paths.codexHome;
+  const ctx = createContext(options);
+  // Never a boot unit for a mistyped home.
+  requireHome(ctx);
+  const codexHome = ctx.paths.codexHome;
   const files = filesFor(codexHome, options);
   const warnings: string[] = [];
   if (files.manager === "launchd") {

@@ -26,6 +26,7 @@ import {
   type DaemonContext,
   type DaemonOptions,
   lockDaemon,
+  requireHome,
 } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
 import { startLocked } from "../start.ts";
@@ -87,6 +88,8 @@ async function updaterOutsideService(ctx: DaemonContext): Promise<boolean> {
  */
 export async function serviceStart(options: DaemonOptions = {}): Promise<ServiceStartResult> {
   const ctx = createContext(options);
+  // A home that is gone is not recreated at boot (HOME_NOT_FOUND).
+  requireHome(ctx);
   await ensureStateDir(ctx.paths);
   await using _lock = await lockDaemon(ctx);
   const { settings } = await loadSettings(ctx.paths);
@@ -159,6 +162,7 @@ export async function serviceStopped(
   );
   if (!abnormal) return { status: "clean" };
   const ctx = createContext(options);
+  requireHome(ctx);
   await ensureStateDir(ctx.paths);
   await writeFileAtomic(join(ctx.paths.stateDir, ABNORMAL_MARKER), `${currentBootId()}\n`);
   return { status: "noted" };

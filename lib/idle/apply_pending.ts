@@ -13,7 +13,7 @@
  * @module
  */
 import { tryAcquireDaemonLock } from "../daemon_lock.ts";
-import { createContext, type DaemonContext, type DaemonOptions } from "../context.ts";
+import { createContext, type DaemonContext, type DaemonOptions, requireHome } from "../context.ts";
 import { isAnswering } from "../control_socket.ts";
 import { readServerState } from "../server_record.ts";
 import type { LifecycleResult } from "../result.ts";
@@ -60,6 +60,7 @@ export async function applyPendingRestart(
   options: ApplyPendingOptions = {},
 ): Promise<ApplyPendingResult> {
   const ctx = createContext(options);
+  requireHome(ctx);
   if (await readPendingRestart(ctx.paths) === undefined) return { status: "none" };
   await ensureStateDir(ctx.paths);
   const lock = await tryAcquireDaemonLock(ctx.paths.lockFile, ctx.clock);
