@@ -94,8 +94,10 @@ Deno.test("decidePinnedPass() installs the pin on updater passes and changes not
   }
 });
 
-async function settingsOf(home: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await Deno.readTextFile(`${home}/app-server-daemon/settings.json`));
+/** codexd's own updater keys in settings.json (`codexd.updater`, where the reference never reads). */
+async function ownUpdaterOf(home: string): Promise<Record<string, unknown>> {
+  const raw = JSON.parse(await Deno.readTextFile(`${home}/app-server-daemon/settings.json`));
+  return raw.codexd?.updater ?? {};
 }
 
 Deno.test("update --pin survives updater passes, a bare update reports pinned, a removed pin is reinstalled, --unpin moves to the latest", async () => {
@@ -116,7 +118,7 @@ Deno.test("update --pin survives updater passes, a bare update reports pinned, a
   assertEquals(pin.json.pin, { by: "codexd", version: "1.5.0" });
   assertEquals(pin.json.pinChanged, true);
   assertEquals(pin.json.changed, true);
-  assertEquals((await settingsOf(h.home)).updater, { pinnedVersion: "1.5.0" });
+  assertEquals(await ownUpdaterOf(h.home), { pinnedVersion: "1.5.0" });
 
   // The updater's pass (driven directly) keeps 1.5.0 although 2.0.0 is the latest.
   const pass = await runCli(h.home, ["update", "--updater-pass"], { env });
@@ -154,7 +156,7 @@ Deno.test("update --pin survives updater passes, a bare update reports pinned, a
   assertEquals(unpin.json.appServerVersion, "2.0.0");
   assertEquals(unpin.json.pin, null);
   assertEquals(unpin.json.pinChanged, true);
-  assertEquals((await settingsOf(h.home)).updater, {});
+  assertEquals(await ownUpdaterOf(h.home), {});
   assertEquals((await runCli(h.home, ["status"])).json.pin, null);
   const after = await runCli(h.home, ["update", "--updater-pass"], { env });
   assertEquals(after.code, 0);
@@ -198,7 +200,7 @@ Deno.test("bootstrap --version X --pin installs X, records the pin and runs X", 
     assertEquals(boot.json.appServerVersion, "1.5.0");
     assertEquals(boot.json.pin, { by: "codexd", version: "1.5.0" });
     assertEquals(
-      ((await settingsOf(h.home)).updater as Record<string, unknown>).pinnedVersion,
+      (await ownUpdaterOf(h.home)).pinnedVersion,
       "1.5.0",
     );
     const again = await runCli(h.home, ["bootstrap", "--version", "1.5.0", "--pin"], { env });
