@@ -1,0 +1,115 @@
+/**
+ * `pair`, `clients` and `revoke` on the fake app-server: the pure decisions
+ * and parsers by tables, and every refusal as a coded error whose hint is
+ * the next command (remote control off, not running, unmanaged, no login,
+ * a policy). The success paths against the real app-server and a loopback
+ * backend are in `remote_control_backend_test.ts`.
+ *
+ * @module
+ */
+import { assertEquals, assertMatch } from "./support/assert.ts";
+import { configureFake, fakeHome, runCli, serverByHand } from "./support/helpers.ts";
+import {
+  decidePairingPoll,
+  isoTime,
+  parseClientPage,
+  parsePairing,
+} from "../lib/remote_control/pairing_protocol.ts";
+
+Deno.test("decidePairingPoll() prefers a claim, then expiry, then the end of the wait", () => {
+  const table: [boolean, number, number, number, string][] = [
+    // claimed, now, expiresAt, deadline → next
+    [true, 100, 50, 50, "paired"],
+    [false, 100, 100, 200, "expired"],
+    [false, 100, 90, 50, "expired"],
+    [false, 100, 200, 100, "pending"],
+    [false, 100, 200, 150, "poll"],
+  ];
+  for (const [claimed, now, expires, deadline, next] of table) {
+    assertEquals(decidePairingPoll(claimed, now, expires, deadline), next, `${claimed} ${now}`);
+  }
+});
+
+Deno.test("parsePairing() and parseClientPage() turn unix seconds into ISO times and reject non-answers", () => {
+  assertEquals(
+    parsePairing({ pairingCode: "p", manualPairingCode: null, environmentId: "e", expiresAt: 0 }),
+    {
+      pairingCode: "p",
+      manualPairingCode: null,
+      environmentId: "e",
+      expiresAt: "1970-01-01T00:00:00.000Z",
+    },
+  );
+  assertEquals(parsePairing({ pairingCode: "p", environmentId: "e" }), undefined);
+  assertEquals(parsePairing(null), undefined);
+  assertEquals(isoTime("2026-12-01T10:00:00Z"), "2026-12-01T10:00:00.000Z");
+  assertEquals(isoTime("never"), null);
+  assertEquals(parseClientPage({ data: [{ clientId: "c", lastSeenAt: 1 }], nextCursor: "n" }), {
+    data: [{
+      clientId: "c",
+      displayName: null,
+      deviceType: null,
+      platform: null,
+      osVersion: null,
+      deviceModel: null,
+      appVersion: null,
+      lastSeenAt: "1970-01-01T00:00:01.000Z",
+    }],
+    nextCursor: "n",
+  });
+  assertEquals(parseClientPage({ data: [{}] }), undefined);
+  assertEquals(parseClientPage({ items: [] }), undefined);
+});
+
+Deno.test("pair, clients and revoke refuse with the next command as hint: not running, remote control off", async () => {
+  await using h = await fakeHome({ pairedClients: 1 });
+  for (const args of [["pair"], ["clients"], ["revoke", "client-1"]]) {
+    const run = await runCli(h.home, args);
+    assertEquals(run.code, 1, run.stdout);
+    assertEquals(run.json.code, "NOT_RUNNING", args[0]);
+    assertMatch(run.json.hint as string, /^codexd start/);
+  }
+  await runCli(h.home, ["start"]);
+  for (const args of [["pair"], ["clients"], ["revoke", "client-1"]]) {
+    const run = await runCli(h.home, args);
+    assertEquals(run.json.code, "REMOTE_CONTROL_OFF", args[0]);
+    assertMatch(run.json.hint as string, /^codexd enable-remote-control/);
+  }
+  await runCli(h.home, ["enable-remote-control"]);
+  const pair = await runCli(h.home, ["pair", "--manual-code"]);
+  assertEquals(pair.json.status, "pairing", pair.stdout);
+  assertEquals(pair.json.manualPairingCode, "FAKE-1234");
+  const clients = await runCli(h.home, ["clients"]);
+  assertEquals(clients.json.count, 1);
+  assertEquals((await runCli(h.home, ["revoke", "client-1"])).json.status, "ok");
+  const usage = await runCli(h.home, ["revoke"]);
+  assertEquals(usage.code, 2);
+  assertEquals(usage.json.code, "USAGE");
+  await runCli(h.home, ["stop"]);
+});
+
+Deno.test("pair refuses without a login (codex login) and under a policy (the administrator)", async () => {
+  await using h = await fakeHome({ remoteControl: "errored" });
+  await runCli(h.home, ["start"]);
+  await runCli(h.home, ["enable-remote-control"]); // fails, but persists the setting
+  const noLogin = await runCli(h.home, ["pair"]);
+  assertEquals(noLogin.json.code, "REMOTE_CONTROL_UNAVAILABLE", noLogin.stdout);
+  assertMatch(noLogin.json.message as string, /requires ChatGPT authentication/);
+  assertEquals(noLogin.json.hint, "codex login");
+  await runCli(h.home, ["stop"]);
+
+  await configureFake(h.home, { remoteControl: "refuse" });
+  await runCli(h.home, ["start"]);
+  const policy = await runCli(h.home, ["clients"]);
+  assertEquals(policy.json.code, "REMOTE_CONTROL_UNAVAILABLE", policy.stdout);
+  assertMatch(policy.json.hint as string, /administrator/);
+  await runCli(h.home, ["stop"]);
+});
+
+Deno.test("pair on an app-server codexd did not start points to codexd adopt", async () => {
+  await using h = await fakeHome();
+  await using _server = await serverByHand(h.home);
+  const run = await runCli(h.home, ["pair"]);
+  assertEquals(run.json.code, "UNMANAGED_SERVER");
+  assertMatch(run.json.hint as string, /^codexd adopt/);
+});
