@@ -113,3 +113,30 @@ Deno.test("pair on an app-server codexd did not start points to codexd adopt", a
   assertEquals(run.json.code, "UNMANAGED_SERVER");
   assertMatch(run.json.hint as string, /^codexd adopt/);
 });
+
+Deno.test("start, restart and bootstrap report remoteControl.pairedClients and hint codexd pair when none", async () => {
+  await using h = await fakeHome({ pairedClients: 0 });
+  await runCli(h.home, ["enable-remote-control"]);
+  const started = await runCli(h.home, ["start"]);
+  assertEquals(started.code, 0, started.stdout);
+  const view = started.json.remoteControl as Record<string, unknown>;
+  assertEquals(view.status, "connected");
+  assertEquals(view.pairedClients, 0);
+  assertMatch((started.json.warnings as string[]).join("\n"), /pair one with: codexd pair/);
+
+  await configureFake(h.home, { pairedClients: 2 });
+  const restarted = await runCli(h.home, ["restart"]);
+  assertEquals((restarted.json.remoteControl as Record<string, unknown>).pairedClients, 2);
+  assertEquals(restarted.json.warnings, undefined);
+  const boot = await runCli(h.home, ["bootstrap", "--remote-control"]);
+  assertEquals(boot.json.appServer, "alreadyRunning");
+  assertEquals((boot.json.remoteControl as Record<string, unknown>).pairedClients, 2);
+  await runCli(h.home, ["stop", "--all"]);
+
+  // Not connected: the count cannot be asked (null), and start still succeeds.
+  await configureFake(h.home, { remoteControl: "errored" });
+  const errored = await runCli(h.home, ["start"]);
+  assertEquals(errored.code, 0, errored.stdout);
+  assertEquals((errored.json.remoteControl as Record<string, unknown>).pairedClients, null);
+  await runCli(h.home, ["stop"]);
+});

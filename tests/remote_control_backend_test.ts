@@ -94,6 +94,10 @@ for (const version of ["0.169.0", "0.171.0"]) {
     assertEquals((await runCli(h.home, ["clients"])).json.count, 2);
 
     assertEquals((await runCli(h.home, ["status"])).json.pid, pid, "never restarted");
+    const restarted = await runCli(h.home, ["restart"]);
+    assertEquals(restarted.code, 0, restarted.stdout + restarted.stderr);
+    assertEquals((restarted.json.remoteControl as Record<string, unknown>).status, "connected");
+    assertEquals((restarted.json.remoteControl as Record<string, unknown>).pairedClients, 2);
     assertEquals((await runCli(h.home, ["stop"])).json.status, "stopped");
   });
 }

@@ -57,7 +57,9 @@ export type WebSocketMode =
   /** Answer 401 (a revoked remote-control token). */
   | "unauthorized"
   /** Accept it, then read and answer nothing (a backend that hung). */
-  | "silent";
+  | "silent"
+  /** Never answer the upgrade request at all (a backend that hung before the 101). */
+  | "hang";
 
 /** One pairing the fake handed out. */
 export interface FakePairing {
@@ -171,6 +173,7 @@ const REASONS: Record<number, string> = {
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
+  410: "Gone",
 };
 
 function response(status: number, body?: unknown): Uint8Array {
@@ -269,6 +272,10 @@ export function startFakeChatgptBackend(): FakeChatgptBackend {
     if (mode === "refuse" || mode === "unauthorized") {
       await writeAll(conn, response(mode === "refuse" ? 403 : 401, { detail: mode }));
       conn.close();
+      return;
+    }
+    if (mode === "hang") {
+      sockets.add(conn); // held open unanswered; dropWebSockets() or close() ends it
       return;
     }
     const key = request.headers["sec-websocket-key"] ?? "";
