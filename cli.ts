@@ -239,6 +239,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     run: async (_flags, options) =>
       ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
   },
+  "watch-remote-control": {
+    summary: "(internal) one remote-control watchdog pass: switch it off and on when stuck",
+    flags: COMMON_FLAGS,
+    examples: ["codexd watch-remote-control"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/remote_control/watchdog.ts")).watchRemoteControlOnce(options)),
+  },
   "apply-pending": {
     summary: "(internal) apply a restart an update deferred, once no turn runs",
     flags: COMMON_FLAGS,
@@ -444,7 +451,8 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr.
-    const internal = name === "supervise" || rest.includes("--updater-pass");
+    const internal = name === "supervise" || name === "watch-remote-control" ||
+      rest.includes("--updater-pass");
     if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }

@@ -37,12 +37,13 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
 
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
- * check seconds, update interval seconds, first-pass delay seconds, and an
- * optional `--reload=…` flag for remote entries. Only builtins run in the
+ * check seconds, update interval seconds, first-pass delay seconds, an
+ * optional `--reload=…` flag for remote entries, and the remote-control
+ * watchdog's interval (its pass runs only while settings enable remote control). Only builtins run in the
  * healthy path, except `sleep` and `date`.
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
-state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8
+state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8 rccheck=\${9:-60}
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >&2; }
@@ -63,7 +64,20 @@ app_alive() {
     kill -0 "$p" 2>/dev/null
   fi
 }
+# Whether settings.json says "remoteControlEnabled": true (builtins only; any JSON layout).
+rc_on() {
+  plain "$state/settings.json" || return 1
+  found=1
+  { while IFS= read -r l || [ -n "$l" ]; do
+      case $l in *'"remoteControlEnabled"'*)
+        v=\${l#*\"remoteControlEnabled\"}; v=\${v#*:}; v=\${v#"\${v%%[! ]*}"}
+        case $v in true*) found=0;; esac;;
+      esac
+    done < "$state/settings.json"; } 2>/dev/null
+  return $found
+}
 next=$(( $(date +%s) + first ))
+rcnext=$(( $(date +%s) + rccheck ))
 while :; do
   sleep "$check"
   line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
@@ -84,6 +98,12 @@ while :; do
   fi
   if [ -e "$state/pending-restart.json" ]; then
     "$deno" run -A "$entry" apply-pending --codex-home "$home" >/dev/null
+  fi
+  if [ "$now" -ge "$rcnext" ]; then
+    rcnext=$(( now + rccheck ))
+    if [ ! -e "$state/down" ] && rc_on; then
+      "$deno" run -A "$entry" watch-remote-control --codex-home "$home" >/dev/null
+    fi
   fi
   if [ "$now" -ge "$next" ]; then
     "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" >/dev/null
@@ -117,12 +137,13 @@ export function codexdEntry(
 /** The loop's timings in whole seconds, from settings. */
 export function loopTimings(
   settings: DaemonSettings,
-): { check: number; interval: number; first: number } {
+): { check: number; interval: number; first: number; rcCheck: number } {
   const { updater } = settings;
   return {
     check: Math.max(1, Math.round(updater.supervision.checkSeconds)),
     interval: Math.max(1, Math.round(updater.updateIntervalMinutes * 60)),
     first: Math.max(0, Math.round(updater.firstPassDelaySeconds)),
+    rcCheck: Math.max(1, Math.round(updater.remoteControlWatch.checkSeconds)),
   };
 }
 
@@ -139,7 +160,7 @@ export async function ensureUpdater(
   if (state.kind === "running" || state.kind === "unverifiable") return state.record;
   if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
   const { entry, reload } = codexdEntry();
-  const { check, interval, first } = loopTimings(settings);
+  const { check, interval, first, rcCheck } = loopTimings(settings);
   const child = await spawnDetached({
     command: "/bin/sh",
     args: [
@@ -154,6 +175,7 @@ export async function ensureUpdater(
       String(interval),
       String(first),
       reload,
+      String(rcCheck),
     ],
     env: { CODEX_HOME: ctx.paths.codexHome },
     logFile: ctx.paths.updaterLogFile,
