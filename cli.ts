@@ -444,6 +444,13 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     }
     pretty = flags.pretty === true && flags.json !== true;
     const { output, exitCode } = await spec.run(flags, toOptions(flags), argument);
+    if (pretty && name === "pair") {
+      // The pairing view loads its QR library lazily, only for a terminal.
+      const view = await import("./lib/cli/pairing_view.ts");
+      const qr = io.isTerminal() ? await view.loadQrRenderer() : undefined;
+      io.out(view.renderPairing(output, qr));
+      return exitCode;
+    }
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {

@@ -9,6 +9,7 @@
  */
 import { assertEquals, assertMatch } from "./support/assert.ts";
 import { configureFake, fakeHome, runCli, serverByHand } from "./support/helpers.ts";
+import { bigText, renderPairing } from "../lib/cli/pairing_view.ts";
 import {
   decidePairingPoll,
   isoTime,
@@ -138,5 +139,34 @@ Deno.test("start, restart and bootstrap report remoteControl.pairedClients and h
   const errored = await runCli(h.home, ["start"]);
   assertEquals(errored.code, 0, errored.stdout);
   assertEquals((errored.json.remoteControl as Record<string, unknown>).pairedClients, null);
+  await runCli(h.home, ["stop"]);
+});
+
+Deno.test("pair --pretty shows the typed code in block letters and the link to scan; never a QR off a terminal", async () => {
+  assertEquals(bigText("A-1")?.split("\n").length, 5);
+  assertEquals(bigText("a?"), undefined, "no glyph: plain code only");
+  const view = renderPairing({
+    status: "pairing",
+    serverName: "vm",
+    expiresAt: "2026-12-06T18:40:00.000Z",
+    expiresInSeconds: 600,
+    pairingLink: "https://chatgpt.com/codex/pair?pairing_code=pc",
+    manualPairingCode: "AB-12",
+  }, (data) => `QR(${data})`);
+  assertMatch(view, /QR\(https:\/\/chatgpt\.com\/codex\/pair\?pairing_code=pc\)/);
+  assertMatch(view, /in 10 min/);
+  assertMatch(view, /\n {4}AB-12/);
+
+  await using h = await fakeHome();
+  await runCli(h.home, ["enable-remote-control"]);
+  await runCli(h.home, ["start"]);
+  const pretty = await runCli(h.home, ["pair", "--manual-code", "--pretty"]);
+  assertEquals(pretty.code, 0, pretty.stderr);
+  assertMatch(
+    pretty.stdout,
+    /Open on the device: https:\/\/chatgpt\.com\/codex\/pair\?pairing_code=pc-fake/,
+  );
+  assertMatch(pretty.stdout, /FAKE-1234/);
+  assertEquals(pretty.stdout.includes("\u2580"), false, "no QR when stdout is not a terminal");
   await runCli(h.home, ["stop"]);
 });
