@@ -50,8 +50,8 @@ export interface PairOptions extends DaemonOptions {
   pollMs?: number;
 }
 
-/** Fields every device command prints. */
-interface DeviceCommon {
+/** Fields `pair`, `clients` and `revoke` all print. */
+export interface DeviceCommon {
   /** `"pid"`. */
   backend: "pid";
   /** The running app-server. */
