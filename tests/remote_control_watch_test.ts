@@ -113,7 +113,7 @@ async function reconnectLines(home: string): Promise<string[]> {
 Deno.test("the watchdog brings connected back after a dropped and refused WebSocket, live: same pid, the turn runs on; disable stops it", async () => {
   await using h = await realHome("0.171.0");
   await using backend = startFakeChatgptBackend();
-  await using responses = startFakeResponses({ turnSeconds: 30 });
+  await using responses = startFakeResponses({ turnSeconds: 45 });
   await writeMockProviderConfig(h.home, responses.baseUrl);
   await writeBackendHome(h.home, backend);
   await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
@@ -151,6 +151,7 @@ Deno.test("the watchdog brings connected back after a dropped and refused WebSoc
     const during = await statusOf(h.home);
     assert(rc(during).status !== "connected", JSON.stringify(during.remoteControl));
     assert((rc(during).reconnects as number) >= 2);
+    assertEquals(during.activeTurns, 1, "the turn runs through the reconnects");
     assertMatch(rc(during).lastReconnect as string, /^\d{4}-/);
     assert(typeof rc(during).sinceSeconds === "number");
 
