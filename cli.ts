@@ -41,9 +41,11 @@ interface CommandOutcome {
 
 interface CommandSpec {
   summary: string;
+  /** The name of a required first argument (e.g. `CLIENT_ID`), for commands that take one. */
+  argument?: string;
   flags: string[];
   examples: string[];
-  run(flags: ParsedFlags, options: DaemonOptions): Promise<CommandOutcome>;
+  run(flags: ParsedFlags, options: DaemonOptions, argument?: string): Promise<CommandOutcome>;
 }
 
 const COMMON_FLAGS = [
@@ -128,6 +130,35 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd disable-remote-control"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/remote_control.ts")).setRemoteControl(false, options)),
+  },
+  pair: {
+    summary: "Pair a phone or desktop with this host: print pairing codes (remote control on)",
+    flags: [...COMMON_FLAGS, "manual-code", "wait-seconds"],
+    examples: ["codexd pair", "codexd pair --manual-code --wait-seconds 300 --pretty"],
+    run: async (flags, options) =>
+      ok(
+        await (await import("./lib/pair.ts")).pair({
+          ...options,
+          manualCode: flags["manual-code"] === true,
+          ...(typeof flags["wait-seconds"] === "number"
+            ? { waitSeconds: flags["wait-seconds"] }
+            : {}),
+        }),
+      ),
+  },
+  clients: {
+    summary: "List the devices paired with this host",
+    flags: COMMON_FLAGS,
+    examples: ["codexd clients"],
+    run: async (_flags, options) => ok(await (await import("./lib/pair.ts")).listClients(options)),
+  },
+  revoke: {
+    summary: "Revoke a paired device (its id from: codexd clients)",
+    argument: "CLIENT_ID",
+    flags: COMMON_FLAGS,
+    examples: ["codexd revoke CLIENT_ID"],
+    run: async (_flags, options, clientId) =>
+      ok(await (await import("./lib/pair.ts")).revokeClient(clientId as string, options)),
   },
   bootstrap: {
     summary: "Record settings, start the app-server and the self-updating supervisor",
@@ -220,6 +251,13 @@ const COMMANDS: Record<string, CommandSpec> = {
     examples: ["codexd supervise"],
     run: async (_flags, options) =>
       ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
+  },
+  "watch-remote-control": {
+    summary: "(internal) one remote-control watchdog pass: switch it off and on when stuck",
+    flags: COMMON_FLAGS,
+    examples: ["codexd watch-remote-control"],
+    run: async (_flags, options) =>
+      ok(await (await import("./lib/remote_control/watchdog.ts")).watchRemoteControlOnce(options)),
   },
   "apply-pending": {
     summary: "(internal) apply a restart an update deferred, once no turn runs",
@@ -336,7 +374,7 @@ function commandHelp(name: string, spec: CommandSpec): string {
   const lines = [
     `codexd ${name} — ${spec.summary}`,
     "",
-    `Usage: codexd ${name} [options]`,
+    `Usage: codexd ${name}${spec.argument ? ` ${spec.argument}` : ""} [options]`,
     "",
     "Options:",
   ];
@@ -418,13 +456,27 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     }
     const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (spec === undefined) throw usage(`Unknown command "${name}"`);
-    const flags = parseFlags(rest, spec.flags);
+    // A command's one argument comes first: `codexd revoke CLIENT_ID [options]`.
+    const argument = spec.argument && rest[0] !== undefined && !rest[0].startsWith("-")
+      ? rest[0]
+      : undefined;
+    const flags = parseFlags(argument === undefined ? rest : rest.slice(1), spec.flags);
     if (flags.help) {
       io.out(commandHelp(name, spec));
       return 0;
     }
+    if (spec.argument && argument === undefined) {
+      throw usage(`codexd ${name} needs ${spec.argument}`, `codexd ${name} --help`);
+    }
     pretty = flags.pretty === true && flags.json !== true;
-    const { output, exitCode } = await spec.run(flags, toOptions(flags));
+    const { output, exitCode } = await spec.run(flags, toOptions(flags), argument);
+    if (pretty && name === "pair") {
+      // The pairing view loads its QR library lazily, only for a terminal.
+      const view = await import("./lib/cli/pairing_view.ts");
+      const qr = io.isTerminal() ? await view.loadQrRenderer() : undefined;
+      io.out(view.renderPairing(output, qr));
+      return exitCode;
+    }
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     return exitCode;
   } catch (error) {
@@ -433,6 +485,7 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr.
     const internal = name === "supervise" || name === "follow-binary" ||
+      name === "watch-remote-control" ||
       rest.includes("--updater-pass");
     if (!internal) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;

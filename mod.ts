@@ -1,7 +1,8 @@
 /**
  * codexd runs the Codex app-server as a managed background daemon on Unix
  * hosts, one per CODEX_HOME: `start`, `stop`, `restart`, `version`, `status`,
- * remote control, `bootstrap`, `update` and a self-refreshing updater. Each
+ * remote control and pairing (`pair`, `listClients`, `revokeClient`),
+ * `bootstrap`, `update` and a self-refreshing updater. Each
  * function returns the same object the CLI prints as JSON and throws
  * {@linkcode CodexdError} with a stable `code` on failure.
  *
@@ -39,6 +40,7 @@ export { version } from "./lib/version_command.ts";
 export { adopt, type AdoptResult } from "./lib/adopt.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
 export type { UpdaterState } from "./lib/updater_state.ts";
+export type { WatchReport } from "./lib/remote_control/watch_state.ts";
 export {
   type AppliedBy,
   type RemoteControlConnectionStatus,
@@ -46,6 +48,18 @@ export {
   type RemoteControlView,
   setRemoteControl,
 } from "./lib/remote_control.ts";
+export {
+  type ClientsResult,
+  type DeviceCommon,
+  listClients,
+  pair,
+  type Pairing,
+  type PairOptions,
+  type PairResult,
+  type RemoteClient,
+  revokeClient,
+  type RevokeResult,
+} from "./lib/pair.ts";
 export { bootstrap, type BootstrapOptions, type BootstrapResult } from "./lib/bootstrap.ts";
 export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
 export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";

@@ -33,6 +33,13 @@ export type ErrorCode =
   | "INSTALL_FAILED"
   | "UPDATE_FAILED"
   | "REMOTE_CONTROL_UNAVAILABLE"
+  // `pair`/`clients`/`revoke` on a host whose remote control is off (settings or the server).
+  | "REMOTE_CONTROL_OFF"
+  // Remote control is on but the host has no environment yet (not enrolled).
+  | "REMOTE_CONTROL_NOT_CONNECTED"
+  // The app-server (or the backend behind it) failed a pairing or device request.
+  | "REMOTE_CONTROL_REQUEST_FAILED"
+  | "PAIRING_EXPIRED"
   | "HOME_NOT_FOUND"
   | "UPDATER_CONFLICT"
   // SIGINT/SIGTERM stopped an install (`update`, `bootstrap --install`): work files removed, nothing changed.

@@ -51,6 +51,22 @@ export interface SupervisionSettings {
   stableSeconds: number;
 }
 
+/**
+ * The updater's remote-control watchdog (`codexd watch-remote-control`, run
+ * by the loop only while remote control is enabled): how long a server may
+ * stay `errored`/`connecting` before it is switched off and on again live.
+ */
+export interface RemoteControlWatchSettings {
+  /** Seconds between watchdog passes (each one starts Deno). */
+  checkSeconds: number;
+  /** How long a non-connected state may last before a reconnect (beyond the server's own retries). */
+  staleAfterSeconds: number;
+  /** Wait after a reconnect that did not help; doubles per consecutive one. */
+  backoffBaseSeconds: number;
+  /** Cap of that wait. */
+  backoffMaxSeconds: number;
+}
+
 /** Where the updater installs releases from. */
 export type InstallSource = "npm" | "install-sh";
 
@@ -72,6 +88,8 @@ export interface UpdaterSettings {
   firstPassDelaySeconds: number;
   /** Supervision of the app-server. */
   supervision: SupervisionSettings;
+  /** The remote-control watchdog. */
+  remoteControlWatch: RemoteControlWatchSettings;
   /**
    * Minutes a restart deferred for running turns may wait; then the turns
    * are interrupted (saved as interrupted) and the restart happens. `0`: never force.
@@ -131,6 +149,12 @@ export function defaultSettings(): DaemonSettings {
         maxAttempts: 8,
         stableSeconds: 60,
       },
+      remoteControlWatch: {
+        checkSeconds: 60,
+        staleAfterSeconds: 180,
+        backoffBaseSeconds: 180,
+        backoffMaxSeconds: 3600,
+      },
     },
   };
 }
@@ -167,6 +191,10 @@ export const SETTING_RANGES: Readonly<Record<string, NumberRange>> = {
   "updater.supervision.backoffMaxSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
   "updater.supervision.maxAttempts": { min: 1, minInclusive: true, max: 1000, integer: true },
   "updater.supervision.stableSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+  "updater.remoteControlWatch.checkSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+  "updater.remoteControlWatch.staleAfterSeconds": { min: 0, minInclusive: true, max: 24 * 3600 },
+  "updater.remoteControlWatch.backoffBaseSeconds": { min: 0, minInclusive: false, max: 24 * 3600 },
+  "updater.remoteControlWatch.backoffMaxSeconds": { min: 0, minInclusive: false, max: 7 * 86400 },
 };
 
 /** A number within the setting's range, absent, or the reason it is invalid. */
@@ -286,6 +314,18 @@ export function validateSettings(file: unknown): DaemonSettings | string {
         if (value !== undefined) settings.updater.supervision[key] = value;
       }
     }
+    const watch = updater.remoteControlWatch;
+    if (watch !== undefined) {
+      if (!isObject(watch)) return "updater.remoteControlWatch must be an object";
+      const keys = Object.keys(settings.updater.remoteControlWatch) as (
+        keyof RemoteControlWatchSettings
+      )[];
+      for (const key of keys) {
+        const value = inRange(watch[key], `updater.remoteControlWatch.${key}`);
+        if (typeof value === "string") return value;
+        if (value !== undefined) settings.updater.remoteControlWatch[key] = value;
+      }
+    }
   }
   return settings;
 }
@@ -342,7 +382,7 @@ export type SettingsPatch =
   & {
     codexBin?: string | null;
     updater?:
-      & Partial<Omit<UpdaterSettings, "supervision" | "pinnedVersion">>
+      & Partial<Omit<UpdaterSettings, "supervision" | "remoteControlWatch" | "pinnedVersion">>
       & { pinnedVersion?: string | null };
   };
 

@@ -1,6 +1,7 @@
 /**
  * `status`: everything a person or a script wants to know about one
- * CODEX_HOME, read without taking the lock: the pid record and its verdict,
+ * CODEX_HOME, read without taking the lock (its one write: the first-seen
+ * time of a new remote-control state in `remote-control-state.json`): the pid record and its verdict,
  * whether the socket answers, uptime, settings, the updater and supervision.
  *
  * @module
@@ -10,6 +11,7 @@ import { readServerState } from "./server_record.ts";
 import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
 import type { RemoteControlView } from "./remote_control/protocol.ts";
 import { readServerStatus } from "./remote_control/status_probe.ts";
+import { reportWatch, type WatchReport } from "./remote_control/watch_state.ts";
 import { publicPending, readPendingRestart } from "./idle/pending.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
@@ -64,8 +66,12 @@ export interface StatusResult extends Omit<LifecycleResult, "status"> {
   pidRecordReason?: string;
   /** Whether remote control is enabled in settings (every launch carries it). */
   remoteControlEnabled: boolean;
-  /** The running server's own remote-control view, or `null` (see `remoteControlReason`). */
-  remoteControl: RemoteControlView | null;
+  /**
+   * The running server's own remote-control view, or `null` (see
+   * `remoteControlReason`), with how long its status has lasted and the
+   * watchdog's reconnects.
+   */
+  remoteControl: (RemoteControlView & WatchReport) | null;
   /** Why `remoteControl` is `null`, when it is; else `null`. */
   remoteControlReason: string | null;
   /** The updater and supervision state. */
@@ -140,6 +146,15 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
   const health = ownUpdater.kind === "running" && !info
     ? await readSuperviseHealth(paths)
     : { superviseErrors: 0 };
+  // The one write `status` may make: when it first sees a new remote-control state.
+  const remoteControl = turns.remoteControl && running
+    ? {
+      ...turns.remoteControl,
+      ...await reportWatch(paths, turns.remoteControl.status, new Date(ctx.clock.now())),
+    }
+    : turns.remoteControl
+    ? { ...turns.remoteControl, ...NO_WATCH }
+    : null;
   // A server no record names: say whose it is (never on the common path).
   const owner = info && !running ? findSocketOwner(paths.codexHome, paths.socketPath) : undefined;
   return {
@@ -168,7 +183,7 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     appServerVersion: info?.appServerVersion ?? null,
     codexdVersion: CODEXD_VERSION,
     remoteControlEnabled: settings.remoteControlEnabled,
-    remoteControl: turns.remoteControl,
+    remoteControl,
     remoteControlReason: turns.remoteControlReason ?? null,
     updater: {
       running: updaterRecord.kind === "running" && health.superviseErrors === 0,
@@ -205,6 +220,12 @@ function isReferenceLoop(pid: number): boolean {
     return false;
   }
 }
+const NO_WATCH: WatchReport = {
+  since: null,
+  sinceSeconds: null,
+  lastReconnect: null,
+  reconnects: 0,
+};
 
 function unsafeSocket(socketPath: string): { socketUnsafe?: string } {
   const problem = socketProblem(socketPath);

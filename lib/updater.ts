@@ -46,16 +46,18 @@ export const UPDATER_STOP_GRACE_MS = 5_000;
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
  * check seconds, update interval seconds, first-pass delay seconds, an
- * optional `--reload=…` flag for remote entries (may be empty), and
- * `stat(1)`'s flag and format printing a `launched-binary` signature.
- * `$CODEXD_LOOP_FOREIGN_FLAG` (taken, then unset so no child inherits it) is
- * `--allow-foreign-home` when root started the loop on a user's home: every
- * codexd it runs carries it, else every check would fail `HOME_UNSAFE`. Only
- * builtins run in the healthy path, except `sleep`, `date` and — while a
- * server's binary is recorded — one `stat`.
+ * optional `--reload=…` flag for remote entries (may be empty),
+ * `stat(1)`'s flag and format printing a `launched-binary` signature, and the
+ * remote-control watchdog's interval (its pass runs only while settings enable
+ * remote control). `$CODEXD_LOOP_FOREIGN_FLAG` (taken, then unset so no child
+ * inherits it) is `--allow-foreign-home` when root started the loop on a
+ * user's home: every codexd it runs carries it, else every check would fail
+ * `HOME_UNSAFE`. Only builtins run in the healthy path, except `sleep`,
+ * `date` and — while a server's binary is recorded — one `stat`.
  */
 export const UPDATER_LOOP_SCRIPT = String.raw`
 state=$1 deno=$2 entry=$3 home=$4 check=$5 interval=$6 first=$7 reload=$8 statflag=$9 statfmt=\${10}
+rccheck=\${11:-60}
 foreign=\${CODEXD_LOOP_FOREIGN_FLAG:-}; unset CODEXD_LOOP_FOREIGN_FLAG
 me="$state/app-server-updater.pid"
 field() { v=\${line#*\"$1\":}; v=\${v%%[!0-9]*}; }
@@ -82,7 +84,20 @@ if [ -n "$statflag" ] && ! stat -L "$statflag" "$statfmt" / >/dev/null 2>&1; the
   log "updater $$: stat -L $statflag does not work here; binaries replaced out of band are noticed by update passes only"
   statflag=
 fi
+# Whether settings.json says "remoteControlEnabled": true (builtins only; any JSON layout).
+rc_on() {
+  plain "$state/settings.json" || return 1
+  found=1
+  { while IFS= read -r l || [ -n "$l" ]; do
+      case $l in *'"remoteControlEnabled"'*)
+        v=\${l#*\"remoteControlEnabled\"}; v=\${v#*:}; v=\${v#"\${v%%[! ]*}"}
+        case $v in true*) found=0;; esac;;
+      esac
+    done < "$state/settings.json"; } 2>/dev/null
+  return $found
+}
 next=$(( $(date +%s) + first ))
+rcnext=$(( $(date +%s) + rccheck ))
 while :; do
   sleep "$check"
   line=; plain "$me" && { read -r line < "$me"; } 2>/dev/null; field pid
@@ -113,6 +128,12 @@ while :; do
   fi
   if [ -e "$state/pending-restart.json" ]; then
     "$deno" run -A "$entry" apply-pending --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
+  fi
+  if [ "$now" -ge "$rcnext" ]; then
+    rcnext=$(( now + rccheck ))
+    if [ ! -e "$state/down" ] && rc_on; then
+      "$deno" run -A "$entry" watch-remote-control --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
+    fi
   fi
   if [ "$now" -ge "$next" ]; then
     "$deno" run -A \${reload:+"$reload"} "$entry" update --updater-pass --codex-home "$home" \
@@ -147,12 +168,13 @@ export function codexdEntry(
 /** The loop's timings in whole seconds, from settings. */
 export function loopTimings(
   settings: DaemonSettings,
-): { check: number; interval: number; first: number } {
+): { check: number; interval: number; first: number; rcCheck: number } {
   const { updater } = settings;
   return {
     check: Math.max(1, Math.round(updater.supervision.checkSeconds)),
     interval: Math.max(1, Math.round(updater.updateIntervalMinutes * 60)),
     first: Math.max(0, Math.round(updater.firstPassDelaySeconds)),
+    rcCheck: Math.max(1, Math.round(updater.remoteControlWatch.checkSeconds)),
   };
 }
 
@@ -169,7 +191,7 @@ export async function ensureUpdater(
   if (state.kind === "running" || state.kind === "unverifiable") return state.record;
   if (state.kind === "stale") await removePidRecord(ctx.paths.updaterPidFile);
   const { entry, reload } = codexdEntry();
-  const { check, interval, first } = loopTimings(settings);
+  const { check, interval, first, rcCheck } = loopTimings(settings);
   const child = await spawnDetached({
     command: "/bin/sh",
     args: [
@@ -185,6 +207,7 @@ export async function ensureUpdater(
       String(first),
       reload,
       ...statFormat(),
+      String(rcCheck),
     ],
     env: {
       CODEX_HOME: ctx.paths.codexHome,

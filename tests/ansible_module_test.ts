@@ -674,3 +674,45 @@ Deno.test({
     }
   },
 });
+
+const PYTHON = new Deno.Command("sh", { args: ["-c", "command -v python3"], stdout: "null" })
+  .outputSync().success;
+
+Deno.test({
+  name: "the module reports the remote-control state and turns codexd's warnings into Ansible's",
+  // Where python3 is missing the module cannot be evaluated.
+  ignore: !PYTHON,
+  fn: async () => {
+    const connected = {
+      status: "bootstrapped",
+      remoteControlEnabled: true,
+      remoteControl: { status: "connected", pairedClients: 0 },
+      warnings: ["no device is paired with this host yet; pair one with: codexd pair"],
+    };
+    const [state, fromStatus, none, warnings] = await evaluate([
+      ["remote_control_state", [connected]],
+      ["remote_control_state", [{ status: "started" }, {
+        remoteControlEnabled: true,
+        remoteControl: { status: "errored" },
+      }]],
+      ["remote_control_state", [{ status: "started" }, { status: "running" }]],
+      ["codexd_warnings", [[connected, { warnings: ["a", connected.warnings[0]] }, {}]]],
+    ]);
+    assertEquals(state, {
+      enabled: true,
+      status: "connected",
+      connected: true,
+      paired_clients: 0,
+    });
+    assertEquals(fromStatus, {
+      enabled: true,
+      status: "errored",
+      connected: false,
+      paired_clients: null,
+    });
+    assertEquals(none, null);
+    assertEquals(warnings, [connected.warnings[0], "a"]);
+    const source = await Deno.readTextFile(MODULE);
+    assertMatch(source, /switch a running\s+app-server live/);
+  },
+});

@@ -284,7 +284,8 @@ Deno.test("start, restart and bootstrap report the server's view; not connected 
   assertEquals(restarted.code, 0);
   assertEquals((restarted.json.remoteControl as RemoteControlView).status, "errored");
 
-  await configureFake(h.home, {});
+  // One paired device: nothing to warn about once connected.
+  await configureFake(h.home, { pairedClients: 1 });
   const boot = await runCli(h.home, ["bootstrap", "--remote-control"]);
   assertEquals(boot.code, 0, boot.stdout);
   assertEquals(boot.json.appServer, "alreadyRunning");
@@ -294,6 +295,7 @@ Deno.test("start, restart and bootstrap report the server's view; not connected 
   const fresh = await runCli(h.home, ["bootstrap", "--remote-control"]);
   assertEquals(fresh.json.appServer, "started");
   assertEquals((fresh.json.remoteControl as RemoteControlView).status, "connected");
+  assertEquals((fresh.json.remoteControl as RemoteControlView).pairedClients, 1);
   assertEquals(fresh.json.warnings, undefined);
   await runCli(h.home, ["stop", "--all"]);
 });

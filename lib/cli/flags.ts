@@ -92,6 +92,15 @@ export const FLAGS: Record<string, FlagSpec> = {
     kind: "boolean",
     help: "stop this home's app-server even when no pid record names it",
   },
+  "manual-code": {
+    kind: "boolean",
+    help: "also ask for a short code a person types (manualPairingCode)",
+  },
+  "wait-seconds": {
+    kind: "number",
+    value: "N",
+    help: "wait up to N seconds for a device to claim the code",
+  },
   "no-remote-control": { kind: "boolean", help: "launch the app-server without remote control" },
   "auto-update": { kind: "boolean", help: "install updates (the default for a managed install)" },
   config: {

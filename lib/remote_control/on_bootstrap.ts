@@ -12,6 +12,8 @@ import type { PidRecord } from "../pid_record.ts";
 import type { LifecycleResult } from "../result.ts";
 import type { DaemonSettings } from "../settings.ts";
 import { applyToRunning } from "./apply.ts";
+import { noPairedClientsWarning } from "./paired_count.ts";
+import { readServerView } from "./view.ts";
 
 /**
  * `bootstrap`'s use of {@linkcode applyToRunning} on a server that was
@@ -25,12 +27,23 @@ export async function applyToRunningReported(
   outcome: LifecycleResult,
 ): Promise<LifecycleResult & { pendingRestart?: PendingRestart }> {
   const live = await applyToRunning(ctx, settings, record);
+  let remoteControl = live.remoteControl;
+  if (settings.remoteControlEnabled && remoteControl !== null) {
+    // One more short session, only with remote control on: how many devices can reach it.
+    const counted = await readServerView(ctx.paths.socketPath, {
+      connectTimeoutMs: ctx.options.probeTimeoutMs,
+      countClients: true,
+    });
+    remoteControl = counted.remoteControl ?? { ...remoteControl, pairedClients: null };
+  }
+  const unpaired = noPairedClientsWarning(remoteControl?.pairedClients, ctx.paths.codexHome);
   const warnings = [
     ...(outcome.warnings ?? []),
     ...live.warnings,
     ...(live.unavailable
       ? [`remote control is not available: ${live.unavailable.message} (${live.unavailable.hint})`]
       : []),
+    ...(unpaired ? [unpaired] : []),
   ];
   return {
     ...outcome,
@@ -38,7 +51,7 @@ export async function applyToRunningReported(
     ...(live.applied === "live" || live.applied === "restart" ? { changed: true } : {}),
     ...(live.pendingRestart !== undefined ? { pendingRestart: live.pendingRestart } : {}),
     ...(live.appServerVersion ? { appServerVersion: live.appServerVersion } : {}),
-    remoteControl: live.remoteControl,
+    remoteControl,
     remoteControlReason: live.remoteControlReason ?? null,
     ...(warnings.length ? { warnings } : {}),
   };

@@ -39,6 +39,11 @@ export interface RemoteControlView {
   installationId: string | null;
   /** The enrolled environment, once connected. */
   environmentId: string | null;
+  /**
+   * Devices paired with this host, reported by `start`, `restart` and
+   * `bootstrap` only (`null` when the server cannot be asked).
+   */
+  pairedClients?: number | null;
 }
 
 function optionalString(value: unknown): string | null {

@@ -1,7 +1,9 @@
 /**
  * What `start`, `restart` and `bootstrap` add when remote control is on: the server's
  * own remote-control view after readiness (waiting, bounded, while it is
- * `connecting`) and a warning when it is not connected. Never fails a start.
+ * `connecting`), how many devices are paired (`remoteControl.pairedClients`),
+ * and a warning when it is not connected or nobody is paired (`codexd pair`).
+ * Never fails a start.
  * Touches no files.
  *
  * @module
@@ -9,6 +11,7 @@
 import type { DaemonContext } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
 import type { DaemonSettings } from "../settings.ts";
+import { noPairedClientsWarning } from "./paired_count.ts";
 import { notConnectedWarning } from "./protocol.ts";
 import { settleTimeoutOf } from "./session.ts";
 import { readServerView } from "./view.ts";
@@ -29,17 +32,21 @@ export async function withRemoteControlView<T extends LifecycleResult>(
     settleTimeoutMs: settleMs,
     settle: true,
     explain: true,
+    countClients: true,
   });
-  const warning = notConnectedWarning(
-    view.remoteControl,
-    view.remoteControlReason,
-    view.timedOut ?? false,
-    settleMs,
-  );
+  const warnings = [
+    notConnectedWarning(
+      view.remoteControl,
+      view.remoteControlReason,
+      view.timedOut ?? false,
+      settleMs,
+    ),
+    noPairedClientsWarning(view.remoteControl?.pairedClients, ctx.paths.codexHome),
+  ].filter((w): w is string => w !== undefined);
   return {
     ...outcome,
     remoteControl: view.remoteControl,
     remoteControlReason: view.remoteControlReason ?? null,
-    ...(warning ? { warnings: [...(outcome.warnings ?? []), warning] } : {}),
+    ...(warnings.length ? { warnings: [...(outcome.warnings ?? []), ...warnings] } : {}),
   };
 }

@@ -20,6 +20,7 @@ import {
   type RemoteControlView,
   STATUS_READ_METHOD,
 } from "./protocol.ts";
+import { countPairedClients } from "./paired_count.ts";
 import {
   dropQueued,
   explainErrored,
@@ -48,6 +49,8 @@ export interface ServerViewOptions extends RemoteControlTimeouts {
   connectTimeoutMs?: number;
   /** Wait for a `connecting` status to settle (after a start). @default {false} */
   settle?: boolean;
+  /** Add `pairedClients` to the view (one bounded `client/list`). @default {false} */
+  countClients?: boolean;
   /** Ask `account/read` why the status is `errored`/`disabled` (when remote control is wanted). @default {false} */
   explain?: boolean;
 }
@@ -88,6 +91,9 @@ export async function readViewOn(
   const reason = options.explain && (view.status === "errored" || view.status === "disabled")
     ? await explainErrored(client, requestMs)
     : undefined;
+  if (options.countClients) {
+    view = { ...view, pairedClients: await countPairedClients(client, view) };
+  }
   return {
     info: client.info,
     remoteControl: view,

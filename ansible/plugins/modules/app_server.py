@@ -49,8 +49,11 @@ options:
   remote_control:
     description:
       - Whether the app-server runs with remote control. Applied with
-        C(codexd enable-remote-control) / C(disable-remote-control) (live over the control
-        socket), or with C(bootstrap --remote-control) for C(state=bootstrapped).
+        C(codexd enable-remote-control) / C(disable-remote-control), which switch a running
+        app-server live (a restart only for a release without the live methods, and never
+        while turns run), or with C(bootstrap --remote-control) for C(state=bootstrapped).
+      - codexd's warnings (for example no ChatGPT login, or no paired device yet) become
+        Ansible warnings; the remote-control state is returned as RV(remote_control).
       - Unset leaves the recorded setting as it is (also for C(bootstrapped), which the module
         passes the current value explicitly).
       - C(true) is met only when the running app-server's remote control is not C(errored).
@@ -181,6 +184,14 @@ commands:
   type: list
   elements: str
   sample: ["start"]
+remote_control:
+  description: The remote-control state after the run, from codexd's JSON (null when codexd did
+    not report it). C(status) is the app-server's own (C(connected), C(connecting), C(errored),
+    C(disabled)); C(paired_clients) is the number of paired devices when a start or bootstrap
+    counted them, else null.
+  returned: always
+  type: dict
+  sample: {"enabled": true, "status": "connected", "connected": true, "paired_clients": 1}
 results:
   description: codexd's parsed JSON of every command run, in order.
   returned: always
@@ -620,6 +631,32 @@ def fail(module, command, rc, result, stdout, stderr, **extra):
                      hint=result.get("hint"), codexd=result, rc=rc, **extra)
 
 
+def remote_control_state(result, fallback=None):
+    """The remote-control facts of a codexd result (else of `fallback`), or None."""
+    for source in (result, fallback or {}):
+        view = source.get("remoteControl")
+        enabled = source.get("remoteControlEnabled")
+        if isinstance(view, dict) or enabled is not None:
+            view = view if isinstance(view, dict) else {}
+            return {
+                "enabled": enabled if enabled is not None else bool(view),
+                "status": view.get("status"),
+                "connected": view.get("status") == "connected",
+                "paired_clients": view.get("pairedClients"),
+            }
+    return None
+
+
+def codexd_warnings(results):
+    """codexd's `warnings` of every result, in order, without repeats."""
+    seen = []
+    for result in results:
+        for warning in result.get("warnings") or []:
+            if isinstance(warning, str) and warning not in seen:
+                seen.append(warning)
+    return seen
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -674,7 +711,8 @@ def main():
             module.warn("remote control is errored on the running app-server (no ChatGPT "
                         "login?); a real run fails with REMOTE_CONTROL_UNAVAILABLE")
         module.exit_json(changed=check_mode_changed(steps, before), codexd=status,
-                         commands=commands, results=[], deno=deno, diff=diff)
+                         commands=commands, results=[], deno=deno, diff=diff,
+                         remote_control=remote_control_state(status))
 
     results = []
     changed = False
@@ -695,8 +733,10 @@ def main():
                          commands=commands, results=results, deno=deno)
     if not changed:
         diff = {"before": diff_view(before), "after": diff_view(before)}
+    for warning in codexd_warnings(results):
+        module.warn("codexd: " + warning)
     module.exit_json(changed=changed, codexd=last, commands=commands, results=results,
-                     deno=deno, diff=diff)
+                     deno=deno, diff=diff, remote_control=remote_control_state(last, status))
 
 
 if __name__ == "__main__":
