@@ -28,8 +28,10 @@ export interface UpdateResult {
   restartDeferred?: boolean;
   /** Turns were running (or the window is closed): the restart waits in `pendingRestart`. */
   restartPending?: boolean;
-  /** The restart the updater will apply once the app-server is idle. */
+  /** The restart left pending (`appliedBy` says which process applies it). */
   pendingRestart?: PendingRestart;
+  /** Non-fatal problems (e.g. nothing could be started to apply the pending restart). */
+  warnings?: string[];
   /** Turns running when the restart was deferred. */
   activeTurns?: number;
   /** Turns interrupted because the pending restart's deadline passed. */

@@ -1,8 +1,8 @@
 /**
- * Pure decisions about restarts that would cut running turns short: whether
- * a pending restart waits, applies, or (past its deadline) interrupts the
- * turns first, and whether a maintenance window is open. No I/O; tested by
- * tables in `tests/idle_policy_test.ts`.
+ * The vocabulary of restarts that could cut running turns short (the
+ * pending restart, the policy, what the probe saw) and the pure window and
+ * deadline arithmetic. The decision itself is `decideGate` in `gate.ts`.
+ * No I/O; tested by tables in `tests/idle_policy_test.ts`.
  *
  * @module
  */
@@ -17,9 +17,22 @@ export interface PendingRestart {
   deadline: string | null;
   /** Why a restart is wanted, e.g. `update 0.166.0 -> 0.169.0`. */
   reason: string;
-  /** What it waits for right now: `activeTurns` or `window`. */
-  waitingFor?: "activeTurns" | "window";
+  /**
+   * What it waits for right now: `activeTurns` (running turns to end),
+   * `window` (the maintenance window to open) or `answer` (a live app-server
+   * that does not answer: codexd cannot tell whether turns run).
+   */
+  waitingFor?: WaitingFor;
+  /**
+   * Who applies it: `updater` (the home's updater loop) or `applier` (a
+   * small loop codexd starts for a home without an updater, which exits
+   * once nothing is pending).
+   */
+  appliedBy?: "updater" | "applier";
 }
+
+/** What a held restart waits for (see {@linkcode PendingRestart.waitingFor}). */
+export type WaitingFor = "activeTurns" | "window" | "answer";
 
 /** The settings that bound a pending restart. */
 export interface RestartPolicy {
@@ -35,14 +48,11 @@ export type IdleObservation =
   | { kind: "idle" }
   /** At least one probe saw running turns. */
   | { kind: "busy"; activeTurns: number }
-  /** Nothing answers: a restart cannot cut a turn short. */
+  /**
+   * Nothing answers on the socket. Not "idle": a live process that does not
+   * answer may still run turns (see `gate.ts`).
+   */
   | { kind: "unreachable" };
-
-/** What to do about a pending restart now. */
-export type PendingDecision =
-  | { kind: "wait"; waitingFor: "activeTurns" | "window" }
-  | { kind: "apply" }
-  | { kind: "forceAfterInterrupt"; activeTurns: number };
 
 /** A parsed `HH:MM-HH:MM` window, in minutes after local midnight. */
 export interface RestartWindow {
@@ -80,27 +90,4 @@ export function inWindow(window: string | undefined, date: Date): boolean {
 export function deadlineFor(sinceMs: number, policy: RestartPolicy): string | null {
   if (policy.restartDeadlineMinutes <= 0) return null;
   return new Date(sinceMs + policy.restartDeadlineMinutes * 60_000).toISOString();
-}
-
-/**
- * Decides a pending restart. The window gates everything, the forced one
- * included (a maintenance window is an operator's hard rule; a deadline that
- * passes outside it forces at the next opening). Inside it: idle or
- * unreachable applies; busy waits until the deadline, then interrupts.
- */
-export function decidePendingRestart(
-  pending: Pick<PendingRestart, "deadline">,
-  observed: IdleObservation,
-  policy: RestartPolicy,
-  nowMs: number,
-): PendingDecision {
-  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
-    return { kind: "wait", waitingFor: "window" };
-  }
-  if (observed.kind !== "busy") return { kind: "apply" };
-  const deadline = pending.deadline === null ? undefined : Date.parse(pending.deadline);
-  if (deadline !== undefined && Number.isFinite(deadline) && nowMs >= deadline) {
-    return { kind: "forceAfterInterrupt", activeTurns: observed.activeTurns };
-  }
-  return { kind: "wait", waitingFor: "activeTurns" };
 }
