@@ -91,6 +91,10 @@ async function stopOwner(ctx: DaemonContext, pass: GatePass): Promise<number> {
 export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
   requireHome(ctx);
+  if (options.all && Deno.env.get("CODEXD_AUTOSTART_UNIT")) {
+    const { isHandover } = await import("./autostart/handover.ts");
+    if (await isHandover(ctx.paths, ctx.clock.now())) return await handOver(ctx);
+  }
   if (options.whenIdle) {
     // Waits without the lock; each attempt takes it and asks the gate again.
     const { value, report } = await untilIdle(ctx, "stop", options, async () => {
@@ -164,6 +168,25 @@ async function stopLocked(
     };
   });
   return gate.passed ? { done: true, value: gate.result } : { done: false, hold: gate.hold };
+}
+
+/**
+ * The ExecStop of an autostart unit that `disable-autostart` is removing:
+ * stop the updater only; the app-server keeps serving, now outside the unit
+ * (see `autostart/handover.ts`), so disabling autostart never cuts a turn.
+ */
+async function handOver(ctx: DaemonContext): Promise<StopResult> {
+  await using _lock = await lockDaemon(ctx);
+  const settings = await loadSettings(ctx.paths).then((l) => l.settings, () => defaultSettings());
+  const { stopUpdater } = await import("./updater.ts");
+  const updaterStopped = await stopUpdater(ctx);
+  return {
+    ...await buildResult(ctx, binaryFor(ctx, settings), "notRunning", {
+      changed: updaterStopped,
+      warnings: ["autostart handover: the app-server keeps running outside the unit"],
+    }),
+    updaterStopped,
+  };
 }
 
 /**

@@ -103,9 +103,9 @@ export async function restartOrDefer<T>(
         logRestartEvent(
           paths,
           ctx.clock.now(),
-          `restart deadline ${deadline} passed (${intent.reason}): interrupted ${plural(turns.length, "turn")}${
-            turns.map((t) => ` ${t.threadId}/${t.turnId}`).join("")
-          }`,
+          `restart deadline ${deadline} passed (${intent.reason}): interrupted ${
+            plural(turns.length, "turn")
+          }${turns.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`,
         ),
     }, restart);
   } catch (error) {

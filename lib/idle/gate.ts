@@ -36,7 +36,7 @@ import { unverifiable } from "../result.ts";
 import { readServerState, removeServerRecords } from "../server_record.ts";
 import { type DaemonSettings, loadSettingsLenient } from "../settings.ts";
 import { terminateRecorded } from "../terminate.ts";
-import { inWindow, type IdleObservation, type RestartPolicy, type WaitingFor } from "./policy.ts";
+import { type IdleObservation, inWindow, type RestartPolicy, type WaitingFor } from "./policy.ts";
 import { interruptActiveTurns, type InterruptedTurn, observeIdle } from "./probe.ts";
 
 /**
