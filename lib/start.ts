@@ -17,13 +17,13 @@ import {
   probe,
 } from "./context.ts";
 import { isDown, setDown } from "./down_marker.ts";
-import { removeIfPresent } from "./atomic_file.ts";
+import { pathExists, removeIfPresent } from "./atomic_file.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { buildResult, describeOwner, type LifecycleResult, unverifiable } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { CodexdError } from "./errors.ts";
-import { clearPendingRestart } from "./idle/pending.ts";
+import { clearPendingRestart, pendingRestartPath } from "./idle/pending.ts";
 import { resetSupervision } from "./updater_state.ts";
 
 /** Options of {@linkcode startLocked}. */
@@ -155,7 +155,13 @@ export async function finishLaunch<T extends LifecycleResult>(
       outcome,
     )
     : outcome;
-  return await withUpdaterEnsured(ctx, settings, reported);
+  const ensured = await withUpdaterEnsured(ctx, settings, reported);
+  // A restart still pending (`start` on a server that kept running) gets
+  // its applier back should it have died: nothing pending without one.
+  if (!pathExists(pendingRestartPath(ctx.paths), { follow: false })) return ensured;
+  const { ensurePendingApplier } = await import("./idle/applier.ts");
+  const { warning } = await ensurePendingApplier(ctx, settings);
+  return warning ? { ...ensured, warnings: [...(ensured.warnings ?? []), warning] } : ensured;
 }
 
 /**

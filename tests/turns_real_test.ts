@@ -123,7 +123,10 @@ Deno.test("an update never kills a running turn: the restart waits and the updat
     // under the default 24 h deadline.
     const settingsFile = `${h.home}/app-server-daemon/settings.json`;
     const saved = JSON.parse(await Deno.readTextFile(settingsFile));
-    await Deno.writeTextFile(settingsFile, JSON.stringify({ ...saved, remoteControlEnabled: true }));
+    await Deno.writeTextFile(
+      settingsFile,
+      JSON.stringify({ ...saved, remoteControlEnabled: true }),
+    );
     await Deno.writeTextFile(
       `${h.home}/app-server-daemon/pending-restart.json`,
       JSON.stringify({

@@ -22,7 +22,7 @@ export interface PendingRestart {
    * `window` (the maintenance window to open) or `answer` (a live app-server
    * that does not answer: codexd cannot tell whether turns run).
    */
-  waitingFor?: WaitingFor;
+  waitingFor?: "activeTurns" | "window" | "answer";
   /**
    * Who applies it: `updater` (the home's updater loop) or `applier` (a
    * small loop codexd starts for a home without an updater, which exits
@@ -32,7 +32,7 @@ export interface PendingRestart {
 }
 
 /** What a held restart waits for (see {@linkcode PendingRestart.waitingFor}). */
-export type WaitingFor = "activeTurns" | "window" | "answer";
+export type WaitingFor = NonNullable<PendingRestart["waitingFor"]>;
 
 /** The settings that bound a pending restart. */
 export interface RestartPolicy {
