@@ -35,10 +35,12 @@ export const APPLIER_LOG_FILE = "pending-applier.log";
 
 /**
  * The loop. Positional parameters: state dir, deno path, codexd entry, home,
- * check seconds, and an optional `--reload=…` flag for remote entries.
+ * check seconds, an optional `--reload=…` flag for remote entries, and an
+ * optional `--allow-foreign-home` (root acting on a user's home, as the
+ * command that started it did).
  */
 export const APPLIER_SCRIPT = String.raw`
-state=$1 deno=$2 entry=$3 home=$4 check=$5 reload=$6
+state=$1 deno=$2 entry=$3 home=$4 check=$5 reload=$6 foreign=$7
 me="$state/${APPLIER_PID_FILE}"
 while :; do
   sleep "$check"
@@ -46,7 +48,7 @@ while :; do
   v=\${line#*\"pid\":}; v=\${v%%[!0-9]*}
   [ "$v" = "$$" ] || exit 0
   [ -e "$state/pending-restart.json" ] || { rm -f "$me"; exit 0; }
-  "$deno" run -A \${reload:+"$reload"} "$entry" apply-pending --codex-home "$home" >/dev/null
+  "$deno" run -A \${reload:+"$reload"} "$entry" apply-pending --codex-home "$home" \${foreign:+"$foreign"} >/dev/null
 done
 `.replaceAll("\\$", "$");
 
@@ -100,6 +102,7 @@ async function ensureApplier(
         ctx.paths.codexHome,
         String(loopTimings(settings).check),
         reload,
+        ctx.options.allowForeignHome ? "--allow-foreign-home" : "",
       ],
       env: { CODEX_HOME: ctx.paths.codexHome },
       logFile: join(ctx.paths.stateDir, APPLIER_LOG_FILE),
