@@ -105,6 +105,7 @@ export async function restart(options: RestartOptions = {}): Promise<RestartResu
   // A plain restart only counts the turns: that runs alongside taking the
   // lock and reading settings, and is awaited before the old server is stopped.
   const counting = countTurnsBeforeStop(ctx, "restart");
+  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
   await using _lock = await lockDaemon(ctx);
   const tried = await restartUnderLock(ctx, options, "now", counting);
   if (!tried.done) throw new Error("a restart now is never held"); // decideGate: "now" proceeds

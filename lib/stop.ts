@@ -105,6 +105,7 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
   }
   // A plain stop only counts the turns, alongside taking the lock (awaited before stopping).
   const counting = countTurnsBeforeStop(ctx, "stop");
+  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
   await using _lock = await lockDaemon(ctx);
   const tried = await stopLocked(ctx, options, "now", counting);
   if (!tried.done) throw new Error("a stop now is never held"); // decideGate: "now" proceeds

@@ -303,21 +303,26 @@ export async function throughGate<T>(
     if (opened) throw internal("opened twice in one pass");
     opened = true;
     if (!holdsDaemonLock(ctx.paths.lockFile)) throw internal("opened without daemon.lock");
-    // The deadline and window of the settings as they are now, not as they were.
-    const policy = restartPolicy(await loadSettingsLenient(ctx.paths));
     const state = await readServerState(ctx.paths);
-    const now = readClock(ctx.clock);
-    sight = await look(ctx, state, request, policy, now);
-    const anchor = request.anchor ?? anchorAt(now);
-    decision = decideGate(
-      { mode: request.mode, sight, elapsedMs: elapsedSinceDeferral(anchor, now) },
-      policy,
-      new Date(now.wallMs),
-    );
-    if (decision.kind === "hold") throw new Held(decision, deadlineAt(anchor, now, policy));
-    if (decision.kind === "interruptThenProceed") {
-      interrupted = await interruptActiveTurns(ctx.paths.socketPath).catch(() => []);
-      await request.onInterrupt?.(interrupted, deadlineAt(anchor, now, policy));
+    if (request.mode === "now") {
+      // A user's stop now: nothing to ask (keeps the hot path of `stop` short).
+      sight = state.kind === "running" ? { kind: "unobserved" } : { kind: "none" };
+    } else {
+      // The deadline and window of the settings as they are now, not as they were.
+      const policy = restartPolicy(await loadSettingsLenient(ctx.paths));
+      const now = readClock(ctx.clock);
+      sight = await look(ctx, state, request, policy, now);
+      const anchor = request.anchor ?? anchorAt(now);
+      decision = decideGate(
+        { mode: request.mode, sight, elapsedMs: elapsedSinceDeferral(anchor, now) },
+        policy,
+        new Date(now.wallMs),
+      );
+      if (decision.kind === "hold") throw new Held(decision, deadlineAt(anchor, now, policy));
+      if (decision.kind === "interruptThenProceed") {
+        interrupted = await interruptActiveTurns(ctx.paths.socketPath).catch(() => []);
+        await request.onInterrupt?.(interrupted, deadlineAt(anchor, now, policy));
+      }
     }
     let ended = false;
     return {
@@ -355,7 +360,6 @@ async function look(
   now: ClockReading,
 ): Promise<ServerSight> {
   if (state.kind !== "running") return { kind: "none" };
-  if (request.mode === "now") return { kind: "unobserved" };
   // A closed window holds whatever the server does: keep frequent passes cheap.
   if (request.mode === "deferred" && !inWindow(policy.restartWindow, new Date(now.wallMs))) {
     return { kind: "unobserved" };
