@@ -369,3 +369,88 @@ Deno.test("stop --all as a unit's ExecStop under a fresh handover note stops the
   assertEquals(stale.json.status, "stopped");
   assert(await eventually(() => !isAlive(pid), 10_000));
 });
+
+/**
+ * A stand-in `systemctl` that logs its arguments, reports the unit active,
+ * and on `disable --now` runs the unit's ExecStop as systemd would
+ * (`stop --all` with `$CODEXD_AUTOSTART_UNIT`).
+ */
+async function fakeSystemctl(dir: string, home: string, unit: string): Promise<string> {
+  const path = `${dir}/systemctl`;
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/sh
+echo "$*" >> ${q(`${dir}/systemctl.log`)}
+case "$*" in
+  *"show --property=Version"*) echo Version=252 ;;
+  *is-active*) echo active ;;
+  *"disable --now"*)
+    CODEXD_AUTOSTART_UNIT=${q(unit)} CODEX_HOME=${q(home)} ${q(Deno.execPath())} run -A ${
+      q(MOD_TS)
+    } stop --all --codex-home ${q(home)} >/dev/null ;;
+esac
+exit 0
+`,
+    { mode: 0o755 },
+  );
+  return path;
+}
+
+Deno.test(
+  "enable-autostart --remote-control and disable-autostart never restart or stop a busy app-server outside the gate",
+  {
+    // In-process (an injected systemd), with the fake app-server as a separate process.
+    sanitizeOps: false,
+    sanitizeResources: false,
+  },
+  async () => {
+    const { enableAutostart, disableAutostart } = await import("../lib/autostart/command.ts");
+    const { unitFileName } = await import("../lib/autostart/unit.ts");
+    // A release without the remote-control methods: only a restart applies the flag.
+    await using h = await fakeHome({ activeTurns: 1, remoteControl: "missing" });
+    const dir = await Deno.makeTempDir({ prefix: "codexd-systemd-" });
+    try {
+      await writeJson(`${h.home}/${STATE}/settings.json`, QUIET);
+      const started = await runCli(h.home, ["start"]);
+      const pid = started.json.pid as number;
+      const unit = unitFileName(h.home);
+      await Deno.mkdir(`${dir}/linger`);
+      await Deno.writeTextFile(`${dir}/linger/tester`, "");
+      const options = {
+        codexHome: h.home,
+        locations: {
+          home: dir,
+          unitDir: `${dir}/units`,
+          lingerDir: `${dir}/linger`,
+          user: "tester",
+        },
+        systemd: {
+          facts: {
+            booted: true,
+            systemctl: await fakeSystemctl(dir, h.home, unit),
+            wsl: false,
+            container: false,
+          },
+        },
+      };
+      const enabled = await enableAutostart({ ...options, remoteControl: true });
+      assertEquals(enabled.status, "enabled");
+      assertEquals(enabled.pendingRestart?.waitingFor, "activeTurns", JSON.stringify(enabled));
+      assert(isAlive(pid));
+      assertEquals(enabled.pid, pid);
+
+      const disabled = await disableAutostart(options);
+      assertEquals(disabled.status, "disabled");
+      assert(isAlive(pid), "disable-autostart stopped the busy app-server");
+      assertEquals(disabled.pid, pid);
+      const calls = await Deno.readTextFile(`${dir}/systemctl.log`);
+      assertMatch(calls, /disable --now/);
+      assert(!/\breload\b(?!-)/.test(calls.replaceAll("daemon-reload", "")), calls);
+      assertEquals(await exists(`${h.home}/${STATE}/autostart-handover`), false);
+      await runCli(h.home, ["stop", "--all"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
