@@ -11,17 +11,19 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { REPO_ROOT } from "./support/helpers.ts";
 import {
-  type ClockReading,
-  deadlineAt,
   decideGate,
-  type DeferralAnchor,
-  elapsedSinceDeferral,
   type GateDecision,
   type GateState,
   mootReason,
   type RunningFacts,
 } from "../lib/idle/gate.ts";
-import type { RestartPolicy } from "../lib/idle/policy.ts";
+import {
+  type ClockReading,
+  deadlineAt,
+  type DeferralAnchor,
+  elapsedSinceDeferral,
+  type RestartPolicy,
+} from "../lib/idle/policy.ts";
 
 /** A local-time date at `hh:mm`. */
 function at(hhmm: string): Date {

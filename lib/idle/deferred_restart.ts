@@ -20,7 +20,8 @@ import type { DaemonSettings } from "../settings.ts";
 import { describeError } from "../errors.ts";
 import type { IdleObservation, PendingRestart } from "./policy.ts";
 import type { InterruptedTurn } from "./probe.ts";
-import { anchorAt, type DeferralAnchor, type GateOpener, readClock, throughGate } from "./gate.ts";
+import { type GateOpener, readClock, throughGate } from "./gate.ts";
+import { anchorAt, type DeferralAnchor } from "./policy.ts";
 import { ensurePendingApplier } from "./applier.ts";
 import {
   clearPendingRestart,

@@ -14,15 +14,16 @@
  *    not answer is held (never signalled), unless a user asked to stop now.
  * 3. **The deadline comes from the current settings** at every decision,
  *    counted on the boot clock so a wall-clock step forces nothing early
- *    ({@linkcode elapsedSinceDeferral}).
+ *    (`elapsedSinceDeferral` in `policy.ts`).
  * 4. **A pending restart is revalidated** against what runs now and dropped
  *    when moot ({@linkcode mootReason}).
  *
  * (Rule 5, "nothing pending without a process that applies it", is kept
  * where pending restarts are written: `deferred_restart.ts`.)
  *
- * The decisions are pure and tested by tables; the runner is thin. Touches
- * the pid records (removed after a stop) and the process it signals.
+ * The decisions ({@linkcode decideGate}, {@linkcode mootReason}) are pure
+ * and tested by tables; the runner is thin. Touches the pid records
+ * (removed after a stop) and the process it signals.
  *
  * @module
  */
@@ -36,7 +37,18 @@ import { unverifiable } from "../result.ts";
 import { readServerState, removeServerRecords } from "../server_record.ts";
 import { type DaemonSettings, loadSettingsLenient } from "../settings.ts";
 import { terminateRecorded } from "../terminate.ts";
-import { type IdleObservation, inWindow, type RestartPolicy, type WaitingFor } from "./policy.ts";
+import {
+  anchorAt,
+  type ClockReading,
+  deadlineAt,
+  deadlineMs,
+  type DeferralAnchor,
+  elapsedSinceDeferral,
+  type IdleObservation,
+  inWindow,
+  type RestartPolicy,
+  type WaitingFor,
+} from "./policy.ts";
 import { interruptActiveTurns, type InterruptedTurn, observeIdle } from "./probe.ts";
 
 /**
@@ -80,11 +92,6 @@ export type GateDecision =
   | { kind: "interruptThenProceed"; activeTurns: number }
   | GateHold;
 
-/** Milliseconds a deferred restart may wait for idle under `policy`; `undefined`: forever. */
-export function deadlineMs(policy: RestartPolicy): number | undefined {
-  return policy.restartDeadlineMinutes > 0 ? policy.restartDeadlineMinutes * 60_000 : undefined;
-}
-
 /**
  * Decides whether a server may be ended now. Pure.
  *
@@ -117,26 +124,6 @@ export function decideGate(state: GateState, policy: RestartPolicy, now: Date): 
   }
 }
 
-/** When a restart was first deferred: the wall time, and the boot clock where there is one. */
-export interface DeferralAnchor {
-  /** ISO wall time (shown as `since`). */
-  since: string;
-  /** Milliseconds since boot at `since`. */
-  sinceUptimeMs?: number;
-  /** The boot those were read in. */
-  bootId?: string;
-}
-
-/** One reading of the clocks. */
-export interface ClockReading {
-  /** Wall clock, ms since the epoch. */
-  wallMs: number;
-  /** Boot clock, ms since boot. */
-  uptimeMs?: number;
-  /** This boot's id. */
-  bootId?: string;
-}
-
 /** Reads the wall and boot clocks. */
 export function readClock(clock: Clock): ClockReading {
   let bootId: string | undefined;
@@ -146,45 +133,6 @@ export function readClock(clock: Clock): ClockReading {
     // not Linux: the wall clock only
   }
   return { wallMs: clock.now(), uptimeMs: clock.uptimeMs?.(), bootId };
-}
-
-/** The anchor of a restart deferred at `now`. */
-export function anchorAt(now: ClockReading): DeferralAnchor {
-  return {
-    since: new Date(now.wallMs).toISOString(),
-    ...(now.uptimeMs !== undefined && now.bootId !== undefined
-      ? { sinceUptimeMs: now.uptimeMs, bootId: now.bootId }
-      : {}),
-  };
-}
-
-/**
- * How long a restart has been deferred. Pure. Within one boot it counts on
- * the boot clock, so a wall-clock step (NTP, a VM resumed, an admin's
- * `date -s`) neither forces an interrupt early nor delays it; across a
- * reboot, or without a boot clock (macOS), it falls back to the wall clock.
- * Never negative.
- */
-export function elapsedSinceDeferral(anchor: DeferralAnchor, now: ClockReading): number {
-  if (
-    anchor.sinceUptimeMs !== undefined && now.uptimeMs !== undefined &&
-    anchor.bootId !== undefined && anchor.bootId === now.bootId
-  ) {
-    return Math.max(0, now.uptimeMs - anchor.sinceUptimeMs);
-  }
-  const since = Date.parse(anchor.since);
-  return Number.isFinite(since) ? Math.max(0, now.wallMs - since) : 0;
-}
-
-/** The wall time a deferred restart will force at under `policy` (shown as `deadline`); `null`: never. */
-export function deadlineAt(
-  anchor: DeferralAnchor,
-  now: ClockReading,
-  policy: RestartPolicy,
-): string | null {
-  const limit = deadlineMs(policy);
-  if (limit === undefined) return null;
-  return new Date(now.wallMs + limit - elapsedSinceDeferral(anchor, now)).toISOString();
 }
 
 /** What runs now, for {@linkcode mootReason}. */

@@ -1,7 +1,9 @@
 /**
  * The vocabulary of restarts that could cut running turns short (the
  * pending restart, the policy, what the probe saw) and the pure window and
- * deadline arithmetic. The decision itself is `decideGate` in `gate.ts`.
+ * deadline arithmetic — the deadline counted on the boot clock
+ * ({@linkcode elapsedSinceDeferral}). The decision itself is `decideGate`
+ * in `gate.ts`.
  * No I/O; tested by tables in `tests/idle_policy_test.ts`.
  *
  * @module
@@ -90,4 +92,68 @@ export function inWindow(window: string | undefined, date: Date): boolean {
 export function deadlineFor(sinceMs: number, policy: RestartPolicy): string | null {
   if (policy.restartDeadlineMinutes <= 0) return null;
   return new Date(sinceMs + policy.restartDeadlineMinutes * 60_000).toISOString();
+}
+
+/** Milliseconds a deferred restart may wait for idle under `policy`; `undefined`: forever. */
+export function deadlineMs(policy: RestartPolicy): number | undefined {
+  return policy.restartDeadlineMinutes > 0 ? policy.restartDeadlineMinutes * 60_000 : undefined;
+}
+
+/** When a restart was first deferred: the wall time, and the boot clock where there is one. */
+export interface DeferralAnchor {
+  /** ISO wall time (shown as `since`). */
+  since: string;
+  /** Milliseconds since boot at `since`. */
+  sinceUptimeMs?: number;
+  /** The boot those were read in. */
+  bootId?: string;
+}
+
+/** One reading of the clocks. */
+export interface ClockReading {
+  /** Wall clock, ms since the epoch. */
+  wallMs: number;
+  /** Boot clock, ms since boot. */
+  uptimeMs?: number;
+  /** This boot's id. */
+  bootId?: string;
+}
+
+/** The anchor of a restart deferred at `now`. */
+export function anchorAt(now: ClockReading): DeferralAnchor {
+  return {
+    since: new Date(now.wallMs).toISOString(),
+    ...(now.uptimeMs !== undefined && now.bootId !== undefined
+      ? { sinceUptimeMs: now.uptimeMs, bootId: now.bootId }
+      : {}),
+  };
+}
+
+/**
+ * How long a restart has been deferred. Pure. Within one boot it counts on
+ * the boot clock, so a wall-clock step (NTP, a VM resumed, an admin's
+ * `date -s`) neither forces an interrupt early nor delays it; across a
+ * reboot, or without a boot clock (macOS), it falls back to the wall clock.
+ * Never negative.
+ */
+export function elapsedSinceDeferral(anchor: DeferralAnchor, now: ClockReading): number {
+  if (
+    anchor.sinceUptimeMs !== undefined && now.uptimeMs !== undefined &&
+    anchor.bootId !== undefined && anchor.bootId === now.bootId
+  ) {
+    return Math.max(0, now.uptimeMs - anchor.sinceUptimeMs);
+  }
+  const since = Date.parse(anchor.since);
+  return Number.isFinite(since) ? Math.max(0, now.wallMs - since) : 0;
+}
+
+/** The wall time a deferred restart will force at under `policy` (shown as `deadline`); `null`: never. */
+export function deadlineAt(
+  anchor: DeferralAnchor,
+  now: ClockReading,
+  policy: RestartPolicy,
+): string | null {
+  const limit = deadlineMs(policy);
+  if (limit === undefined) return null;
+  return new Date(now.wallMs + limit - elapsedSinceDeferral(anchor, now)).toISOString();
 }
