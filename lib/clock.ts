@@ -11,6 +11,22 @@ export interface Clock {
   now(): number;
   /** Resolves after `ms` milliseconds. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Milliseconds since boot on a clock that clock steps do not move
+   * (Linux: `/proc/uptime`, CLOCK_BOOTTIME, suspend included); `undefined`
+   * where there is none. Deadlines that span processes measure with it.
+   */
+  uptimeMs?(): number | undefined;
+}
+
+/** Reads `/proc/uptime` (Linux); `undefined` elsewhere or when unreadable. */
+export function procUptimeMs(): number | undefined {
+  try {
+    const seconds = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+    return Number.isFinite(seconds) ? Math.round(seconds * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -25,4 +41,5 @@ export const systemClock: Clock = {
     new Promise((resolve) => {
       AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), { once: true });
     }),
+  uptimeMs: procUptimeMs,
 };

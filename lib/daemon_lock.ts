@@ -91,11 +91,21 @@ function noteHolder(file: Deno.FsFile, now: number): void {
   }
 }
 
-function heldLock(file: Deno.FsFile): DaemonLock {
+/** Lock files this process holds now (the turn-safety gate checks it). */
+const heldHere = new Set<string>();
+
+/** Whether this process holds `daemon.lock` at `lockFile` right now. */
+export function holdsDaemonLock(lockFile: string): boolean {
+  return heldHere.has(lockFile);
+}
+
+function heldLock(file: Deno.FsFile, lockFile: string): DaemonLock {
   let released = false;
+  heldHere.add(lockFile);
   const release = (): Promise<void> => {
     if (released) return Promise.resolve();
     released = true;
+    heldHere.delete(lockFile);
     try {
       file.unlockSync();
     } finally {
@@ -133,7 +143,7 @@ function tryLockNow(lockFile: string, clock: Clock): DaemonLock | undefined {
     return undefined;
   }
   noteHolder(file, clock.now());
-  return heldLock(file);
+  return heldLock(file, lockFile);
 }
 
 /**
@@ -172,5 +182,5 @@ export async function acquireDaemonLock(
     file.close();
     throw error;
   }
-  return heldLock(file);
+  return heldLock(file, lockFile);
 }

@@ -298,7 +298,7 @@ async function restartOntoReplaced(
         reason: BINARY_REPLACED,
         ...(binaryPath !== undefined ? { binaryPath } : {}),
       },
-      () => restartLocked(on, settings),
+      (open) => restartLocked(on, settings, open),
       { idleGapMs: how.idleGapMs },
     );
     if (!done.restarted) {

@@ -15,21 +15,24 @@ import { CodexdError, describeError } from "./errors.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { readServerState } from "./server_record.ts";
 import type { DaemonSettings } from "./settings.ts";
-import { stopRecorded } from "./stop.ts";
+import type { GateOpener } from "./idle/gate.ts";
 import { patchUpdaterState } from "./updater_state.ts";
 
 /**
  * Restarts onto the new release; if it never becomes ready, puts `current`
- * back and starts the previous release again. Call under the lock.
+ * back and starts the previous release again. Call under the lock, inside
+ * the turn-safety gate: `open` is asked right before the old server is
+ * signalled.
  */
 export async function restartOntoNewRelease(
   ctx: DaemonContext,
   settings: DaemonSettings,
   previousRelease: string | undefined,
   previousVersion: string | null,
+  open: GateOpener,
 ): Promise<SpawnOutcome> {
   const binary = binaryFor(ctx, settings);
-  await stopRecorded(ctx, await readServerState(ctx.paths), settings);
+  await (await open()).end();
   try {
     return await spawnAppServer(ctx, settings, binary);
   } catch (error) {

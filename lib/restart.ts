@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
 import {
   type LaunchedFrom,
   prepareLaunch,
@@ -30,15 +29,27 @@ import {
 import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
 import { finishLaunch, markWanted } from "./start.ts";
-import { stopRecorded, turnFields } from "./stop.ts";
+import { turnFields } from "./stop.ts";
+import { type GateOpener, throughGate } from "./idle/gate.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { clearPendingRestart } from "./idle/pending.ts";
-import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
+import {
+  countTurnsBeforeStop,
+  type IdleAttempt,
+  type TurnReport,
+  untilIdle,
+  type WhenIdleOptions,
+} from "./idle/when_idle.ts";
 
-/** `restart` under an already held lock. */
+/**
+ * `restart` under an already held lock, inside the turn-safety gate: `open`
+ * is asked right before the old server is signalled (a hold unwinds this,
+ * nothing stopped).
+ */
 export async function restartLocked(
   ctx: DaemonContext,
   settings: DaemonSettings,
+  open: GateOpener,
   beforeStop?: () => Promise<unknown>,
 ): Promise<LifecycleResult> {
   const binary = binaryFor(ctx, settings);
@@ -46,13 +57,13 @@ export async function restartLocked(
   // anything: a broken binary must not turn a working server into no server.
   preflightBinary(binary);
   await readBinaryFacts(ctx.paths, binary.path);
-  const state = await readServerState(ctx.paths);
   // What must be learned from the old server (its running turns) ends here.
   await beforeStop?.();
+  const pass = await open();
   // SIGTERM goes out at once. While the old server exits (~20 ms), the new
   // one is prepared and parked (forked, its shell started, waiting to exec);
   // it is released once the old one is gone.
-  const stopping = stopRecorded(ctx, state, settings);
+  const stopping = pass.end();
   const parking = parkLaunch(ctx, settings, binary);
   parking.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
   let parked: Parked;
@@ -95,24 +106,48 @@ export async function restartLocked(
  */
 export async function restart(options: RestartOptions = {}): Promise<RestartResult> {
   const ctx = createContext(options);
-  // Before the lock: waiting for turns must not block other commands. A plain
-  // restart only counts them: that runs alongside taking the lock and reading
-  // settings, and is awaited before the old server is stopped.
-  const counting = checkTurnsBeforeStop(ctx, "restart", options);
+  if (options.whenIdle) {
+    // Waits without the lock; each attempt takes it and asks the gate again.
+    const { value, report } = await untilIdle(ctx, "restart", options, async () => {
+      await using _lock = await lockDaemon(ctx);
+      return await restartUnderLock(ctx, options, "whenIdle");
+    });
+    return { ...value, ...turnFields(report) };
+  }
+  // A plain restart only counts the turns: that runs alongside taking the
+  // lock and reading settings, and is awaited before the old server is stopped.
+  const counting = countTurnsBeforeStop(ctx, "restart");
   counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
-  if (options.whenIdle) await counting;
   await using _lock = await lockDaemon(ctx);
+  const tried = await restartUnderLock(ctx, options, "now", counting);
+  if (!tried.done) throw new Error("a restart now is never held"); // decideGate: "now" proceeds
+  return tried.value;
+}
+
+async function restartUnderLock(
+  ctx: DaemonContext,
+  options: RestartOptions,
+  mode: "now" | "whenIdle",
+  counting: Promise<TurnReport> = Promise.resolve({ warnings: [] }),
+): Promise<IdleAttempt<RestartResult>> {
   const { settings } = await loadSettings(ctx.paths);
   await markWanted(ctx, settings);
-  const outcome = await restartLocked(ctx, settings, () => counting);
+  const gate = await throughGate(
+    ctx,
+    settings,
+    { mode, idleGapMs: options.idleGapMs },
+    (open) => restartLocked(ctx, settings, open, () => counting),
+  );
+  if (!gate.passed) return { done: false, hold: gate.hold };
   const turns = await counting;
+  const outcome = gate.result;
   const warnings = [...turns.warnings, ...(outcome.warnings ?? [])];
   const combined = {
     ...outcome,
     ...(warnings.length ? { warnings } : {}),
     ...turnFields(turns),
   };
-  return await finishLaunch(ctx, settings, combined);
+  return { done: true, value: await finishLaunch(ctx, settings, combined) };
 }
 
 /** Options for {@linkcode restart}. */

@@ -17,12 +17,13 @@ import {
   probe,
 } from "./context.ts";
 import { isDown, setDown } from "./down_marker.ts";
-import { removeIfPresent } from "./atomic_file.ts";
+import { pathExists, removeIfPresent } from "./atomic_file.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import { tryReadBinaryFacts } from "./managed_binary.ts";
 import { buildResult, describeOwner, type LifecycleResult, unverifiable } from "./result.ts";
 import { type DaemonSettings, loadSettings } from "./settings.ts";
-import { stopRecorded } from "./stop.ts";
+import { CodexdError } from "./errors.ts";
+import { clearPendingRestart, pendingRestartPath } from "./idle/pending.ts";
 import { resetSupervision } from "./updater_state.ts";
 
 /** Options of {@linkcode startLocked}. */
@@ -50,10 +51,12 @@ export async function startLocked(
         probe(ctx),
         tryReadBinaryFacts(ctx.paths, binary.path),
       ]);
+      // One that never answers is left running: it may be a hung server in
+      // the middle of turns, and "cannot tell" is never "idle" (the
+      // turn-safety gate's rule); a user's `restart` or `stop` replaces it.
       const info = answered ?? await waitUntilReady(ctx, state.record)
-        .catch(async (error) => {
-          await stopRecorded(ctx, state, { ...settings, shutdownGraceSeconds: 1 });
-          throw error;
+        .catch((error) => {
+          throw leftRunning(error, state.record.pid);
         });
       return await buildResult(ctx, binary, "alreadyRunning", {
         backend: "pid",
@@ -95,6 +98,8 @@ export async function startLocked(
   }
   if (options.fresh) await removeIfPresent(ctx.paths.loadedThreadsFile);
   const spawned = await spawnAppServer(ctx, settings, binary);
+  // A fresh process on the current binary and settings satisfies any pending restart.
+  await clearPendingRestart(ctx.paths);
   return await buildResult(ctx, binary, "started", {
     backend: "pid",
     pid: spawned.record.pid,
@@ -102,6 +107,17 @@ export async function startLocked(
     changed: true,
     warnings: await spawnWarnings(),
   }, spawned.facts);
+}
+
+/** A recorded server that never became ready, left running: the error says so. */
+function leftRunning(error: unknown, pid: number): unknown {
+  if (!(error instanceof CodexdError)) return error;
+  return new CodexdError(
+    error.code,
+    `${error.message}\nThe recorded app-server (pid ${pid}) was left running: it may be busy; codexd cannot tell.`,
+    `codexd restart (replaces it now), or: codexd stop`,
+    error.details,
+  );
 }
 
 /**
@@ -139,7 +155,13 @@ export async function finishLaunch<T extends LifecycleResult>(
       outcome,
     )
     : outcome;
-  return await withUpdaterEnsured(ctx, settings, reported);
+  const ensured = await withUpdaterEnsured(ctx, settings, reported);
+  // A restart still pending (`start` on a server that kept running) gets
+  // its applier back should it have died: nothing pending without one.
+  if (!pathExists(pendingRestartPath(ctx.paths), { follow: false })) return ensured;
+  const { ensurePendingApplier } = await import("./idle/applier.ts");
+  const { warning } = await ensurePendingApplier(ctx, settings);
+  return warning ? { ...ensured, warnings: [...(ensured.warnings ?? []), warning] } : ensured;
 }
 
 /**

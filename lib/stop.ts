@@ -1,11 +1,14 @@
 /**
  * `stop`: SIGTERM to the recorded app-server's process group, the grace
- * window, then SIGKILL; the record is removed. Works even when settings are
- * malformed. A server codexd has no record of is never signalled.
+ * window, then SIGKILL; the record is removed — through the turn-safety gate
+ * (`idle/gate.ts`), which with `--when-idle` confirms idle under the lock
+ * right before the signal. Works even when settings are malformed. A server
+ * codexd has no record of is never signalled (unless `--force` finds it is
+ * this home's own).
  *
  * @module
  */
-import { readServerState, removeServerRecords } from "./server_record.ts";
+import { readServerState } from "./server_record.ts";
 import {
   binaryFor,
   createContext,
@@ -16,44 +19,20 @@ import {
 } from "./context.ts";
 import type { DaemonOptions } from "./context.ts";
 import { setDown } from "./down_marker.ts";
-import type { PidState } from "./pid_record.ts";
-import { buildResult, type LifecycleResult, unmanagedServer, unverifiable } from "./result.ts";
+import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
 import { type DaemonSettings, defaultSettings, loadSettings } from "./settings.ts";
 import { pathExists, removeIfPresent } from "./atomic_file.ts";
 import { describeError } from "./errors.ts";
 import { findSocketOwner } from "./socket_owner.ts";
-import { terminateRecorded, warmProcessApi } from "./terminate.ts";
-import { checkTurnsBeforeStop, type TurnReport, type WhenIdleOptions } from "./idle/when_idle.ts";
-
-/** Stops the recorded app-server (if any) under the lock; returns whether one was stopped. */
-export async function stopRecorded(
-  ctx: DaemonContext,
-  state: PidState,
-  settings: DaemonSettings,
-): Promise<boolean> {
-  switch (state.kind) {
-    case "missing":
-      return false;
-    case "stale":
-      await removeServerRecords(ctx.paths);
-      return false;
-    case "unverifiable":
-      throw unverifiable(ctx, state);
-    case "running": {
-      const graceSeconds = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
-      // A negative grace (NO_GRACE_LIMIT) waits for the drain however long the turns take.
-      const graceMs = graceSeconds < 0 ? Infinity : graceSeconds * 1000;
-      await terminateRecorded(state.record, {
-        graceMs,
-        clock: ctx.clock,
-        allowedUids: ctx.signallableUids,
-        launchedFor: ctx.launchedFor,
-      });
-      await removeServerRecords(ctx.paths);
-      return true;
-    }
-  }
-}
+import { warmProcessApi } from "./terminate.ts";
+import { type GatePass, throughGate } from "./idle/gate.ts";
+import {
+  countTurnsBeforeStop,
+  type IdleAttempt,
+  type TurnReport,
+  untilIdle,
+  type WhenIdleOptions,
+} from "./idle/when_idle.ts";
 
 /**
  * Marks a deliberate stop so supervision does not bring the server back —
@@ -81,7 +60,7 @@ async function markDown(
 }
 
 /** Stops the server on the socket that no record names, when it is this home's own (`--force`). */
-async function stopOwner(ctx: DaemonContext, settings: DaemonSettings): Promise<number> {
+async function stopOwner(ctx: DaemonContext, pass: GatePass): Promise<number> {
   const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
   if (owner === undefined || !owner.ours || owner.probe.kind !== "alive") {
     throw unmanagedServer(ctx, owner);
@@ -91,7 +70,7 @@ async function stopOwner(ctx: DaemonContext, settings: DaemonSettings): Promise<
     processStartTime: owner.probe.startTime.toISOString(),
     processIdentity: owner.probe.identity,
   };
-  await stopRecorded(ctx, { kind: "running", record, startTime: owner.probe.startTime }, settings);
+  await pass.end({ kind: "running", record, startTime: owner.probe.startTime });
   return owner.pid;
 }
 
@@ -112,54 +91,115 @@ async function stopOwner(ctx: DaemonContext, settings: DaemonSettings): Promise<
 export async function stop(options: StopOptions = {}): Promise<StopResult> {
   const ctx = createContext(options);
   requireHome(ctx);
-  // Before the lock: waiting for turns must not block other commands. A plain
-  // stop only counts them, alongside taking the lock (awaited before stopping).
-  const counting = checkTurnsBeforeStop(ctx, "stop", options);
+  if (options.all && Deno.env.get("CODEXD_AUTOSTART_UNIT")) {
+    const { isHandover } = await import("./autostart/handover.ts");
+    if (await isHandover(ctx.paths, ctx.clock.now())) return await handOver(ctx);
+  }
+  if (options.whenIdle) {
+    // Waits without the lock; each attempt takes it and asks the gate again.
+    const { value, report } = await untilIdle(ctx, "stop", options, async () => {
+      await using _lock = await lockDaemon(ctx);
+      return await stopLocked(ctx, options, "whenIdle");
+    });
+    return { ...value, ...turnFields(report) };
+  }
+  // A plain stop only counts the turns, alongside taking the lock (awaited before stopping).
+  const counting = countTurnsBeforeStop(ctx, "stop");
   counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
-  if (options.whenIdle) await counting;
   await using _lock = await lockDaemon(ctx);
+  const tried = await stopLocked(ctx, options, "now", counting);
+  if (!tried.done) throw new Error("a stop now is never held"); // decideGate: "now" proceeds
+  return tried.value;
+}
+
+/** The stop under the lock, through the gate; a hold (only `whenIdle`) stops nothing. */
+async function stopLocked(
+  ctx: DaemonContext,
+  options: StopOptions,
+  mode: "now" | "whenIdle",
+  counting: Promise<TurnReport> = Promise.resolve({ warnings: [] }),
+): Promise<IdleAttempt<StopResult>> {
   const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => undefined);
   const settings = loaded ?? defaultSettings();
   const binary = binaryFor(ctx, settings);
-  let updaterStopped: boolean | undefined;
-  if (options.all) {
-    const { stopUpdater } = await import("./updater.ts");
-    updaterStopped = await stopUpdater(ctx);
-  }
-  const state = await readServerState(ctx.paths);
-  if (state.kind === "running") warmProcessApi();
-  const turns = await counting;
-  const warnings: string[] = [...turns.warnings];
-  const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
-  if (downWarning) warnings.push(downWarning);
-  const extra = {
-    ...(updaterStopped === undefined ? {} : { updaterStopped }),
-    ...turnFields(turns),
-  };
-  let pid: number | undefined;
-  if (await stopRecorded(ctx, state, settings)) {
-    pid = state.kind === "running" ? state.record.pid : undefined;
-  } else if (await probe(ctx)) {
-    if (!options.force) {
-      throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+  const gate = await throughGate(ctx, settings, {
+    mode,
+    idleGapMs: options.idleGapMs,
+  }, async (open) => {
+    const state = await readServerState(ctx.paths);
+    if (state.kind === "running") warmProcessApi();
+    const turns = await counting;
+    // Asked right before anything is changed: a hold leaves the updater and `down` alone.
+    const pass = await open();
+    let updaterStopped: boolean | undefined;
+    if (options.all) {
+      const { stopUpdater } = await import("./updater.ts");
+      updaterStopped = await stopUpdater(ctx);
     }
-    pid = await stopOwner(ctx, settings);
-  } else {
+    const warnings: string[] = [...turns.warnings];
+    const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
+    if (downWarning) warnings.push(downWarning);
+    const extra = {
+      ...(updaterStopped === undefined ? {} : { updaterStopped }),
+      ...turnFields(turns),
+    };
+    let pid: number | undefined;
+    if (await pass.end()) {
+      pid = state.kind === "running" ? state.record.pid : undefined;
+    } else if (await probe(ctx)) {
+      if (!options.force) {
+        throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
+      }
+      pid = await stopOwner(ctx, await reopen(ctx, settings));
+    } else {
+      return {
+        ...await buildResult(ctx, binary, "notRunning", { changed: false, warnings }),
+        ...extra,
+      };
+    }
+    await removeIfPresent(ctx.paths.loadedThreadsFile).catch(() => {});
     return {
-      ...await buildResult(ctx, binary, "notRunning", { changed: false, warnings }),
+      ...await buildResult(ctx, binary, "stopped", {
+        backend: "pid",
+        ...(pid !== undefined ? { pid } : {}),
+        changed: true,
+        warnings,
+      }),
       ...extra,
     };
-  }
-  await removeIfPresent(ctx.paths.loadedThreadsFile).catch(() => {});
+  });
+  return gate.passed ? { done: true, value: gate.result } : { done: false, hold: gate.hold };
+}
+
+/**
+ * The ExecStop of an autostart unit that `disable-autostart` is removing:
+ * stop the updater only; the app-server keeps serving, now outside the unit
+ * (see `autostart/handover.ts`), so disabling autostart never cuts a turn.
+ */
+async function handOver(ctx: DaemonContext): Promise<StopResult> {
+  await using _lock = await lockDaemon(ctx);
+  const settings = await loadSettings(ctx.paths).then((l) => l.settings, () => defaultSettings());
+  const { stopUpdater } = await import("./updater.ts");
+  const updaterStopped = await stopUpdater(ctx);
   return {
-    ...await buildResult(ctx, binary, "stopped", {
-      backend: "pid",
-      ...(pid !== undefined ? { pid } : {}),
-      changed: true,
-      warnings,
+    ...await buildResult(ctx, binaryFor(ctx, settings), "notRunning", {
+      changed: updaterStopped,
+      warnings: ["autostart handover: the app-server keeps running outside the unit"],
     }),
-    ...extra,
+    updaterStopped,
   };
+}
+
+/**
+ * `--force` on a server no record names: a second pass of the gate (the
+ * first found no record to end). A user's forced stop is a stop now.
+ */
+async function reopen(ctx: DaemonContext, settings: DaemonSettings): Promise<GatePass> {
+  let pass: GatePass | undefined;
+  await throughGate(ctx, settings, { mode: "now" }, async (open) => {
+    pass = await open();
+  });
+  return pass!;
 }
 
 /** The result fields a {@linkcode TurnReport} adds (its warnings go into `warnings`). */

@@ -38,8 +38,8 @@ import { CODEXD_VERSION } from "./version.ts";
 import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update_report.ts";
 
 export { oneLine, updateMessage, type UpdateResult } from "./update_report.ts";
-import { restartOrDefer } from "./idle/deferred_restart.ts";
-import { readPendingRestart } from "./idle/pending.ts";
+import { restartOrDefer, type StoredIntent } from "./idle/deferred_restart.ts";
+import { clearPendingRestart, logRestartEvent, readPendingRestart } from "./idle/pending.ts";
 
 /** Options for {@linkcode update}. */
 export interface UpdateOptions extends DaemonOptions {
@@ -288,11 +288,23 @@ async function restartIfVersionDiffers(
   const state = await readServerState(ctx.paths);
   if (state.kind !== "running") return outcome;
   const info = await isAnswering(ctx.paths.socketPath);
-  if (info === undefined || info.appServerVersion === outcome.version) {
-    return { ...outcome, ...(info ? { appServerVersion: info.appServerVersion } : {}) };
+  if (info === undefined) return outcome;
+  const pending = await readPendingRestart(ctx.paths) as StoredIntent | undefined;
+  if (info.appServerVersion === outcome.version) {
+    // It already runs what a restart would launch: an update left pending
+    // for another release (e.g. a deferred 2.0.0, then `--version 1.0.0`)
+    // is moot now and must not cut a turn later.
+    if (pending !== undefined && (pending.kind ?? "update") === "update") {
+      await clearPendingRestart(ctx.paths);
+      await logRestartEvent(
+        ctx.paths,
+        ctx.clock.now(),
+        `pending restart dropped: already serving ${info.appServerVersion} (${pending.reason})`,
+      );
+    }
+    return { ...outcome, appServerVersion: info.appServerVersion };
   }
   // A release installed by an earlier pass (restart deferred) rolls back to what that pass recorded.
-  const pending = await readPendingRestart(ctx.paths);
   const rollbackTo = previousRelease ?? pending?.previousRelease;
   const fromVersion = pending?.previousVersion ?? info.appServerVersion;
   const done = await restartOrDefer(
@@ -305,7 +317,7 @@ async function restartIfVersionDiffers(
       previousRelease: rollbackTo,
       previousVersion: fromVersion,
     },
-    () => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion),
+    (open) => restartOntoNewRelease(ctx, settings, rollbackTo, fromVersion, open),
     { now: options.now, idleGapMs: options.idleGapMs },
   );
   if (!done.restarted) {
@@ -315,6 +327,7 @@ async function restartIfVersionDiffers(
       restartPending: true,
       pendingRestart: done.pendingRestart,
       ...(done.activeTurns !== undefined ? { activeTurns: done.activeTurns } : {}),
+      ...(done.warnings?.length ? { warnings: done.warnings } : {}),
     };
   }
   const spawned = done.result;

@@ -24,7 +24,10 @@ export interface UpdateResult {
   pin?: PinView | null;
   /** `--pin` / `--unpin` changed codexd's pin. */
   pinChanged?: boolean;
-  /** Things worth knowing, e.g. `--version` on a pinned host without `--pin`. */
+  /**
+   * Things worth knowing, e.g. `--version` on a pinned host without `--pin`,
+   * or that nothing could be started to apply the pending restart.
+   */
   warnings?: string[];
   /** Why nothing happened, when nothing did. */
   reason?: string;
@@ -40,7 +43,7 @@ export interface UpdateResult {
   restartDeferred?: boolean;
   /** Turns were running (or the window is closed): the restart waits in `pendingRestart`. */
   restartPending?: boolean;
-  /** The restart the updater will apply once the app-server is idle. */
+  /** The restart left pending (`appliedBy` says which process applies it). */
   pendingRestart?: PendingRestart;
   /** Turns running when the restart was deferred. */
   activeTurns?: number;

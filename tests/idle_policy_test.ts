@@ -1,20 +1,12 @@
 /**
- * Table tests of the pure turn-safety decisions: the maintenance window, the
- * deadline, what a pending restart does now, the new settings, and the
- * `--grace-seconds none` flag.
+ * Table tests of the pure turn-safety arithmetic: the maintenance window, the
+ * deadline, the new settings, and the `--grace-seconds none` flag. What the
+ * gate decides is tabled in `gate_test.ts`.
  *
  * @module
  */
 import { assertEquals } from "./support/assert.ts";
-import {
-  deadlineFor,
-  decidePendingRestart,
-  type IdleObservation,
-  inWindow,
-  parseWindow,
-  type PendingDecision,
-  type RestartPolicy,
-} from "../lib/idle/policy.ts";
+import { deadlineFor, inWindow, parseWindow } from "../lib/idle/policy.ts";
 import { NO_GRACE_LIMIT, validateSettings } from "../lib/settings.ts";
 import { parseFlags } from "../cli.ts";
 
@@ -56,39 +48,6 @@ Deno.test("deadlineFor() is since plus the deadline minutes, or null when 0 mean
   const since = Date.parse("2026-11-25T10:00:00Z");
   assertEquals(deadlineFor(since, { restartDeadlineMinutes: 60 }), "2026-11-25T11:00:00.000Z");
   assertEquals(deadlineFor(since, { restartDeadlineMinutes: 0 }), null);
-});
-
-Deno.test("decidePendingRestart() waits while busy or outside the window, applies when idle, forces past the deadline", () => {
-  const now = at("03:00").getTime();
-  const past = new Date(now - 1000).toISOString();
-  const future = new Date(now + 60_000).toISOString();
-  const idle: IdleObservation = { kind: "idle" };
-  const busy: IdleObservation = { kind: "busy", activeTurns: 2 };
-  const gone: IdleObservation = { kind: "unreachable" };
-  const anyTime: RestartPolicy = { restartDeadlineMinutes: 1440 };
-  const open: RestartPolicy = { restartDeadlineMinutes: 1440, restartWindow: "02:00-05:00" };
-  const closed: RestartPolicy = { restartDeadlineMinutes: 1440, restartWindow: "12:00-13:00" };
-  const table: [string, string | null, IdleObservation, RestartPolicy, PendingDecision][] = [
-    ["idle applies", future, idle, anyTime, { kind: "apply" }],
-    ["no answer applies", future, gone, anyTime, { kind: "apply" }],
-    ["busy waits", future, busy, anyTime, { kind: "wait", waitingFor: "activeTurns" }],
-    ["busy, no deadline, waits", null, busy, anyTime, { kind: "wait", waitingFor: "activeTurns" }],
-    ["busy past deadline forces", past, busy, anyTime, {
-      kind: "forceAfterInterrupt",
-      activeTurns: 2,
-    }],
-    ["idle past deadline applies", past, idle, anyTime, { kind: "apply" }],
-    ["idle in open window applies", future, idle, open, { kind: "apply" }],
-    ["idle in closed window waits", future, idle, closed, { kind: "wait", waitingFor: "window" }],
-    ["deadline in closed window waits", past, busy, closed, { kind: "wait", waitingFor: "window" }],
-    ["deadline in open window forces", past, busy, open, {
-      kind: "forceAfterInterrupt",
-      activeTurns: 2,
-    }],
-  ];
-  for (const [name, deadline, observed, policy, expected] of table) {
-    assertEquals(decidePendingRestart({ deadline }, observed, policy, now), expected, name);
-  }
 });
 
 Deno.test("validateSettings() knows the restart deadline, the window and the no-limit grace", () => {

@@ -160,11 +160,16 @@ Deno.test("apply-pending never restarts outside the window, even when idle, and 
 Deno.test("past its deadline a pending restart interrupts the running turns, then restarts", async () => {
   await using h = await fakeHome({ activeTurns: 2 });
   const started = await runCli(h.home, ["start"]);
+  // New launch flags (remote control on) wait; the deadline (current settings: 30 min) passed.
+  await writeJson(`${h.home}/app-server-daemon/settings.json`, {
+    remoteControlEnabled: true,
+    updater: { restartDeadlineMinutes: 30 },
+  });
   await writeJson(`${h.home}/${PENDING}`, {
     kind: "restart",
     toVersion: null,
     since: new Date(Date.now() - 3_600_000).toISOString(),
-    deadline: new Date(Date.now() - 1000).toISOString(),
+    deadline: null,
     reason: "deadline test",
   });
   const forced = await runCli(h.home, ["apply-pending"]);

@@ -118,6 +118,15 @@ Deno.test("an update never kills a running turn: the restart waits and the updat
   const turn = await startTurn(h.home, "codexd_turns_test");
   try {
     assert(await eventually(async () => (await statusOf(h.home)).activeTurns === 1, 20_000));
+    // A restart that still changes something (new launch flags: a pending
+    // restart that changes nothing is dropped as moot), deferred a day ago
+    // under the default 24 h deadline.
+    const settingsFile = `${h.home}/app-server-daemon/settings.json`;
+    const saved = JSON.parse(await Deno.readTextFile(settingsFile));
+    await Deno.writeTextFile(
+      settingsFile,
+      JSON.stringify({ ...saved, remoteControlEnabled: true }),
+    );
     await Deno.writeTextFile(
       `${h.home}/app-server-daemon/pending-restart.json`,
       JSON.stringify({

@@ -5,6 +5,10 @@
  * Linux: writes the systemd user unit (`unit.ts`), `daemon-reload`,
  * `enable`, asks logind to linger for the user, and starts the unit now so
  * the running app-server and its supervisor are the unit's from here on.
+ * Neither command ever restarts or stops an app-server outside the
+ * turn-safety gate: newly enabled remote control reaches a running server
+ * live or by a gated restart, and `disable-autostart` hands the running
+ * server over from the unit without stopping it (`handover.ts`).
  * `enable-autostart` turns on codexd's supervision (the updater loop) when
  * `bootstrap` has not — without auto-updates — because the unit runs it and
  * a user's `codexd stop` is only remembered (`down`) under supervision.
@@ -16,7 +20,9 @@
  * @module
  */
 import { pathExists, readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { CodexdError } from "../errors.ts";
+import { CodexdError, describeError } from "../errors.ts";
+import type { PendingRestart } from "../idle/policy.ts";
+import { clearHandover, writeHandover } from "./handover.ts";
 import { createContext, type DaemonOptions, lockDaemon, requireHome } from "../context.ts";
 import type { LifecycleResult } from "../result.ts";
 import { dirname } from "../paths.ts";
@@ -69,6 +75,8 @@ export interface AutostartResult extends Omit<LifecycleResult, "status"> {
   remoteControlEnabled: boolean;
   /** The command that makes autostart complete (`linger: false`: enable lingering). */
   hint?: string;
+  /** A restart that applies newly enabled remote control once running turns end. */
+  pendingRestart?: PendingRestart;
 }
 
 /**
@@ -131,7 +139,7 @@ function filesFor(codexHome: string, options: AutostartOptions): AutostartFiles 
 async function writeServiceFiles(
   options: AutostartOptions,
   files: AutostartFiles,
-): Promise<{ unitChanged: boolean; settingsChanged: boolean }> {
+): Promise<{ unitChanged: boolean; settingsChanged: boolean; remoteChanged: boolean }> {
   const ctx = createContext(options);
   await using _lock = await lockDaemon(ctx);
   const { settings: before } = await loadSettings(ctx.paths);
@@ -159,7 +167,31 @@ async function writeServiceFiles(
     await Deno.mkdir(dirname(files.unit), { recursive: true });
     await writeFileAtomic(files.unit, text, { mode: 0o644 });
   }
-  return { unitChanged, settingsChanged: wantRemote || wantSupervision };
+  return { unitChanged, settingsChanged: wantRemote || wantSupervision, remoteChanged: wantRemote };
+}
+
+/**
+ * An active unit's app-server takes newly persisted remote control the way
+ * `enable-remote-control` applies it: live, or by a restart through the
+ * turn-safety gate that waits for running turns — never a plain
+ * `systemctl reload` (a restart that would cut them). A refusal (no login)
+ * is a warning here: autostart itself is enabled.
+ */
+async function applyRemoteControl(
+  options: AutostartOptions,
+  warnings: string[],
+): Promise<PendingRestart | undefined> {
+  const { setRemoteControl } = await import("../remote_control.ts");
+  try {
+    const applied = await setRemoteControl(true, options);
+    warnings.push(...applied.warnings ?? []);
+    return applied.pendingRestart;
+  } catch (error) {
+    warnings.push(
+      `remote control is not applied to the running app-server: ${describeError(error)}`,
+    );
+    return undefined;
+  }
 }
 
 function linked(path: string | undefined): boolean {
@@ -207,7 +239,8 @@ export async function enableAutostart(options: AutostartOptions = {}): Promise<A
   }
   const manager = await connectUserManager(options.systemd);
   const wasLinked = linked(files.wantsLink);
-  const { unitChanged, settingsChanged } = await writeServiceFiles(options, files);
+  const { unitChanged, settingsChanged, remoteChanged } = await writeServiceFiles(options, files);
+  let pendingRestart: PendingRestart | undefined;
   const unit = unitFileName(codexHome);
   if (unitChanged) await mustSucceed(manager, ["daemon-reload"]);
   await mustSucceed(manager, ["enable", unit]);
@@ -222,10 +255,14 @@ export async function enableAutostart(options: AutostartOptions = {}): Promise<A
   const active = (await manager.systemctl(["is-active", unit])).stdout.trim() === "active";
   // The lock is released: the unit's own commands take it.
   if (!active) await mustSucceed(manager, ["start", unit], true);
-  else if (settingsChanged) await mustSucceed(manager, ["reload", unit], true);
+  else if (remoteChanged) pendingRestart = await applyRemoteControl(options, warnings);
   const already = wasLinked && !unitChanged && !settingsChanged && active;
   const result = await describe(options, already ? "alreadyEnabled" : "enabled", warnings);
-  return hint ? { ...result, hint } : result;
+  return {
+    ...result,
+    ...(hint ? { hint } : {}),
+    ...(pendingRestart ? { pendingRestart } : {}),
+  };
 }
 
 /**
@@ -246,7 +283,8 @@ export async function disableAutostart(options: AutostartOptions = {}): Promise<
   if (!linked(files.unit) && !linked(files.wantsLink)) {
     return await describe(options, "alreadyDisabled", warnings);
   }
-  const wasRunning = (await status(options)).status === "running";
+  const before = await status(options);
+  const wasRunning = before.status === "running";
   if (files.manager === "launchd") {
     const { unloadAgent } = await import("./launchd.ts");
     await unloadAgent(launchdLabel(codexHome));
@@ -259,15 +297,27 @@ export async function disableAutostart(options: AutostartOptions = {}): Promise<
     warnings.push(`${error.message}; removed the unit files only`);
     return undefined;
   });
+  const paths = createContext(options).paths;
   if (manager) {
-    const run = await manager.systemctl(["disable", "--now", unit], true);
-    if (!run.success) warnings.push(`systemctl --user disable --now ${unit}: ${helperError(run)}`);
+    // Stopping the unit runs its ExecStop (`stop --all`): the handover note
+    // makes that stop leave the app-server serving — never a stop that cuts
+    // turns (see handover.ts).
+    if (wasRunning) await writeHandover(paths, unit, Date.now());
+    try {
+      const run = await manager.systemctl(["disable", "--now", unit], true);
+      if (!run.success) {
+        warnings.push(`systemctl --user disable --now ${unit}: ${helperError(run)}`);
+      }
+    } finally {
+      await clearHandover(paths);
+    }
   }
   await removeIfPresent(files.wantsLink!);
   await removeIfPresent(files.unit);
   if (manager) await manager.systemctl(["daemon-reload"]);
   if (wasRunning) {
-    // Hand the app-server over from systemd to codexd alone.
+    // The app-server kept running: codexd alone manages it from here (start
+    // adopts it and re-ensures the updater when bootstrap enabled one).
     const { start } = await import("../start.ts");
     await start(options);
   }

@@ -1,9 +1,11 @@
 /**
  * `codexd apply-pending`: what the updater loop runs at each check while
- * `pending-restart.json` exists. Under a try-lock (a busy lock means a user
- * command acts: try again next check), it drops a pending restart that no
- * longer applies (no app-server, or it already serves the target version),
- * and otherwise applies the idle rule of `deferred_restart.ts`.
+ * `pending-restart.json` exists (and the pending-restart applier, on homes
+ * without an updater). Under a try-lock (a busy lock means a user command
+ * acts: try again next check), it revalidates the pending restart against
+ * what runs now and drops it when moot (no app-server; it already runs what
+ * a restart would launch; it was relaunched with the wanted flags), and
+ * otherwise applies the rule of `deferred_restart.ts` through the gate.
  *
  * Also {@linkcode restartWhenIdle}: the same rule for restarts that are not
  * updates (e.g. a remote-control flag change), for callers holding the lock.
@@ -13,7 +15,16 @@
  * @module
  */
 import { tryAcquireDaemonLock } from "../daemon_lock.ts";
-import { createContext, type DaemonContext, type DaemonOptions, requireHome } from "../context.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonContext,
+  type DaemonOptions,
+  requireHome,
+} from "../context.ts";
+import { flagsMatch } from "../app_server_spawn.ts";
+import { tryReadBinaryFacts } from "../managed_binary.ts";
+import { mootReason } from "./gate.ts";
 import { isAnswering } from "../control_socket.ts";
 import { readServerState } from "../server_record.ts";
 import type { LifecycleResult } from "../result.ts";
@@ -47,6 +58,8 @@ export interface ApplyPendingResult {
   appServerVersion?: string;
   /** Turns interrupted because the deadline passed. */
   interruptedTurns?: InterruptedTurn[];
+  /** Non-fatal problems. */
+  warnings?: string[];
 }
 
 /** Options for {@linkcode applyPendingRestart}. */
@@ -68,19 +81,13 @@ export async function applyPendingRestart(
   try {
     const pending = await readPendingRestart(ctx.paths) as StoredIntent | undefined;
     if (pending === undefined) return { status: "none" };
-    const state = await readServerState(ctx.paths);
-    const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : undefined;
-    const moot = state.kind !== "running"
-      ? "no app-server running"
-      : pending.toVersion !== null && info?.appServerVersion === pending.toVersion
-      ? `already serving ${pending.toVersion}`
-      : undefined;
+    const { settings } = await loadSettings(ctx.paths);
+    const moot = await pendingMoot(ctx, settings, pending);
     if (moot !== undefined) {
       await clearPendingRestart(ctx.paths);
       await logRestartEvent(ctx.paths, ctx.clock.now(), `pending restart dropped: ${moot}`);
       return { status: "cleared" };
     }
-    const { settings } = await loadSettings(ctx.paths);
     const intent = {
       kind: pending.kind ?? "update",
       toVersion: pending.toVersion,
@@ -98,7 +105,7 @@ export async function applyPendingRestart(
         ctx,
         settings,
         { ...intent, ...(pending.binaryPath ? { binaryPath: pending.binaryPath } : {}) },
-        () => restartLocked(on, settings),
+        (open) => restartLocked(on, settings, open),
         deferOptions,
       );
       if (!done.restarted) return waiting(done);
@@ -109,12 +116,13 @@ export async function applyPendingRestart(
       ctx,
       settings,
       intent,
-      () =>
+      (open) =>
         restartOntoNewRelease(
           ctx,
           settings,
           intent.previousRelease,
           intent.previousVersion ?? null,
+          open,
         ),
       deferOptions,
     );
@@ -125,11 +133,39 @@ export async function applyPendingRestart(
   }
 }
 
+/**
+ * Revalidates a pending restart against what runs now: why it is moot, or
+ * `undefined` when it still applies (see {@linkcode mootReason}).
+ */
+export async function pendingMoot(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+  pending: StoredIntent,
+): Promise<string | undefined> {
+  const state = await readServerState(ctx.paths);
+  if (state.kind !== "running") {
+    return mootReason(pending, { alive: false, flagsMatch: false, launchedAfterDeferral: false });
+  }
+  const [info, facts] = await Promise.all([
+    isAnswering(ctx.paths.socketPath, { timeoutMs: ctx.options.probeTimeoutMs }),
+    tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path),
+  ]);
+  const since = Date.parse(pending.since);
+  return mootReason(pending, {
+    alive: true,
+    runningVersion: info?.appServerVersion,
+    managedVersion: facts?.version,
+    flagsMatch: flagsMatch(state.record, settings),
+    launchedAfterDeferral: Number.isFinite(since) && state.startTime.getTime() > since,
+  });
+}
+
 function waiting(done: RestartOrDeferOutcome<unknown> & { restarted: false }): ApplyPendingResult {
   return {
     status: "waiting",
     pendingRestart: done.pendingRestart,
     ...(done.activeTurns !== undefined ? { activeTurns: done.activeTurns } : {}),
+    ...(done.warnings?.length ? { warnings: done.warnings } : {}),
   };
 }
 
@@ -149,7 +185,7 @@ function applied(
 /** What {@linkcode restartWhenIdle} did. */
 export type RestartWhenIdleOutcome =
   | { restarted: true; result: LifecycleResult; interruptedTurns: InterruptedTurn[] }
-  | { restarted: false; pendingRestart: PendingRestart; activeTurns?: number };
+  | { restarted: false; pendingRestart: PendingRestart; activeTurns?: number; warnings?: string[] };
 
 /**
  * Restarts the running app-server onto the current settings when it is idle
@@ -174,7 +210,7 @@ export async function restartWhenIdle(
     ctx,
     settings,
     { kind: "restart", toVersion: null, reason },
-    () => restartLocked(ctx, settings),
+    (open) => restartLocked(ctx, settings, open),
     options,
   );
   return done.restarted

@@ -1,28 +1,28 @@
 /**
- * The one rule for restarts that could cut a turn short (updates, pending
- * restarts, flag changes): restart when the app-server is idle, else leave a
- * pending restart that the updater applies once it is idle, inside the
- * maintenance window, or — past the deadline — after interrupting the turns.
+ * The rule for restarts that could cut a turn short (updates, pending
+ * restarts, new launch flags): through the turn-safety gate (`gate.ts`) in
+ * its `deferred` mode — restart when the app-server is idle, else leave a
+ * pending restart that is applied once it is idle, inside the maintenance
+ * window, or — past the deadline — after interrupting the turns. A server
+ * that does not answer is held, never restarted blind.
  *
- * Call under `daemon.lock`. The restart itself is a callback, so update's
- * rollback and a plain settings restart share the rule. Files: see
- * `pending.ts`.
+ * Whatever it leaves pending has a process that will apply it
+ * (`applier.ts`): the updater, or the pending-restart applier.
+ *
+ * Call under `daemon.lock`. The restart itself is a callback that opens the
+ * gate right before it stops, so update's rollback and a plain settings
+ * restart share the rule. Files: see `pending.ts`.
  *
  * @module
  */
 import type { DaemonContext } from "../context.ts";
 import type { DaemonSettings } from "../settings.ts";
 import { describeError } from "../errors.ts";
-import {
-  deadlineFor,
-  decidePendingRestart,
-  type IdleObservation,
-  inWindow,
-  type PendingDecision,
-  type PendingRestart,
-  type RestartPolicy,
-} from "./policy.ts";
-import { interruptActiveTurns, type InterruptedTurn, observeIdle } from "./probe.ts";
+import type { IdleObservation, PendingRestart } from "./policy.ts";
+import type { InterruptedTurn } from "./probe.ts";
+import { type GateOpener, readClock, throughGate } from "./gate.ts";
+import { anchorAt, type DeferralAnchor } from "./policy.ts";
+import { ensurePendingApplier } from "./applier.ts";
 import {
   clearPendingRestart,
   logRestartEvent,
@@ -32,13 +32,7 @@ import {
   writePendingRestart,
 } from "./pending.ts";
 
-/** The restart policy in `settings`. */
-export function restartPolicy(settings: DaemonSettings): RestartPolicy {
-  return {
-    restartDeadlineMinutes: settings.updater.restartDeadlineMinutes,
-    ...(settings.updater.restartWindow ? { restartWindow: settings.updater.restartWindow } : {}),
-  };
-}
+export { restartPolicy } from "./gate.ts";
 
 /** What a restart wants to be, if it has to wait. */
 export interface RestartIntent {
@@ -77,6 +71,8 @@ export type RestartOrDeferOutcome<T> =
     restarted: false;
     pendingRestart: PendingRestart;
     activeTurns?: number;
+    /** Non-fatal problems (no process could be started to apply it). */
+    warnings?: string[];
   };
 
 /** Stored pending restarts carry the intent's kind so `apply-pending` knows what to run. */
@@ -85,95 +81,43 @@ export type StoredIntent = StoredPendingRestart & {
   binaryPath?: string;
 };
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 /**
- * Applies the rule once. Restarts via `restart()` when idle (or forced),
- * clearing any pending restart; otherwise writes or refreshes the pending
- * restart and logs the deferral (once per change of what it waits for).
+ * Applies the rule once. Restarts via `restart(open)` when the gate lets it
+ * (clearing any pending restart); otherwise writes or refreshes the pending
+ * restart, logs the hold (once per change of what it waits for) and makes
+ * sure a process will apply it.
  */
 export async function restartOrDefer<T>(
   ctx: DaemonContext,
   settings: DaemonSettings,
   intent: RestartIntent,
-  restart: () => Promise<T>,
+  restart: (open: GateOpener) => Promise<T>,
   options: RestartOrDeferOptions = {},
 ): Promise<RestartOrDeferOutcome<T>> {
   const { paths } = ctx;
-  const nowMs = ctx.clock.now();
-  const policy = restartPolicy(settings);
   const existing = await readPendingRestart(paths) as StoredIntent | undefined;
-  const since = existing?.since ?? new Date(nowMs).toISOString();
-  const deadline = existing ? existing.deadline : deadlineFor(nowMs, policy);
-  let decision: PendingDecision;
-  let observed: IdleObservation | undefined;
-  if (options.now) {
-    decision = { kind: "apply" };
-  } else if (!inWindow(policy.restartWindow, new Date(nowMs))) {
-    // Closed window: nothing to learn from the server (keeps frequent passes cheap).
-    decision = { kind: "wait", waitingFor: "window" };
-  } else {
-    observed = await (options.observe ?? (() =>
-      observeIdle(paths.socketPath, { gapMs: options.idleGapMs, clock: ctx.clock })))();
-    decision = decidePendingRestart({ deadline }, observed, policy, nowMs);
-  }
-  if (decision.kind === "wait") {
-    const pending: StoredIntent = {
-      kind: intent.kind,
-      toVersion: intent.toVersion,
-      since,
-      deadline,
-      reason: intent.reason,
-      waitingFor: decision.waitingFor,
-      ...(intent.binaryPath !== undefined ? { binaryPath: intent.binaryPath } : {}),
-      ...(intent.previousRelease !== undefined
-        ? { previousRelease: intent.previousRelease, previousVersion: intent.previousVersion }
-        : existing?.previousRelease !== undefined
-        ? { previousRelease: existing.previousRelease, previousVersion: existing.previousVersion }
-        : {}),
-    };
-    await writePendingRestart(paths, pending);
-    const activeTurns = observed?.kind === "busy" ? observed.activeTurns : undefined;
-    if (
-      existing === undefined || existing.waitingFor !== decision.waitingFor ||
-      existing.toVersion !== intent.toVersion
-    ) {
-      const why = decision.waitingFor === "window"
-        ? `outside restart window ${policy.restartWindow}`
-        : `${activeTurns} active turn${activeTurns === 1 ? "" : "s"}`;
-      await logRestartEvent(
-        paths,
-        nowMs,
-        `restart deferred (${intent.reason}): ${why}; deadline ${deadline ?? "none"}`,
-      );
-    }
-    return {
-      restarted: false,
-      pendingRestart: publicPending(pending),
-      ...(activeTurns !== undefined ? { activeTurns } : {}),
-    };
-  }
-  let interrupted: InterruptedTurn[] = [];
-  if (decision.kind === "forceAfterInterrupt") {
-    interrupted = await interruptActiveTurns(paths.socketPath).catch(() => []);
-    await logRestartEvent(
-      paths,
-      nowMs,
-      `restart deadline ${deadline} passed (${intent.reason}): interrupted ${interrupted.length} turn${
-        interrupted.length === 1 ? "" : "s"
-      }${interrupted.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`,
-    );
-  }
+  // A later intent replaces the pending one but keeps when the wait began.
+  const anchor: DeferralAnchor = existing ?? anchorAt(readClock(ctx.clock));
+  let gate;
   try {
-    const result = await restart();
-    await clearPendingRestart(paths);
-    const how = options.now
-      ? "at once (--now)"
-      : decision.kind === "forceAfterInterrupt"
-      ? "after interrupting"
-      : observed?.kind === "unreachable"
-      ? "(app-server not answering)"
-      : "(idle)";
-    await logRestartEvent(paths, ctx.clock.now(), `restart applied ${how}: ${intent.reason}`);
-    return { restarted: true, result, interrupted };
+    gate = await throughGate(ctx, settings, {
+      mode: options.now ? "now" : "deferred",
+      anchor,
+      idleGapMs: options.idleGapMs,
+      observe: options.observe,
+      onInterrupt: (turns, deadline) =>
+        logRestartEvent(
+          paths,
+          ctx.clock.now(),
+          `restart deadline ${deadline} passed (${intent.reason}): interrupted ${
+            plural(turns.length, "turn")
+          }${turns.map((t) => ` ${t.threadId}/${t.turnId}`).join("")}`,
+        ),
+    }, restart);
   } catch (error) {
     await logRestartEvent(
       paths,
@@ -184,4 +128,60 @@ export async function restartOrDefer<T>(
     await clearPendingRestart(paths);
     throw error;
   }
+  if (!gate.passed) {
+    const { hold } = gate;
+    const applier = await ensurePendingApplier(ctx, settings);
+    const pending: StoredIntent = {
+      kind: intent.kind,
+      toVersion: intent.toVersion,
+      since: anchor.since,
+      ...(anchor.sinceUptimeMs !== undefined
+        ? { sinceUptimeMs: anchor.sinceUptimeMs, bootId: anchor.bootId }
+        : {}),
+      deadline: gate.deadline,
+      reason: intent.reason,
+      waitingFor: hold.waitingFor,
+      appliedBy: applier.appliedBy,
+      ...(intent.binaryPath !== undefined ? { binaryPath: intent.binaryPath } : {}),
+      ...(intent.previousRelease !== undefined
+        ? { previousRelease: intent.previousRelease, previousVersion: intent.previousVersion }
+        : existing?.previousRelease !== undefined
+        ? { previousRelease: existing.previousRelease, previousVersion: existing.previousVersion }
+        : {}),
+    };
+    await writePendingRestart(paths, pending);
+    if (
+      existing === undefined || existing.waitingFor !== hold.waitingFor ||
+      existing.toVersion !== intent.toVersion || existing.reason !== intent.reason
+    ) {
+      const why = hold.waitingFor === "window"
+        ? `outside restart window ${settings.updater.restartWindow}`
+        : hold.waitingFor === "answer"
+        ? "the app-server does not answer, so codexd cannot tell whether turns run"
+        : plural(hold.activeTurns ?? 0, "active turn");
+      await logRestartEvent(
+        paths,
+        ctx.clock.now(),
+        `restart deferred (${intent.reason}): ${why}; deadline ${
+          gate.deadline ?? "none"
+        }; applied by the ${applier.appliedBy}`,
+      );
+    }
+    return {
+      restarted: false,
+      pendingRestart: publicPending(pending),
+      ...(hold.activeTurns !== undefined ? { activeTurns: hold.activeTurns } : {}),
+      ...(applier.warning ? { warnings: [applier.warning] } : {}),
+    };
+  }
+  await clearPendingRestart(paths);
+  const how = options.now
+    ? "at once (--now)"
+    : gate.decision.kind === "interruptThenProceed"
+    ? "after interrupting"
+    : gate.sight.kind === "none"
+    ? "(no app-server was running)"
+    : "(idle)";
+  await logRestartEvent(paths, ctx.clock.now(), `restart applied ${how}: ${intent.reason}`);
+  return { restarted: true, result: gate.result, interrupted: gate.interrupted };
 }

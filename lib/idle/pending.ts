@@ -22,6 +22,10 @@ export interface StoredPendingRestart extends PendingRestart {
   previousRelease?: string;
   /** Its version, for the rollback message. */
   previousVersion?: string | null;
+  /** The boot clock (ms since boot) at `since`: the deadline counts on it (see `gate.ts`). */
+  sinceUptimeMs?: number;
+  /** The boot `sinceUptimeMs` was read in; another boot falls back to the wall clock. */
+  bootId?: string;
 }
 
 /** The path of `pending-restart.json`. */
@@ -68,6 +72,7 @@ export function publicPending(pending: StoredPendingRestart): PendingRestart {
     deadline: pending.deadline,
     reason: pending.reason,
     ...(pending.waitingFor ? { waitingFor: pending.waitingFor } : {}),
+    ...(pending.appliedBy ? { appliedBy: pending.appliedBy } : {}),
   };
 }
 

@@ -1,8 +1,10 @@
 /**
- * Pure decisions about restarts that would cut running turns short: whether
- * a pending restart waits, applies, or (past its deadline) interrupts the
- * turns first, and whether a maintenance window is open. No I/O; tested by
- * tables in `tests/idle_policy_test.ts`.
+ * The vocabulary of restarts that could cut running turns short (the
+ * pending restart, the policy, what the probe saw) and the pure window and
+ * deadline arithmetic — the deadline counted on the boot clock
+ * ({@linkcode elapsedSinceDeferral}). The decision itself is `decideGate`
+ * in `gate.ts`.
+ * No I/O; tested by tables in `tests/idle_policy_test.ts`.
  *
  * @module
  */
@@ -17,9 +19,22 @@ export interface PendingRestart {
   deadline: string | null;
   /** Why a restart is wanted, e.g. `update 0.166.0 -> 0.169.0`. */
   reason: string;
-  /** What it waits for right now: `activeTurns` or `window`. */
-  waitingFor?: "activeTurns" | "window";
+  /**
+   * What it waits for right now: `activeTurns` (running turns to end),
+   * `window` (the maintenance window to open) or `answer` (a live app-server
+   * that does not answer: codexd cannot tell whether turns run).
+   */
+  waitingFor?: "activeTurns" | "window" | "answer";
+  /**
+   * Who applies it: `updater` (the home's updater loop) or `applier` (a
+   * small loop codexd starts for a home without an updater, which exits
+   * once nothing is pending).
+   */
+  appliedBy?: "updater" | "applier";
 }
+
+/** What a held restart waits for (see {@linkcode PendingRestart.waitingFor}). */
+export type WaitingFor = NonNullable<PendingRestart["waitingFor"]>;
 
 /** The settings that bound a pending restart. */
 export interface RestartPolicy {
@@ -35,14 +50,11 @@ export type IdleObservation =
   | { kind: "idle" }
   /** At least one probe saw running turns. */
   | { kind: "busy"; activeTurns: number }
-  /** Nothing answers: a restart cannot cut a turn short. */
+  /**
+   * Nothing answers on the socket. Not "idle": a live process that does not
+   * answer may still run turns (see `gate.ts`).
+   */
   | { kind: "unreachable" };
-
-/** What to do about a pending restart now. */
-export type PendingDecision =
-  | { kind: "wait"; waitingFor: "activeTurns" | "window" }
-  | { kind: "apply" }
-  | { kind: "forceAfterInterrupt"; activeTurns: number };
 
 /** A parsed `HH:MM-HH:MM` window, in minutes after local midnight. */
 export interface RestartWindow {
@@ -82,25 +94,66 @@ export function deadlineFor(sinceMs: number, policy: RestartPolicy): string | nu
   return new Date(sinceMs + policy.restartDeadlineMinutes * 60_000).toISOString();
 }
 
+/** Milliseconds a deferred restart may wait for idle under `policy`; `undefined`: forever. */
+export function deadlineMs(policy: RestartPolicy): number | undefined {
+  return policy.restartDeadlineMinutes > 0 ? policy.restartDeadlineMinutes * 60_000 : undefined;
+}
+
+/** When a restart was first deferred: the wall time, and the boot clock where there is one. */
+export interface DeferralAnchor {
+  /** ISO wall time (shown as `since`). */
+  since: string;
+  /** Milliseconds since boot at `since`. */
+  sinceUptimeMs?: number;
+  /** The boot those were read in. */
+  bootId?: string;
+}
+
+/** One reading of the clocks. */
+export interface ClockReading {
+  /** Wall clock, ms since the epoch. */
+  wallMs: number;
+  /** Boot clock, ms since boot. */
+  uptimeMs?: number;
+  /** This boot's id. */
+  bootId?: string;
+}
+
+/** The anchor of a restart deferred at `now`. */
+export function anchorAt(now: ClockReading): DeferralAnchor {
+  return {
+    since: new Date(now.wallMs).toISOString(),
+    ...(now.uptimeMs !== undefined && now.bootId !== undefined
+      ? { sinceUptimeMs: now.uptimeMs, bootId: now.bootId }
+      : {}),
+  };
+}
+
 /**
- * Decides a pending restart. The window gates everything, the forced one
- * included (a maintenance window is an operator's hard rule; a deadline that
- * passes outside it forces at the next opening). Inside it: idle or
- * unreachable applies; busy waits until the deadline, then interrupts.
+ * How long a restart has been deferred. Pure. Within one boot it counts on
+ * the boot clock, so a wall-clock step (NTP, a VM resumed, an admin's
+ * `date -s`) neither forces an interrupt early nor delays it; across a
+ * reboot, or without a boot clock (macOS), it falls back to the wall clock.
+ * Never negative.
  */
-export function decidePendingRestart(
-  pending: Pick<PendingRestart, "deadline">,
-  observed: IdleObservation,
+export function elapsedSinceDeferral(anchor: DeferralAnchor, now: ClockReading): number {
+  if (
+    anchor.sinceUptimeMs !== undefined && now.uptimeMs !== undefined &&
+    anchor.bootId !== undefined && anchor.bootId === now.bootId
+  ) {
+    return Math.max(0, now.uptimeMs - anchor.sinceUptimeMs);
+  }
+  const since = Date.parse(anchor.since);
+  return Number.isFinite(since) ? Math.max(0, now.wallMs - since) : 0;
+}
+
+/** The wall time a deferred restart will force at under `policy` (shown as `deadline`); `null`: never. */
+export function deadlineAt(
+  anchor: DeferralAnchor,
+  now: ClockReading,
   policy: RestartPolicy,
-  nowMs: number,
-): PendingDecision {
-  if (!inWindow(policy.restartWindow, new Date(nowMs))) {
-    return { kind: "wait", waitingFor: "window" };
-  }
-  if (observed.kind !== "busy") return { kind: "apply" };
-  const deadline = pending.deadline === null ? undefined : Date.parse(pending.deadline);
-  if (deadline !== undefined && Number.isFinite(deadline) && nowMs >= deadline) {
-    return { kind: "forceAfterInterrupt", activeTurns: observed.activeTurns };
-  }
-  return { kind: "wait", waitingFor: "activeTurns" };
+): string | null {
+  const limit = deadlineMs(policy);
+  if (limit === undefined) return null;
+  return new Date(now.wallMs + limit - elapsedSinceDeferral(anchor, now)).toISOString();
 }

@@ -1,16 +1,23 @@
 /**
- * What a user's `stop` / `restart` learns about running turns before it
- * acts: with `--when-idle` it waits (bounded) until two probes a few seconds
- * apart see no active turn; without it, it reports `activeTurns` and a
- * warning so a client sees what the stop is about to cut short. Reads
- * `settings.json` (the grace, for the warning); writes nothing; takes no lock
- * (waiting must not block other commands).
+ * What a user's `stop` / `restart` learns about running turns: without
+ * `--when-idle` it counts them (reports `activeTurns` and a warning so a
+ * client sees what the stop is about to cut short); with it,
+ * {@linkcode untilIdle} waits (bounded) for idle *without* the lock (waiting
+ * must not block other commands), then has the command take the lock and
+ * ask the gate (`gate.ts`), which confirms idle again under the lock right
+ * before the signal. A turn that started meanwhile sends it back to waiting;
+ * at `--idle-timeout-seconds` it fails `STILL_BUSY` and nothing is stopped.
+ * A live server that does not answer is never taken for idle.
+ * Reads `settings.json` (the grace, for the warning) and the pid record;
+ * writes nothing.
  *
  * @module
  */
 import type { DaemonContext } from "../context.ts";
 import { CodexdError } from "../errors.ts";
+import { readServerState } from "../server_record.ts";
 import { loadSettingsLenient } from "../settings.ts";
+import type { GateHold } from "./gate.ts";
 import { observeIdle, readServerTurns } from "./probe.ts";
 
 /** Default bound on `--when-idle` waiting: 10 minutes. */
@@ -48,50 +55,14 @@ function plural(n: number, word: string): string {
 }
 
 /**
- * Looks at the running app-server's turns before a user stop or restart.
- *
- * @throws {CodexdError} `STILL_BUSY` when `whenIdle` waited its whole bound.
+ * Counts the running turns before a user's plain stop or restart (no wait)
+ * and words the warning. Never throws.
  */
-export async function checkTurnsBeforeStop(
+export async function countTurnsBeforeStop(
   ctx: DaemonContext,
   verb: "stop" | "restart",
-  options: WhenIdleOptions,
 ): Promise<TurnReport> {
-  const first = await readServerTurns(ctx.paths.socketPath);
-  const atStart = first.activeTurns ?? 0;
-  if (options.whenIdle) {
-    const { idleTimeoutMs = IDLE_WAIT_TIMEOUT_MS } = options;
-    const started = ctx.clock.now();
-    let last = atStart;
-    while (true) {
-      const seen = await observeIdle(ctx.paths.socketPath, {
-        gapMs: options.idleGapMs,
-        clock: ctx.clock,
-      });
-      if (seen.kind !== "busy") break;
-      last = seen.activeTurns;
-      if (ctx.clock.now() - started >= idleTimeoutMs) {
-        throw new CodexdError(
-          "STILL_BUSY",
-          `Not ${verb === "stop" ? "stopping" : "restarting"}: ${
-            plural(last, "turn")
-          } still running after waiting ${Math.round(idleTimeoutMs / 1000)} s`,
-          `codexd ${verb} --when-idle --idle-timeout-seconds ${
-            Math.max(60, Math.round((2 * idleTimeoutMs) / 1000))
-          }`,
-          { activeTurns: last },
-        );
-      }
-      await ctx.clock.sleep(IDLE_WAIT_POLL_MS);
-    }
-    return {
-      waitedForIdle: {
-        seconds: Math.round((ctx.clock.now() - started) / 1000),
-        activeTurnsAtStart: atStart,
-      },
-      warnings: [],
-    };
-  }
+  const atStart = (await readServerTurns(ctx.paths.socketPath)).activeTurns ?? 0;
   if (atStart === 0) return { warnings: [] };
   const settings = await loadSettingsLenient(ctx.paths);
   const grace = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
@@ -104,4 +75,84 @@ export async function checkTurnsBeforeStop(
       `${plural(atStart, "turn")} running at ${verb}: ${how}; use --when-idle to wait for them`,
     ],
   };
+}
+
+/** One locked attempt of {@linkcode untilIdle}: done, or held by the gate. */
+export type IdleAttempt<T> = { done: true; value: T } | { done: false; hold: GateHold };
+
+function stillBusy(
+  verb: "stop" | "restart",
+  timeoutMs: number,
+  activeTurns: number | null,
+): CodexdError {
+  const what = activeTurns === null
+    ? "the app-server does not answer, so codexd cannot tell whether turns run"
+    : `${plural(activeTurns, "turn")} still running`;
+  return new CodexdError(
+    "STILL_BUSY",
+    `Not ${verb === "stop" ? "stopping" : "restarting"}: ${what} after waiting ${
+      Math.round(timeoutMs / 1000)
+    } s`,
+    activeTurns === null
+      ? `codexd ${verb} (without --when-idle: stops it now)`
+      : `codexd ${verb} --when-idle --idle-timeout-seconds ${
+        Math.max(60, Math.round((2 * timeoutMs) / 1000))
+      }`,
+    { activeTurns },
+  );
+}
+
+/**
+ * `--when-idle`: waits without the lock until the server looks idle (or no
+ * server runs), then runs `attempt` — which takes the lock and asks the
+ * gate in `whenIdle` mode. A hold (a turn started while the lock was being
+ * taken, or the server stopped answering) goes back to waiting, within
+ * `idleTimeoutMs` overall.
+ *
+ * @throws {CodexdError} `STILL_BUSY` (with `activeTurns`, `null` when the
+ * server does not answer) at the bound; nothing was stopped.
+ */
+export async function untilIdle<T>(
+  ctx: DaemonContext,
+  verb: "stop" | "restart",
+  options: WhenIdleOptions,
+  attempt: () => Promise<IdleAttempt<T>>,
+): Promise<{ value: T; report: TurnReport }> {
+  const { idleTimeoutMs = IDLE_WAIT_TIMEOUT_MS } = options;
+  const started = ctx.clock.now();
+  const first = await readServerTurns(ctx.paths.socketPath);
+  const atStart = first.activeTurns ?? 0;
+  let last: number | null = first.activeTurns;
+  const timedOut = (): boolean => ctx.clock.now() - started >= idleTimeoutMs;
+  while (true) {
+    // Unlocked: poll until it looks idle (the gate confirms under the lock).
+    while (true) {
+      if ((await readServerState(ctx.paths)).kind !== "running") break;
+      const seen = await observeIdle(ctx.paths.socketPath, {
+        gapMs: options.idleGapMs,
+        timeoutMs: ctx.options.probeTimeoutMs,
+        clock: ctx.clock,
+      });
+      if (seen.kind === "idle") break;
+      last = seen.kind === "busy" ? seen.activeTurns : null;
+      if (timedOut()) throw stillBusy(verb, idleTimeoutMs, last);
+      await ctx.clock.sleep(IDLE_WAIT_POLL_MS);
+    }
+    const tried = await attempt();
+    if (tried.done) {
+      return {
+        value: tried.value,
+        report: {
+          waitedForIdle: {
+            seconds: Math.round((ctx.clock.now() - started) / 1000),
+            activeTurnsAtStart: atStart,
+          },
+          warnings: [],
+        },
+      };
+    }
+    last = tried.hold.activeTurns ?? null;
+    if (timedOut()) throw stillBusy(verb, idleTimeoutMs, last);
+    await ctx.clock.sleep(IDLE_WAIT_POLL_MS);
+  }
 }

@@ -99,6 +99,18 @@ function judged(
   return application;
 }
 
+/** When a held restart happens, in words. */
+function heldUntil(waitingFor: PendingRestart["waitingFor"]): string {
+  switch (waitingFor) {
+    case "answer":
+      return "once it answers again and is idle (it does not answer now, so codexd cannot tell whether turns run; it is never restarted blind)";
+    case "window":
+      return "inside the restart window";
+    default:
+      return "once its running turns end";
+  }
+}
+
 async function viaRestart(
   ctx: DaemonContext,
   settings: DaemonSettings,
@@ -124,7 +136,12 @@ async function viaRestart(
       pid: record.pid,
       ...(view.info ? { appServerVersion: view.info.appServerVersion } : {}),
       pendingRestart: outcome.pendingRestart,
-      warnings: [`the app-server restarts with the new setting once its running turns end: ${why}`],
+      warnings: [
+        `the app-server restarts with the new setting ${
+          heldUntil(outcome.pendingRestart.waitingFor)
+        }: ${why}`,
+        ...(outcome.warnings ?? []),
+      ],
     };
   }
   const restarted = outcome.result;

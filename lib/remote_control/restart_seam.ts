@@ -1,8 +1,10 @@
 /**
  * The one place remote control restarts the app-server (for releases that
- * cannot switch live, or a server that stopped answering): through turn
- * safety's idle rule, so running turns are never cut short. When turns run,
- * the restart is left pending and the updater applies it once they end.
+ * cannot switch live, or a server that stopped answering): through the
+ * turn-safety gate (`idle/gate.ts`), so running turns are never cut short
+ * and a server that does not answer is never restarted blind. When it must
+ * wait, the restart is left pending and its applier (the updater, or the
+ * pending-restart applier) applies it once the server is idle.
  * Touches what a restart (or a pending restart) touches.
  *
  * @module
