@@ -197,7 +197,11 @@ export async function status(options: DaemonOptions = {}): Promise<StatusResult>
     activeTurns: turns.activeTurns,
     ...(turns.activeTurnsReason ? { activeTurnsReason: turns.activeTurnsReason } : {}),
     pendingRestart: pending ? publicPending(pending) : null,
-    pin: pinView(settings, binary.managed ? undefined : binary.path, selection),
+    pin: pinView(
+      settings,
+      binary.managed || binary.referencePackage ? undefined : binary.path,
+      selection,
+    ),
     logPath: server.logPath,
     startedBy: server.startedBy,
     updaterLogPath: updaterOwner === "reference"
