@@ -26,7 +26,8 @@ import {
   unitFileName,
 } from "../lib/autostart/unit.ts";
 import { autostartFiles, readAutostart } from "../lib/autostart/read.ts";
-import { diagnoseSystemd, systemctlEnv } from "../lib/autostart/systemd.ts";
+import { diagnoseSystemd, readSystemdFacts, systemctlEnv } from "../lib/autostart/systemd.ts";
+import { needs } from "./support/host.ts";
 import { autostartEntry } from "../lib/autostart/command.ts";
 import { runHelper } from "../lib/autostart/exec.ts";
 
@@ -37,6 +38,11 @@ const SPEC: ServiceSpec = {
   stateDir: "/home/alice/.codex/app-server-daemon",
   shutdownGraceSeconds: 60,
 };
+
+/** These tests need a host that systemd did not boot (they check the refusal there). */
+const bootedBySystemd = readSystemdFacts().booted
+  ? "this machine was booted by systemd"
+  : undefined;
 
 Deno.test("fnv1a32() matches the published FNV-1a test vectors", () => {
   assertEquals(fnv1a32(""), "811c9dc5");
@@ -267,31 +273,30 @@ Deno.test("readAutostart() reads the unit, the wants link and linger from files 
   }
 });
 
-Deno.test("enable-autostart fails with AUTOSTART_UNAVAILABLE where systemd is not PID 1, changing nothing", async () => {
-  const facts = (await import("../lib/autostart/systemd.ts")).readSystemdFacts();
-  if (facts.booted) {
-    console.log("skipped: this machine was booted by systemd");
-    return;
-  }
-  const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
-  try {
-    const home = `${dir}/.codex`;
-    const run = await runCli(home, ["enable-autostart", "--remote-control"], {
-      env: { HOME: dir },
-    });
-    assertEquals(run.code, 1);
-    assertEquals(run.json.code, "AUTOSTART_UNAVAILABLE");
-    assertMatch(String(run.json.message), /not booted by systemd|systemctl is not installed/);
-    assert(typeof run.json.hint === "string" && run.json.hint.length > 0);
-    assertMatch(run.stderr, /^Error: Cannot enable autostart/);
-    // Nothing written: no unit, no settings.
-    // (deno's own module cache follows HOME into .cache)
-    const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ".cache");
-    assertEquals(left, []);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "enable-autostart fails with AUTOSTART_UNAVAILABLE where systemd is not PID 1, changing nothing",
+  needs(bootedBySystemd),
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
+    try {
+      const home = `${dir}/.codex`;
+      const run = await runCli(home, ["enable-autostart", "--remote-control"], {
+        env: { HOME: dir },
+      });
+      assertEquals(run.code, 1);
+      assertEquals(run.json.code, "AUTOSTART_UNAVAILABLE");
+      assertMatch(String(run.json.message), /not booted by systemd|systemctl is not installed/);
+      assert(typeof run.json.hint === "string" && run.json.hint.length > 0);
+      assertMatch(run.stderr, /^Error: Cannot enable autostart/);
+      // Nothing written: no unit, no settings.
+      // (deno's own module cache follows HOME into .cache)
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ".cache");
+      assertEquals(left, []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("status reports autostart: null, then the unit once one exists", async () => {
   const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
@@ -320,34 +325,37 @@ Deno.test("status reports autostart: null, then the unit once one exists", async
   }
 });
 
-Deno.test("disable-autostart without a user manager removes the unit files and says so", async () => {
-  const facts = (await import("../lib/autostart/systemd.ts")).readSystemdFacts();
-  if (facts.booted) {
-    console.log("skipped: this machine was booted by systemd");
-    return;
-  }
-  const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
-  try {
-    const home = `${dir}/.codex`;
-    const env = { HOME: dir };
-    const none = await runCli(home, ["disable-autostart"], { env });
-    assertEquals([none.code, none.json.status, none.json.autostart], [0, "alreadyDisabled", null]);
-    const unitDir = `${dir}/.config/systemd/user`;
-    await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
-    await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
-    await Deno.symlink(
-      `../${unitFileName(home)}`,
-      `${unitDir}/default.target.wants/${unitFileName(home)}`,
-    );
-    const run = await runCli(home, ["disable-autostart"], { env });
-    assertEquals([run.code, run.json.status, run.json.autostart], [0, "disabled", null]);
-    assertMatch(String((run.json.warnings as string[])[0]), /removed the unit files only/);
-    assertEquals([...Deno.readDirSync(`${unitDir}/default.target.wants`)], []);
-    assertEquals([...Deno.readDirSync(unitDir)].map((e) => e.name), ["default.target.wants"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "disable-autostart without a user manager removes the unit files and says so",
+  needs(bootedBySystemd),
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
+    try {
+      const home = `${dir}/.codex`;
+      const env = { HOME: dir };
+      const none = await runCli(home, ["disable-autostart"], { env });
+      assertEquals([none.code, none.json.status, none.json.autostart], [
+        0,
+        "alreadyDisabled",
+        null,
+      ]);
+      const unitDir = `${dir}/.config/systemd/user`;
+      await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
+      await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
+      await Deno.symlink(
+        `../${unitFileName(home)}`,
+        `${unitDir}/default.target.wants/${unitFileName(home)}`,
+      );
+      const run = await runCli(home, ["disable-autostart"], { env });
+      assertEquals([run.code, run.json.status, run.json.autostart], [0, "disabled", null]);
+      assertMatch(String((run.json.warnings as string[])[0]), /removed the unit files only/);
+      assertEquals([...Deno.readDirSync(`${unitDir}/default.target.wants`)], []);
+      assertEquals([...Deno.readDirSync(unitDir)].map((e) => e.name), ["default.target.wants"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 Deno.test("the updater loop, as a unit's main process, exits 3 once supervision gave up", async () => {
   const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater.ts");
