@@ -1,7 +1,9 @@
 /**
- * The `codexd` command line: a table from command name to library call, one
- * argv parser, and one place that turns results and errors into stdout JSON,
- * stderr text and an exit code.
+ * The `codexd` command line: a @cliffy/command tree whose actions call the
+ * library's lifecycle functions, and one place (`main`) that turns their
+ * results and every error into one JSON object on stdout, an `Error:` line on
+ * stderr and an exit code. Cliffy parses, types values, suggests ("did you
+ * mean") and writes help; it never prints an error or exits by itself.
  *
  * Exit codes: 0 success, 1 failure, 2 usage error, 3 `status` when stopped.
  *
@@ -12,19 +14,20 @@
  *
  * @module
  */
-import type { DaemonOptions } from "./lib/context.ts";
+import { Command, EnumType, ValidationError } from "@cliffy/command";
 import {
-  CODEX_FLAGS,
-  FLAGS,
-  type ParsedFlags,
-  parseFlags,
-  toOptions,
+  asTyped,
+  daemonOptions,
+  graceSeconds,
+  nonNegative,
   usage,
-} from "./lib/cli/flags.ts";
+  usageFromParse,
+  whenIdleOptions,
+} from "./lib/cli/options.ts";
 import { errorOutput, renderPretty, stripControl } from "./lib/cli/render.ts";
-
-export { errorOutput, type ParsedFlags, parseFlags, renderPretty };
 import { CODEXD_VERSION } from "./lib/version.ts";
+
+export { errorOutput, renderPretty };
 
 /** Exit code of a failed command. */
 export const EXIT_FAILURE = 1;
@@ -33,319 +36,396 @@ export const EXIT_USAGE = 2;
 /** Exit code of `status` when the app-server is stopped. */
 export const EXIT_STOPPED = 3;
 
-/** What a command handler returns: the object to print and the exit code. */
-interface CommandOutcome {
-  output: Record<string, unknown>;
-  exitCode: number;
+/** What a run of the tree leaves for {@linkcode main} to print. */
+export type Outcome =
+  /** A command's result: printed as one JSON object (or `--pretty`). */
+  | { kind: "result"; output: Record<string, unknown>; exitCode: number }
+  /** Help, the version or a completion script: printed as it is. */
+  | { kind: "text"; text: string; exitCode: number };
+
+/** Where the tree's actions hand their outcome. */
+export type Report = (outcome: Outcome) => void;
+
+/** Short spellings of long options, for naming an option as it was typed in errors. */
+const SHORT_OPTIONS: Record<string, string[]> = { "--lines": ["-n"], "--config": ["-c"] };
+
+const LAUNCH = {
+  codexBin: ["--codex-bin <path:string>", "codex binary to launch instead of the managed install"],
+  grace: [
+    "--grace-seconds <seconds:grace>",
+    "seconds between SIGTERM and SIGKILL (0-300; none: wait for the drain)",
+  ],
+  startTimeout: [
+    "--start-timeout-seconds <seconds:seconds>",
+    "how long to wait for the app-server to answer (default 10)",
+  ],
+  source: ["--source <source:source>", "where releases come from (default npm)"],
+  version: ["--version <version:string>", "install this version (X.Y.Z) instead of the latest"],
+  registry: ["--registry <url:string>", "npm registry (default: npm's configuration)"],
+  whenIdle: ["--when-idle", "wait until no turn is running before stopping"],
+  idleTimeout: [
+    "--idle-timeout-seconds <seconds:seconds>",
+    "with --when-idle: give up (STILL_BUSY) after N seconds (default 600)",
+  ],
+} as const;
+
+/** Download progress for `update` and `bootstrap --install` (stderr only; stdout stays one JSON object). */
+async function progress(): Promise<((received: number, total?: number) => void) | undefined> {
+  return (await import("./lib/cli/progress.ts")).downloadProgress();
 }
 
-interface CommandSpec {
-  summary: string;
-  flags: string[];
-  examples: string[];
-  run(flags: ParsedFlags, options: DaemonOptions): Promise<CommandOutcome>;
-}
-
-const COMMON_FLAGS = [
-  "codex-home",
-  "codex-bin",
-  "lock-timeout-seconds",
-  "allow-foreign-home",
-  "pretty",
-  "json",
-  "help",
-  ...CODEX_FLAGS,
-];
-
-function ok(output: object, exitCode = 0): CommandOutcome {
-  return { output: output as Record<string, unknown>, exitCode };
-}
-
-const COMMANDS: Record<string, CommandSpec> = {
-  start: {
-    summary: "Start the app-server if it is not running; return once it answers",
-    flags: [...COMMON_FLAGS, "start-timeout-seconds"],
-    examples: ["codexd start", "codexd start --codex-home /srv/codex"],
-    run: async (_flags, options) => ok(await (await import("./lib/start.ts")).start(options)),
-  },
-  stop: {
-    summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force", "when-idle", "idle-timeout-seconds"],
-    examples: [
-      "codexd stop",
-      "codexd stop --grace-seconds 5",
-      "codexd stop --all",
-      "codexd stop --when-idle --idle-timeout-seconds 1800",
-    ],
-    run: async (flags, options) =>
-      ok(
+/**
+ * The command tree. Each command is one block: its description, its own
+ * options, examples and an action that calls the library and reports the
+ * result. Global options (`--codex-home`, `--pretty`, `-c`…) are declared once
+ * on the root.
+ */
+export function codexdCommand(report: Report): Command {
+  const result = (output: object, exitCode = 0): void =>
+    report({ kind: "result", output: output as Record<string, unknown>, exitCode });
+  const root = new Command()
+    .name("codexd")
+    .version(CODEXD_VERSION)
+    .description(
+      "Run the Codex app-server as a managed background daemon.\n\n" +
+        "Every command prints one JSON object on stdout (--pretty for a readable summary).\n" +
+        "Exit codes: 0 ok, 1 failure, 2 usage, 3 status: stopped.",
+    )
+    .noExit()
+    .help({ colors: false, hints: true, types: false })
+    .versionOption("-V, --version", "Show codexd's version.", {
+      action: () => report({ kind: "text", text: CODEXD_VERSION, exitCode: 0 }),
+    })
+    .helpOption("-h, --help", "Show this help.", {
+      action: function (this: Command) {
+        report({ kind: "text", text: this.getHelp(), exitCode: 0 });
+      },
+    })
+    .globalType("seconds", nonNegative)
+    .globalType("grace", graceSeconds)
+    .globalType("source", new EnumType(["npm", "install-sh"]))
+    .group("Global options")
+    .globalOption(
+      "--codex-home <dir:string>",
+      "CODEX_HOME to manage (default $CODEX_HOME, else ~/.codex)",
+    )
+    .globalOption("--pretty", "print a short human-readable summary instead of JSON")
+    .globalOption("--json", "print JSON (the default; wins over --pretty)")
+    .globalOption(
+      "-c, --config <setting:string>",
+      "codex config override (key=value) for the app-server launched; repeatable",
+      { collect: true },
+    )
+    .globalOption("--enable <feature:string>", "enable a codex feature; repeatable", {
+      collect: true,
+    })
+    .globalOption("--disable <feature:string>", "disable a codex feature; repeatable", {
+      collect: true,
+    })
+    .globalOption(
+      "--lock-timeout-seconds <seconds:seconds>",
+      "how long to wait for another codexd command (default 75)",
+    )
+    .globalOption("--allow-foreign-home", "(root) manage a CODEX_HOME owned by another user")
+    .group(null)
+    .action(function () {
+      // `codexd` alone: the overview, as a usage error.
+      report({ kind: "text", text: this.getHelp(), exitCode: EXIT_USAGE });
+    })
+    // --- commands: one block each ---------------------------------------------
+    .command("start", "Start the app-server if it is not running; return once it answers")
+    .option(...LAUNCH.codexBin)
+    .option(...LAUNCH.startTimeout)
+    .example("start", "codexd start")
+    .example("another home", "codexd start --codex-home /srv/codex")
+    .action(async (o) => result(await (await import("./lib/start.ts")).start(daemonOptions(o))))
+    .command("stop", "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL")
+    .option(...LAUNCH.grace)
+    .option("--all", "also stop the updater's whole process group")
+    .option("--force", "stop this home's app-server even when no pid record names it")
+    .option(...LAUNCH.whenIdle)
+    .option(...LAUNCH.idleTimeout)
+    .example("stop", "codexd stop")
+    .example("a 5 s grace", "codexd stop --grace-seconds 5")
+    .example("the updater too", "codexd stop --all")
+    .example("once idle", "codexd stop --when-idle --idle-timeout-seconds 1800")
+    .action(async (o) =>
+      result(
         await (await import("./lib/stop.ts")).stop({
-          ...options,
-          ...whenIdleFlags(flags),
-          all: flags.all === true,
-          force: flags.force === true,
+          ...daemonOptions(o),
+          ...whenIdleOptions(o),
+          all: o.all === true,
+          force: o.force === true,
         }),
-      ),
-  },
-  adopt: {
-    summary: "Manage this home's app-server that no pid record names (started by hand)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd adopt"],
-    run: async (_flags, options) => ok(await (await import("./lib/adopt.ts")).adopt(options)),
-  },
-  restart: {
-    summary: "Stop the app-server if it runs, then start a fresh one",
-    flags: [
-      ...COMMON_FLAGS,
-      "grace-seconds",
-      "start-timeout-seconds",
-      "when-idle",
-      "idle-timeout-seconds",
-    ],
-    examples: ["codexd restart", "codexd restart --when-idle"],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/restart.ts")).restart({ ...options, ...whenIdleFlags(flags) }),
-      ),
-  },
-  version: {
-    summary: "Print the running app-server's version (exit 1 when nothing answers)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd version"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/version_command.ts")).version(options)),
-  },
-  "enable-remote-control": {
-    summary: "Persist remote control on; switch a running app-server live and report its status",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd enable-remote-control"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/remote_control.ts")).setRemoteControl(true, options)),
-  },
-  "disable-remote-control": {
-    summary: "Persist remote control off; switch a running app-server live and report its status",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd disable-remote-control"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/remote_control.ts")).setRemoteControl(false, options)),
-  },
-  bootstrap: {
-    summary: "Record settings, start the app-server and the self-updating supervisor",
-    flags: [
-      ...COMMON_FLAGS,
-      "remote-control",
-      "no-remote-control",
-      "auto-update",
-      "install",
-      "source",
-      "version",
-      "registry",
-      "no-auto-update",
-      "start-timeout-seconds",
-    ],
-    examples: [
-      "codexd bootstrap --remote-control",
-      "codexd bootstrap --install --remote-control",
+      )
+    )
+    .command("adopt", "Manage this home's app-server that no pid record names (started by hand)")
+    .example("adopt", "codexd adopt")
+    .action(async (o) => result(await (await import("./lib/adopt.ts")).adopt(daemonOptions(o))))
+    .command("restart", "Stop the app-server if it runs, then start a fresh one")
+    .option(...LAUNCH.codexBin)
+    .option(...LAUNCH.grace)
+    .option(...LAUNCH.startTimeout)
+    .option(...LAUNCH.whenIdle)
+    .option(...LAUNCH.idleTimeout)
+    .example("restart", "codexd restart")
+    .example("once idle", "codexd restart --when-idle")
+    .action(async (o) =>
+      result(
+        await (await import("./lib/restart.ts")).restart({
+          ...daemonOptions(o),
+          ...whenIdleOptions(o),
+        }),
+      )
+    )
+    .command("version", "Print the running app-server's version (exit 1 when nothing answers)")
+    .example("version", "codexd version")
+    .action(async (o) =>
+      result(await (await import("./lib/version_command.ts")).version(daemonOptions(o)))
+    )
+    .command(
+      "enable-remote-control",
+      "Persist remote control on; switch a running app-server live and report its status",
+    )
+    .option(...LAUNCH.codexBin)
+    .option(...LAUNCH.grace)
+    .option(...LAUNCH.startTimeout)
+    .example("enable", "codexd enable-remote-control")
+    .action(async (o) =>
+      result(
+        await (await import("./lib/remote_control.ts")).setRemoteControl(true, daemonOptions(o)),
+      )
+    )
+    .command(
+      "disable-remote-control",
+      "Persist remote control off; switch a running app-server live and report its status",
+    )
+    .option(...LAUNCH.codexBin)
+    .option(...LAUNCH.grace)
+    .option(...LAUNCH.startTimeout)
+    .example("disable", "codexd disable-remote-control")
+    .action(async (o) =>
+      result(
+        await (await import("./lib/remote_control.ts")).setRemoteControl(false, daemonOptions(o)),
+      )
+    )
+    .command("bootstrap", "Record settings, start the app-server and the self-updating supervisor")
+    .option("--remote-control", "launch the app-server with remote control enabled")
+    .option("--no-remote-control", "launch the app-server without remote control")
+    .option("--auto-update", "install updates (the default for a managed install)")
+    .option("--no-auto-update", "supervise only; never install updates")
+    .option("--install", "install codex first when it is missing")
+    .option(...LAUNCH.source)
+    .option(...LAUNCH.version)
+    .option(...LAUNCH.registry)
+    .option(...LAUNCH.codexBin)
+    .option(...LAUNCH.startTimeout)
+    .example("remote control on", "codexd bootstrap --remote-control")
+    .example("install codex first", "codexd bootstrap --install --remote-control")
+    .example(
+      "an external codex",
       "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
-    ],
-    run: async (flags, options) => {
+    )
+    .action(async (o) => {
       const { bootstrap } = await import("./lib/bootstrap.ts");
+      const onProgress = o.install === true ? await progress() : undefined;
       const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
         bootstrap({
-          ...options,
-          ...(flags["remote-control"] ? { remoteControl: true } : {}),
-          ...(flags["no-remote-control"] ? { remoteControl: false } : {}),
-          ...(flags["auto-update"] ? { autoUpdate: true } : {}),
-          install: flags.install === true,
-          source: sourceFlag(flags),
-          version: stringFlag(flags, "version"),
-          registry: stringFlag(flags, "registry"),
-          ...(flags["no-auto-update"] ? { autoUpdate: false } : {}),
-          onProgress: progressReporter(),
+          ...daemonOptions(o),
+          ...(o.remoteControl !== undefined ? { remoteControl: o.remoteControl } : {}),
+          ...(o.autoUpdate !== undefined ? { autoUpdate: o.autoUpdate } : {}),
+          install: o.install === true,
+          source: o.source,
+          version: o.version,
+          registry: o.registry,
+          onProgress,
           signal,
         });
       // Signal listeners only when it may install (see lib/interrupt.ts).
-      if (flags.install !== true) return ok(await run());
-      return ok(await (await import("./lib/interrupt.ts")).interruptible(run));
-    },
-  },
-  update: {
-    summary: "Install the latest release now; restart only if the running version differs",
-    flags: [
-      ...COMMON_FLAGS,
-      "source",
-      "version",
-      "registry",
-      "updater-pass",
-      "grace-seconds",
-      "start-timeout-seconds",
-      "now",
-    ],
-    examples: ["codexd update", "codexd update --version 0.169.0", "codexd update --now"],
-    run: async (flags, options) => {
+      if (o.install !== true) return result(await run());
+      result(await (await import("./lib/interrupt.ts")).interruptible(run));
+    })
+    .command(
+      "update",
+      "Install the latest release now; restart only if the running version differs",
+    )
+    .option(...LAUNCH.source)
+    .option(...LAUNCH.version)
+    .option(...LAUNCH.registry)
+    .option(...LAUNCH.codexBin)
+    .option(...LAUNCH.grace)
+    .option(...LAUNCH.startTimeout)
+    .option("--now", "restart at once even while turns run (they drain for the grace)")
+    .option("--updater-pass", "(internal) run as the updater's pass", { hidden: true })
+    .example("the latest", "codexd update")
+    .example("a version", "codexd update --version 0.169.0")
+    .example("restart at once", "codexd update --now")
+    .action(async (o) => {
       const { update } = await import("./lib/update.ts");
       const { interruptible } = await import("./lib/interrupt.ts");
-      return ok(
+      const onProgress = await progress();
+      result(
         await interruptible((signal) =>
           update({
-            ...options,
-            source: sourceFlag(flags),
-            version: stringFlag(flags, "version"),
-            registry: stringFlag(flags, "registry"),
-            updaterPass: flags["updater-pass"] === true,
-            now: flags.now === true,
-            onProgress: progressReporter(),
+            ...daemonOptions(o),
+            source: o.source,
+            version: o.version,
+            registry: o.registry,
+            updaterPass: o.updaterPass === true,
+            now: o.now === true,
+            onProgress,
             signal,
           })
         ),
       );
-    },
-  },
-  supervise: {
-    summary: "(internal) one supervision pass of the updater: restart a crashed app-server",
-    flags: COMMON_FLAGS,
-    examples: ["codexd supervise"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
-  },
-  "apply-pending": {
-    summary: "(internal) apply a restart an update deferred, once no turn runs",
-    flags: COMMON_FLAGS,
-    examples: ["codexd apply-pending"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
-  },
-  "enable-autostart": {
-    summary:
+    })
+    .command("supervise", "(internal) one supervision pass of the updater")
+    .hidden()
+    .option(...LAUNCH.codexBin)
+    .action(async (o) =>
+      result(await (await import("./lib/supervise.ts")).superviseOnce(daemonOptions(o)))
+    )
+    .command("apply-pending", "(internal) apply a restart an update deferred, once no turn runs")
+    .hidden()
+    .option(...LAUNCH.codexBin)
+    .action(async (o) =>
+      result(
+        await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(daemonOptions(o)),
+      )
+    )
+    .command(
+      "enable-autostart",
       "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
-    flags: [...COMMON_FLAGS, "remote-control"],
-    examples: ["codexd enable-autostart", "codexd enable-autostart --remote-control"],
-    run: async (flags, options) =>
-      ok(
+    )
+    .option("--remote-control", "launch the app-server with remote control enabled")
+    .option(...LAUNCH.codexBin)
+    .example("enable", "codexd enable-autostart")
+    .example("with remote control", "codexd enable-autostart --remote-control")
+    .action(async (o) =>
+      result(
         await (await import("./lib/autostart/command.ts")).enableAutostart({
-          ...options,
-          ...(flags["remote-control"] ? { remoteControl: true } : {}),
+          ...daemonOptions(o),
+          ...(o.remoteControl ? { remoteControl: true } : {}),
         }),
-      ),
-  },
-  "disable-autostart": {
-    summary:
+      )
+    )
+    .command(
+      "disable-autostart",
       "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd disable-autostart"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/command.ts")).disableAutostart(options)),
-  },
-  "autostart-start": {
-    summary: "(internal) the autostart unit's start command",
-    flags: COMMON_FLAGS,
-    examples: ["codexd autostart-start"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/service.ts")).serviceStart(options)),
-  },
-  "autostart-stopped": {
-    summary: "(internal) the autostart unit's after-stop command",
-    flags: COMMON_FLAGS,
-    examples: ["codexd autostart-stopped"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/service.ts")).serviceStopped(options)),
-  },
-  logs: {
-    summary: "Print the tail of the app-server's (or the updater's) stderr log",
-    flags: [...COMMON_FLAGS, "lines", "updater"],
-    examples: ["codexd logs", "codexd logs -n 200 --updater"],
-    run: async (flags, options) =>
-      ok(
+    )
+    .example("disable", "codexd disable-autostart")
+    .action(async (o) =>
+      result(
+        await (await import("./lib/autostart/command.ts")).disableAutostart(daemonOptions(o)),
+      )
+    )
+    .command("autostart-start", "(internal) the autostart unit's start command")
+    .hidden()
+    .option(...LAUNCH.codexBin)
+    .action(async (o) =>
+      result(await (await import("./lib/autostart/service.ts")).serviceStart(daemonOptions(o)))
+    )
+    .command("autostart-stopped", "(internal) the autostart unit's after-stop command")
+    .hidden()
+    .action(async (o) =>
+      result(await (await import("./lib/autostart/service.ts")).serviceStopped(daemonOptions(o)))
+    )
+    .command("logs", "Print the tail of the app-server's (or the updater's) stderr log")
+    .option("-n, --lines <count:seconds>", "how many lines to show (default 50)")
+    .option("--updater", "show the updater's log instead of the app-server's")
+    .example("the app-server's log", "codexd logs")
+    .example("the updater's, longer", "codexd logs -n 200 --updater")
+    .action(async (o) =>
+      result(
         await (await import("./lib/log_command.ts")).readLogs({
-          ...options,
-          lines: typeof flags.lines === "number" ? flags.lines : undefined,
-          updater: flags.updater === true,
+          ...daemonOptions(o),
+          lines: o.lines,
+          updater: o.updater === true,
         }),
-      ),
-  },
-  status: {
-    summary: "Report the app-server, its pid record, uptime and the updater (exit 3 when stopped)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd status", "codexd status --pretty"],
-    run: async (_flags, options) => {
-      const result = await (await import("./lib/status.ts")).status(options);
-      return ok(result, result.status === "running" ? 0 : EXIT_STOPPED);
-    },
-  },
-};
+      )
+    )
+    .command(
+      "status",
+      "Report the app-server, its pid record, uptime and the updater (exit 3 when stopped)",
+    )
+    .option(...LAUNCH.codexBin)
+    .example("JSON", "codexd status")
+    .example("for a person", "codexd status --pretty")
+    .action(async (o) => {
+      const output = await (await import("./lib/status.ts")).status(daemonOptions(o));
+      result(output, output.status === "running" ? 0 : EXIT_STOPPED);
+    })
+    // --- help and completions ---------------------------------------------------
+    .command("help [command:string]", "Show the help of codexd or of one command")
+    .action(function (_o, name?: string) {
+      const main = this.getMainCommand();
+      const command = name === undefined ? main : main.getCommand(name);
+      if (command === undefined) throw usage(`Unknown command "${name}"`);
+      report({ kind: "text", text: command.getHelp(), exitCode: 0 });
+    })
+    .command(
+      "completions <shell:string> [...words:string]",
+      "Print a completion script: bash, zsh or fish",
+    )
+    .example("bash", "source <(codexd completions bash)")
+    .action(async function (_o, shell, ...words) {
+      // Loaded only when asked: the generators are not on the hot path.
+      const completions = await import("@cliffy/command/completions");
+      if (shell === "complete") {
+        // What the generated scripts call for an option's values (`--source <TAB>`).
+        await new completions.CompletionsCommand(this.getMainCommand()).noExit()
+          .parse(["complete", ...words]);
+        return report({ kind: "text", text: "", exitCode: 0 });
+      }
+      if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
+        throw usage(`Unknown shell "${shell}": bash, zsh or fish`, "codexd completions --help");
+      }
+      const text = completions.generateShellCompletions(this.getMainCommand(), shell);
+      report({ kind: "text", text, exitCode: 0 });
+    })
+    .reset();
+  return root as unknown as Command;
+}
 
-function whenIdleFlags(flags: ParsedFlags): { whenIdle: boolean; idleTimeoutMs?: number } {
-  const seconds = flags["idle-timeout-seconds"];
-  if (typeof seconds === "number" && flags["when-idle"] !== true) {
-    throw usage("Option --idle-timeout-seconds needs --when-idle");
+/**
+ * Parses `args` with the tree and runs the command they name. Returns what
+ * to print; throws a {@linkcode CodexdError} (a parse error is `USAGE`).
+ */
+export async function run(args: string[]): Promise<Outcome> {
+  let outcome: Outcome | undefined;
+  const cli = codexdCommand((o) => outcome = o);
+  try {
+    await cli.parse(args);
+  } catch (error) {
+    const path = commandPath(args);
+    if (error instanceof ValidationError) {
+      throw usageFromParse(
+        asTyped(error.message, args, SHORT_OPTIONS),
+        error.cmd?.getPath() ?? path,
+      );
+    }
+    if (isUsage(error) && outcome === undefined) {
+      // A value rejected while parsing: name it as typed, hint this command's help.
+      throw usage(
+        asTyped(error.message, args, SHORT_OPTIONS),
+        error.hint === "codexd --help" ? `${path} --help` : error.hint,
+      );
+    }
+    throw error;
   }
-  return {
-    whenIdle: flags["when-idle"] === true,
-    ...(typeof seconds === "number" ? { idleTimeoutMs: seconds * 1000 } : {}),
-  };
+  return outcome ?? { kind: "text", text: cli.getHelp(), exitCode: EXIT_USAGE };
 }
 
-function stringFlag(flags: ParsedFlags, name: string): string | undefined {
-  const value = flags[name];
-  return typeof value === "string" ? value : undefined;
+function isUsage(error: unknown): error is Error & { code: "USAGE"; hint?: string } {
+  return error instanceof Error && (error as { code?: unknown }).code === "USAGE";
 }
 
-function sourceFlag(flags: ParsedFlags): "npm" | "install-sh" | undefined {
-  const source = stringFlag(flags, "source");
-  if (source === undefined || source === "npm" || source === "install-sh") return source;
-  throw usage(`Option --source must be npm or install-sh, got "${source}"`);
-}
-
-/** Download progress on stderr, only when stderr is a terminal (never on stdout). */
-function progressReporter(): ((received: number, total?: number) => void) | undefined {
-  if (!Deno.stderr.isTerminal()) return undefined;
-  let last = 0;
-  return (received, total) => {
-    const now = Date.now();
-    if (now - last < 200 && received !== total) return;
-    last = now;
-    const mib = (received / 1048576).toFixed(1);
-    const of = total ? ` / ${(total / 1048576).toFixed(1)} MiB` : " MiB";
-    Deno.stderr.writeSync(new TextEncoder().encode(`\rdownloading ${mib}${of}`));
-    if (received === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-  };
-}
-
-function commandHelp(name: string, spec: CommandSpec): string {
-  const lines = [
-    `codexd ${name} — ${spec.summary}`,
-    "",
-    `Usage: codexd ${name} [options]`,
-    "",
-    "Options:",
-  ];
-  for (const flag of spec.flags) {
-    const f = FLAGS[flag];
-    const left = `  --${flag}${f.value ? ` ${f.value}` : ""}`;
-    lines.push(`${left.padEnd(34)}${f.help}`);
-  }
-  lines.push("", "Examples:", ...spec.examples.map((e) => `  ${e}`));
-  return lines.join("\n");
-}
-
-function globalHelp(): string {
-  const lines = [
-    `codexd ${CODEXD_VERSION} — run the Codex app-server as a managed background daemon`,
-    "",
-    "Usage: codexd <command> [options]",
-    "",
-    "Commands:",
-  ];
-  for (const [name, spec] of Object.entries(COMMANDS)) {
-    lines.push(`  ${name.padEnd(24)}${spec.summary}`);
-  }
-  lines.push(
-    "",
-    "Every command prints one JSON object on stdout (--pretty for a readable summary).",
-    "Exit codes: 0 ok, 1 failure, 2 usage, 3 status: stopped.",
-    "Run `codexd <command> --help` for its options and examples.",
-  );
-  return lines.join("\n");
+/** `codexd <command>` for the command `args` name, else `codexd`. */
+function commandPath(args: string[]): string {
+  const name = args.find((arg) => !arg.startsWith("-"));
+  return name !== undefined && /^[a-z-]+$/.test(name) && args[0] === name
+    ? `codexd ${name}`
+    : "codexd";
 }
 
 /** Where output goes; injectable for tests. */
@@ -378,36 +458,26 @@ const denoIo: CliIo = {
  * exits; the caller exits.
  */
 export async function main(args: string[], io: CliIo = denoIo): Promise<number> {
-  const [name, ...rest] = args;
   // JSON always, as the reference: clients run `ssh -t` and parse stdout.
-  let pretty = rest.includes("--pretty") && !rest.includes("--json");
+  const pretty = args.includes("--pretty") && !args.includes("--json");
   try {
-    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-      io.out(globalHelp());
-      return name === undefined ? EXIT_USAGE : 0;
+    const outcome = await run(args);
+    if (outcome.kind === "text") {
+      // Cliffy pads its help table; trailing blanks help nobody.
+      const text = outcome.text.replace(/[ \t]+$/gm, "").replace(/^\n+|\n+$/g, "");
+      if (text !== "") io.out(text);
+      return outcome.exitCode;
     }
-    if (name === "--version" || name === "-V") {
-      io.out(CODEXD_VERSION);
-      return 0;
-    }
-    const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-    if (spec === undefined) throw usage(`Unknown command "${name}"`);
-    const flags = parseFlags(rest, spec.flags);
-    if (flags.help) {
-      io.out(commandHelp(name, spec));
-      return 0;
-    }
-    pretty = flags.pretty === true && flags.json !== true;
-    const { output, exitCode } = await spec.run(flags, toOptions(flags));
-    io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    return exitCode;
+    io.out(pretty ? renderPretty(outcome.output) : JSON.stringify(outcome.output));
+    return outcome.exitCode;
   } catch (error) {
     // A raw file-system error that escaped still gets a code (never INTERNAL).
     const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    // The updater's internal passes record failures in its log (one line each), not on stderr.
-    const internal = name === "supervise" || rest.includes("--updater-pass");
-    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
+    // The updater's internal passes record failures in its log (one line each), not on stderr;
+    // --pretty already printed the error for a person.
+    const internal = args[0] === "supervise" || args.includes("--updater-pass");
+    if (!internal && !pretty) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
