@@ -11,7 +11,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { processesOfHome, serveRepo } from "./support/helpers.ts";
 import { REAL_CODEX_VERSION, realHome } from "./support/real_codex.ts";
 import { sshdMissing, startSshd } from "./support/sshd.ts";
-import { needs } from "./support/host.ts";
+import { jsrEnv, needs } from "./support/host.ts";
 
 const BARE_PATH = "/usr/local/bin:/usr/bin:/bin";
 /** The Deno version README's setup line installs. */
@@ -76,10 +76,12 @@ Deno.test(
     const server = serveRepo();
     try {
       const url = `http://127.0.0.1:${server.addr.port}/mod.ts`;
+      // Where JSR is unreachable, the on-disk registry's loopback server resolves jsr: imports.
+      const jsrUrl = Object.entries(jsrEnv()).map(([k, v]) => ` ${k}=${v}`).join("");
       // `env -i` gives the remote command sshd's bare PATH and nothing from
       // shell start-up files, as on a stock host.
       const oneLiner = (command: string): string =>
-        `env -i HOME="$HOME" PATH=${BARE_PATH} CODEX_HOME='${h.home}' ${denoCommand()} run -A ${url} ${command}`;
+        `env -i HOME="$HOME" PATH=${BARE_PATH} CODEX_HOME='${h.home}'${jsrUrl} ${denoCommand()} run -A ${url} ${command}`;
 
       await t.step("start answers with one JSON object and returns", async () => {
         const start = await session.run(oneLiner("start"));

@@ -24,6 +24,7 @@
  * @module
  */
 import { CodexdError, describeError } from "../errors.ts";
+import { deadlineSignal } from "../expiry.ts";
 import { locateBinary, tryReadBinaryFacts } from "../managed_binary.ts";
 import { type DaemonPaths, dirname, join } from "../paths.ts";
 import { readCapped, requireHttpUrl } from "./download.ts";
@@ -148,11 +149,10 @@ async function fetchScript(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  // Cancelled in `finally`: no timer outlives the fetch (a library caller's script exits at once).
+  const deadline = deadlineSignal(timeoutMs, signal);
   try {
-    const response = await fetch(url, {
-      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-    });
+    const response = await fetch(url, { signal: deadline.signal });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
@@ -163,8 +163,10 @@ async function fetchScript(
     return script;
   } catch (error) {
     if (signal?.aborted) throw interrupted(signal);
-    const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeError(error);
+    const why = deadline.timedOut() ? `no answer within ${timeoutMs} ms` : describeError(error);
     throw failed(`Cannot fetch the installer ${url}: ${why}`);
+  } finally {
+    deadline.cancel();
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { CodexdError } from "../errors.ts";
+import { deadlineSignal } from "../expiry.ts";
 import { readCapped } from "./download.ts";
 import { installFailed } from "./step.ts";
 import { CODEX_PACKAGE } from "./tarball.ts";
@@ -141,13 +142,13 @@ export async function resolveDist(
 ): Promise<Dist> {
   const url = `${registry}${CODEX_PACKAGE.replace("/", "%2f")}`;
   let metadata: PackageMetadata;
+  // Cancelled in `finally`: no timer outlives the fetch (a library caller's script exits at once).
+  const deadline = deadlineSignal(timeoutMs, signal);
   try {
     const response = await fetch(url, {
       // The abbreviated document is all an installer needs, and much smaller.
       headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8" },
-      signal: signal
-        ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal])
-        : AbortSignal.timeout(timeoutMs),
+      signal: deadline.signal,
     });
     if (!response.ok) {
       await response.body?.cancel();
@@ -156,10 +157,10 @@ export async function resolveDist(
     metadata = JSON.parse(new TextDecoder().decode(await readCapped(response, METADATA_MAX_BYTES)));
     if (typeof metadata !== "object" || metadata === null) throw new Error("not a JSON object");
   } catch (error) {
-    const why = error instanceof DOMException && error.name === "TimeoutError"
-      ? new Error(`no answer within ${timeoutMs} ms`)
-      : error;
+    const why = deadline.timedOut() ? new Error(`no answer within ${timeoutMs} ms`) : error;
     throw installFailed(`registry metadata ${url}`, why);
+  } finally {
+    deadline.cancel();
   }
   const tag = metadata["dist-tags"]?.latest;
   if (version === "latest" && !tag) {
