@@ -37,6 +37,7 @@ import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update
 export { oneLine, updateMessage, type UpdateResult } from "./update_report.ts";
 import { restartOrDefer } from "./idle/deferred_restart.ts";
 import { readPendingRestart } from "./idle/pending.ts";
+import { sameVersion } from "./versions.ts";
 
 /** Options for {@linkcode update}. */
 export interface UpdateOptions extends DaemonOptions {
@@ -175,7 +176,7 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
   const { skipVersion } = await readUpdaterState(ctx.paths);
   if (
     installed.installed && installed.previousRelease !== undefined &&
-    skipVersion !== undefined && facts.version === skipVersion && !options.version
+    skipVersion !== undefined && sameVersion(facts.version, skipVersion) && !options.version
   ) {
     // This release already failed to become ready once: stay on the previous one.
     const { swapCurrentRelease } = await import("./install/layout.ts");
@@ -222,7 +223,7 @@ async function restartIfVersionDiffers(
   const state = await readServerState(ctx.paths);
   if (state.kind !== "running") return outcome;
   const info = await isAnswering(ctx.paths.socketPath);
-  if (info === undefined || info.appServerVersion === outcome.version) {
+  if (info === undefined || sameVersion(info.appServerVersion, outcome.version)) {
     return { ...outcome, ...(info ? { appServerVersion: info.appServerVersion } : {}) };
   }
   // A release installed by an earlier pass (restart deferred) rolls back to what that pass recorded.

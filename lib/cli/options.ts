@@ -9,6 +9,8 @@
  */
 import type { DaemonOptions } from "../context.ts";
 import { CodexdError } from "../errors.ts";
+import { isAbsolute } from "@std/path/posix/is-absolute";
+import { join } from "@std/path/posix/join";
 
 /** A usage error: a bad command, option or value (exit code 2). */
 export function usage(message: string, hint = "codexd --help"): CodexdError {
@@ -82,7 +84,7 @@ export function daemonOptions(flags: GlobalFlags & LaunchFlags, cwd = Deno.cwd()
   const options: DaemonOptions = {};
   if (flags.codexHome !== undefined) options.codexHome = flags.codexHome;
   if (flags.codexBin !== undefined) {
-    options.codexBin = flags.codexBin.startsWith("/") ? flags.codexBin : `${cwd}/${flags.codexBin}`;
+    options.codexBin = isAbsolute(flags.codexBin) ? flags.codexBin : join(cwd, flags.codexBin);
   }
   if (flags.graceSeconds !== undefined) options.graceSeconds = flags.graceSeconds;
   if (flags.startTimeoutSeconds !== undefined) {

@@ -29,6 +29,7 @@ import {
 import { clearPendingRestart, logRestartEvent, readPendingRestart } from "./pending.ts";
 import type { PendingRestart } from "./policy.ts";
 import type { InterruptedTurn } from "./probe.ts";
+import { sameVersion } from "../versions.ts";
 
 /** What one `apply-pending` pass did. */
 export interface ApplyPendingResult {
@@ -71,7 +72,7 @@ export async function applyPendingRestart(
     const info = state.kind === "running" ? await isAnswering(ctx.paths.socketPath) : undefined;
     const moot = state.kind !== "running"
       ? "no app-server running"
-      : pending.toVersion !== null && info?.appServerVersion === pending.toVersion
+      : pending.toVersion !== null && sameVersion(info?.appServerVersion, pending.toVersion)
       ? `already serving ${pending.toVersion}`
       : undefined;
     if (moot !== undefined) {

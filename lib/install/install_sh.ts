@@ -25,6 +25,7 @@
  */
 import { CodexdError, describeError } from "../errors.ts";
 import { deadlineSignal } from "../expiry.ts";
+import { isStableVersion, parseReleaseName } from "../versions.ts";
 import { locateBinary, tryReadBinaryFacts } from "../managed_binary.ts";
 import { type DaemonPaths, dirname, join } from "../paths.ts";
 import { readCapped, requireHttpUrl } from "./download.ts";
@@ -107,9 +108,11 @@ export function installerEnv(
   };
 }
 
-/** Release names the reference's updater accepts: a stable version and a known target. */
-const STABLE_RELEASE =
-  /^\d+\.\d+\.\d+-(aarch64-apple-darwin|x86_64-apple-darwin|(aarch64|x86_64)-unknown-linux-(gnu|musl))$/;
+/** Whether the reference's updater accepts a release name: a stable version and a known target. */
+function isStableRelease(name: string): boolean {
+  const release = parseReleaseName(name);
+  return release !== undefined && isStableVersion(release.version);
+}
 
 /**
  * The release `current` points at when the install is on install.sh's latest
@@ -130,7 +133,7 @@ export function latestChannelRelease(paths: DaemonPaths): string | undefined {
   if (dirname(selected) !== releases) return undefined;
   const name = selected.slice(releases.length + 1);
   // GNU builds in packages/standalone come from other installers (the reference's rule).
-  if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return undefined;
+  if (!isStableRelease(name) || name.endsWith("-gnu")) return undefined;
   try {
     // Exact comparison, as the reference does: install.sh writes it without a newline.
     const marker = Deno.readTextFileSync(join(paths.standaloneDir, AUTO_UPDATE_MARKER));

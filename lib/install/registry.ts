@@ -7,6 +7,7 @@
  * @module
  */
 import { CodexdError } from "../errors.ts";
+import { isStrictVersion } from "../versions.ts";
 import { deadlineSignal } from "../expiry.ts";
 import { readCapped } from "./download.ts";
 import { installFailed } from "./step.ts";
@@ -59,13 +60,9 @@ export function normalizeVersion(version: string): string {
   const trimmed = version.trim();
   if (trimmed === "" || trimmed === "latest") return "latest";
   const bare = trimmed.replace(/^(rust-)?v/, "");
-  // Strict semver: numbers without leading zeros, dot-separated prerelease
-  // identifiers; no build metadata, no path characters, bounded length.
-  const number = "(0|[1-9]\\d*)";
-  const strict = new RegExp(
-    `^${number}\\.${number}\\.${number}(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$`,
-  );
-  if (bare.length > 64 || !strict.test(bare)) {
+  // Strict semver (@std/semver): numbers without leading zeros, dot-separated
+  // prerelease identifiers; no build metadata, no path characters, bounded length.
+  if (!isStrictVersion(bare)) {
     throw new CodexdError(
       "INSTALL_FAILED",
       `Cannot install codex ${
