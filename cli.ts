@@ -25,6 +25,7 @@ import {
   whenIdleOptions,
 } from "./lib/cli/options.ts";
 import { errorOutput, renderPretty, stripControl } from "./lib/cli/render.ts";
+import type { ProgressReporter } from "./lib/cli/progress.ts";
 import { CODEXD_VERSION } from "./lib/version.ts";
 
 export { errorOutput, renderPretty };
@@ -69,9 +70,9 @@ const LAUNCH = {
   ],
 } as const;
 
-/** Download progress for `update` and `bootstrap --install` (stderr only; stdout stays one JSON object). */
-async function progress(): Promise<((received: number, total?: number) => void) | undefined> {
-  return (await import("./lib/cli/progress.ts")).downloadProgress();
+/** Progress for `update` and `bootstrap --install` on stderr (stdout stays one JSON object). */
+async function progress(): Promise<ProgressReporter> {
+  return (await import("./lib/cli/progress.ts")).progressReporter();
 }
 
 /**
@@ -228,7 +229,7 @@ export function codexdCommand(report: Report): Command {
     )
     .action(async (o) => {
       const { bootstrap } = await import("./lib/bootstrap.ts");
-      const onProgress = o.install === true ? await progress() : undefined;
+      const reporter = o.install === true ? await progress() : undefined;
       const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
         bootstrap({
           ...daemonOptions(o),
@@ -238,12 +239,17 @@ export function codexdCommand(report: Report): Command {
           source: o.source,
           version: o.version,
           registry: o.registry,
-          onProgress,
+          onProgress: reporter?.onProgress,
+          onStage: reporter?.onStage,
           signal,
         });
       // Signal listeners only when it may install (see lib/interrupt.ts).
-      if (o.install !== true) return result(await run());
-      result(await (await import("./lib/interrupt.ts")).interruptible(run));
+      if (reporter === undefined) return result(await run());
+      try {
+        result(await (await import("./lib/interrupt.ts")).interruptible(run));
+      } finally {
+        await reporter.done();
+      }
     })
     .command(
       "update",
@@ -263,21 +269,27 @@ export function codexdCommand(report: Report): Command {
     .action(async (o) => {
       const { update } = await import("./lib/update.ts");
       const { interruptible } = await import("./lib/interrupt.ts");
-      const onProgress = await progress();
-      result(
-        await interruptible((signal) =>
-          update({
-            ...daemonOptions(o),
-            source: o.source,
-            version: o.version,
-            registry: o.registry,
-            updaterPass: o.updaterPass === true,
-            now: o.now === true,
-            onProgress,
-            signal,
-          })
-        ),
-      );
+      // The updater's pass logs one line per outcome: no progress there.
+      const reporter = o.updaterPass === true ? undefined : await progress();
+      try {
+        result(
+          await interruptible((signal) =>
+            update({
+              ...daemonOptions(o),
+              source: o.source,
+              version: o.version,
+              registry: o.registry,
+              updaterPass: o.updaterPass === true,
+              now: o.now === true,
+              onProgress: reporter?.onProgress,
+              onStage: reporter?.onStage,
+              signal,
+            })
+          ),
+        );
+      } finally {
+        await reporter?.done();
+      }
     })
     .command("supervise", "(internal) one supervision pass of the updater")
     .hidden()

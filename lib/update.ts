@@ -38,6 +38,7 @@ export { oneLine, updateMessage, type UpdateResult } from "./update_report.ts";
 import { restartOrDefer } from "./idle/deferred_restart.ts";
 import { readPendingRestart } from "./idle/pending.ts";
 import { sameVersion } from "./versions.ts";
+import type { StageListener } from "./install/step.ts";
 
 /** Options for {@linkcode update}. */
 export interface UpdateOptions extends DaemonOptions {
@@ -47,8 +48,10 @@ export interface UpdateOptions extends DaemonOptions {
   version?: string;
   /** npm registry URL (npm source). @default {npm's configured registry} */
   registry?: string;
-  /** Called during downloads (the CLI shows it on a TTY only). */
+  /** Called during downloads (the CLI shows a progress bar on a terminal). */
   onProgress?: (received: number, total?: number) => void;
+  /** Each stage as it begins: the install's, then `restarting` (the CLI prints them on stderr). */
+  onStage?: StageListener;
   /** Set by the updater loop: try-lock, honour `autoUpdateEnabled`, record the outcome. */
   updaterPass?: boolean;
   /** Aborting it interrupts the install step (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
@@ -83,6 +86,7 @@ async function install(
     const result = await installFromScript(ctx.paths, {
       release: options.version,
       signal: options.signal,
+      onStage: options.onStage,
     });
     return { installed: result.installed };
   }
@@ -91,6 +95,7 @@ async function install(
     version: options.version,
     registry: options.registry,
     onProgress: options.onProgress,
+    onStage: options.onStage,
     signal: options.signal,
   });
   return { installed: result.installed, previousRelease: result.previousRelease };
@@ -230,6 +235,7 @@ async function restartIfVersionDiffers(
   const pending = await readPendingRestart(ctx.paths);
   const rollbackTo = previousRelease ?? pending?.previousRelease;
   const fromVersion = pending?.previousVersion ?? info.appServerVersion;
+  options.onStage?.("restarting", outcome.version ?? undefined);
   const done = await restartOrDefer(
     ctx,
     settings,

@@ -31,7 +31,7 @@ import { type DaemonPaths, dirname, join } from "../paths.ts";
 import { readCapped, requireHttpUrl } from "./download.ts";
 import { AUTO_UPDATE_MARKER, sweepIfIdle } from "./layout.ts";
 import { normalizeVersion } from "./registry.ts";
-import { interrupted } from "./step.ts";
+import { interrupted, type StageListener } from "./step.ts";
 import { acquireScriptRunLock } from "./lock.ts";
 import { runScript } from "./script_run.ts";
 
@@ -70,6 +70,8 @@ export interface ScriptInstallOptions {
    * SIGINT/SIGTERM.
    */
   signal?: AbortSignal;
+  /** Each stage as it begins (`installing` while install.sh runs). */
+  onStage?: StageListener;
 }
 
 /** What {@linkcode installFromScript} did. */
@@ -227,6 +229,7 @@ export async function installFromScript(
     }
     fromRelease = selected;
   }
+  options.onStage?.("installing", "install.sh");
   const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
   if (mode === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {
