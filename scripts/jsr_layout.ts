@@ -6,10 +6,11 @@
  *
  * As `deno publish` does, bare specifiers mapped in deno.json `imports`
  * (`@std/semver`, `@cliffy/command/completions`) are rewritten to the
- * versioned `jsr:` specifiers they map to. Built-ins only.
+ * versioned `jsr:` specifiers they map to.
  *
  * @module
  */
+import { walk } from "@std/fs/walk";
 import { REPO_ROOT } from "./jsr_server.ts";
 
 /** deno.json's fields this layout reads. */
@@ -45,14 +46,6 @@ export function readDenoJson(repo: string = REPO_ROOT): DenoJson {
   return JSON.parse(Deno.readTextFileSync(`${repo}/deno.json`));
 }
 
-function* walk(dir: string, rel = ""): Generator<string> {
-  for (const entry of Deno.readDirSync(`${dir}${rel}`)) {
-    const path = `${rel}/${entry.name}`;
-    if (entry.isDirectory) yield* walk(dir, path);
-    else if (entry.isFile) yield path;
-  }
-}
-
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -68,7 +61,12 @@ export async function layoutPackage(registry: string, repo: string = REPO_ROOT):
   const encoder = new TextEncoder();
   for (const include of config.publish?.include ?? ["."]) {
     const top = `/${include.replace(/\/$/, "")}`;
-    const files = Deno.statSync(`${repo}${top}`).isDirectory ? [...walk(repo, top)] : [top];
+    const files: string[] = [];
+    if (Deno.statSync(`${repo}${top}`).isDirectory) {
+      for await (const entry of walk(`${repo}${top}`, { includeDirs: false })) {
+        files.push(entry.path.slice(repo.length));
+      }
+    } else files.push(top);
     for (const file of files) {
       let bytes = Deno.readFileSync(`${repo}${file}`);
       if (/\.(ts|js|mjs|mts)$/.test(file)) {

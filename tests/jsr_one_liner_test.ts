@@ -18,6 +18,7 @@ import { needs } from "./support/host.ts";
 import { REAL_CODEX_VERSION, realHome } from "./support/real_codex.ts";
 import { locateJsrDir, serveJsr } from "../scripts/jsr_server.ts";
 import { layoutPackage } from "../scripts/jsr_layout.ts";
+import { copy } from "@std/fs/copy";
 
 const registry = locateJsrDir();
 
@@ -35,9 +36,7 @@ Deno.test(
     const work = await Deno.makeTempDir({ prefix: "codexd-jsr-" });
     try {
       // The shared registry is read-only: publish into a copy.
-      const copy = await new Deno.Command("cp", { args: ["-a", registry!, `${work}/jsr`] })
-        .output();
-      assertEquals(copy.code, 0, new TextDecoder().decode(copy.stderr));
+      await copy(registry!, `${work}/jsr`);
       await layoutPackage(`${work}/jsr`);
       await using server = serveJsr(`${work}/jsr`);
       await Deno.mkdir(`${work}/bin`);
