@@ -14,11 +14,14 @@
  *
  * @module
  */
-import { Command, EnumType, ValidationError } from "@cliffy/command";
+// Types only: Cliffy itself is loaded when a command line needs parsing (see `run`).
+import type { Command } from "@cliffy/command";
 import {
   asTyped,
   daemonOptions,
+  type GlobalFlags,
   graceSeconds,
+  type LaunchFlags,
   nonNegative,
   usage,
   usageFromParse,
@@ -75,16 +78,404 @@ async function progress(): Promise<ProgressReporter> {
   return (await import("./lib/cli/progress.ts")).progressReporter();
 }
 
-/**
- * The command tree. Each command is one block: its description, its own
- * options, examples and an action that calls the library and reports the
- * result. Global options (`--codex-home`, `--pretty`, `-c`…) are declared once
- * on the root.
- */
-export function codexdCommand(report: Report): Command {
-  const result = (output: object, exitCode = 0): void =>
+/** The global options as every command's action receives them. */
+type Globals = { [K in keyof GlobalFlags]: GlobalFlags[K] };
+
+/** Hands a command's result to {@linkcode main}: one JSON object and an exit code. */
+type Result = (output: object, exitCode?: number) => void;
+
+/** The {@linkcode Result} that hands a command's output to `report`. */
+function resultOf(report: Report): Result {
+  return (output, exitCode = 0) =>
     report({ kind: "result", output: output as Record<string, unknown>, exitCode });
-  const root = new Command()
+}
+
+/** @cliffy/command, loaded on demand. */
+type Cliffy = typeof import("@cliffy/command");
+
+/** A command's own Command: typed with the global options and codexd's value types. */
+function commandBase(cliffy: Cliffy) {
+  return () =>
+    new cliffy.Command<Globals>()
+      .type("seconds", nonNegative)
+      .type("grace", graceSeconds)
+      .type("source", new cliffy.EnumType(["npm", "install-sh"]));
+}
+
+/** What `define` starts from: {@linkcode commandBase}'s command. */
+type Base = ReturnType<typeof commandBase>;
+
+/** One command of the tree. */
+interface CommandEntry {
+  /** One line for the overview. */
+  summary: string;
+  /** Internal (the updater's, the autostart unit's): hidden from the overview. */
+  internal?: boolean;
+  /**
+   * Builds its options and examples — and its action, unless `run` is the
+   * action; called only when it runs.
+   */
+  define(result: Result, report: Report, base: Base): unknown;
+  /**
+   * The action, for a command whose options are launch options at most: run
+   * directly (without Cliffy) when the command is given alone (`codexd
+   * version`, `codexd start`: the hot path of every client).
+   */
+  run?(options: Globals & LaunchFlags, result: Result): Promise<void>;
+}
+
+/**
+ * Every command, one block each: the summary the overview lists, and
+ * `define`, which builds its own options, examples and action (only for the
+ * command that runs: codexd's start-up stays small). An action calls the
+ * library and hands the result to `result` (or text to `report`).
+ */
+const COMMANDS: Record<string, CommandEntry> = {
+  "start": {
+    summary: "Start the app-server if it is not running; return once it answers",
+    run: async (o, result) =>
+      result(await (await import("./lib/start.ts")).start(daemonOptions(o))),
+    define: (_result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.startTimeout)
+        .example("start", "codexd start")
+        .example("another home", "codexd start --codex-home /srv/codex"),
+  },
+  "stop": {
+    summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.grace)
+        .option("--all", "also stop the updater's whole process group")
+        .option("--force", "stop this home's app-server even when no pid record names it")
+        .option(...LAUNCH.whenIdle)
+        .option(...LAUNCH.idleTimeout)
+        .example("stop", "codexd stop")
+        .example("a 5 s grace", "codexd stop --grace-seconds 5")
+        .example("the updater too", "codexd stop --all")
+        .example("once idle", "codexd stop --when-idle --idle-timeout-seconds 1800")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/stop.ts")).stop({
+              ...daemonOptions(o),
+              ...whenIdleOptions(o),
+              all: o.all === true,
+              force: o.force === true,
+            }),
+          )
+        ),
+  },
+  "adopt": {
+    summary: "Manage this home's app-server that no pid record names (started by hand)",
+    define: (result, _report, base) =>
+      base()
+        .example("adopt", "codexd adopt")
+        .action(async (o) =>
+          result(await (await import("./lib/adopt.ts")).adopt(daemonOptions(o)))
+        ),
+  },
+  "restart": {
+    summary: "Stop the app-server if it runs, then start a fresh one",
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .option(...LAUNCH.whenIdle)
+        .option(...LAUNCH.idleTimeout)
+        .example("restart", "codexd restart")
+        .example("once idle", "codexd restart --when-idle")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/restart.ts")).restart({
+              ...daemonOptions(o),
+              ...whenIdleOptions(o),
+            }),
+          )
+        ),
+  },
+  "version": {
+    summary: "Print the running app-server's version (exit 1 when nothing answers)",
+    run: async (o, result) =>
+      result(await (await import("./lib/version_command.ts")).version(daemonOptions(o))),
+    define: (_result, _report, base) => base().example("version", "codexd version"),
+  },
+  "enable-remote-control": {
+    summary: "Persist remote control on; switch a running app-server live and report its status",
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .example("enable", "codexd enable-remote-control")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/remote_control.ts")).setRemoteControl(
+              true,
+              daemonOptions(o),
+            ),
+          )
+        ),
+  },
+  "disable-remote-control": {
+    summary: "Persist remote control off; switch a running app-server live and report its status",
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .example("disable", "codexd disable-remote-control")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/remote_control.ts")).setRemoteControl(
+              false,
+              daemonOptions(o),
+            ),
+          )
+        ),
+  },
+  "bootstrap": {
+    summary: "Record settings, start the app-server and the self-updating supervisor",
+    define: (result, _report, base) =>
+      base()
+        .option("--remote-control", "launch the app-server with remote control enabled")
+        .option("--no-remote-control", "launch the app-server without remote control")
+        .option("--auto-update", "install updates (the default for a managed install)")
+        .option("--no-auto-update", "supervise only; never install updates")
+        .option("--install", "install codex first when it is missing")
+        .option(...LAUNCH.source)
+        .option(...LAUNCH.version)
+        .option(...LAUNCH.registry)
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.startTimeout)
+        .example("remote control on", "codexd bootstrap --remote-control")
+        .example("install codex first", "codexd bootstrap --install --remote-control")
+        .example(
+          "an external codex",
+          "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
+        )
+        .action(async (o) => {
+          const { bootstrap } = await import("./lib/bootstrap.ts");
+          const reporter = o.install === true ? await progress() : undefined;
+          const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
+            bootstrap({
+              ...daemonOptions(o),
+              ...(o.remoteControl !== undefined ? { remoteControl: o.remoteControl } : {}),
+              ...(o.autoUpdate !== undefined ? { autoUpdate: o.autoUpdate } : {}),
+              install: o.install === true,
+              source: o.source,
+              version: o.version,
+              registry: o.registry,
+              onProgress: reporter?.onProgress,
+              onStage: reporter?.onStage,
+              signal,
+            });
+          // Signal listeners only when it may install (see lib/interrupt.ts).
+          if (reporter === undefined) return result(await run());
+          try {
+            result(await (await import("./lib/interrupt.ts")).interruptible(run));
+          } finally {
+            await reporter.done();
+          }
+        }),
+  },
+  "update": {
+    summary: "Install the latest release now; restart only if the running version differs",
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.source)
+        .option(...LAUNCH.version)
+        .option(...LAUNCH.registry)
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .option("--now", "restart at once even while turns run (they drain for the grace)")
+        .option("--updater-pass", "(internal) run as the updater's pass", { hidden: true })
+        .example("the latest", "codexd update")
+        .example("a version", "codexd update --version 0.169.0")
+        .example("restart at once", "codexd update --now")
+        .action(async (o) => {
+          const { update } = await import("./lib/update.ts");
+          const { interruptible } = await import("./lib/interrupt.ts");
+          // The updater's pass logs one line per outcome: no progress there.
+          const reporter = o.updaterPass === true ? undefined : await progress();
+          try {
+            result(
+              await interruptible((signal) =>
+                update({
+                  ...daemonOptions(o),
+                  source: o.source,
+                  version: o.version,
+                  registry: o.registry,
+                  updaterPass: o.updaterPass === true,
+                  now: o.now === true,
+                  onProgress: reporter?.onProgress,
+                  onStage: reporter?.onStage,
+                  signal,
+                })
+              ),
+            );
+          } finally {
+            await reporter?.done();
+          }
+        }),
+  },
+  "supervise": {
+    summary: "(internal) one supervision pass of the updater",
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .action(async (o) =>
+          result(await (await import("./lib/supervise.ts")).superviseOnce(daemonOptions(o)))
+        ),
+  },
+  "apply-pending": {
+    summary: "(internal) apply a restart an update deferred, once no turn runs",
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .action(async (o) =>
+          result(
+            await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(
+              daemonOptions(o),
+            ),
+          )
+        ),
+  },
+  "enable-autostart": {
+    summary:
+      "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
+    define: (result, _report, base) =>
+      base()
+        .option("--remote-control", "launch the app-server with remote control enabled")
+        .option(...LAUNCH.codexBin)
+        .example("enable", "codexd enable-autostart")
+        .example("with remote control", "codexd enable-autostart --remote-control")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/autostart/command.ts")).enableAutostart({
+              ...daemonOptions(o),
+              ...(o.remoteControl ? { remoteControl: true } : {}),
+            }),
+          )
+        ),
+  },
+  "disable-autostart": {
+    summary:
+      "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
+    define: (result, _report, base) =>
+      base()
+        .example("disable", "codexd disable-autostart")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/autostart/command.ts")).disableAutostart(daemonOptions(o)),
+          )
+        ),
+  },
+  "autostart-start": {
+    summary: "(internal) the autostart unit's start command",
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .action(async (o) =>
+          result(await (await import("./lib/autostart/service.ts")).serviceStart(daemonOptions(o)))
+        ),
+  },
+  "autostart-stopped": {
+    summary: "(internal) the autostart unit's after-stop command",
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .action(async (o) =>
+          result(
+            await (await import("./lib/autostart/service.ts")).serviceStopped(daemonOptions(o)),
+          )
+        ),
+  },
+  "logs": {
+    summary: "Print the tail of the app-server's (or the updater's) stderr log",
+    define: (result, _report, base) =>
+      base()
+        .option("-n, --lines <count:seconds>", "how many lines to show (default 50)")
+        .option("--updater", "show the updater's log instead of the app-server's")
+        .example("the app-server's log", "codexd logs")
+        .example("the updater's, longer", "codexd logs -n 200 --updater")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/log_command.ts")).readLogs({
+              ...daemonOptions(o),
+              lines: o.lines,
+              updater: o.updater === true,
+            }),
+          )
+        ),
+  },
+  "status": {
+    summary: "Report the app-server, its pid record, uptime and the updater (exit 3 when stopped)",
+    run: async (o, result) => {
+      const output = await (await import("./lib/status.ts")).status(daemonOptions(o));
+      result(output, output.status === "running" ? 0 : EXIT_STOPPED);
+    },
+    define: (_result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .example("JSON", "codexd status")
+        .example("for a person", "codexd status --pretty"),
+  },
+  "help": {
+    summary: "Show the help of codexd or of one command",
+    define: (_result, report, base) =>
+      base()
+        .arguments("[command:string]")
+        .action(function (_o, name) {
+          const main = this.getMainCommand();
+          const command = name === undefined ? main : main.getCommand(name);
+          if (command === undefined) throw usage(`Unknown command "${name}"`);
+          report({ kind: "text", text: command.getHelp(), exitCode: 0 });
+        }),
+  },
+  "completions": {
+    summary: "Print a completion script: bash, zsh or fish",
+    define: (_result, report, base) =>
+      base()
+        .arguments("<shell:string> [...words:string]")
+        .example("bash", "source <(codexd completions bash)")
+        .action(async function (_o, shell, ...words) {
+          // Loaded only when asked: the generators are not on the hot path.
+          const completions = await import("@cliffy/command/completions");
+          if (shell === "complete") {
+            // What the generated scripts call for an option's values (`--source <TAB>`).
+            await new completions.CompletionsCommand(this.getMainCommand()).noExit()
+              .parse(["complete", ...words]);
+            return report({ kind: "text", text: "", exitCode: 0 });
+          }
+          if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
+            throw usage(`Unknown shell "${shell}": bash, zsh or fish`, "codexd completions --help");
+          }
+          const text = completions.generateShellCompletions(this.getMainCommand(), shell);
+          report({ kind: "text", text, exitCode: 0 });
+        }),
+  },
+};
+
+/**
+ * The command tree: the root with the global options, and every command of
+ * {@linkcode COMMANDS}. Only the commands `wanted` says are fully defined;
+ * the others are listed by name and summary (enough for the overview and
+ * "did you mean").
+ */
+function codexdCommand(
+  cliffy: Cliffy,
+  report: Report,
+  wanted: (name: string) => boolean,
+): Command {
+  const result = resultOf(report);
+  const base = commandBase(cliffy);
+  const root = new cliffy.Command()
     .name("codexd")
     .version(CODEXD_VERSION)
     .description(
@@ -103,8 +494,6 @@ export function codexdCommand(report: Report): Command {
       },
     })
     .globalType("seconds", nonNegative)
-    .globalType("grace", graceSeconds)
-    .globalType("source", new EnumType(["npm", "install-sh"]))
     .group("Global options")
     .globalOption(
       "--codex-home <dir:string>",
@@ -133,270 +522,19 @@ export function codexdCommand(report: Report): Command {
       // `codexd` alone: the overview, as a usage error.
       report({ kind: "text", text: this.getHelp(), exitCode: EXIT_USAGE });
     })
-    // --- commands: one block each ---------------------------------------------
-    .command("start", "Start the app-server if it is not running; return once it answers")
-    .option(...LAUNCH.codexBin)
-    .option(...LAUNCH.startTimeout)
-    .example("start", "codexd start")
-    .example("another home", "codexd start --codex-home /srv/codex")
-    .action(async (o) => result(await (await import("./lib/start.ts")).start(daemonOptions(o))))
-    .command("stop", "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL")
-    .option(...LAUNCH.grace)
-    .option("--all", "also stop the updater's whole process group")
-    .option("--force", "stop this home's app-server even when no pid record names it")
-    .option(...LAUNCH.whenIdle)
-    .option(...LAUNCH.idleTimeout)
-    .example("stop", "codexd stop")
-    .example("a 5 s grace", "codexd stop --grace-seconds 5")
-    .example("the updater too", "codexd stop --all")
-    .example("once idle", "codexd stop --when-idle --idle-timeout-seconds 1800")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/stop.ts")).stop({
-          ...daemonOptions(o),
-          ...whenIdleOptions(o),
-          all: o.all === true,
-          force: o.force === true,
-        }),
-      )
-    )
-    .command("adopt", "Manage this home's app-server that no pid record names (started by hand)")
-    .example("adopt", "codexd adopt")
-    .action(async (o) => result(await (await import("./lib/adopt.ts")).adopt(daemonOptions(o))))
-    .command("restart", "Stop the app-server if it runs, then start a fresh one")
-    .option(...LAUNCH.codexBin)
-    .option(...LAUNCH.grace)
-    .option(...LAUNCH.startTimeout)
-    .option(...LAUNCH.whenIdle)
-    .option(...LAUNCH.idleTimeout)
-    .example("restart", "codexd restart")
-    .example("once idle", "codexd restart --when-idle")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/restart.ts")).restart({
-          ...daemonOptions(o),
-          ...whenIdleOptions(o),
-        }),
-      )
-    )
-    .command("version", "Print the running app-server's version (exit 1 when nothing answers)")
-    .example("version", "codexd version")
-    .action(async (o) =>
-      result(await (await import("./lib/version_command.ts")).version(daemonOptions(o)))
-    )
-    .command(
-      "enable-remote-control",
-      "Persist remote control on; switch a running app-server live and report its status",
-    )
-    .option(...LAUNCH.codexBin)
-    .option(...LAUNCH.grace)
-    .option(...LAUNCH.startTimeout)
-    .example("enable", "codexd enable-remote-control")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/remote_control.ts")).setRemoteControl(true, daemonOptions(o)),
-      )
-    )
-    .command(
-      "disable-remote-control",
-      "Persist remote control off; switch a running app-server live and report its status",
-    )
-    .option(...LAUNCH.codexBin)
-    .option(...LAUNCH.grace)
-    .option(...LAUNCH.startTimeout)
-    .example("disable", "codexd disable-remote-control")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/remote_control.ts")).setRemoteControl(false, daemonOptions(o)),
-      )
-    )
-    .command("bootstrap", "Record settings, start the app-server and the self-updating supervisor")
-    .option("--remote-control", "launch the app-server with remote control enabled")
-    .option("--no-remote-control", "launch the app-server without remote control")
-    .option("--auto-update", "install updates (the default for a managed install)")
-    .option("--no-auto-update", "supervise only; never install updates")
-    .option("--install", "install codex first when it is missing")
-    .option(...LAUNCH.source)
-    .option(...LAUNCH.version)
-    .option(...LAUNCH.registry)
-    .option(...LAUNCH.codexBin)
-    .option(...LAUNCH.startTimeout)
-    .example("remote control on", "codexd bootstrap --remote-control")
-    .example("install codex first", "codexd bootstrap --install --remote-control")
-    .example(
-      "an external codex",
-      "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
-    )
-    .action(async (o) => {
-      const { bootstrap } = await import("./lib/bootstrap.ts");
-      const reporter = o.install === true ? await progress() : undefined;
-      const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
-        bootstrap({
-          ...daemonOptions(o),
-          ...(o.remoteControl !== undefined ? { remoteControl: o.remoteControl } : {}),
-          ...(o.autoUpdate !== undefined ? { autoUpdate: o.autoUpdate } : {}),
-          install: o.install === true,
-          source: o.source,
-          version: o.version,
-          registry: o.registry,
-          onProgress: reporter?.onProgress,
-          onStage: reporter?.onStage,
-          signal,
-        });
-      // Signal listeners only when it may install (see lib/interrupt.ts).
-      if (reporter === undefined) return result(await run());
-      try {
-        result(await (await import("./lib/interrupt.ts")).interruptible(run));
-      } finally {
-        await reporter.done();
-      }
-    })
-    .command(
-      "update",
-      "Install the latest release now; restart only if the running version differs",
-    )
-    .option(...LAUNCH.source)
-    .option(...LAUNCH.version)
-    .option(...LAUNCH.registry)
-    .option(...LAUNCH.codexBin)
-    .option(...LAUNCH.grace)
-    .option(...LAUNCH.startTimeout)
-    .option("--now", "restart at once even while turns run (they drain for the grace)")
-    .option("--updater-pass", "(internal) run as the updater's pass", { hidden: true })
-    .example("the latest", "codexd update")
-    .example("a version", "codexd update --version 0.169.0")
-    .example("restart at once", "codexd update --now")
-    .action(async (o) => {
-      const { update } = await import("./lib/update.ts");
-      const { interruptible } = await import("./lib/interrupt.ts");
-      // The updater's pass logs one line per outcome: no progress there.
-      const reporter = o.updaterPass === true ? undefined : await progress();
-      try {
-        result(
-          await interruptible((signal) =>
-            update({
-              ...daemonOptions(o),
-              source: o.source,
-              version: o.version,
-              registry: o.registry,
-              updaterPass: o.updaterPass === true,
-              now: o.now === true,
-              onProgress: reporter?.onProgress,
-              onStage: reporter?.onStage,
-              signal,
-            })
-          ),
-        );
-      } finally {
-        await reporter?.done();
-      }
-    })
-    .command("supervise", "(internal) one supervision pass of the updater")
-    .hidden()
-    .option(...LAUNCH.codexBin)
-    .action(async (o) =>
-      result(await (await import("./lib/supervise.ts")).superviseOnce(daemonOptions(o)))
-    )
-    .command("apply-pending", "(internal) apply a restart an update deferred, once no turn runs")
-    .hidden()
-    .option(...LAUNCH.codexBin)
-    .action(async (o) =>
-      result(
-        await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(daemonOptions(o)),
-      )
-    )
-    .command(
-      "enable-autostart",
-      "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
-    )
-    .option("--remote-control", "launch the app-server with remote control enabled")
-    .option(...LAUNCH.codexBin)
-    .example("enable", "codexd enable-autostart")
-    .example("with remote control", "codexd enable-autostart --remote-control")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/autostart/command.ts")).enableAutostart({
-          ...daemonOptions(o),
-          ...(o.remoteControl ? { remoteControl: true } : {}),
-        }),
-      )
-    )
-    .command(
-      "disable-autostart",
-      "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
-    )
-    .example("disable", "codexd disable-autostart")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/autostart/command.ts")).disableAutostart(daemonOptions(o)),
-      )
-    )
-    .command("autostart-start", "(internal) the autostart unit's start command")
-    .hidden()
-    .option(...LAUNCH.codexBin)
-    .action(async (o) =>
-      result(await (await import("./lib/autostart/service.ts")).serviceStart(daemonOptions(o)))
-    )
-    .command("autostart-stopped", "(internal) the autostart unit's after-stop command")
-    .hidden()
-    .action(async (o) =>
-      result(await (await import("./lib/autostart/service.ts")).serviceStopped(daemonOptions(o)))
-    )
-    .command("logs", "Print the tail of the app-server's (or the updater's) stderr log")
-    .option("-n, --lines <count:seconds>", "how many lines to show (default 50)")
-    .option("--updater", "show the updater's log instead of the app-server's")
-    .example("the app-server's log", "codexd logs")
-    .example("the updater's, longer", "codexd logs -n 200 --updater")
-    .action(async (o) =>
-      result(
-        await (await import("./lib/log_command.ts")).readLogs({
-          ...daemonOptions(o),
-          lines: o.lines,
-          updater: o.updater === true,
-        }),
-      )
-    )
-    .command(
-      "status",
-      "Report the app-server, its pid record, uptime and the updater (exit 3 when stopped)",
-    )
-    .option(...LAUNCH.codexBin)
-    .example("JSON", "codexd status")
-    .example("for a person", "codexd status --pretty")
-    .action(async (o) => {
-      const output = await (await import("./lib/status.ts")).status(daemonOptions(o));
-      result(output, output.status === "running" ? 0 : EXIT_STOPPED);
-    })
-    // --- help and completions ---------------------------------------------------
-    .command("help [command:string]", "Show the help of codexd or of one command")
-    .action(function (_o, name?: string) {
-      const main = this.getMainCommand();
-      const command = name === undefined ? main : main.getCommand(name);
-      if (command === undefined) throw usage(`Unknown command "${name}"`);
-      report({ kind: "text", text: command.getHelp(), exitCode: 0 });
-    })
-    .command(
-      "completions <shell:string> [...words:string]",
-      "Print a completion script: bash, zsh or fish",
-    )
-    .example("bash", "source <(codexd completions bash)")
-    .action(async function (_o, shell, ...words) {
-      // Loaded only when asked: the generators are not on the hot path.
-      const completions = await import("@cliffy/command/completions");
-      if (shell === "complete") {
-        // What the generated scripts call for an option's values (`--source <TAB>`).
-        await new completions.CompletionsCommand(this.getMainCommand()).noExit()
-          .parse(["complete", ...words]);
-        return report({ kind: "text", text: "", exitCode: 0 });
-      }
-      if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
-        throw usage(`Unknown shell "${shell}": bash, zsh or fish`, "codexd completions --help");
-      }
-      const text = completions.generateShellCompletions(this.getMainCommand(), shell);
-      report({ kind: "text", text, exitCode: 0 });
-    })
-    .reset();
-  return root as unknown as Command;
+    .reset() as unknown as Command;
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    const command =
+      (wanted(name) ? entry.define(result, report, base) : new cliffy.Command()) as Command;
+    if (wanted(name) && entry.run) {
+      const run = entry.run;
+      command.action((options) => run(options as unknown as Globals & LaunchFlags, result));
+    }
+    command.description(entry.summary);
+    if (entry.internal) command.hidden();
+    root.command(name, command);
+  }
+  return root;
 }
 
 /**
@@ -405,12 +543,26 @@ export function codexdCommand(report: Report): Command {
  */
 export async function run(args: string[]): Promise<Outcome> {
   let outcome: Outcome | undefined;
-  const cli = codexdCommand((o) => outcome = o);
+  const report: Report = (o) => outcome = o;
+  // A hot command given alone (`codexd version`) has nothing to parse: it runs without
+  // loading Cliffy, which would cost a few milliseconds of start-up on every client call.
+  const hot = args.length === 1 && Object.hasOwn(COMMANDS, args[0])
+    ? COMMANDS[args[0]].run
+    : undefined;
+  if (hot !== undefined) {
+    await hot({}, resultOf(report));
+    return outcome!;
+  }
+  const cliffy = await import("@cliffy/command");
+  // Only the commands named on the command line are built (all for a completion script).
+  const named = new Set(args.filter((arg) => Object.hasOwn(COMMANDS, arg)));
+  const all = named.has("completions");
+  const cli = codexdCommand(cliffy, report, (name) => all || named.has(name));
   try {
     await cli.parse(args);
   } catch (error) {
     const path = commandPath(args);
-    if (error instanceof ValidationError) {
+    if (error instanceof cliffy.ValidationError) {
       throw usageFromParse(
         asTyped(error.message, args, SHORT_OPTIONS),
         error.cmd?.getPath() ?? path,
