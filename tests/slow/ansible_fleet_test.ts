@@ -297,7 +297,8 @@ async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }>
         `-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes"`,
         "    ansible_python_interpreter: /usr/bin/python3",
         `    test_deno: ${work}/bin/deno`,
-        `    test_entry: ${repo}/mod.ts`,
+        // The bundle needs no jsr: resolution (the hosts' sessions get no JSR_URL).
+        `    test_entry: ${repo}/dist/codexd.js`,
         "  children:",
         "    fleet:",
         "      hosts:",
@@ -502,7 +503,7 @@ Deno.test(
       const before = await Promise.all(fleet.hosts.map(recordedPid));
       const overrides = [
         "-e",
-        `codexd_entry=${fleet.work}/repo/mod.ts`,
+        `codexd_entry=${fleet.work}/repo/dist/codexd.js`,
         "-e",
         `codexd_deno=${fleet.work}/bin/deno`,
       ];
