@@ -287,7 +287,8 @@ Deno.test(
       assertEquals(run.json.code, "AUTOSTART_UNAVAILABLE");
       assertMatch(String(run.json.message), /not booted by systemd|systemctl is not installed/);
       assert(typeof run.json.hint === "string" && run.json.hint.length > 0);
-      assertMatch(run.stderr, /^Error: Cannot enable autostart/);
+      // (multiline: a fresh DENO_DIR under this HOME may first log its jsr: downloads)
+      assertMatch(run.stderr, /^Error: Cannot enable autostart/m);
       // Nothing written: no unit, no settings.
       // (deno's own module cache follows HOME into .cache)
       const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ".cache");

@@ -10,7 +10,7 @@
  * @module
  */
 import { assert, assertEquals } from "./support/assert.ts";
-import { fakeHome, MOD_TS } from "./support/helpers.ts";
+import { fakeHome, MOD_TS, REPO_ROOT } from "./support/helpers.ts";
 
 /** Far longer than any honest exit, far shorter than the armed bound. */
 const EXIT_WITHIN_MS = 60_000;
@@ -28,7 +28,8 @@ console.log(JSON.stringify({ started: started.status, stopped: stopped.status })
 `,
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, h.home],
+    // --config: a script outside the checkout resolves the checkout's bare imports (@std/…) by it.
+    args: ["run", "-A", "--config", `${REPO_ROOT}/deno.json`, script, h.home],
     // A helper command's bound far beyond EXIT_WITHIN_MS: a timer left armed shows.
     env: { CODEXD_COMMAND_TIMEOUT_MS: "120000", CODEX_HOME: h.home },
     stdin: "null",
