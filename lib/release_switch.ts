@@ -18,6 +18,7 @@ import type { DaemonSettings } from "./settings.ts";
 import { stopRecorded } from "./stop.ts";
 import { patchUpdaterState } from "./updater_state.ts";
 import { parseReleaseName } from "./versions.ts";
+import { basename } from "@std/path/posix/basename";
 
 /**
  * Restarts onto the new release; if it never becomes ready, puts `current`
@@ -72,7 +73,7 @@ export async function pruneReleases(ctx: DaemonContext, previousRelease?: string
   const releases = `${ctx.paths.standaloneDir}/releases`;
   const keep = new Set<string>();
   const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
-  keep.add(current.split("/").at(-1) ?? "");
+  keep.add(basename(current));
   if (previousRelease) keep.add(previousRelease);
   const state = await readServerState(ctx.paths);
   if (state.kind === "running") {

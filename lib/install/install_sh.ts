@@ -34,6 +34,7 @@ import { normalizeVersion } from "./registry.ts";
 import { interrupted, type StageListener } from "./step.ts";
 import { acquireScriptRunLock } from "./lock.ts";
 import { runScript } from "./script_run.ts";
+import { basename } from "@std/path/posix/basename";
 
 /** Where the official installer lives. */
 export const INSTALL_SCRIPT_URL = "https://chatgpt.com/codex/install.sh";
@@ -177,7 +178,7 @@ async function fetchScript(
 
 function currentReleaseName(paths: DaemonPaths): string | undefined {
   try {
-    return Deno.realPathSync(join(paths.standaloneDir, "current")).split("/").at(-1);
+    return basename(Deno.realPathSync(join(paths.standaloneDir, "current")));
   } catch {
     return undefined;
   }
