@@ -428,14 +428,12 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   "help": {
     summary: "Show the help of codexd or of one command",
-    define: (_result, report, base) =>
+    define: (_result, _report, base) =>
       base()
         .arguments("[command:string]")
-        .action(function (_o, name) {
-          const main = this.getMainCommand();
-          const command = name === undefined ? main : main.getCommand(name);
-          if (command === undefined) throw usage(`Unknown command "${name}"`);
-          report({ kind: "text", text: command.getHelp(), exitCode: 0 });
+        .action(async function (_o, name) {
+          // As `codexd <name> --help`: an unknown name gets Cliffy's "did you mean" too.
+          await this.getMainCommand().parse(name === undefined ? ["--help"] : [name, "--help"]);
         }),
   },
   "completions": {
@@ -565,7 +563,7 @@ export async function run(args: string[]): Promise<Outcome> {
     if (error instanceof cliffy.ValidationError) {
       throw usageFromParse(
         asTyped(error.message, args, SHORT_OPTIONS),
-        error.cmd?.getPath() ?? path,
+        error.cmd && error.cmd.getName() !== "help" ? error.cmd.getPath() : path,
       );
     }
     if (isUsage(error) && outcome === undefined) {
@@ -586,8 +584,9 @@ function isUsage(error: unknown): error is Error & { code: "USAGE"; hint?: strin
 
 /** `codexd <command>` for the command `args` name, else `codexd`. */
 function commandPath(args: string[]): string {
-  const name = args.find((arg) => !arg.startsWith("-"));
-  return name !== undefined && /^[a-z-]+$/.test(name) && args[0] === name
+  const name = args[0];
+  // `help <name>` is about codexd's commands: its errors hint the overview.
+  return name !== undefined && name !== "help" && Object.hasOwn(COMMANDS, name)
     ? `codexd ${name}`
     : "codexd";
 }

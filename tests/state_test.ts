@@ -183,6 +183,7 @@ Deno.test("launchArgs() adds --remote-control only when enabled", () => {
 Deno.test("the command tree rejects unknown commands, options and bad values as USAGE, naming a fix", async () => {
   const table: [string[], RegExp, string][] = [
     [["statsu"], /Did you mean command "status"/, "codexd --help"],
+    [["help", "statsu"], /Did you mean command "status"/, "codexd --help"],
     [["stop", "--nope"], /Unknown option "--nope"/, "codexd stop --help"],
     [
       ["stop", "--grace-seconds"],
