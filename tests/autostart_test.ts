@@ -273,31 +273,31 @@ Deno.test("readAutostart() reads the unit, the wants link and linger from files 
   }
 });
 
-Deno.test(
-  "enable-autostart fails with AUTOSTART_UNAVAILABLE where systemd is not PID 1, changing nothing",
-  needs(bootedBySystemd),
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
-    try {
-      const home = `${dir}/.codex`;
-      const run = await runCli(home, ["enable-autostart", "--remote-control"], {
-        env: { HOME: dir },
-      });
-      assertEquals(run.code, 1);
-      assertEquals(run.json.code, "AUTOSTART_UNAVAILABLE");
-      assertMatch(String(run.json.message), /not booted by systemd|systemctl is not installed/);
-      assert(typeof run.json.hint === "string" && run.json.hint.length > 0);
-      // (multiline: a fresh DENO_DIR under this HOME may first log its jsr: downloads)
-      assertMatch(run.stderr, /^Error: Cannot enable autostart/m);
-      // Nothing written: no unit, no settings.
-      // (deno's own module cache follows HOME into .cache)
-      const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ".cache");
-      assertEquals(left, []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
+Deno.test({
+  name:
+    "enable-autostart fails with AUTOSTART_UNAVAILABLE where systemd is not PID 1, changing nothing",
+  ...needs(bootedBySystemd),
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
+  try {
+    const home = `${dir}/.codex`;
+    const run = await runCli(home, ["enable-autostart", "--remote-control"], {
+      env: { HOME: dir },
+    });
+    assertEquals(run.code, 1);
+    assertEquals(run.json.code, "AUTOSTART_UNAVAILABLE");
+    assertMatch(String(run.json.message), /not booted by systemd|systemctl is not installed/);
+    assert(typeof run.json.hint === "string" && run.json.hint.length > 0);
+    // (multiline: a fresh DENO_DIR under this HOME may first log its jsr: downloads)
+    assertMatch(run.stderr, /^Error: Cannot enable autostart/m);
+    // Nothing written: no unit, no settings.
+    // (deno's own module cache follows HOME into .cache)
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== ".cache");
+    assertEquals(left, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("status reports autostart: null, then the unit once one exists", async () => {
   const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
@@ -326,37 +326,32 @@ Deno.test("status reports autostart: null, then the unit once one exists", async
   }
 });
 
-Deno.test(
-  "disable-autostart without a user manager removes the unit files and says so",
-  needs(bootedBySystemd),
-  async () => {
-    const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
-    try {
-      const home = `${dir}/.codex`;
-      const env = { HOME: dir };
-      const none = await runCli(home, ["disable-autostart"], { env });
-      assertEquals([none.code, none.json.status, none.json.autostart], [
-        0,
-        "alreadyDisabled",
-        null,
-      ]);
-      const unitDir = `${dir}/.config/systemd/user`;
-      await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
-      await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
-      await Deno.symlink(
-        `../${unitFileName(home)}`,
-        `${unitDir}/default.target.wants/${unitFileName(home)}`,
-      );
-      const run = await runCli(home, ["disable-autostart"], { env });
-      assertEquals([run.code, run.json.status, run.json.autostart], [0, "disabled", null]);
-      assertMatch(String((run.json.warnings as string[])[0]), /removed the unit files only/);
-      assertEquals([...Deno.readDirSync(`${unitDir}/default.target.wants`)], []);
-      assertEquals([...Deno.readDirSync(unitDir)].map((e) => e.name), ["default.target.wants"]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
+Deno.test({
+  name: "disable-autostart without a user manager removes the unit files and says so",
+  ...needs(bootedBySystemd),
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
+  try {
+    const home = `${dir}/.codex`;
+    const env = { HOME: dir };
+    const none = await runCli(home, ["disable-autostart"], { env });
+    assertEquals([none.code, none.json.status, none.json.autostart], [0, "alreadyDisabled", null]);
+    const unitDir = `${dir}/.config/systemd/user`;
+    await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
+    await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
+    await Deno.symlink(
+      `../${unitFileName(home)}`,
+      `${unitDir}/default.target.wants/${unitFileName(home)}`,
+    );
+    const run = await runCli(home, ["disable-autostart"], { env });
+    assertEquals([run.code, run.json.status, run.json.autostart], [0, "disabled", null]);
+    assertMatch(String((run.json.warnings as string[])[0]), /removed the unit files only/);
+    assertEquals([...Deno.readDirSync(`${unitDir}/default.target.wants`)], []);
+    assertEquals([...Deno.readDirSync(unitDir)].map((e) => e.name), ["default.target.wants"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("the updater loop, as a unit's main process, exits 3 once supervision gave up", async () => {
   const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater.ts");

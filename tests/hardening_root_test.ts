@@ -256,159 +256,153 @@ async function homeFor(user: TestUser): Promise<string> {
 
 // --- 4. impostor control socket -----------------------------------------------------
 
-Deno.test(
-  "version refuses a control socket whose directory another user owns",
-  needs(noChown),
-  async () => {
-    await using server = await fakeHome({ version: "6.6.6" });
-    await using h = await fakeHome();
-    const started = await runCli(server.home, ["start"]);
-    assertEquals(started.json.status, "started", started.stderr);
-    // Our home's socket is a symlink (as codex makes it) into another directory.
-    await Deno.mkdir(`${h.home}/app-server-control`, { mode: 0o700 });
-    const socket = `${server.home}/app-server-control/app-server-control.sock`;
-    await Deno.symlink(socket, `${h.home}/app-server-control/app-server-control.sock`);
-    const trusted = await runCli(h.home, ["version"]);
-    assertEquals(
-      trusted.json.status,
-      "running",
-      "a private directory of the link's owner is trusted",
+Deno.test({
+  name: "version refuses a control socket whose directory another user owns",
+  ...needs(noChown),
+}, async () => {
+  await using server = await fakeHome({ version: "6.6.6" });
+  await using h = await fakeHome();
+  const started = await runCli(server.home, ["start"]);
+  assertEquals(started.json.status, "started", started.stderr);
+  // Our home's socket is a symlink (as codex makes it) into another directory.
+  await Deno.mkdir(`${h.home}/app-server-control`, { mode: 0o700 });
+  const socket = `${server.home}/app-server-control/app-server-control.sock`;
+  await Deno.symlink(socket, `${h.home}/app-server-control/app-server-control.sock`);
+  const trusted = await runCli(h.home, ["version"]);
+  assertEquals(
+    trusted.json.status,
+    "running",
+    "a private directory of the link's owner is trusted",
+  );
+
+  await Deno.chown(`${server.home}/app-server-control`, STRANGER_UID, STRANGER_UID);
+  const refused = await runCli(h.home, ["version"]);
+  assertEquals(refused.code, 1);
+  assertEquals(refused.json.code, "NOT_RUNNING");
+  assertMatch(String(refused.json.message), /owned by uid 48213/);
+  const status = await runCli(h.home, ["status"]);
+  assertEquals(status.json.status, "stopped");
+  assertMatch(String(status.json.socketUnsafe), /owned by uid 48213/);
+
+  await Deno.chown(`${server.home}/app-server-control`, 0, 0);
+  await Deno.chmod(`${server.home}/app-server-control`, 0o755);
+  const open = await runCli(h.home, ["version"]);
+  assertEquals(open.json.code, "NOT_RUNNING");
+  assertMatch(String(open.json.message), /open to other users/);
+});
+
+Deno.test({
+  name: "start refuses a planted /tmp/codex-daemon-<uid> with SOCKET_DIR_UNSAFE",
+  ...needs(noUsers),
+}, async () => {
+  await using user = await createUser();
+  const planted = `/tmp/codex-daemon-${user.uid}`;
+  await Deno.mkdir(planted, { mode: 0o755 });
+  try {
+    await Deno.chmod(planted, 0o777);
+    const home = await homeFor(user);
+    const run = await user.cli(home, ["start"]);
+    assertEquals(run.json.code, "SOCKET_DIR_UNSAFE", JSON.stringify(run.json));
+    assertMatch(
+      String(run.json.message),
+      new RegExp(`/tmp/codex-daemon-${user.uid} is owned by uid 0`),
     );
-
-    await Deno.chown(`${server.home}/app-server-control`, STRANGER_UID, STRANGER_UID);
-    const refused = await runCli(h.home, ["version"]);
-    assertEquals(refused.code, 1);
-    assertEquals(refused.json.code, "NOT_RUNNING");
-    assertMatch(String(refused.json.message), /owned by uid 48213/);
-    const status = await runCli(h.home, ["status"]);
-    assertEquals(status.json.status, "stopped");
-    assertMatch(String(status.json.socketUnsafe), /owned by uid 48213/);
-
-    await Deno.chown(`${server.home}/app-server-control`, 0, 0);
-    await Deno.chmod(`${server.home}/app-server-control`, 0o755);
-    const open = await runCli(h.home, ["version"]);
-    assertEquals(open.json.code, "NOT_RUNNING");
-    assertMatch(String(open.json.message), /open to other users/);
-  },
-);
-
-Deno.test(
-  "start refuses a planted /tmp/codex-daemon-<uid> with SOCKET_DIR_UNSAFE",
-  needs(noUsers),
-  async () => {
-    await using user = await createUser();
-    const planted = `/tmp/codex-daemon-${user.uid}`;
-    await Deno.mkdir(planted, { mode: 0o755 });
-    try {
-      await Deno.chmod(planted, 0o777);
-      const home = await homeFor(user);
-      const run = await user.cli(home, ["start"]);
-      assertEquals(run.json.code, "SOCKET_DIR_UNSAFE", JSON.stringify(run.json));
-      assertMatch(
-        String(run.json.message),
-        new RegExp(`/tmp/codex-daemon-${user.uid} is owned by uid 0`),
-      );
-      assertEquals(processesOfHome(home), []);
-    } finally {
-      await Deno.remove(planted, { recursive: true });
-    }
-  },
-);
+    assertEquals(processesOfHome(home), []);
+  } finally {
+    await Deno.remove(planted, { recursive: true });
+  }
+});
 
 // --- 5. ownership -------------------------------------------------------------------
 
-Deno.test(
-  "root refuses another user's CODEX_HOME unless --allow-foreign-home",
-  needs(noChown),
-  async () => {
-    await using h = await fakeHome();
-    await run("/bin/chown", ["-hR", `${STRANGER_UID}:${STRANGER_UID}`, h.home]);
-    const refused = await runCli(h.home, ["start"]);
-    assertEquals(refused.json.code, "HOME_UNSAFE", refused.stdout);
-    assertMatch(String(refused.json.message), /owned by uid 48213/);
-    assertMatch(String(refused.json.hint), /--allow-foreign-home/);
-    assertEquals(processesOfHome(h.home), []);
+Deno.test({
+  name: "root refuses another user's CODEX_HOME unless --allow-foreign-home",
+  ...needs(noChown),
+}, async () => {
+  await using h = await fakeHome();
+  await run("/bin/chown", ["-hR", `${STRANGER_UID}:${STRANGER_UID}`, h.home]);
+  const refused = await runCli(h.home, ["start"]);
+  assertEquals(refused.json.code, "HOME_UNSAFE", refused.stdout);
+  assertMatch(String(refused.json.message), /owned by uid 48213/);
+  assertMatch(String(refused.json.hint), /--allow-foreign-home/);
+  assertEquals(processesOfHome(h.home), []);
 
-    const allowed = await runCli(h.home, ["start", "--allow-foreign-home"]);
-    assertEquals(allowed.json.status, "started", allowed.stdout + allowed.stderr);
-    const stopped = await runCli(h.home, ["stop", "--allow-foreign-home"]);
-    assertEquals(stopped.json.status, "stopped");
-  },
-);
+  const allowed = await runCli(h.home, ["start", "--allow-foreign-home"]);
+  assertEquals(allowed.json.status, "started", allowed.stdout + allowed.stderr);
+  const stopped = await runCli(h.home, ["stop", "--allow-foreign-home"]);
+  assertEquals(stopped.json.status, "stopped");
+});
 
 // --- 6 and 14. never signal another user's process -----------------------------------
 
-Deno.test(
-  "root's stop never signals another user's process named by a forged record",
-  needs(noSetpriv),
-  async () => {
-    await using h = await fakeHome();
-    const victim = sleepAs(STRANGER_UID);
-    try {
-      assert(
-        await eventually(() => {
-          try {
-            return /^Uid:\s+48213\s/m.test(Deno.readTextFileSync(`/proc/${victim.pid}/status`));
-          } catch {
-            return false;
-          }
-        }, 5_000),
-      );
-      await writeRecord(h.home, victim.pid);
-      const stop = await runCli(h.home, ["stop", "--grace-seconds", "1"]);
-      assertEquals(stop.json.code, "NOT_OWNER", stop.stdout);
-      assertMatch(String(stop.json.message), /runs as uid 48213/);
-      assert(isAlive(victim.pid), "the other user's process was not signalled");
-    } finally {
-      await killChild(victim);
-    }
-  },
-);
+Deno.test({
+  name: "root's stop never signals another user's process named by a forged record",
+  ...needs(noSetpriv),
+}, async () => {
+  await using h = await fakeHome();
+  const victim = sleepAs(STRANGER_UID);
+  try {
+    assert(
+      await eventually(() => {
+        try {
+          return /^Uid:\s+48213\s/m.test(Deno.readTextFileSync(`/proc/${victim.pid}/status`));
+        } catch {
+          return false;
+        }
+      }, 5_000),
+    );
+    await writeRecord(h.home, victim.pid);
+    const stop = await runCli(h.home, ["stop", "--grace-seconds", "1"]);
+    assertEquals(stop.json.code, "NOT_OWNER", stop.stdout);
+    assertMatch(String(stop.json.message), /runs as uid 48213/);
+    assert(isAlive(victim.pid), "the other user's process was not signalled");
+  } finally {
+    await killChild(victim);
+  }
+});
 
-Deno.test(
-  "a user's stop on a record naming root's process says NOT_OWNER, not STOP_TIMEOUT",
-  needs(noUsers),
-  async () => {
-    await using user = await createUser();
-    const home = await homeFor(user);
-    const rootSleep = new Deno.Command("/bin/sleep", {
-      args: ["300"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .spawn();
-    try {
-      await writeRecord(home, rootSleep.pid);
-      await run("/bin/chown", ["-hR", `${user.uid}:65534`, `${home}/app-server-daemon`]);
-      const stop = await user.cli(home, ["stop", "--grace-seconds", "1"]);
-      assertEquals(stop.json.code, "NOT_OWNER", JSON.stringify(stop.json));
-      assert(isAlive(rootSleep.pid));
-    } finally {
-      await killChild(rootSleep);
-    }
-  },
-);
+Deno.test({
+  name: "a user's stop on a record naming root's process says NOT_OWNER, not STOP_TIMEOUT",
+  ...needs(noUsers),
+}, async () => {
+  await using user = await createUser();
+  const home = await homeFor(user);
+  const rootSleep = new Deno.Command("/bin/sleep", {
+    args: ["300"],
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn();
+  try {
+    await writeRecord(home, rootSleep.pid);
+    await run("/bin/chown", ["-hR", `${user.uid}:65534`, `${home}/app-server-daemon`]);
+    const stop = await user.cli(home, ["stop", "--grace-seconds", "1"]);
+    assertEquals(stop.json.code, "NOT_OWNER", JSON.stringify(stop.json));
+    assert(isAlive(rootSleep.pid));
+  } finally {
+    await killChild(rootSleep);
+  }
+});
 
-Deno.test(
-  "a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; status still answers",
-  needs(noUsers),
-  async () => {
-    await using user = await createUser();
-    // Root's home is trusted (root can do anything anyway) but not writable by the user.
-    const home = `${user.dir}/root-home`;
-    await Deno.mkdir(home, { mode: 0o755 });
-    const start = await user.cli(home, ["start"]);
-    assertEquals(start.json.code, "STATE_UNWRITABLE", JSON.stringify(start.json));
-    assertMatch(String(start.json.message), /permission denied/);
-    await Deno.mkdir(`${home}/app-server-daemon`, { mode: 0o755 });
-    await Deno.writeTextFile(`${home}/app-server-daemon/settings.json`, "{}", { mode: 0o600 });
-    // An unreadable settings.json: status reads it leniently (defaults) and answers.
-    const status = await user.cli(home, ["status"]);
-    assertEquals(status.json.status, "stopped", JSON.stringify(status.json));
-    const version = await user.cli(home, ["version"]);
-    assertEquals(version.json.code, "NOT_RUNNING", JSON.stringify(version.json));
-  },
-);
+Deno.test({
+  name: "a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; status still answers",
+  ...needs(noUsers),
+}, async () => {
+  await using user = await createUser();
+  // Root's home is trusted (root can do anything anyway) but not writable by the user.
+  const home = `${user.dir}/root-home`;
+  await Deno.mkdir(home, { mode: 0o755 });
+  const start = await user.cli(home, ["start"]);
+  assertEquals(start.json.code, "STATE_UNWRITABLE", JSON.stringify(start.json));
+  assertMatch(String(start.json.message), /permission denied/);
+  await Deno.mkdir(`${home}/app-server-daemon`, { mode: 0o755 });
+  await Deno.writeTextFile(`${home}/app-server-daemon/settings.json`, "{}", { mode: 0o600 });
+  // An unreadable settings.json: status reads it leniently (defaults) and answers.
+  const status = await user.cli(home, ["status"]);
+  assertEquals(status.json.status, "stopped", JSON.stringify(status.json));
+  const version = await user.cli(home, ["version"]);
+  assertEquals(version.json.code, "NOT_RUNNING", JSON.stringify(version.json));
+});
 
 // --- 11 and 12. a full or read-only file system ---------------------------------------
 
@@ -448,70 +442,68 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
-Deno.test(
-  "stop on a full disk still stops the app-server and warns that it could not write down",
-  needs(noMount),
-  async () => {
-    await using mount = await tmpfs("400k");
-    const home = `${mount.dir}/home`;
-    await Deno.mkdir(home, { mode: 0o700 });
-    await using _h = disposableHome(home);
-    // The fake's launcher lives on the big disk; only CODEX_HOME's files are on the tmpfs.
-    await using bin = await fakeHome();
-    const launcher = Deno.realPathSync(`${bin.home}/packages/standalone/current/codex`);
-    await Deno.mkdir(`${home}/app-server-daemon`, { mode: 0o700 });
-    await Deno.writeTextFile(
-      `${home}/app-server-daemon/settings.json`,
-      JSON.stringify({ codexBin: launcher, updater: { enabled: true, autoUpdateEnabled: false } }),
-    );
-    const started = await runCli(home, ["start"]);
-    assertEquals(started.json.status, "started", started.stdout + started.stderr);
-    const pid = started.json.pid as number;
-    await fill(mount.dir);
-    const stop = await runCli(home, ["stop", "--grace-seconds", "5"]);
-    assertEquals(stop.json.status, "stopped", stop.stdout + stop.stderr);
-    assert(!isAlive(pid), "the app-server was stopped");
-    const warnings = (stop.json.warnings ?? []) as string[];
-    assert(warnings.some((w) => /down/.test(w)), `a warning names the marker: ${warnings}`);
-    let down = "";
-    try {
-      down = Deno.readTextFileSync(`${home}/app-server-daemon/down`);
-    } catch {
-      // absent is fine
-    }
-    assert(down === "" || down.endsWith("\n"), "no half-written down marker");
-    assert(!Deno.readDirSync(`${home}/app-server-daemon`).some((e) => e.name.includes(".tmp-")));
-  },
-);
+Deno.test({
+  name: "stop on a full disk still stops the app-server and warns that it could not write down",
+  ...needs(noMount),
+}, async () => {
+  await using mount = await tmpfs("400k");
+  const home = `${mount.dir}/home`;
+  await Deno.mkdir(home, { mode: 0o700 });
+  await using _h = disposableHome(home);
+  // The fake's launcher lives on the big disk; only CODEX_HOME's files are on the tmpfs.
+  await using bin = await fakeHome();
+  const launcher = Deno.realPathSync(`${bin.home}/packages/standalone/current/codex`);
+  await Deno.mkdir(`${home}/app-server-daemon`, { mode: 0o700 });
+  await Deno.writeTextFile(
+    `${home}/app-server-daemon/settings.json`,
+    JSON.stringify({ codexBin: launcher, updater: { enabled: true, autoUpdateEnabled: false } }),
+  );
+  const started = await runCli(home, ["start"]);
+  assertEquals(started.json.status, "started", started.stdout + started.stderr);
+  const pid = started.json.pid as number;
+  await fill(mount.dir);
+  const stop = await runCli(home, ["stop", "--grace-seconds", "5"]);
+  assertEquals(stop.json.status, "stopped", stop.stdout + stop.stderr);
+  assert(!isAlive(pid), "the app-server was stopped");
+  const warnings = (stop.json.warnings ?? []) as string[];
+  assert(warnings.some((w) => /down/.test(w)), `a warning names the marker: ${warnings}`);
+  let down = "";
+  try {
+    down = Deno.readTextFileSync(`${home}/app-server-daemon/down`);
+  } catch {
+    // absent is fine
+  }
+  assert(down === "" || down.endsWith("\n"), "no half-written down marker");
+  assert(!Deno.readDirSync(`${home}/app-server-daemon`).some((e) => e.name.includes(".tmp-")));
+});
 
-Deno.test(
-  "a read-only CODEX_HOME gives STATE_UNWRITABLE with a hint, and status still answers",
-  needs(noMount),
-  async () => {
-    await using mount = await tmpfs("200k");
-    const home = `${mount.dir}/home`;
-    await Deno.mkdir(home, { mode: 0o700 });
-    await installFakeRelease(home);
-    const remount = await run("/bin/mount", ["-o", "remount,ro", mount.dir]);
-    assert(remount.success, `remount ro failed: ${remount.stderr.trim()}`);
-    const start = await runCli(home, ["start"]);
-    assertEquals(start.json.code, "STATE_UNWRITABLE", start.stdout);
-    assertMatch(String(start.json.hint), /read-only/);
-    const status = await runCli(home, ["status"]);
-    assertEquals(status.code, 3, status.stdout);
-    assertEquals(status.json.status, "stopped");
-    // The library throws the same coded error, never a raw Deno one.
-    const lib = await import("../mod.ts");
-    for (
-      const call of [() => lib.start({ codexHome: home }), () => lib.bootstrap({ codexHome: home })]
-    ) {
-      try {
-        await call();
-        assert(false, "expected a failure");
-      } catch (error) {
-        assert(error instanceof lib.CodexdError, `raw error escaped: ${error}`);
-        assertEquals(error.code, "STATE_UNWRITABLE");
-      }
+Deno.test({
+  name: "a read-only CODEX_HOME gives STATE_UNWRITABLE with a hint, and status still answers",
+  ...needs(noMount),
+}, async () => {
+  await using mount = await tmpfs("200k");
+  const home = `${mount.dir}/home`;
+  await Deno.mkdir(home, { mode: 0o700 });
+  await installFakeRelease(home);
+  const remount = await run("/bin/mount", ["-o", "remount,ro", mount.dir]);
+  assert(remount.success, `remount ro failed: ${remount.stderr.trim()}`);
+  const start = await runCli(home, ["start"]);
+  assertEquals(start.json.code, "STATE_UNWRITABLE", start.stdout);
+  assertMatch(String(start.json.hint), /read-only/);
+  const status = await runCli(home, ["status"]);
+  assertEquals(status.code, 3, status.stdout);
+  assertEquals(status.json.status, "stopped");
+  // The library throws the same coded error, never a raw Deno one.
+  const lib = await import("../mod.ts");
+  for (
+    const call of [() => lib.start({ codexHome: home }), () => lib.bootstrap({ codexHome: home })]
+  ) {
+    try {
+      await call();
+      assert(false, "expected a failure");
+    } catch (error) {
+      assert(error instanceof lib.CodexdError, `raw error escaped: ${error}`);
+      assertEquals(error.code, "STATE_UNWRITABLE");
     }
-  },
-);
+  }
+});

@@ -384,158 +384,157 @@ async function fleetMissing(): Promise<string | undefined> {
   return await sshdMissing();
 }
 
-Deno.test(
-  "an Ansible play drives codexd idempotently on four real SSH hosts",
-  needs(await fleetMissing()),
-  async (t) => {
-    const started = await startSshd({ listenAddresses: ADDRESSES });
-    if ("skipped" in started) throw new Error(started.skipped);
-    await using _sshd = started;
-    const made = await makeFleet(started);
-    if ("skipped" in made) throw new Error(made.skipped);
-    await using fleet = made;
-    const names = fleet.hosts.map((h) => h.name);
-    /** Runs `file` with `extra` as `-e` variables, `--flags` passed as they are. */
-    const play = async (extra: string[], file = "play.yml"): Promise<PlayRun> => {
-      const args = extra.flatMap((e) => e.startsWith("--") ? [e] : ["-e", e]);
-      const run = await fleet.play([file, ...args]);
-      console.log(`ansible-playbook ${file} ${args.join(" ")}\n${recapBlock(run.output)}`);
-      return run;
-    };
+Deno.test({
+  name: "an Ansible play drives codexd idempotently on four real SSH hosts",
+  ...needs(await fleetMissing()),
+}, async (t) => {
+  const started = await startSshd({ listenAddresses: ADDRESSES });
+  if ("skipped" in started) throw new Error(started.skipped);
+  await using _sshd = started;
+  const made = await makeFleet(started);
+  if ("skipped" in made) throw new Error(made.skipped);
+  await using fleet = made;
+  const names = fleet.hosts.map((h) => h.name);
+  /** Runs `file` with `extra` as `-e` variables, `--flags` passed as they are. */
+  const play = async (extra: string[], file = "play.yml"): Promise<PlayRun> => {
+    const args = extra.flatMap((e) => e.startsWith("--") ? [e] : ["-e", e]);
+    const run = await fleet.play([file, ...args]);
+    console.log(`ansible-playbook ${file} ${args.join(" ")}\n${recapBlock(run.output)}`);
+    return run;
+  };
 
-    await t.step("state started on four hosts changes each host once", async () => {
-      const run = await play(["state=started"]);
-      assertEquals(changedOf(run, names), [1, 1, 1, 1]);
-      for (const host of fleet.hosts) {
-        const pid = await recordedPid(host);
-        assert(pid && isAlive(pid), `${host.name} has no running app-server`);
-      }
-    });
+  await t.step("state started on four hosts changes each host once", async () => {
+    const run = await play(["state=started"]);
+    assertEquals(changedOf(run, names), [1, 1, 1, 1]);
+    for (const host of fleet.hosts) {
+      const pid = await recordedPid(host);
+      assert(pid && isAlive(pid), `${host.name} has no running app-server`);
+    }
+  });
 
-    await t.step("a rerun changes nothing", async () => {
-      assertEquals(changedOf(await play(["state=started"]), names), [0, 0, 0, 0]);
-    });
+  await t.step("a rerun changes nothing", async () => {
+    assertEquals(changedOf(await play(["state=started"]), names), [0, 0, 0, 0]);
+  });
 
-    await t.step("after kill -9 of one app-server only that host changes", async () => {
-      const pid = await recordedPid(fleet.hosts[0]);
-      assert(pid);
-      Deno.kill(pid, "SIGKILL");
-      assert(await eventually(() => !isAlive(pid), GONE_MS), `pid ${pid} survived SIGKILL`);
-      assertEquals(changedOf(await play(["state=started"]), names), [1, 0, 0, 0]);
-    });
+  await t.step("after kill -9 of one app-server only that host changes", async () => {
+    const pid = await recordedPid(fleet.hosts[0]);
+    assert(pid);
+    Deno.kill(pid, "SIGKILL");
+    assert(await eventually(() => !isAlive(pid), GONE_MS), `pid ${pid} survived SIGKILL`);
+    assertEquals(changedOf(await play(["state=started"]), names), [1, 0, 0, 0]);
+  });
 
-    await t.step("check mode of stopped reports would-change and changes nothing", async () => {
-      const pids = await Promise.all(fleet.hosts.map(recordedPid));
-      const run = await play(["state=stopped", "--check", "--diff"]);
-      assertEquals(changedOf(run, names), [1, 1, 1, 1]);
-      assertMatch(run.output, /"running": true[\s\S]*"running": false/);
-      assertEquals(await Promise.all(fleet.hosts.map(recordedPid)), pids);
-      for (const pid of pids) assert(pid && isAlive(pid), `check mode stopped pid ${pid}`);
-    });
+  await t.step("check mode of stopped reports would-change and changes nothing", async () => {
+    const pids = await Promise.all(fleet.hosts.map(recordedPid));
+    const run = await play(["state=stopped", "--check", "--diff"]);
+    assertEquals(changedOf(run, names), [1, 1, 1, 1]);
+    assertMatch(run.output, /"running": true[\s\S]*"running": false/);
+    assertEquals(await Promise.all(fleet.hosts.map(recordedPid)), pids);
+    for (const pid of pids) assert(pid && isAlive(pid), `check mode stopped pid ${pid}`);
+  });
 
-    await t.step(
-      "a host without codex fails with BINARY_MISSING while the others succeed",
-      async () => {
-        const run = await play(["state=started", "target=fleet:bare"]);
-        assertEquals(changedOf(run, names), [0, 0, 0, 0]);
-        assertEquals(run.recap.get("host4-bare")?.failed, 1, run.output.slice(-3000));
-        assertMatch(run.output, /host4-bare.*BINARY_MISSING/s);
-        assertMatch(run.output, /"code": "BINARY_MISSING"/);
-      },
+  await t.step(
+    "a host without codex fails with BINARY_MISSING while the others succeed",
+    async () => {
+      const run = await play(["state=started", "target=fleet:bare"]);
+      assertEquals(changedOf(run, names), [0, 0, 0, 0]);
+      assertEquals(run.recap.get("host4-bare")?.failed, 1, run.output.slice(-3000));
+      assertMatch(run.output, /host4-bare.*BINARY_MISSING/s);
+      assertMatch(run.output, /"code": "BINARY_MISSING"/);
+    },
+  );
+
+  await t.step("autostart maps to enable-autostart and its failure is reported", async () => {
+    const run = await play(["state=started", "target=host1", "autostart=true"]);
+    assertEquals(run.recap.get("host1")?.failed, 1, run.output.slice(-3000));
+    assertMatch(run.output, /codexd enable-autostart failed: (AUTOSTART_UNAVAILABLE|USAGE)/);
+  });
+
+  await t.step("state stopped changes all four and leaves nothing running", async () => {
+    assertEquals(changedOf(await play(["state=stopped"]), names), [1, 1, 1, 1]);
+    for (const host of fleet.hosts) assertEquals(processesOfHome(host.codexHome), []);
+    assertEquals(changedOf(await play(["state=stopped"]), names), [0, 0, 0, 0]);
+  });
+
+  await t.step("bootstrapped with remote control changes once, then nothing", async () => {
+    // No auto-update: the updater must not fetch newer releases mid-test.
+    const extra = ["state=bootstrapped", "remote_control=true", "auto_update=false"];
+    assertEquals(changedOf(await play(extra), names), [1, 1, 1, 1]);
+    assertEquals(changedOf(await play(extra), names), [0, 0, 0, 0]);
+  });
+
+  await t.step("a rolling restart with serial 1 restarts every host", async () => {
+    const before = await Promise.all(fleet.hosts.map(recordedPid));
+    const run = await play(["state=restarted"], "rolling.yml");
+    assertEquals(changedOf(run, names), [1, 1, 1, 1]);
+    // One batch per host: four PLAY headers, each with its one task.
+    assertEquals(run.output.match(/^PLAY \[/gm)?.length ?? 0, 4);
+    assertEquals(run.output.match(/^TASK \[codexd app-server\]/gm)?.length ?? 0, 4);
+    const after = await Promise.all(fleet.hosts.map(recordedPid));
+    for (const [i, pid] of after.entries()) {
+      assert(pid && pid !== before[i] && isAlive(pid), `${names[i]} was not restarted`);
+    }
+  });
+
+  await t.step({
+    name: "the host role installs a native deno from npm and applies the module",
+    ...needs(
+      await onPath("npm") ? undefined : "npm is not installed; the role cannot install deno",
+    ),
+    fn: async () => {
+      const run = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
+      console.log(`ansible-playbook role.yml (host2)\n${recapBlock(run.output)}`);
+      assertEquals(changedOf(run, ["host2"]), [1]); // deno installed; the app-server already ran
+      const deno = `${fleet.hosts[1].home}/.cache/codexd-tools/node_modules/deno/deno`;
+      const head = new Uint8Array(4);
+      using file = await Deno.open(deno);
+      await file.read(head);
+      assertEquals([...head], [0x7f, 0x45, 0x4c, 0x46], `${deno} is not a native binary`);
+      const again = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
+      assertEquals(changedOf(again, ["host2"]), [0]);
+    },
+  });
+
+  await t.step("README's codex.yml bootstraps and rolling-restarts the fleet", async () => {
+    const readme = await Deno.readTextFile(`${fleet.work}/repo/README.md`);
+    const playbook = /`codex\.yml`:\n\n```yaml\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    assert(playbook, "README has no codex.yml block");
+    await Deno.writeTextFile(`${fleet.work}/codex.yml`, playbook);
+    const before = await Promise.all(fleet.hosts.map(recordedPid));
+    const overrides = [
+      "-e",
+      `codexd_entry=${fleet.work}/repo/dist/codexd.js`,
+      "-e",
+      `codexd_deno=${fleet.work}/bin/deno`,
+    ];
+    const preview = await fleet.play(["codex.yml", "--check", "--diff", ...overrides]);
+    console.log(
+      `ansible-playbook codex.yml --check --diff (README)\n${recapBlock(preview.output)}`,
     );
+    assertEquals(changedOf(preview, names), [1, 1, 1, 1]); // the restart would change each
+    assertEquals(await Promise.all(fleet.hosts.map(recordedPid)), before);
+    const run = await fleet.play(["codex.yml", ...overrides]);
+    console.log(`ansible-playbook codex.yml (README)\n${recapBlock(run.output)}`);
+    // Already bootstrapped as asked: only the rolling restart changes each host.
+    assertEquals(changedOf(run, names), [1, 1, 1, 1]);
+    const after = await Promise.all(fleet.hosts.map(recordedPid));
+    for (const [i, pid] of after.entries()) {
+      assert(pid && pid !== before[i] && isAlive(pid), `${names[i]} was not restarted`);
+      assertMatch(run.output, new RegExp(`"msg": "${names[i]}: pid ${pid}"`));
+    }
+  });
 
-    await t.step("autostart maps to enable-autostart and its failure is reported", async () => {
-      const run = await play(["state=started", "target=host1", "autostart=true"]);
-      assertEquals(run.recap.get("host1")?.failed, 1, run.output.slice(-3000));
-      assertMatch(run.output, /codexd enable-autostart failed: (AUTOSTART_UNAVAILABLE|USAGE)/);
+  await t.step("ansible-doc renders the module's documentation", async () => {
+    const out = await exec("ansible-doc", ["codexd.daemon.app_server"], {
+      env: { ANSIBLE_COLLECTIONS_PATH: `${fleet.work}/collections`, ANSIBLE_NOCOLOR: "1" },
     });
+    assertEquals(out.code, 0, out.stderr);
+    assertMatch(out.stdout, /CODEXD\.DAEMON\.APP_SERVER/);
+    assertMatch(out.stdout, /bootstrapped/);
+  });
 
-    await t.step("state stopped changes all four and leaves nothing running", async () => {
-      assertEquals(changedOf(await play(["state=stopped"]), names), [1, 1, 1, 1]);
-      for (const host of fleet.hosts) assertEquals(processesOfHome(host.codexHome), []);
-      assertEquals(changedOf(await play(["state=stopped"]), names), [0, 0, 0, 0]);
-    });
-
-    await t.step("bootstrapped with remote control changes once, then nothing", async () => {
-      // No auto-update: the updater must not fetch newer releases mid-test.
-      const extra = ["state=bootstrapped", "remote_control=true", "auto_update=false"];
-      assertEquals(changedOf(await play(extra), names), [1, 1, 1, 1]);
-      assertEquals(changedOf(await play(extra), names), [0, 0, 0, 0]);
-    });
-
-    await t.step("a rolling restart with serial 1 restarts every host", async () => {
-      const before = await Promise.all(fleet.hosts.map(recordedPid));
-      const run = await play(["state=restarted"], "rolling.yml");
-      assertEquals(changedOf(run, names), [1, 1, 1, 1]);
-      // One batch per host: four PLAY headers, each with its one task.
-      assertEquals(run.output.match(/^PLAY \[/gm)?.length ?? 0, 4);
-      assertEquals(run.output.match(/^TASK \[codexd app-server\]/gm)?.length ?? 0, 4);
-      const after = await Promise.all(fleet.hosts.map(recordedPid));
-      for (const [i, pid] of after.entries()) {
-        assert(pid && pid !== before[i] && isAlive(pid), `${names[i]} was not restarted`);
-      }
-    });
-
-    await t.step({
-      name: "the host role installs a native deno from npm and applies the module",
-      ...needs(
-        await onPath("npm") ? undefined : "npm is not installed; the role cannot install deno",
-      ),
-      fn: async () => {
-        const run = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
-        console.log(`ansible-playbook role.yml (host2)\n${recapBlock(run.output)}`);
-        assertEquals(changedOf(run, ["host2"]), [1]); // deno installed; the app-server already ran
-        const deno = `${fleet.hosts[1].home}/.cache/codexd-tools/node_modules/deno/deno`;
-        const head = new Uint8Array(4);
-        using file = await Deno.open(deno);
-        await file.read(head);
-        assertEquals([...head], [0x7f, 0x45, 0x4c, 0x46], `${deno} is not a native binary`);
-        const again = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
-        assertEquals(changedOf(again, ["host2"]), [0]);
-      },
-    });
-
-    await t.step("README's codex.yml bootstraps and rolling-restarts the fleet", async () => {
-      const readme = await Deno.readTextFile(`${fleet.work}/repo/README.md`);
-      const playbook = /`codex\.yml`:\n\n```yaml\n([\s\S]*?)\n```/.exec(readme)?.[1];
-      assert(playbook, "README has no codex.yml block");
-      await Deno.writeTextFile(`${fleet.work}/codex.yml`, playbook);
-      const before = await Promise.all(fleet.hosts.map(recordedPid));
-      const overrides = [
-        "-e",
-        `codexd_entry=${fleet.work}/repo/dist/codexd.js`,
-        "-e",
-        `codexd_deno=${fleet.work}/bin/deno`,
-      ];
-      const preview = await fleet.play(["codex.yml", "--check", "--diff", ...overrides]);
-      console.log(
-        `ansible-playbook codex.yml --check --diff (README)\n${recapBlock(preview.output)}`,
-      );
-      assertEquals(changedOf(preview, names), [1, 1, 1, 1]); // the restart would change each
-      assertEquals(await Promise.all(fleet.hosts.map(recordedPid)), before);
-      const run = await fleet.play(["codex.yml", ...overrides]);
-      console.log(`ansible-playbook codex.yml (README)\n${recapBlock(run.output)}`);
-      // Already bootstrapped as asked: only the rolling restart changes each host.
-      assertEquals(changedOf(run, names), [1, 1, 1, 1]);
-      const after = await Promise.all(fleet.hosts.map(recordedPid));
-      for (const [i, pid] of after.entries()) {
-        assert(pid && pid !== before[i] && isAlive(pid), `${names[i]} was not restarted`);
-        assertMatch(run.output, new RegExp(`"msg": "${names[i]}: pid ${pid}"`));
-      }
-    });
-
-    await t.step("ansible-doc renders the module's documentation", async () => {
-      const out = await exec("ansible-doc", ["codexd.daemon.app_server"], {
-        env: { ANSIBLE_COLLECTIONS_PATH: `${fleet.work}/collections`, ANSIBLE_NOCOLOR: "1" },
-      });
-      assertEquals(out.code, 0, out.stderr);
-      assertMatch(out.stdout, /CODEXD\.DAEMON\.APP_SERVER/);
-      assertMatch(out.stdout, /bootstrapped/);
-    });
-
-    await t.step("stopping the fleet leaves nothing running", async () => {
-      assertEquals(changedOf(await play(["state=stopped"]), names), [1, 1, 1, 1]);
-      for (const host of fleet.hosts) assertEquals(processesOfHome(host.codexHome), []);
-    });
-  },
-);
+  await t.step("stopping the fleet leaves nothing running", async () => {
+    assertEquals(changedOf(await play(["state=stopped"]), names), [1, 1, 1, 1]);
+    for (const host of fleet.hosts) assertEquals(processesOfHome(host.codexHome), []);
+  });
+});
