@@ -1,7 +1,9 @@
 /**
- * The `codexd` command line: a table from command name to library call, one
- * argv parser, and one place that turns results and errors into stdout JSON,
- * stderr text and an exit code.
+ * The `codexd` command line: a @cliffy/command tree whose actions call the
+ * library's lifecycle functions, and one place (`main`) that turns their
+ * results and every error into one JSON object on stdout, an `Error:` line on
+ * stderr and an exit code. Cliffy parses, types values, suggests ("did you
+ * mean") and writes help; it never prints an error or exits by itself.
  *
  * Exit codes: 0 success, 1 failure, 2 usage error, 3 `status` when stopped.
  *
@@ -12,19 +14,24 @@
  *
  * @module
  */
-import type { DaemonOptions } from "./lib/context.ts";
+// Types only: Cliffy itself is loaded when a command line needs parsing (see `run`).
+import type { Command } from "@cliffy/command";
 import {
-  CODEX_FLAGS,
-  FLAGS,
-  type ParsedFlags,
-  parseFlags,
-  toOptions,
+  asTyped,
+  daemonOptions,
+  type GlobalFlags,
+  graceSeconds,
+  type LaunchFlags,
+  nonNegative,
   usage,
-} from "./lib/cli/flags.ts";
+  usageFromParse,
+  whenIdleOptions,
+} from "./lib/cli/options.ts";
 import { errorOutput, renderPretty, stripControl } from "./lib/cli/render.ts";
-
-export { errorOutput, type ParsedFlags, parseFlags, renderPretty };
+import type { ProgressReporter } from "./lib/cli/progress.ts";
 import { CODEXD_VERSION } from "./lib/version.ts";
+
+export { errorOutput, renderPretty };
 
 /** Exit code of a failed command. */
 export const EXIT_FAILURE = 1;
@@ -33,379 +40,638 @@ export const EXIT_USAGE = 2;
 /** Exit code of `status` when the app-server is stopped. */
 export const EXIT_STOPPED = 3;
 
-/** What a command handler returns: the object to print and the exit code. */
-interface CommandOutcome {
-  output: Record<string, unknown>;
-  exitCode: number;
+/** What a run of the tree leaves for {@linkcode main} to print. */
+export type Outcome =
+  /** A command's result: printed as one JSON object (or `--pretty`). */
+  | { kind: "result"; output: Record<string, unknown>; exitCode: number }
+  /** Help, the version or a completion script: printed as it is. */
+  | { kind: "text"; text: string; exitCode: number };
+
+/** Where the tree's actions hand their outcome. */
+export type Report = (outcome: Outcome) => void;
+
+/** Short spellings of long options, for naming an option as it was typed in errors. */
+const SHORT_OPTIONS: Record<string, string[]> = { "--lines": ["-n"], "--config": ["-c"] };
+
+const LAUNCH = {
+  codexBin: ["--codex-bin <path:string>", "codex binary to launch instead of the managed install"],
+  grace: [
+    "--grace-seconds <seconds:grace>",
+    "seconds between SIGTERM and SIGKILL (0-300; none: wait for the drain)",
+  ],
+  startTimeout: [
+    "--start-timeout-seconds <seconds:seconds>",
+    "how long to wait for the app-server to answer (default 10)",
+  ],
+  source: ["--source <source:source>", "where releases come from (default npm)"],
+  version: ["--version <version:string>", "install this version (X.Y.Z) instead of the latest"],
+  pin: ["--pin", "with --version: keep this release (updater passes install and run exactly it)"],
+  registry: ["--registry <url:string>", "npm registry (default: npm's configuration)"],
+  whenIdle: ["--when-idle", "wait until no turn is running before stopping"],
+  idleTimeout: [
+    "--idle-timeout-seconds <seconds:seconds>",
+    "with --when-idle: give up (STILL_BUSY) after N seconds (default 600)",
+  ],
+} as const;
+
+/** Progress for `update` and `bootstrap --install` on stderr (stdout stays one JSON object). */
+async function progress(): Promise<ProgressReporter> {
+  return (await import("./lib/cli/progress.ts")).progressReporter();
 }
 
-interface CommandSpec {
+/** The global options as every command's action receives them. */
+type Globals = { [K in keyof GlobalFlags]: GlobalFlags[K] };
+
+/** Hands a command's result to {@linkcode main}: one JSON object and an exit code. */
+type Result = (output: object, exitCode?: number) => void;
+
+/** The {@linkcode Result} that hands a command's output to `report`. */
+function resultOf(report: Report): Result {
+  return (output, exitCode = 0) =>
+    report({ kind: "result", output: output as Record<string, unknown>, exitCode });
+}
+
+/** @cliffy/command, loaded on demand. */
+type Cliffy = typeof import("@cliffy/command");
+
+/** A command's own Command: typed with the global options and codexd's value types. */
+function commandBase(cliffy: Cliffy) {
+  return () =>
+    new cliffy.Command<Globals>()
+      .type("seconds", nonNegative)
+      .type("grace", graceSeconds)
+      .type("source", new cliffy.EnumType(["npm", "install-sh"]));
+}
+
+/** What `define` starts from: {@linkcode commandBase}'s command. */
+type Base = ReturnType<typeof commandBase>;
+
+/** One command of the tree. */
+interface CommandEntry {
+  /** One line for the overview. */
   summary: string;
-  /** The name of a required first argument (e.g. `CLIENT_ID`), for commands that take one. */
-  argument?: string;
-  flags: string[];
-  examples: string[];
-  run(flags: ParsedFlags, options: DaemonOptions, argument?: string): Promise<CommandOutcome>;
+  /** Internal (the updater's, the autostart unit's): hidden from the overview. */
+  internal?: boolean;
+  /**
+   * Builds its options and examples — and its action, unless `run` is the
+   * action; called only when it runs.
+   */
+  define(result: Result, report: Report, base: Base): unknown;
+  /**
+   * The action, for a command whose options are launch options at most: run
+   * directly (without Cliffy) when the command is given alone (`codexd
+   * version`, `codexd start`: the hot path of every client).
+   */
+  run?(options: Globals & LaunchFlags, result: Result): Promise<void>;
 }
 
-const COMMON_FLAGS = [
-  "codex-home",
-  "codex-bin",
-  "lock-timeout-seconds",
-  "allow-foreign-home",
-  "pretty",
-  "json",
-  "help",
-  ...CODEX_FLAGS,
-];
-
-function ok(output: object, exitCode = 0): CommandOutcome {
-  return { output: output as Record<string, unknown>, exitCode };
-}
-
-const COMMANDS: Record<string, CommandSpec> = {
-  start: {
+/**
+ * Every command, one block each: the summary the overview lists, and
+ * `define`, which builds its own options, examples and action (only for the
+ * command that runs: codexd's start-up stays small). An action calls the
+ * library and hands the result to `result` (or text to `report`).
+ */
+const COMMANDS: Record<string, CommandEntry> = {
+  "start": {
     summary: "Start the app-server if it is not running; return once it answers",
-    flags: [...COMMON_FLAGS, "start-timeout-seconds"],
-    examples: ["codexd start", "codexd start --codex-home /srv/codex"],
-    run: async (_flags, options) => ok(await (await import("./lib/start.ts")).start(options)),
+    run: async (o, result) =>
+      result(await (await import("./lib/start.ts")).start(daemonOptions(o))),
+    define: (_result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.startTimeout)
+        .example("start", "codexd start")
+        .example("another home", "codexd start --codex-home /srv/codex"),
   },
-  stop: {
+  "stop": {
     summary: "Stop the app-server: SIGTERM, wait the grace window, then SIGKILL",
-    flags: [...COMMON_FLAGS, "grace-seconds", "all", "force", "when-idle", "idle-timeout-seconds"],
-    examples: [
-      "codexd stop",
-      "codexd stop --grace-seconds 5",
-      "codexd stop --all",
-      "codexd stop --when-idle --idle-timeout-seconds 1800",
-    ],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/stop.ts")).stop({
-          ...options,
-          ...whenIdleFlags(flags),
-          all: flags.all === true,
-          force: flags.force === true,
-        }),
-      ),
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.grace)
+        .option("--all", "also stop the updater's whole process group")
+        .option("--force", "stop this home's app-server even when no pid record names it")
+        .option(...LAUNCH.whenIdle)
+        .option(...LAUNCH.idleTimeout)
+        .example("stop", "codexd stop")
+        .example("a 5 s grace", "codexd stop --grace-seconds 5")
+        .example("the updater too", "codexd stop --all")
+        .example("once idle", "codexd stop --when-idle --idle-timeout-seconds 1800")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/stop.ts")).stop({
+              ...daemonOptions(o),
+              ...whenIdleOptions(o),
+              all: o.all === true,
+              force: o.force === true,
+            }),
+          )
+        ),
   },
-  adopt: {
+  "adopt": {
     summary: "Manage this home's app-server that no pid record names (started by hand)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd adopt"],
-    run: async (_flags, options) => ok(await (await import("./lib/adopt.ts")).adopt(options)),
+    define: (result, _report, base) =>
+      base()
+        .example("adopt", "codexd adopt")
+        .action(async (o) =>
+          result(await (await import("./lib/adopt.ts")).adopt(daemonOptions(o)))
+        ),
   },
-  restart: {
+  "restart": {
     summary: "Stop the app-server if it runs, then start a fresh one",
-    flags: [
-      ...COMMON_FLAGS,
-      "grace-seconds",
-      "start-timeout-seconds",
-      "when-idle",
-      "idle-timeout-seconds",
-    ],
-    examples: ["codexd restart", "codexd restart --when-idle"],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/restart.ts")).restart({ ...options, ...whenIdleFlags(flags) }),
-      ),
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .option(...LAUNCH.whenIdle)
+        .option(...LAUNCH.idleTimeout)
+        .example("restart", "codexd restart")
+        .example("once idle", "codexd restart --when-idle")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/restart.ts")).restart({
+              ...daemonOptions(o),
+              ...whenIdleOptions(o),
+            }),
+          )
+        ),
   },
-  version: {
+  "version": {
     summary: "Print the running app-server's version (exit 1 when nothing answers)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd version"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/version_command.ts")).version(options)),
+    run: async (o, result) =>
+      result(await (await import("./lib/version_command.ts")).version(daemonOptions(o))),
+    define: (_result, _report, base) => base().example("version", "codexd version"),
   },
   "enable-remote-control": {
     summary: "Persist remote control on; switch a running app-server live and report its status",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd enable-remote-control"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/remote_control.ts")).setRemoteControl(true, options)),
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .example("enable", "codexd enable-remote-control")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/remote_control.ts")).setRemoteControl(
+              true,
+              daemonOptions(o),
+            ),
+          )
+        ),
   },
   "disable-remote-control": {
     summary: "Persist remote control off; switch a running app-server live and report its status",
-    flags: [...COMMON_FLAGS, "grace-seconds", "start-timeout-seconds"],
-    examples: ["codexd disable-remote-control"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/remote_control.ts")).setRemoteControl(false, options)),
-  },
-  pair: {
-    summary: "Pair a phone or desktop with this host: print pairing codes (remote control on)",
-    flags: [...COMMON_FLAGS, "manual-code", "wait-seconds"],
-    examples: ["codexd pair", "codexd pair --manual-code --wait-seconds 300 --pretty"],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/pair.ts")).pair({
-          ...options,
-          manualCode: flags["manual-code"] === true,
-          ...(typeof flags["wait-seconds"] === "number"
-            ? { waitSeconds: flags["wait-seconds"] }
-            : {}),
-        }),
-      ),
-  },
-  clients: {
-    summary: "List the devices paired with this host",
-    flags: COMMON_FLAGS,
-    examples: ["codexd clients"],
-    run: async (_flags, options) => ok(await (await import("./lib/pair.ts")).listClients(options)),
-  },
-  revoke: {
-    summary: "Revoke a paired device (its id from: codexd clients)",
-    argument: "CLIENT_ID",
-    flags: COMMON_FLAGS,
-    examples: ["codexd revoke CLIENT_ID"],
-    run: async (_flags, options, clientId) =>
-      ok(await (await import("./lib/pair.ts")).revokeClient(clientId as string, options)),
-  },
-  bootstrap: {
-    summary: "Record settings, start the app-server and the self-updating supervisor",
-    flags: [
-      ...COMMON_FLAGS,
-      "remote-control",
-      "no-remote-control",
-      "auto-update",
-      "install",
-      "source",
-      "version",
-      "pin",
-      "registry",
-      "no-auto-update",
-      "start-timeout-seconds",
-    ],
-    examples: [
-      "codexd bootstrap --remote-control",
-      "codexd bootstrap --install --remote-control",
-      "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
-      "codexd bootstrap --install --version 0.169.0 --pin",
-    ],
-    run: async (flags, options) => {
-      const { bootstrap } = await import("./lib/bootstrap.ts");
-      const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
-        bootstrap({
-          ...options,
-          ...(flags["remote-control"] ? { remoteControl: true } : {}),
-          ...(flags["no-remote-control"] ? { remoteControl: false } : {}),
-          ...(flags["auto-update"] ? { autoUpdate: true } : {}),
-          install: flags.install === true,
-          source: sourceFlag(flags),
-          version: stringFlag(flags, "version"),
-          pin: flags.pin === true,
-          registry: stringFlag(flags, "registry"),
-          ...(flags["no-auto-update"] ? { autoUpdate: false } : {}),
-          onProgress: progressReporter(),
-          signal,
-        });
-      // Signal listeners only when it may install (see lib/interrupt.ts).
-      if (flags.install !== true) return ok(await run());
-      return ok(await (await import("./lib/interrupt.ts")).interruptible(run));
-    },
-  },
-  update: {
-    summary: "Install the latest release now; restart only if the running version differs",
-    flags: [
-      ...COMMON_FLAGS,
-      "source",
-      "version",
-      "pin",
-      "unpin",
-      "registry",
-      "updater-pass",
-      "grace-seconds",
-      "start-timeout-seconds",
-      "now",
-    ],
-    examples: [
-      "codexd update",
-      "codexd update --version 0.169.0",
-      "codexd update --version 0.169.0 --pin",
-      "codexd update --unpin",
-      "codexd update --now",
-    ],
-    run: async (flags, options) => {
-      const { update } = await import("./lib/update.ts");
-      const { interruptible } = await import("./lib/interrupt.ts");
-      return ok(
-        await interruptible((signal) =>
-          update({
-            ...options,
-            source: sourceFlag(flags),
-            version: stringFlag(flags, "version"),
-            pin: flags.pin === true,
-            unpin: flags.unpin === true,
-            registry: stringFlag(flags, "registry"),
-            updaterPass: flags["updater-pass"] === true,
-            now: flags.now === true,
-            onProgress: progressReporter(),
-            signal,
-          })
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .example("disable", "codexd disable-remote-control")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/remote_control.ts")).setRemoteControl(
+              false,
+              daemonOptions(o),
+            ),
+          )
         ),
-      );
-    },
   },
-  supervise: {
-    summary: "(internal) one supervision pass of the updater: restart a crashed app-server",
-    flags: COMMON_FLAGS,
-    examples: ["codexd supervise"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/supervise.ts")).superviseOnce(options)),
+  "pair": {
+    summary: "Pair a phone or desktop with this host: print pairing codes (remote control on)",
+    define: (result, _report, base) =>
+      base()
+        .option("--manual-code", "also ask for a short code to type instead of scanning")
+        .option(
+          "--wait-seconds <seconds:seconds>",
+          "wait up to N seconds for a device to claim the code (paired / pairingPending)",
+        )
+        .example("codes", "codexd pair")
+        .example("wait for the phone", "codexd pair --manual-code --wait-seconds 300 --pretty")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/pair.ts")).pair({
+              ...daemonOptions(o),
+              manualCode: o.manualCode === true,
+              ...(o.waitSeconds !== undefined ? { waitSeconds: o.waitSeconds } : {}),
+            }),
+          )
+        ),
+  },
+  "clients": {
+    summary: "List the devices paired with this host",
+    define: (result, _report, base) =>
+      base()
+        .example("list", "codexd clients")
+        .action(async (o) =>
+          result(await (await import("./lib/pair.ts")).listClients(daemonOptions(o)))
+        ),
+  },
+  "revoke": {
+    summary: "Revoke a paired device (its id from: codexd clients)",
+    define: (result, _report, base) =>
+      base()
+        .arguments("<client-id:string>")
+        .example("revoke one", "codexd revoke CLIENT_ID")
+        .action(async (o, clientId) =>
+          result(
+            await (await import("./lib/pair.ts")).revokeClient(clientId, daemonOptions(o)),
+          )
+        ),
+  },
+  "bootstrap": {
+    summary: "Record settings, start the app-server and the self-updating supervisor",
+    define: (result, _report, base) =>
+      base()
+        .option("--remote-control", "launch the app-server with remote control enabled")
+        .option("--no-remote-control", "launch the app-server without remote control")
+        .option("--auto-update", "install updates (the default for a managed install)")
+        .option("--no-auto-update", "supervise only; never install updates")
+        .option("--install", "install codex first when it is missing")
+        .option(...LAUNCH.source)
+        .option(...LAUNCH.version)
+        .option(...LAUNCH.pin)
+        .option(...LAUNCH.registry)
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.startTimeout)
+        .example("remote control on", "codexd bootstrap --remote-control")
+        .example("install codex first", "codexd bootstrap --install --remote-control")
+        .example(
+          "an external codex",
+          "codexd bootstrap --codex-bin /usr/local/bin/codex --no-auto-update",
+        )
+        .example("pin a release", "codexd bootstrap --install --version 0.169.0 --pin")
+        .action(async (o) => {
+          const { bootstrap } = await import("./lib/bootstrap.ts");
+          const reporter = o.install === true ? await progress() : undefined;
+          const run = (signal?: AbortSignal): ReturnType<typeof bootstrap> =>
+            bootstrap({
+              ...daemonOptions(o),
+              ...(o.remoteControl !== undefined ? { remoteControl: o.remoteControl } : {}),
+              ...(o.autoUpdate !== undefined ? { autoUpdate: o.autoUpdate } : {}),
+              install: o.install === true,
+              source: o.source,
+              version: o.version,
+              pin: o.pin === true,
+              registry: o.registry,
+              onProgress: reporter?.onProgress,
+              onStage: reporter?.onStage,
+              signal,
+            });
+          // Signal listeners only when it may install (see lib/interrupt.ts).
+          if (reporter === undefined) return result(await run());
+          try {
+            result(await (await import("./lib/interrupt.ts")).interruptible(run));
+          } finally {
+            await reporter.done();
+          }
+        }),
+  },
+  "update": {
+    summary: "Install the latest release now; restart only if the running version differs",
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.source)
+        .option(...LAUNCH.version)
+        .option(...LAUNCH.pin)
+        .option("--unpin", "drop codexd's pin and follow the latest release again")
+        .option(...LAUNCH.registry)
+        .option(...LAUNCH.codexBin)
+        .option(...LAUNCH.grace)
+        .option(...LAUNCH.startTimeout)
+        .option("--now", "restart at once even while turns run (they drain for the grace)")
+        .option("--updater-pass", "(internal) run as the updater's pass", { hidden: true })
+        .example("the latest", "codexd update")
+        .example("a version", "codexd update --version 0.169.0")
+        .example("pin a version", "codexd update --version 0.169.0 --pin")
+        .example("follow the latest again", "codexd update --unpin")
+        .example("restart at once", "codexd update --now")
+        .action(async (o) => {
+          const { update } = await import("./lib/update.ts");
+          const { interruptible } = await import("./lib/interrupt.ts");
+          // The updater's pass logs one line per outcome: no progress there.
+          const reporter = o.updaterPass === true ? undefined : await progress();
+          try {
+            result(
+              await interruptible((signal) =>
+                update({
+                  ...daemonOptions(o),
+                  source: o.source,
+                  version: o.version,
+                  pin: o.pin === true,
+                  unpin: o.unpin === true,
+                  registry: o.registry,
+                  updaterPass: o.updaterPass === true,
+                  now: o.now === true,
+                  onProgress: reporter?.onProgress,
+                  onStage: reporter?.onStage,
+                  signal,
+                })
+              ),
+            );
+          } finally {
+            await reporter?.done();
+          }
+        }),
+  },
+  "supervise": {
+    summary: "(internal) one supervision pass of the updater",
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .action(async (o) =>
+          result(await (await import("./lib/supervise.ts")).superviseOnce(daemonOptions(o)))
+        ),
   },
   "watch-remote-control": {
     summary: "(internal) one remote-control watchdog pass: switch it off and on when stuck",
-    flags: COMMON_FLAGS,
-    examples: ["codexd watch-remote-control"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/remote_control/watchdog.ts")).watchRemoteControlOnce(options)),
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .action(async (o) =>
+          result(
+            await (await import("./lib/remote_control/watchdog.ts")).watchRemoteControlOnce(
+              daemonOptions(o),
+            ),
+          )
+        ),
+  },
+  "follow-binary": {
+    summary: "(internal) the launched binary changed on disk: restart onto it once no turn runs",
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .action(async (o) =>
+          result(await (await import("./lib/follow_binary.ts")).followBinary(daemonOptions(o)))
+        ),
   },
   "apply-pending": {
     summary: "(internal) apply a restart an update deferred, once no turn runs",
-    flags: COMMON_FLAGS,
-    examples: ["codexd apply-pending"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(options)),
-  },
-  "follow-binary": {
-    summary:
-      "(internal) the launched binary changed on disk: restart onto another version once no turn runs",
-    flags: COMMON_FLAGS,
-    examples: ["codexd follow-binary"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/follow_binary.ts")).followBinary(options)),
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .action(async (o) =>
+          result(
+            await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(
+              daemonOptions(o),
+            ),
+          )
+        ),
   },
   "enable-autostart": {
     summary:
       "Start this CODEX_HOME's app-server at boot (systemd user unit + linger; macOS LaunchAgent)",
-    flags: [...COMMON_FLAGS, "remote-control"],
-    examples: ["codexd enable-autostart", "codexd enable-autostart --remote-control"],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/autostart/command.ts")).enableAutostart({
-          ...options,
-          ...(flags["remote-control"] ? { remoteControl: true } : {}),
-        }),
-      ),
+    define: (result, _report, base) =>
+      base()
+        .option("--remote-control", "launch the app-server with remote control enabled")
+        .option(...LAUNCH.codexBin)
+        .example("enable", "codexd enable-autostart")
+        .example("with remote control", "codexd enable-autostart --remote-control")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/autostart/command.ts")).enableAutostart({
+              ...daemonOptions(o),
+              ...(o.remoteControl ? { remoteControl: true } : {}),
+            }),
+          )
+        ),
   },
   "disable-autostart": {
     summary:
       "Stop starting the app-server at boot; remove the unit (a running server keeps running)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd disable-autostart"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/command.ts")).disableAutostart(options)),
+    define: (result, _report, base) =>
+      base()
+        .example("disable", "codexd disable-autostart")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/autostart/command.ts")).disableAutostart(daemonOptions(o)),
+          )
+        ),
   },
   "autostart-start": {
     summary: "(internal) the autostart unit's start command",
-    flags: COMMON_FLAGS,
-    examples: ["codexd autostart-start"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/service.ts")).serviceStart(options)),
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .action(async (o) =>
+          result(await (await import("./lib/autostart/service.ts")).serviceStart(daemonOptions(o)))
+        ),
   },
   "autostart-stopped": {
     summary: "(internal) the autostart unit's after-stop command",
-    flags: COMMON_FLAGS,
-    examples: ["codexd autostart-stopped"],
-    run: async (_flags, options) =>
-      ok(await (await import("./lib/autostart/service.ts")).serviceStopped(options)),
+    internal: true,
+    define: (result, _report, base) =>
+      base()
+        .action(async (o) =>
+          result(
+            await (await import("./lib/autostart/service.ts")).serviceStopped(daemonOptions(o)),
+          )
+        ),
   },
-  logs: {
+  "logs": {
     summary: "Print the tail of the app-server's (or the updater's) stderr log",
-    flags: [...COMMON_FLAGS, "lines", "updater"],
-    examples: ["codexd logs", "codexd logs -n 200 --updater"],
-    run: async (flags, options) =>
-      ok(
-        await (await import("./lib/log_command.ts")).readLogs({
-          ...options,
-          lines: typeof flags.lines === "number" ? flags.lines : undefined,
-          updater: flags.updater === true,
-        }),
-      ),
+    define: (result, _report, base) =>
+      base()
+        .option("-n, --lines <count:seconds>", "how many lines to show (default 50)")
+        .option("--updater", "show the updater's log instead of the app-server's")
+        .example("the app-server's log", "codexd logs")
+        .example("the updater's, longer", "codexd logs -n 200 --updater")
+        .action(async (o) =>
+          result(
+            await (await import("./lib/log_command.ts")).readLogs({
+              ...daemonOptions(o),
+              lines: o.lines,
+              updater: o.updater === true,
+            }),
+          )
+        ),
   },
-  status: {
+  "status": {
     summary: "Report the app-server, its pid record, uptime and the updater (exit 3 when stopped)",
-    flags: COMMON_FLAGS,
-    examples: ["codexd status", "codexd status --pretty"],
-    run: async (_flags, options) => {
-      const result = await (await import("./lib/status.ts")).status(options);
-      return ok(result, result.status === "running" ? 0 : EXIT_STOPPED);
+    run: async (o, result) => {
+      const output = await (await import("./lib/status.ts")).status(daemonOptions(o));
+      result(output, output.status === "running" ? 0 : EXIT_STOPPED);
     },
+    define: (_result, _report, base) =>
+      base()
+        .option(...LAUNCH.codexBin)
+        .example("JSON", "codexd status")
+        .example("for a person", "codexd status --pretty"),
+  },
+  "help": {
+    summary: "Show the help of codexd or of one command",
+    define: (_result, _report, base) =>
+      base()
+        .arguments("[command:string]")
+        .action(async function (_o, name) {
+          // As `codexd <name> --help`: an unknown name gets Cliffy's "did you mean" too.
+          await this.getMainCommand().parse(name === undefined ? ["--help"] : [name, "--help"]);
+        }),
+  },
+  "completions": {
+    summary: "Print a completion script: bash, zsh or fish",
+    define: (_result, report, base) =>
+      base()
+        .arguments("<shell:string> [...words:string]")
+        .example("bash", "source <(codexd completions bash)")
+        .action(async function (_o, shell, ...words) {
+          // Loaded only when asked: the generators are not on the hot path.
+          const completions = await import("@cliffy/command/completions");
+          if (shell === "complete") {
+            // What the generated scripts call for an option's values (`--source <TAB>`).
+            await new completions.CompletionsCommand(this.getMainCommand()).noExit()
+              .parse(["complete", ...words]);
+            return report({ kind: "text", text: "", exitCode: 0 });
+          }
+          if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
+            throw usage(`Unknown shell "${shell}": bash, zsh or fish`, "codexd completions --help");
+          }
+          const text = completions.generateShellCompletions(this.getMainCommand(), shell);
+          report({ kind: "text", text, exitCode: 0 });
+        }),
   },
 };
 
-function whenIdleFlags(flags: ParsedFlags): { whenIdle: boolean; idleTimeoutMs?: number } {
-  const seconds = flags["idle-timeout-seconds"];
-  if (typeof seconds === "number" && flags["when-idle"] !== true) {
-    throw usage("Option --idle-timeout-seconds needs --when-idle");
+/**
+ * The command tree: the root with the global options, and every command of
+ * {@linkcode COMMANDS}. Only the commands `wanted` says are fully defined;
+ * the others are listed by name and summary (enough for the overview and
+ * "did you mean").
+ */
+function codexdCommand(
+  cliffy: Cliffy,
+  report: Report,
+  wanted: (name: string) => boolean,
+): Command {
+  const result = resultOf(report);
+  const base = commandBase(cliffy);
+  const root = new cliffy.Command()
+    .name("codexd")
+    .version(CODEXD_VERSION)
+    .description(
+      "Run the Codex app-server as a managed background daemon.\n\n" +
+        "Every command prints one JSON object on stdout (--pretty for a readable summary).\n" +
+        "Exit codes: 0 ok, 1 failure, 2 usage, 3 status: stopped.",
+    )
+    .noExit()
+    .help({ colors: false, hints: true, types: false })
+    .versionOption("-V, --version", "Show codexd's version.", {
+      action: () => report({ kind: "text", text: CODEXD_VERSION, exitCode: 0 }),
+    })
+    .helpOption("-h, --help", "Show this help.", {
+      action: function (this: Command) {
+        report({ kind: "text", text: this.getHelp(), exitCode: 0 });
+      },
+    })
+    .globalType("seconds", nonNegative)
+    .group("Global options")
+    .globalOption(
+      "--codex-home <dir:string>",
+      "CODEX_HOME to manage (default $CODEX_HOME, else ~/.codex)",
+    )
+    .globalOption("--pretty", "print a short human-readable summary instead of JSON")
+    .globalOption("--json", "print JSON (the default; wins over --pretty)")
+    .globalOption(
+      "-c, --config <setting:string>",
+      "codex config override (key=value) for the app-server launched; repeatable",
+      { collect: true },
+    )
+    .globalOption("--enable <feature:string>", "enable a codex feature; repeatable", {
+      collect: true,
+    })
+    .globalOption("--disable <feature:string>", "disable a codex feature; repeatable", {
+      collect: true,
+    })
+    .globalOption(
+      "--lock-timeout-seconds <seconds:seconds>",
+      "how long to wait for another codexd command (default 75)",
+    )
+    .globalOption("--allow-foreign-home", "(root) manage a CODEX_HOME owned by another user")
+    .group(null)
+    .action(function () {
+      // `codexd` alone: the overview, as a usage error.
+      report({ kind: "text", text: this.getHelp(), exitCode: EXIT_USAGE });
+    })
+    .reset() as unknown as Command;
+  for (const [name, entry] of Object.entries(COMMANDS)) {
+    const command =
+      (wanted(name) ? entry.define(result, report, base) : new cliffy.Command()) as Command;
+    if (wanted(name) && entry.run) {
+      const run = entry.run;
+      command.action((options) => run(options as unknown as Globals & LaunchFlags, result));
+    }
+    command.description(entry.summary);
+    if (entry.internal) command.hidden();
+    root.command(name, command);
   }
-  return {
-    whenIdle: flags["when-idle"] === true,
-    ...(typeof seconds === "number" ? { idleTimeoutMs: seconds * 1000 } : {}),
-  };
+  return root;
 }
 
-function stringFlag(flags: ParsedFlags, name: string): string | undefined {
-  const value = flags[name];
-  return typeof value === "string" ? value : undefined;
-}
-
-function sourceFlag(flags: ParsedFlags): "npm" | "install-sh" | undefined {
-  const source = stringFlag(flags, "source");
-  if (source === undefined || source === "npm" || source === "install-sh") return source;
-  throw usage(`Option --source must be npm or install-sh, got "${source}"`);
-}
-
-/** Download progress on stderr, only when stderr is a terminal (never on stdout). */
-function progressReporter(): ((received: number, total?: number) => void) | undefined {
-  if (!Deno.stderr.isTerminal()) return undefined;
-  let last = 0;
-  return (received, total) => {
-    const now = Date.now();
-    if (now - last < 200 && received !== total) return;
-    last = now;
-    const mib = (received / 1048576).toFixed(1);
-    const of = total ? ` / ${(total / 1048576).toFixed(1)} MiB` : " MiB";
-    Deno.stderr.writeSync(new TextEncoder().encode(`\rdownloading ${mib}${of}`));
-    if (received === total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-  };
-}
-
-function commandHelp(name: string, spec: CommandSpec): string {
-  const lines = [
-    `codexd ${name} — ${spec.summary}`,
-    "",
-    `Usage: codexd ${name}${spec.argument ? ` ${spec.argument}` : ""} [options]`,
-    "",
-    "Options:",
-  ];
-  for (const flag of spec.flags) {
-    const f = FLAGS[flag];
-    const left = `  --${flag}${f.value ? ` ${f.value}` : ""}`;
-    lines.push(`${left.padEnd(34)}${f.help}`);
+/**
+ * Parses `args` with the tree and runs the command they name. Returns what
+ * to print; throws a {@linkcode CodexdError} (a parse error is `USAGE`).
+ */
+export async function run(args: string[]): Promise<Outcome> {
+  let outcome: Outcome | undefined;
+  const report: Report = (o) => outcome = o;
+  // A hot command given alone (`codexd version`) has nothing to parse: it runs without
+  // loading Cliffy, which would cost a few milliseconds of start-up on every client call.
+  const hot = args.length === 1 && Object.hasOwn(COMMANDS, args[0])
+    ? COMMANDS[args[0]].run
+    : undefined;
+  if (hot !== undefined) {
+    await hot({}, resultOf(report));
+    return outcome!;
   }
-  lines.push("", "Examples:", ...spec.examples.map((e) => `  ${e}`));
-  return lines.join("\n");
+  const cliffy = await import("@cliffy/command");
+  // Only the commands named on the command line are built (all for a completion script).
+  const named = new Set(args.filter((arg) => Object.hasOwn(COMMANDS, arg)));
+  const all = named.has("completions");
+  const cli = codexdCommand(cliffy, report, (name) => all || named.has(name));
+  try {
+    await cli.parse(args);
+  } catch (error) {
+    const path = commandPath(args);
+    if (error instanceof cliffy.ValidationError) {
+      throw usageFromParse(
+        asTyped(error.message, args, SHORT_OPTIONS),
+        error.cmd && error.cmd.getName() !== "help" ? error.cmd.getPath() : path,
+      );
+    }
+    if (isUsage(error) && outcome === undefined) {
+      // A value rejected while parsing: name it as typed, hint this command's help.
+      throw usage(
+        asTyped(error.message, args, SHORT_OPTIONS),
+        error.hint === "codexd --help" ? `${path} --help` : error.hint,
+      );
+    }
+    throw error;
+  }
+  return outcome ?? { kind: "text", text: cli.getHelp(), exitCode: EXIT_USAGE };
 }
 
-function globalHelp(): string {
-  const lines = [
-    `codexd ${CODEXD_VERSION} — run the Codex app-server as a managed background daemon`,
-    "",
-    "Usage: codexd <command> [options]",
-    "",
-    "Commands:",
-  ];
-  for (const [name, spec] of Object.entries(COMMANDS)) {
-    lines.push(`  ${name.padEnd(24)}${spec.summary}`);
-  }
-  lines.push(
-    "",
-    "Every command prints one JSON object on stdout (--pretty for a readable summary).",
-    "Exit codes: 0 ok, 1 failure, 2 usage, 3 status: stopped.",
-    "Run `codexd <command> --help` for its options and examples.",
-  );
-  return lines.join("\n");
+function isUsage(error: unknown): error is Error & { code: "USAGE"; hint?: string } {
+  return error instanceof Error && (error as { code?: unknown }).code === "USAGE";
 }
+
+/** `codexd <command>` for the command `args` name, else `codexd`. */
+function commandPath(args: string[]): string {
+  const name = args[0];
+  // `help <name>` is about codexd's commands: its errors hint the overview.
+  return name !== undefined && name !== "help" && Object.hasOwn(COMMANDS, name)
+    ? `codexd ${name}`
+    : "codexd";
+}
+
+/** Help text without Cliffy's padding: trailing blanks help nobody. */
+function tidy(text: string): string {
+  return text.replace(/[ \t]+$/gm, "").replace(/^\n+|\n+$/g, "");
+}
+
+/** The updater's internal passes: they record failures in its log, not on stderr. */
+const INTERNAL_PASSES = ["supervise", "follow-binary", "watch-remote-control"];
 
 /** Where output goes; injectable for tests. */
 export interface CliIo {
@@ -437,57 +703,38 @@ const denoIo: CliIo = {
  * exits; the caller exits.
  */
 export async function main(args: string[], io: CliIo = denoIo): Promise<number> {
-  const [name, ...rest] = args;
   // JSON always, as the reference: clients run `ssh -t` and parse stdout.
-  let pretty = rest.includes("--pretty") && !rest.includes("--json");
+  const pretty = args.includes("--pretty") && !args.includes("--json");
   try {
-    if (name === undefined) {
-      // stdout is always one JSON object (clients parse it); the help goes to stderr.
-      io.err(globalHelp());
+    if (args.length === 0) {
+      // stdout is always one JSON object (clients parse it); the overview goes to stderr.
+      const overview = await run(["--help"]);
+      if (overview.kind === "text") io.err(tidy(overview.text));
       throw usage("No command given", "codexd --help (or: codexd status)");
     }
-    if (name === "--help" || name === "-h" || name === "help") {
-      io.out(globalHelp());
-      return 0;
+    const outcome = await run(args);
+    if (outcome.kind === "text") {
+      const text = tidy(outcome.text);
+      if (text !== "") io.out(text);
+      return outcome.exitCode;
     }
-    if (name === "--version" || name === "-V") {
-      io.out(CODEXD_VERSION);
-      return 0;
-    }
-    const spec = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-    if (spec === undefined) throw usage(`Unknown command "${name}"`);
-    // A command's one argument comes first: `codexd revoke CLIENT_ID [options]`.
-    const argument = spec.argument && rest[0] !== undefined && !rest[0].startsWith("-")
-      ? rest[0]
-      : undefined;
-    const flags = parseFlags(argument === undefined ? rest : rest.slice(1), spec.flags);
-    if (flags.help) {
-      io.out(commandHelp(name, spec));
-      return 0;
-    }
-    if (spec.argument && argument === undefined) {
-      throw usage(`codexd ${name} needs ${spec.argument}`, `codexd ${name} --help`);
-    }
-    pretty = flags.pretty === true && flags.json !== true;
-    const { output, exitCode } = await spec.run(flags, toOptions(flags), argument);
-    if (pretty && name === "pair") {
+    if (pretty && args[0] === "pair") {
       // The pairing view loads its QR library lazily, only for a terminal.
       const view = await import("./lib/cli/pairing_view.ts");
       const qr = io.isTerminal() ? await view.loadQrRenderer() : undefined;
-      io.out(view.renderPairing(output, qr));
-      return exitCode;
+      io.out(view.renderPairing(outcome.output, qr));
+      return outcome.exitCode;
     }
-    io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    return exitCode;
+    io.out(pretty ? renderPretty(outcome.output) : JSON.stringify(outcome.output));
+    return outcome.exitCode;
   } catch (error) {
     // A raw file-system error that escaped still gets a code (never INTERNAL).
     const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
-    // The updater's internal passes record failures in its log (one line each), not on stderr.
-    const internal = name === "supervise" || name === "follow-binary" ||
-      name === "watch-remote-control" ||
-      rest.includes("--updater-pass");
-    if (!internal) io.err(`Error: ${stripControl(output.message)}`);
+    // The updater's internal passes record failures in its log (one line each), not on stderr;
+    // --pretty already printed the error for a person.
+    const internal = INTERNAL_PASSES.includes(args[0]) || args.includes("--updater-pass");
+    if (!internal && !pretty) io.err(`Error: ${stripControl(output.message)}`);
     return output.code === "USAGE" ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

@@ -64,6 +64,7 @@ export { bootstrap, type BootstrapOptions, type BootstrapResult } from "./lib/bo
 export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
 export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";
 export type { InstallSource } from "./lib/settings.ts";
+export type { InstallStage, StageListener } from "./lib/install/step.ts";
 export { CODEXD_VERSION } from "./lib/version.ts";
 export {
   type AutostartOptions,

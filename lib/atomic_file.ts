@@ -26,6 +26,7 @@
  * @module
  */
 import { CodexdError, describeError, shellQuote } from "./errors.ts";
+import { dirname } from "@std/path/posix/dirname";
 
 /** The largest state file codexd reads; real ones hold a few hundred bytes. */
 export const MAX_STATE_FILE_BYTES = 1024 * 1024;
@@ -312,11 +313,6 @@ export function readTextIfPresent(path: string): Promise<string | undefined> {
 }
 
 // --- coded file-system errors ---
-
-function dirname(path: string): string {
-  const cut = path.replace(/\/+$/, "").lastIndexOf("/");
-  return cut <= 0 ? "/" : path.slice(0, cut);
-}
 
 /** Whether a failure came from reading or from writing. */
 export type FsAction = "read" | "write";

@@ -15,6 +15,7 @@ import { findSocketOwner } from "./socket_owner.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
 import { readPidState } from "./pid_record.ts";
+import type { StageListener } from "./install/step.ts";
 import { assertNoReferenceUpdater, ensureUpdater } from "./updater.ts";
 import { withRemoteControlView } from "./remote_control/report.ts";
 import { type PinView, pinView, readReferenceSelection } from "./pin.ts";
@@ -42,6 +43,8 @@ export interface BootstrapOptions extends DaemonOptions {
   autoUpdate?: boolean;
   /** Called during downloads. */
   onProgress?: (received: number, total?: number) => void;
+  /** Each stage as it begins: the install's, then `starting` (the CLI prints them on stderr). */
+  onStage?: StageListener;
   /** Aborting it interrupts the install (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
   signal?: AbortSignal;
 }
@@ -127,6 +130,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
         installed = (await installFromScript(ctx.paths, {
           release: options.version,
           signal: options.signal,
+          onStage: options.onStage,
         })).installed;
       } else {
         const { installFromNpm } = await import("./install/npm.ts");
@@ -135,6 +139,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
           version: options.version,
           registry: options.registry,
           onProgress: options.onProgress,
+          onStage: options.onStage,
           signal: options.signal,
         })).installed;
       }
@@ -164,6 +169,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
   await markWanted(ctx, settings);
   const state = await readServerState(ctx.paths);
   const updaterBefore = await readPidState(ctx.paths.updaterPidFile);
+  if (state.kind !== "running") options.onStage?.("starting");
   const started = await startLocked(ctx, settings, { fresh: true });
   // A server that was already up gets the recorded remote-control setting
   // live (a restart only for releases that cannot switch); a new one is

@@ -8,10 +8,13 @@
  * its own process group (`detached`), so on expiry the whole group is killed,
  * grandchildren included.
  *
- * Touches no files.
+ * Touches no files. Its deadlines are {@linkcode expiry}s, cancelled once the
+ * child is done: a pending timer would keep a library caller's script alive
+ * for the whole bound after its last line.
  *
  * @module
  */
+import { expiry } from "./expiry.ts";
 
 /** Default bound on one helper command (`--version`, `--help`): a few seconds. */
 export const COMMAND_TIMEOUT_MS = 5_000;
@@ -83,13 +86,6 @@ function kill(pid: number, group: boolean): void {
   }
 }
 
-/** Resolves after `ms` (an unref'd `AbortSignal.timeout`, cheap on first use). */
-function after(ms: number): Promise<"expired"> {
-  return new Promise((resolve) => {
-    AbortSignal.timeout(ms).addEventListener("abort", () => resolve("expired"), { once: true });
-  });
-}
-
 /** Resolves when `signal` aborts (never without one). */
 function aborted(signal: AbortSignal | undefined): Promise<"interrupted"> {
   return new Promise((resolve) => {
@@ -125,7 +121,9 @@ export async function runBounded(
     return { ...failed, stderr: String(error) };
   }
   const output = Promise.all([drain(child.stdout), drain(child.stderr), child.status]);
-  const outcome = await Promise.race([output, after(timeoutMs), aborted(signal)]);
+  const deadline = expiry(timeoutMs);
+  const outcome = await Promise.race([output, deadline.expired, aborted(signal)]);
+  deadline.cancel();
   if (typeof outcome !== "string") {
     const [stdout, stderr, status] = outcome;
     return { ...failed, success: status.success, code: status.code, stdout, stderr };
@@ -133,7 +131,9 @@ export async function runBounded(
   kill(child.pid, detached);
   // Reap it; a grandchild that escaped the group could hold the pipes open,
   // so this wait is bounded too.
-  const drained = await Promise.race([output, after(KILL_DRAIN_MS)]);
+  const drainDeadline = expiry(KILL_DRAIN_MS);
+  const drained = await Promise.race([output, drainDeadline.expired]);
+  drainDeadline.cancel();
   const [stdout, stderr] = drained === "expired" ? ["", ""] : drained;
   if (drained === "expired") {
     await child.stdout.cancel().catch(() => {});

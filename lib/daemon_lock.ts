@@ -12,6 +12,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { fsError, openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
 import { CodexdError } from "./errors.ts";
+import { dirname } from "@std/path/posix/dirname";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
 export const LOCK_TIMEOUT_MS = 75_000;
@@ -63,7 +64,7 @@ function openLockFile(lockFile: string): Deno.FsFile {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       // The state directory does not exist yet (first command on this home).
-      Deno.mkdirSync(lockFile.slice(0, lockFile.lastIndexOf("/")), {
+      Deno.mkdirSync(dirname(lockFile), {
         recursive: true,
         mode: 0o700,
       });

@@ -39,3 +39,40 @@ export function expiry(ms: number): Expiry {
   );
   return { expired, cancel: () => void Atomics.notify(cell, 0) };
 }
+
+/** An abort signal that fires at a deadline (and with `signal`), disarmed by `cancel`. */
+export interface DeadlineSignal {
+  /** Aborts with a `TimeoutError` after `ms`, or when the caller's signal aborts. */
+  signal: AbortSignal;
+  /** Whether the deadline (not the caller's signal) fired. */
+  timedOut(): boolean;
+  /** Disarms the deadline: call it once the work is done. */
+  cancel(): void;
+}
+
+/**
+ * A deadline for a `fetch` that, unlike `AbortSignal.timeout`, leaves no
+ * timer behind once cancelled, so a library caller's script exits as soon as
+ * its last call returns. Like {@linkcode expiry} it keeps nothing alive by
+ * itself: the pending fetch does.
+ */
+export function deadlineSignal(ms: number, signal?: AbortSignal): DeadlineSignal {
+  const controller = new AbortController();
+  const timer = expiry(ms);
+  let fired = false;
+  timer.expired.then(() => {
+    fired = true;
+    controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError"));
+  });
+  const onAbort = (): void => controller.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => fired,
+    cancel: () => {
+      timer.cancel();
+      signal?.removeEventListener("abort", onAbort);
+    },
+  };
+}

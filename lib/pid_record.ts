@@ -17,6 +17,7 @@ import {
   type ProcessProbe,
   sameIdentity,
 } from "./process_identity.ts";
+import { dirname } from "@std/path/posix/dirname";
 
 /** The JSON stored in a pid file. Field names match the reference. */
 export interface PidRecord {
@@ -125,7 +126,7 @@ async function verifyByEnvironment(
   probe: ProcessProbe & { kind: "alive" },
 ): Promise<PidState> {
   // Pid files live at <CODEX_HOME>/app-server-daemon/<name>.pid.
-  const home = file.slice(0, file.lastIndexOf("/", file.lastIndexOf("/") - 1));
+  const home = dirname(dirname(file));
   let environ: string;
   try {
     environ = new TextDecoder().decode(Deno.readFileSync(`/proc/${record.pid}/environ`));

@@ -17,6 +17,8 @@ import { readServerState } from "./server_record.ts";
 import type { DaemonSettings } from "./settings.ts";
 import type { GateOpener } from "./idle/gate.ts";
 import { patchUpdaterState } from "./updater_state.ts";
+import { parseReleaseName } from "./versions.ts";
+import { basename } from "@std/path/posix/basename";
 
 /**
  * Restarts onto the new release; if it never becomes ready, puts `current`
@@ -65,10 +67,6 @@ export async function restartOntoNewRelease(
   }
 }
 
-/** Release directory names look like `<version>-<target>`; nothing else is ever removed. */
-const RELEASE_NAME =
-  /^\d+\.\d+\.\d+[^/]*-(x86_64|aarch64)-(unknown-linux-musl|unknown-linux-gnu|apple-darwin)$/;
-
 /**
  * Removes old releases so hourly updates do not fill the disk, keeping the
  * current one, the previous one (rollback) and the one the running
@@ -78,7 +76,7 @@ export async function pruneReleases(ctx: DaemonContext, previousRelease?: string
   const releases = `${ctx.paths.standaloneDir}/releases`;
   const keep = new Set<string>();
   const current = await Deno.realPath(`${ctx.paths.standaloneDir}/current`).catch(() => "");
-  keep.add(current.split("/").at(-1) ?? "");
+  keep.add(basename(current));
   if (previousRelease) keep.add(previousRelease);
   const state = await readServerState(ctx.paths);
   if (state.kind === "running") {
@@ -86,8 +84,11 @@ export async function pruneReleases(ctx: DaemonContext, previousRelease?: string
     const inRelease = exe.startsWith(`${releases}/`) ? exe.slice(releases.length + 1) : "";
     keep.add(inRelease.split("/")[0]);
   }
+  // Only `<version>-<target>` directories (lib/versions.ts) are ever removed.
   for await (const entry of Deno.readDir(releases)) {
-    if (!entry.isDirectory || keep.has(entry.name) || !RELEASE_NAME.test(entry.name)) continue;
+    if (!entry.isDirectory || keep.has(entry.name) || parseReleaseName(entry.name) === undefined) {
+      continue;
+    }
     await Deno.remove(`${releases}/${entry.name}`, { recursive: true }).catch(() => {});
   }
 }

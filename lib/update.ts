@@ -40,6 +40,8 @@ import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update
 export { oneLine, updateMessage, type UpdateResult } from "./update_report.ts";
 import { restartOrDefer, type StoredIntent } from "./idle/deferred_restart.ts";
 import { clearPendingRestart, logRestartEvent, readPendingRestart } from "./idle/pending.ts";
+import { sameVersion } from "./versions.ts";
+import type { StageListener } from "./install/step.ts";
 
 /** Options for {@linkcode update}. */
 export interface UpdateOptions extends DaemonOptions {
@@ -53,8 +55,10 @@ export interface UpdateOptions extends DaemonOptions {
   unpin?: boolean;
   /** npm registry URL (npm source). @default {npm's configured registry} */
   registry?: string;
-  /** Called during downloads (the CLI shows it on a TTY only). */
+  /** Called during downloads (the CLI shows a progress bar on a terminal). */
   onProgress?: (received: number, total?: number) => void;
+  /** Each stage as it begins: the install's, then `restarting` (the CLI prints them on stderr). */
+  onStage?: StageListener;
   /** Set by the updater loop: try-lock, honour `autoUpdateEnabled`, record the outcome. */
   updaterPass?: boolean;
   /** Aborting it interrupts the install step (`INTERRUPTED`); the CLI aborts it on SIGINT/SIGTERM. */
@@ -89,6 +93,7 @@ async function install(
     const result = await installFromScript(ctx.paths, {
       release: options.version,
       signal: options.signal,
+      onStage: options.onStage,
     });
     return { installed: result.installed };
   }
@@ -97,6 +102,7 @@ async function install(
     version: options.version,
     registry: options.registry,
     onProgress: options.onProgress,
+    onStage: options.onStage,
     signal: options.signal,
   });
   return { installed: result.installed, previousRelease: result.previousRelease };
@@ -230,7 +236,7 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
   const { skipVersion } = await readUpdaterState(ctx.paths);
   if (
     installed.installed && installed.previousRelease !== undefined &&
-    skipVersion !== undefined && facts.version === skipVersion && !options.version
+    skipVersion !== undefined && sameVersion(facts.version, skipVersion) && !options.version
   ) {
     // This release already failed to become ready once: stay on the previous one.
     const { swapCurrentRelease } = await import("./install/layout.ts");
@@ -290,7 +296,7 @@ async function restartIfVersionDiffers(
   const info = await isAnswering(ctx.paths.socketPath);
   if (info === undefined) return outcome;
   const pending = await readPendingRestart(ctx.paths) as StoredIntent | undefined;
-  if (info.appServerVersion === outcome.version) {
+  if (sameVersion(info.appServerVersion, outcome.version)) {
     // It already runs what a restart would launch: an update left pending
     // for another release (e.g. a deferred 2.0.0, then `--version 1.0.0`)
     // is moot now and must not cut a turn later.
@@ -307,6 +313,7 @@ async function restartIfVersionDiffers(
   // A release installed by an earlier pass (restart deferred) rolls back to what that pass recorded.
   const rollbackTo = previousRelease ?? pending?.previousRelease;
   const fromVersion = pending?.previousVersion ?? info.appServerVersion;
+  options.onStage?.("restarting", outcome.version ?? undefined);
   const done = await restartOrDefer(
     ctx,
     settings,

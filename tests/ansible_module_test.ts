@@ -11,6 +11,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { fakeHome, killHomeProcesses, MOD_TS, REPO_ROOT, runCli } from "./support/helpers.ts";
+import { needs } from "./support/host.ts";
 
 const MODULE = `${REPO_ROOT}/ansible/plugins/modules/app_server.py`;
 
@@ -51,6 +52,13 @@ async function onPath(name: string): Promise<boolean> {
 function havePython(): Promise<boolean> {
   return onPath("python3");
 }
+
+/** Why the module's Python cannot be evaluated here. */
+const noPython = await havePython() ? undefined : "python3 is not installed";
+/** Why ansible-doc cannot render here. */
+const noAnsibleDoc = await onPath("ansible-doc")
+  ? undefined
+  : "ansible-doc is not installed (apt-get install ansible-core)";
 
 async function evaluate(calls: Call[]): Promise<unknown[]> {
   const child = new Deno.Command("python3", {
@@ -94,11 +102,10 @@ const SUPERVISED = {
   autoUpdateEnabled: false,
 };
 
-Deno.test("the module plans only the codexd commands that change something", async () => {
-  if (!(await havePython())) {
-    console.log("SKIPPED: python3 is not installed");
-    return;
-  }
+Deno.test({
+  name: "the module plans only the codexd commands that change something",
+  ...needs(noPython),
+}, async () => {
   const table: [string, string, Record<string, unknown>, Record<string, unknown>, unknown][] = [
     ["started on a stopped host starts", "started", facts(), {}, [["start", []]]],
     ["started on a running host does nothing", "started", facts(RUNNING), {}, []],
@@ -303,11 +310,10 @@ Deno.test("the module plans only the codexd commands that change something", asy
   }
 });
 
-Deno.test("a command's result counts as a change as codexd reports it", async () => {
-  if (!(await havePython())) {
-    console.log("SKIPPED: python3 is not installed");
-    return;
-  }
+Deno.test({
+  name: "a command's result counts as a change as codexd reports it",
+  ...needs(noPython),
+}, async () => {
   const table: [string, Record<string, unknown>, boolean][] = [
     ["start", { status: "started" }, true],
     ["start", { status: "alreadyRunning" }, false],
@@ -333,11 +339,10 @@ Deno.test("a command's result counts as a change as codexd reports it", async ()
   }
 });
 
-Deno.test("status facts, check-mode predictions and option checks are derived from codexd's JSON", async () => {
-  if (!(await havePython())) {
-    console.log("SKIPPED: python3 is not installed");
-    return;
-  }
+Deno.test({
+  name: "status facts, check-mode predictions and option checks are derived from codexd's JSON",
+  ...needs(noPython),
+}, async () => {
   const status = {
     status: "running",
     remoteControlEnabled: true,
@@ -399,11 +404,10 @@ Deno.test("status facts, check-mode predictions and option checks are derived fr
   assertEquals(applied, []);
 });
 
-Deno.test("deno is found native first, through npm's wrapper to its sibling binary", async () => {
-  if (!(await havePython())) {
-    console.log("SKIPPED: python3 is not installed");
-    return;
-  }
+Deno.test({
+  name: "deno is found native first, through npm's wrapper to its sibling binary",
+  ...needs(noPython),
+}, async () => {
   const wrapper = "/usr/bin/deno";
   const cjs = "/usr/lib/node_modules/deno/bin.cjs";
   const sibling = "/usr/lib/node_modules/deno/deno";
@@ -430,11 +434,10 @@ Deno.test("deno is found native first, through npm's wrapper to its sibling bina
   for (const [i, [name, , expected]] of table.entries()) assertEquals(results[i], expected, name);
 });
 
-Deno.test("ansible-doc renders the module and the role from the source tree", async () => {
-  if (!(await onPath("ansible-doc"))) {
-    console.log("SKIPPED: ansible-doc is not installed (apt-get install ansible-core)");
-    return;
-  }
+Deno.test({
+  name: "ansible-doc renders the module and the role from the source tree",
+  ...needs(noAnsibleDoc),
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "codexd-ansible-doc-" });
   try {
     await Deno.mkdir(`${dir}/ansible_collections/codexd`, { recursive: true });

@@ -17,7 +17,7 @@ import {
   serverByHand,
 } from "./support/helpers.ts";
 import { isHomeAppServer, listeningInodes } from "../lib/socket_owner.ts";
-import { codexConfigArgs, parseFlags } from "../lib/cli/flags.ts";
+import { codexConfigArgs } from "../lib/cli/options.ts";
 
 const LIFECYCLE_KEYS = [
   "status",
@@ -64,11 +64,8 @@ Deno.test("isHomeAppServer() accepts only this home's codex app-server", () => {
   );
 });
 
-Deno.test("parseFlags() collects codex's repeatable global flags in order", () => {
-  const flags = parseFlags(
-    ["-c", "model=o3", "--enable", "x", "--config=a.b=1", "--disable", "y"],
-    ["config", "enable", "disable"],
-  );
+Deno.test("codexConfigArgs() passes codex's repeatable global flags on in a stable order", () => {
+  const flags = { config: ["model=o3", "a.b=1"], enable: ["x"], disable: ["y"] };
   assertEquals(codexConfigArgs(flags), [
     "-c",
     "model=o3",

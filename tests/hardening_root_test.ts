@@ -1,9 +1,10 @@
 /**
  * Hardening (issue #10) cases that need root powers: files owned by another
  * uid (chown), a throwaway second user (useradd; codexd run as it with
- * `setpriv`), and a tiny tmpfs CODEX_HOME (mount). Each test skips with a
- * message where the power is missing, and removes every user, process and
- * mount it made in `finally`.
+ * `setpriv`), and a tiny tmpfs CODEX_HOME (mount). Each test is declared
+ * ignored (with the reason) where the power is missing, fails where the power
+ * is there but does not work, and removes every user, process and mount it
+ * made in `finally`.
  *
  * @module
  */
@@ -20,17 +21,45 @@ import {
   runCli,
 } from "./support/helpers.ts";
 import { readBootId } from "../lib/process_identity.ts";
+import { executable, jsrEnv, needs } from "./support/host.ts";
 
 const isRoot = Deno.uid() === 0;
 const isLinux = Deno.build.os === "linux";
 const decoder = new TextDecoder();
 
+/** Why tests that chown cannot run here. */
+const noChown = isRoot ? undefined : "needs root (chown)";
+/** Why tests that run a process as another uid cannot run here. */
+const noSetpriv = isRoot && isLinux && executable("/usr/bin/setpriv")
+  ? undefined
+  : "needs root on Linux with /usr/bin/setpriv";
+/** Why tests with a throwaway user cannot run here. */
+const noUsers = noSetpriv ??
+  (executable("/usr/sbin/useradd") ? undefined : "needs /usr/sbin/useradd");
+/** Why tests on a tiny tmpfs cannot run here: probed once (a container may forbid mount). */
+const noMount = isRoot && isLinux ? await probeMount() : "needs root on Linux (mount)";
+
+async function probeMount(): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "codexd-hard-probe-" });
+  try {
+    const out = await new Deno.Command("/bin/mount", {
+      args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+      stdout: "null",
+      stderr: "piped",
+    }).output().catch((error) => ({
+      success: false,
+      stderr: new TextEncoder().encode(String(error)),
+    }));
+    if (!out.success) return `mount -t tmpfs fails here: ${decoder.decode(out.stderr).trim()}`;
+    await new Deno.Command("/bin/umount", { args: [dir] }).output();
+    return undefined;
+  } finally {
+    await Deno.remove(dir).catch(() => {});
+  }
+}
+
 /** An uid no account uses, for files "owned by another user". */
 const STRANGER_UID = 48_213;
-
-function skip(why: string): void {
-  console.log(`skipped: ${why}`);
-}
 
 async function run(
   command: string,
@@ -102,12 +131,8 @@ interface TestUser extends AsyncDisposable {
   cli(home: string, args: string[]): Promise<{ code: number; json: Record<string, unknown> }>;
 }
 
-/** Creates a throwaway user, or `undefined` (with a message) where useradd does not work. */
-async function createUser(): Promise<TestUser | undefined> {
-  if (!isRoot || !isLinux) {
-    skip("needs root on Linux");
-    return undefined;
-  }
+/** Creates a throwaway user (the tests using it are ignored where {@linkcode noUsers}). */
+async function createUser(): Promise<TestUser> {
   const name = `cxdh${crypto.randomUUID().slice(0, 8)}`;
   // A fresh uid with no leftovers in /tmp (useradd's next free uid is reused across runs).
   let wanted = 0;
@@ -135,10 +160,7 @@ async function createUser(): Promise<TestUser | undefined> {
     "/usr/sbin/nologin",
     name,
   ]).catch((error) => ({ success: false, stdout: "", stderr: String(error) }));
-  if (!made.success) {
-    skip(`useradd failed: ${made.stderr.trim()}`);
-    return undefined;
-  }
+  if (!made.success) throw new Error(`useradd failed: ${made.stderr.trim()}`);
   const uid = Number((await run("/usr/bin/id", ["-u", name])).stdout.trim());
   const dir = await Deno.makeTempDir({ prefix: "codexd-hard-user-" });
   await Deno.chmod(dir, 0o755);
@@ -164,7 +186,14 @@ async function createUser(): Promise<TestUser | undefined> {
         MOD_TS,
         ...args,
       ],
-      env: { CODEX_HOME: home, HOME: userHome, DENO_DIR: `${userHome}/deno`, NO_COLOR: "1" },
+      env: {
+        CODEX_HOME: home,
+        HOME: userHome,
+        DENO_DIR: `${userHome}/deno`,
+        NO_COLOR: "1",
+        // jsr: imports resolve from the on-disk registry where JSR is unreachable.
+        ...jsrEnv(),
+      },
       clearEnv: true,
       stdin: "null",
       stdout: "piped",
@@ -227,8 +256,10 @@ async function homeFor(user: TestUser): Promise<string> {
 
 // --- 4. impostor control socket -----------------------------------------------------
 
-Deno.test("version refuses a control socket whose directory another user owns", async () => {
-  if (!isRoot) return skip("needs root (chown)");
+Deno.test({
+  name: "version refuses a control socket whose directory another user owns",
+  ...needs(noChown),
+}, async () => {
   await using server = await fakeHome({ version: "6.6.6" });
   await using h = await fakeHome();
   const started = await runCli(server.home, ["start"]);
@@ -260,9 +291,11 @@ Deno.test("version refuses a control socket whose directory another user owns", 
   assertMatch(String(open.json.message), /open to other users/);
 });
 
-Deno.test("start refuses a planted /tmp/codex-daemon-<uid> with SOCKET_DIR_UNSAFE", async () => {
+Deno.test({
+  name: "start refuses a planted /tmp/codex-daemon-<uid> with SOCKET_DIR_UNSAFE",
+  ...needs(noUsers),
+}, async () => {
   await using user = await createUser();
-  if (user === undefined) return;
   const planted = `/tmp/codex-daemon-${user.uid}`;
   await Deno.mkdir(planted, { mode: 0o755 });
   try {
@@ -282,8 +315,10 @@ Deno.test("start refuses a planted /tmp/codex-daemon-<uid> with SOCKET_DIR_UNSAF
 
 // --- 5. ownership -------------------------------------------------------------------
 
-Deno.test("root refuses another user's CODEX_HOME unless --allow-foreign-home", async () => {
-  if (!isRoot) return skip("needs root (chown)");
+Deno.test({
+  name: "root refuses another user's CODEX_HOME unless --allow-foreign-home",
+  ...needs(noChown),
+}, async () => {
   await using h = await fakeHome();
   await run("/bin/chown", ["-hR", `${STRANGER_UID}:${STRANGER_UID}`, h.home]);
   const refused = await runCli(h.home, ["start"]);
@@ -300,8 +335,10 @@ Deno.test("root refuses another user's CODEX_HOME unless --allow-foreign-home", 
 
 // --- 6 and 14. never signal another user's process -----------------------------------
 
-Deno.test("root's stop never signals another user's process named by a forged record", async () => {
-  if (!isRoot || !isLinux) return skip("needs root on Linux (setpriv)");
+Deno.test({
+  name: "root's stop never signals another user's process named by a forged record",
+  ...needs(noSetpriv),
+}, async () => {
   await using h = await fakeHome();
   const victim = sleepAs(STRANGER_UID);
   try {
@@ -324,9 +361,11 @@ Deno.test("root's stop never signals another user's process named by a forged re
   }
 });
 
-Deno.test("a user's stop on a record naming root's process says NOT_OWNER, not STOP_TIMEOUT", async () => {
+Deno.test({
+  name: "a user's stop on a record naming root's process says NOT_OWNER, not STOP_TIMEOUT",
+  ...needs(noUsers),
+}, async () => {
   await using user = await createUser();
-  if (user === undefined) return;
   const home = await homeFor(user);
   const rootSleep = new Deno.Command("/bin/sleep", {
     args: ["300"],
@@ -345,9 +384,11 @@ Deno.test("a user's stop on a record naming root's process says NOT_OWNER, not S
   }
 });
 
-Deno.test("a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; status still answers", async () => {
+Deno.test({
+  name: "a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; status still answers",
+  ...needs(noUsers),
+}, async () => {
   await using user = await createUser();
-  if (user === undefined) return;
   // Root's home is trusted (root can do anything anyway) but not writable by the user.
   const home = `${user.dir}/root-home`;
   await Deno.mkdir(home, { mode: 0o755 });
@@ -365,12 +406,8 @@ Deno.test("a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; stat
 
 // --- 11 and 12. a full or read-only file system ---------------------------------------
 
-/** Mounts a tmpfs of `size` at a new directory; `undefined` (with a message) where mount fails. */
-async function tmpfs(size: string): Promise<(AsyncDisposable & { dir: string }) | undefined> {
-  if (!isRoot || !isLinux) {
-    skip("needs root on Linux (mount)");
-    return undefined;
-  }
+/** Mounts a tmpfs of `size` at a new directory (the tests using it are ignored where {@linkcode noMount}). */
+async function tmpfs(size: string): Promise<AsyncDisposable & { dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "codexd-hard-tmpfs-" });
   const mounted = await run("/bin/mount", [
     "-t",
@@ -382,8 +419,7 @@ async function tmpfs(size: string): Promise<(AsyncDisposable & { dir: string }) 
   ]);
   if (!mounted.success) {
     await Deno.remove(dir);
-    skip(`mount -t tmpfs failed: ${mounted.stderr.trim()}`);
-    return undefined;
+    throw new Error(`mount -t tmpfs failed: ${mounted.stderr.trim()}`);
   }
   return {
     dir,
@@ -406,9 +442,11 @@ async function fill(dir: string): Promise<void> {
   }
 }
 
-Deno.test("stop on a full disk still stops the app-server and warns that it could not write down", async () => {
+Deno.test({
+  name: "stop on a full disk still stops the app-server and warns that it could not write down",
+  ...needs(noMount),
+}, async () => {
   await using mount = await tmpfs("400k");
-  if (mount === undefined) return;
   const home = `${mount.dir}/home`;
   await Deno.mkdir(home, { mode: 0o700 });
   await using _h = disposableHome(home);
@@ -439,14 +477,16 @@ Deno.test("stop on a full disk still stops the app-server and warns that it coul
   assert(!Deno.readDirSync(`${home}/app-server-daemon`).some((e) => e.name.includes(".tmp-")));
 });
 
-Deno.test("a read-only CODEX_HOME gives STATE_UNWRITABLE with a hint, and status still answers", async () => {
+Deno.test({
+  name: "a read-only CODEX_HOME gives STATE_UNWRITABLE with a hint, and status still answers",
+  ...needs(noMount),
+}, async () => {
   await using mount = await tmpfs("200k");
-  if (mount === undefined) return;
   const home = `${mount.dir}/home`;
   await Deno.mkdir(home, { mode: 0o700 });
   await installFakeRelease(home);
   const remount = await run("/bin/mount", ["-o", "remount,ro", mount.dir]);
-  if (!remount.success) return skip(`remount ro failed: ${remount.stderr.trim()}`);
+  assert(remount.success, `remount ro failed: ${remount.stderr.trim()}`);
   const start = await runCli(home, ["start"]);
   assertEquals(start.json.code, "STATE_UNWRITABLE", start.stdout);
   assertMatch(String(start.json.hint), /read-only/);

@@ -16,6 +16,7 @@ import {
   isAlive,
   MOD_TS,
   processesOfHome,
+  REPO_ROOT,
   runCli,
 } from "./support/helpers.ts";
 import { type DirFacts, judgeDir, missingPermissions } from "../lib/preflight.ts";
@@ -142,7 +143,17 @@ try { await start({ codexHome: ${JSON.stringify(h.home)} }); console.log("starte
 catch (e) { console.log(e instanceof CodexdError ? e.code : "raw " + e); }`,
     );
     const child = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-run", script],
+      // --config: a script outside the checkout resolves the checkout's bare imports (@std/…) by it.
+      args: [
+        "run",
+        "--config",
+        `${REPO_ROOT}/deno.json`,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-run",
+        script,
+      ],
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(30_000),

@@ -8,7 +8,7 @@
 import { assertEquals } from "./support/assert.ts";
 import { deadlineFor, inWindow, parseWindow } from "../lib/idle/policy.ts";
 import { NO_GRACE_LIMIT, validateSettings } from "../lib/settings.ts";
-import { parseFlags } from "../cli.ts";
+import { graceSeconds } from "../lib/cli/options.ts";
 
 /** A local-time date today at `hh:mm`. */
 function at(hhmm: string): Date {
@@ -72,8 +72,6 @@ Deno.test("validateSettings() knows the restart deadline, the window and the no-
 });
 
 Deno.test("--grace-seconds none parses as the no-limit grace", () => {
-  assertEquals(parseFlags(["--grace-seconds", "none"], ["grace-seconds"]), {
-    "grace-seconds": NO_GRACE_LIMIT,
-  });
-  assertEquals(parseFlags(["--grace-seconds=7"], ["grace-seconds"]), { "grace-seconds": 7 });
+  assertEquals(graceSeconds({ name: "--grace-seconds", value: "none" }), NO_GRACE_LIMIT);
+  assertEquals(graceSeconds({ name: "--grace-seconds", value: "7" }), 7);
 });

@@ -279,7 +279,7 @@ Deno.test("the install-sh source runs the script with CODEX_HOME and reports fai
   }
 });
 
-Deno.test("download progress goes to a terminal stderr only, never to stdout", async () => {
+Deno.test("progress goes to stderr, never to stdout: a terminal and a pipe both see the stages", async () => {
   await using registry = await startTestRegistry([{ version: "1.0.0" }]);
   await using h = await emptyHome();
   const out = `${h.home}/stdout.json`;
@@ -294,8 +294,23 @@ Deno.test("download progress goes to a terminal stderr only, never to stdout", a
   }).output();
   const terminal = new TextDecoder().decode(run.stdout);
   assertEquals(run.code, 0, terminal);
-  assertMatch(terminal, /downloading \d+\.\d( \/ \d+\.\d)? MiB/);
+  assertMatch(terminal, /codexd: downloading codex 1\.0\.0 \(\d+\.\d MiB\)/);
   const stdout = await Deno.readTextFile(out);
   assertEquals(stdout.trim().split("\n").length, 1);
   assertEquals(JSON.parse(stdout).status, "updated");
+
+  // A non-terminal stderr (`ssh host codexd update`): one plain line per stage, no bar.
+  await using again = await emptyHome();
+  const piped = await runCli(again.home, ["update", "--version", "1.0.0"], {
+    env: { NPM_CONFIG_REGISTRY: registry.url },
+  });
+  assertEquals(piped.json.status, "updated", piped.stderr);
+  assertEquals(piped.stderr.trim().split("\n").map((line) => line.replace(/ \(.*/, "")), [
+    "codexd: resolving codex 1.0.0",
+    "codexd: downloading codex 1.0.0",
+    "codexd: extracting codex 1.0.0",
+    "codexd: verifying codex 1.0.0",
+    "codexd: switching codex 1.0.0",
+  ]);
+  assertMatch(piped.stderr, /downloading codex 1\.0\.0 \(\d+\.\d MiB\)/);
 });

@@ -317,7 +317,7 @@ Deno.test("usage errors exit 2 with a USAGE code", async () => {
   assertEquals(badGrace.code, 2);
   const help = await runCli(h.home, ["stop", "--help"]);
   assertEquals(help.code, 0);
-  assertMatch(help.stdout, /--grace-seconds N/);
+  assertMatch(help.stdout, /--grace-seconds\s+<seconds>/);
   assertMatch(help.stdout, /Examples:/);
 });
 

@@ -8,7 +8,8 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { startSshd } from "./support/sshd.ts";
+import { sshdMissing, startSshd } from "./support/sshd.ts";
+import { needs } from "./support/host.ts";
 
 /** How long the background `sleep` would live if nobody killed it. */
 const SLEEP_S = 30;
@@ -52,12 +53,12 @@ function killSleep(pid: number): void {
   }
 }
 
-Deno.test("startSshd() runs a command over a real non-interactive ssh session", async (t) => {
+Deno.test({
+  name: "startSshd() runs a command over a real non-interactive ssh session",
+  ...needs(await sshdMissing()),
+}, async (t) => {
   const started = await startSshd();
-  if ("skipped" in started) {
-    console.log(`SKIPPED: ${started.skipped}`);
-    return;
-  }
+  if ("skipped" in started) throw new Error(started.skipped);
   await using session = started;
   const tmp = await Deno.makeTempDir({ prefix: "codexd-ssh-support-" });
   try {

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { assertEquals, assertMatch } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { processesOfHome, serveRepo } from "./support/helpers.ts";
 import { REAL_CODEX_VERSION, realHome } from "./support/real_codex.ts";
-import { startSshd } from "./support/sshd.ts";
+import { sshdMissing, startSshd } from "./support/sshd.ts";
+import { jsrEnv, needs } from "./support/host.ts";
 
 const BARE_PATH = "/usr/local/bin:/usr/bin:/bin";
 /** The Deno version README's setup line installs. */
@@ -64,21 +65,23 @@ function parseOneJsonLine(stdout: string): Record<string, unknown> {
   return JSON.parse(lines[0]);
 }
 
-Deno.test("the one-liner works over a real non-interactive SSH session", async (t) => {
+Deno.test({
+  name: "the one-liner works over a real non-interactive SSH session",
+  ...needs(await sshdMissing()),
+}, async (t) => {
   const sshd = await startSshd();
-  if ("skipped" in sshd) {
-    console.log(`SKIPPED: ${sshd.skipped}`);
-    return;
-  }
+  if ("skipped" in sshd) throw new Error(sshd.skipped);
   await using session = sshd;
   await using h = await realHome();
   const server = serveRepo();
   try {
     const url = `http://127.0.0.1:${server.addr.port}/mod.ts`;
+    // Where JSR is unreachable, the on-disk registry's loopback server resolves jsr: imports.
+    const jsrUrl = Object.entries(jsrEnv()).map(([k, v]) => ` ${k}=${v}`).join("");
     // `env -i` gives the remote command sshd's bare PATH and nothing from
     // shell start-up files, as on a stock host.
     const oneLiner = (command: string): string =>
-      `env -i HOME="$HOME" PATH=${BARE_PATH} CODEX_HOME='${h.home}' ${denoCommand()} run -A ${url} ${command}`;
+      `env -i HOME="$HOME" PATH=${BARE_PATH} CODEX_HOME='${h.home}'${jsrUrl} ${denoCommand()} run -A ${url} ${command}`;
 
     await t.step("start answers with one JSON object and returns", async () => {
       const start = await session.run(oneLiner("start"));
@@ -128,10 +131,8 @@ Deno.test("the one-liner works over a real non-interactive SSH session", async (
           stdout: "null",
           stderr: "piped",
         }).output();
-        if (!seed.success) {
-          console.log(`SKIPPED setup-line step: npm cannot install deno here`);
-          return;
-        }
+        // CI reaches npm: a failed seed is a failure, not a skip.
+        assert(seed.success, `npm cannot install deno: ${new TextDecoder().decode(seed.stderr)}`);
         assertMatch(Deno.realPathSync(`${prefix}/bin/deno`), /bin\.cjs$/);
         const setup = setupLine().replace(/; CODEX_HOME=.*$/, "");
         const run = await session.run(

@@ -23,7 +23,8 @@ import {
   updateSettings,
   validateSettings,
 } from "../lib/settings.ts";
-import { errorOutput, main, parseFlags } from "../cli.ts";
+import { errorOutput, main, run } from "../cli.ts";
+import { asTyped, nonNegative } from "../lib/cli/options.ts";
 
 Deno.test("validateSettings() accepts valid settings and names what is wrong", () => {
   const table: [unknown, string | null][] = [
@@ -181,21 +182,63 @@ Deno.test("launchArgs() adds --remote-control only when enabled", () => {
   );
 });
 
-Deno.test("parseFlags() parses values, rejects unknown flags and bad numbers", () => {
-  assertEquals(
-    parseFlags(["--grace-seconds", "5", "--codex-home=/x"], ["grace-seconds", "codex-home"]),
-    {
-      "grace-seconds": 5,
-      "codex-home": "/x",
-    },
-  );
-  for (const args of [["--nope"], ["--grace-seconds"], ["--grace-seconds", "-1"], ["stray"]]) {
+Deno.test("the command tree rejects unknown commands, options and bad values as USAGE, naming a fix", async () => {
+  const table: [string[], RegExp, string][] = [
+    [["statsu"], /Did you mean command "status"/, "codexd --help"],
+    [["help", "statsu"], /Did you mean command "status"/, "codexd --help"],
+    [["stop", "--nope"], /Unknown option "--nope"/, "codexd stop --help"],
+    [
+      ["stop", "--grace-seconds"],
+      /Missing value for option "--grace-seconds"/,
+      "codexd stop --help",
+    ],
+    [
+      ["stop", "--grace-seconds", "-1"],
+      /--grace-seconds needs a non-negative number/,
+      "codexd stop --help",
+    ],
+    [["stop", "stray"], /No arguments allowed/, "codexd stop --help"],
+    [
+      ["logs", "-n", "abc"],
+      /^Option -n needs a non-negative number, got "abc"$/,
+      "codexd logs --help",
+    ],
+    [["update", "--source", "pip"], /"npm", "install-sh"/, "codexd update --help"],
+    [["completions", "tcsh"], /bash, zsh or fish/, "codexd completions --help"],
+  ];
+  for (const [args, message, hint] of table) {
     try {
-      parseFlags(args, ["grace-seconds"]);
-      assert(false, `should reject ${args}`);
+      await run(args);
+      assert(false, `should reject ${args.join(" ")}`);
     } catch (error) {
-      assert(error instanceof CodexdError && error.code === "USAGE");
+      assert(error instanceof CodexdError && error.code === "USAGE", `${args}: ${error}`);
+      assertMatch(error.message, message);
+      assertEquals(error.hint, hint, args.join(" "));
     }
+  }
+});
+
+Deno.test("help, version and completions are text; a bare codexd is a usage error", async () => {
+  const help = await run(["stop", "--help"]);
+  assert(help.kind === "text");
+  assertMatch(help.text, /--grace-seconds\s+<seconds>/);
+  assert(!help.text.includes("--codex-bin"), "stop has no --codex-bin");
+  assertEquals(await run(["--version"]), { kind: "text", text: "0.1.0", exitCode: 0 });
+  assertEquals((await run([])).exitCode, 2);
+  const bash = await run(["completions", "bash"]);
+  assert(bash.kind === "text");
+  assertMatch(bash.text, /complete -F _codexd/);
+});
+
+Deno.test("nonNegative() and asTyped() name the option as typed", () => {
+  assertEquals(nonNegative({ name: "--lines", value: "7" }), 7);
+  const table: [string, string[], string][] = [
+    ["Option --lines needs a number", ["logs", "-n", "x"], "Option -n needs a number"],
+    ["Option --lines needs a number", ["logs", "--lines", "x"], "Option --lines needs a number"],
+    ['Option "--config" bad', ["-c", "x"], 'Option "-c" bad'],
+  ];
+  for (const [message, args, expected] of table) {
+    assertEquals(asTyped(message, args, { "--lines": ["-n"], "--config": ["-c"] }), expected);
   }
 });
 

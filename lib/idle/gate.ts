@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { sameVersion } from "../versions.ts";
 import type { Clock } from "../clock.ts";
 import type { DaemonContext } from "../context.ts";
 import { holdsDaemonLock } from "../daemon_lock.ts";
@@ -166,7 +167,7 @@ export function mootReason(
       : undefined;
   }
   const target = running.managedVersion ?? pending.toVersion ?? undefined;
-  return running.runningVersion !== undefined && running.runningVersion === target
+  return running.runningVersion !== undefined && sameVersion(running.runningVersion, target)
     ? `already serving ${target}`
     : undefined;
 }

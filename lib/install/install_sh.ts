@@ -24,14 +24,17 @@
  * @module
  */
 import { CodexdError, describeError } from "../errors.ts";
+import { deadlineSignal } from "../expiry.ts";
+import { isStableVersion, parseReleaseName } from "../versions.ts";
 import { locateBinary, tryReadBinaryFacts } from "../managed_binary.ts";
 import { type DaemonPaths, dirname, join } from "../paths.ts";
 import { readCapped, requireHttpUrl } from "./download.ts";
 import { AUTO_UPDATE_MARKER, sweepIfIdle } from "./layout.ts";
 import { normalizeVersion } from "./registry.ts";
-import { interrupted } from "./step.ts";
+import { interrupted, type StageListener } from "./step.ts";
 import { acquireScriptRunLock } from "./lock.ts";
 import { runScript } from "./script_run.ts";
+import { basename } from "@std/path/posix/basename";
 
 /** Where the official installer lives. */
 export const INSTALL_SCRIPT_URL = "https://chatgpt.com/codex/install.sh";
@@ -68,6 +71,8 @@ export interface ScriptInstallOptions {
    * SIGINT/SIGTERM.
    */
   signal?: AbortSignal;
+  /** Each stage as it begins (`installing` while install.sh runs). */
+  onStage?: StageListener;
 }
 
 /** What {@linkcode installFromScript} did. */
@@ -106,9 +111,11 @@ export function installerEnv(
   };
 }
 
-/** Release names the reference's updater accepts: a stable version and a known target. */
-const STABLE_RELEASE =
-  /^\d+\.\d+\.\d+-(aarch64-apple-darwin|x86_64-apple-darwin|(aarch64|x86_64)-unknown-linux-(gnu|musl))$/;
+/** Whether the reference's updater accepts a release name: a stable version and a known target. */
+function isStableRelease(name: string): boolean {
+  const release = parseReleaseName(name);
+  return release !== undefined && isStableVersion(release.version);
+}
 
 /**
  * The release `current` points at when the install is on install.sh's latest
@@ -129,7 +136,7 @@ export function latestChannelRelease(paths: DaemonPaths): string | undefined {
   if (dirname(selected) !== releases) return undefined;
   const name = selected.slice(releases.length + 1);
   // GNU builds in packages/standalone come from other installers (the reference's rule).
-  if (!STABLE_RELEASE.test(name) || name.endsWith("-gnu")) return undefined;
+  if (!isStableRelease(name) || name.endsWith("-gnu")) return undefined;
   try {
     // Exact comparison, as the reference does: install.sh writes it without a newline.
     const marker = Deno.readTextFileSync(join(paths.standaloneDir, AUTO_UPDATE_MARKER));
@@ -148,11 +155,10 @@ async function fetchScript(
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  // Cancelled in `finally`: no timer outlives the fetch (a library caller's script exits at once).
+  const deadline = deadlineSignal(timeoutMs, signal);
   try {
-    const response = await fetch(url, {
-      signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-    });
+    const response = await fetch(url, { signal: deadline.signal });
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`HTTP ${response.status}`);
@@ -163,14 +169,16 @@ async function fetchScript(
     return script;
   } catch (error) {
     if (signal?.aborted) throw interrupted(signal);
-    const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : describeError(error);
+    const why = deadline.timedOut() ? `no answer within ${timeoutMs} ms` : describeError(error);
     throw failed(`Cannot fetch the installer ${url}: ${why}`);
+  } finally {
+    deadline.cancel();
   }
 }
 
 function currentReleaseName(paths: DaemonPaths): string | undefined {
   try {
-    return Deno.realPathSync(join(paths.standaloneDir, "current")).split("/").at(-1);
+    return basename(Deno.realPathSync(join(paths.standaloneDir, "current")));
   } catch {
     return undefined;
   }
@@ -222,6 +230,7 @@ export async function installFromScript(
     }
     fromRelease = selected;
   }
+  options.onStage?.("installing", "install.sh");
   const script = await fetchScript(scriptUrl, fetchTimeoutMs, signal);
   if (mode === "update") {
     if (!new TextDecoder().decode(script).includes(GUARD_MARKER)) {

@@ -17,6 +17,8 @@ import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_f
 import { type DaemonPaths, join } from "../paths.ts";
 import { acquireInstallLock } from "./lock.ts";
 import { installFailed } from "./step.ts";
+import { basename } from "@std/path/posix/basename";
+import { dirname } from "@std/path/posix/dirname";
 
 /** install.sh's latest-channel marker: holds the release name `current` was installed as latest. */
 export const AUTO_UPDATE_MARKER = "auto-update-version";
@@ -25,7 +27,7 @@ export const AUTO_UPDATE_MARKER = "auto-update-version";
 export async function currentRelease(paths: DaemonPaths): Promise<string | undefined> {
   try {
     const target = await Deno.readLink(join(paths.standaloneDir, "current"));
-    return target.replace(/\/+$/, "").split("/").at(-1);
+    return basename(target);
   } catch {
     return undefined;
   }
@@ -143,7 +145,7 @@ export async function sweepIfIdle(paths: DaemonPaths): Promise<void> {
  * never a moment without one if the rename fails.
  */
 export async function moveIntoPlace(staging: string, releaseDir: string): Promise<void> {
-  const releases = releaseDir.slice(0, releaseDir.lastIndexOf("/"));
+  const releases = dirname(releaseDir);
   const aside = join(releases, `.old-${crypto.randomUUID().slice(0, 8)}`);
   const hadOld = await Deno.rename(releaseDir, aside).then(() => true, () => false);
   try {

@@ -42,7 +42,7 @@ import {
   targetTriple,
 } from "./registry.ts";
 import { sealRelease } from "./release_tree.ts";
-import { installFailed, interrupted } from "./step.ts";
+import { installFailed, interrupted, type StageListener } from "./step.ts";
 import { checkRelease, extractPackage } from "./tarball.ts";
 import type { TarLimits } from "./tar_scan.ts";
 
@@ -63,6 +63,8 @@ export interface NpmInstallOptions extends DownloadLimits {
   lockTimeoutMs?: number;
   /** Download progress: bytes received, and the total when the server sent it. */
   onProgress?: (received: number, total?: number) => void;
+  /** Each stage as it begins (resolving, downloading, extracting, verifying, switching). */
+  onStage?: StageListener;
   /** Caps on the unpacked tarball. @default {EXTRACT_MAX_BYTES, EXTRACT_MAX_ENTRIES} */
   extract?: TarLimits;
   /**
@@ -102,8 +104,10 @@ async function installRelease(
   const staging = join(releases, `.staging-${crypto.randomUUID().slice(0, 8)}`);
   try {
     const tarball = join(work, "codex.tgz");
+    options.onStage?.("downloading", dist.version);
     await download(dist, tarball, options);
     signal?.throwIfAborted();
+    options.onStage?.("extracting", dist.version);
     const extracted = join(work, "x");
     await Deno.mkdir(extracted);
     const vendor = await extractPackage(
@@ -114,6 +118,7 @@ async function installRelease(
       { ...options.extract, signal },
     );
     await Deno.rename(vendor, staging);
+    options.onStage?.("verifying", dist.version);
     const unsafe = await sealRelease(staging);
     if (unsafe !== undefined) throw installFailed(`unsafe package ${dist.tarball}: ${unsafe}`);
     const problem = await checkRelease(staging, dist.version, signal);
@@ -174,6 +179,7 @@ async function install(
   const { timeoutMs = METADATA_TIMEOUT_MS, lockTimeoutMs = INSTALL_LOCK_TIMEOUT_MS, signal } =
     options;
   // Metadata first, outside the lock: a slow registry does not block others.
+  options.onStage?.("resolving", requested);
   const dist = await resolveDist(registry, requested, platform, timeoutMs, signal);
   const name = `${dist.version}-${target}`;
   const releaseDir = join(paths.standaloneDir, "releases", name);
@@ -190,6 +196,7 @@ async function install(
   }
   if (!complete) await installRelease(paths, dist, target, options);
   // The release is in place: finish (swap and marker) even when interrupted now.
+  options.onStage?.("switching", dist.version);
   const previous = await swapCurrent(paths, name);
   await markChannel(paths, name, requested === "latest");
   // A broken current release reinstalled in place has nothing to roll back to.

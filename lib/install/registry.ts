@@ -7,6 +7,8 @@
  * @module
  */
 import { CodexdError } from "../errors.ts";
+import { isStrictVersion } from "../versions.ts";
+import { deadlineSignal } from "../expiry.ts";
 import { readCapped } from "./download.ts";
 import { installFailed } from "./step.ts";
 import { CODEX_PACKAGE } from "./tarball.ts";
@@ -58,13 +60,9 @@ export function normalizeVersion(version: string): string {
   const trimmed = version.trim();
   if (trimmed === "" || trimmed === "latest") return "latest";
   const bare = trimmed.replace(/^(rust-)?v/, "");
-  // Strict semver: numbers without leading zeros, dot-separated prerelease
-  // identifiers; no build metadata, no path characters, bounded length.
-  const number = "(0|[1-9]\\d*)";
-  const strict = new RegExp(
-    `^${number}\\.${number}\\.${number}(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$`,
-  );
-  if (bare.length > 64 || !strict.test(bare)) {
+  // Strict semver (@std/semver): numbers without leading zeros, dot-separated
+  // prerelease identifiers; no build metadata, no path characters, bounded length.
+  if (!isStrictVersion(bare)) {
     throw new CodexdError(
       "INSTALL_FAILED",
       `Cannot install codex ${
@@ -141,13 +139,13 @@ export async function resolveDist(
 ): Promise<Dist> {
   const url = `${registry}${CODEX_PACKAGE.replace("/", "%2f")}`;
   let metadata: PackageMetadata;
+  // Cancelled in `finally`: no timer outlives the fetch (a library caller's script exits at once).
+  const deadline = deadlineSignal(timeoutMs, signal);
   try {
     const response = await fetch(url, {
       // The abbreviated document is all an installer needs, and much smaller.
       headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8" },
-      signal: signal
-        ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal])
-        : AbortSignal.timeout(timeoutMs),
+      signal: deadline.signal,
     });
     if (!response.ok) {
       await response.body?.cancel();
@@ -156,10 +154,10 @@ export async function resolveDist(
     metadata = JSON.parse(new TextDecoder().decode(await readCapped(response, METADATA_MAX_BYTES)));
     if (typeof metadata !== "object" || metadata === null) throw new Error("not a JSON object");
   } catch (error) {
-    const why = error instanceof DOMException && error.name === "TimeoutError"
-      ? new Error(`no answer within ${timeoutMs} ms`)
-      : error;
+    const why = deadline.timedOut() ? new Error(`no answer within ${timeoutMs} ms`) : error;
     throw installFailed(`registry metadata ${url}`, why);
+  } finally {
+    deadline.cancel();
   }
   const tag = metadata["dist-tags"]?.latest;
   if (version === "latest" && !tag) {

@@ -8,6 +8,26 @@
 import { runBounded as runCommand } from "../bounded_command.ts";
 import { CodexdError, describeError } from "../errors.ts";
 
+/**
+ * The stages of an install and of what follows it, in order, reported to a
+ * caller's `onStage` (the CLI prints one line per stage on a non-terminal
+ * stderr): `resolving` the version, `downloading` the tarball, `extracting`
+ * it, `verifying` the new binary, `switching` `current` to it; `installing`
+ * while install.sh runs; then `restarting` or `starting` the app-server.
+ */
+export type InstallStage =
+  | "resolving"
+  | "downloading"
+  | "extracting"
+  | "verifying"
+  | "switching"
+  | "installing"
+  | "restarting"
+  | "starting";
+
+/** Where an install reports its stages (`detail`: the version or source, when known). */
+export type StageListener = (stage: InstallStage, detail?: string) => void;
+
 /** Bound on `tar` and on the new binary's `--version`. */
 export const INSTALL_STEP_TIMEOUT_MS = 5 * 60_000;
 

@@ -17,7 +17,8 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { eventually, isAlive, processesOfHome, REPO_ROOT } from "../support/helpers.ts";
 import { layoutRealRelease } from "../support/real_codex.ts";
-import { type SshSession, startSshd } from "../support/sshd.ts";
+import { sshdMissing, type SshSession, startSshd } from "../support/sshd.ts";
+import { needs } from "../support/host.ts";
 
 /** One loopback address per host (no setup needed on Linux). */
 const ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
@@ -296,7 +297,8 @@ async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }>
         `-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes"`,
         "    ansible_python_interpreter: /usr/bin/python3",
         `    test_deno: ${work}/bin/deno`,
-        `    test_entry: ${repo}/mod.ts`,
+        // The bundle needs no jsr: resolution (the hosts' sessions get no JSR_URL).
+        `    test_entry: ${repo}/dist/codexd.js`,
         "  children:",
         "    fleet:",
         "      hosts:",
@@ -374,24 +376,23 @@ async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }>
   }
 }
 
-Deno.test("an Ansible play drives codexd idempotently on four real SSH hosts", async (t) => {
+/** Why the fleet cannot run here: a missing tool or OpenSSH. */
+async function fleetMissing(): Promise<string | undefined> {
   for (const tool of ["ansible-playbook", "ansible-galaxy", "python3", "useradd", "pkill"]) {
-    if (!(await onPath(tool))) {
-      console.log(`SKIPPED: ${tool} is not installed (apt-get install ansible-core)`);
-      return;
-    }
+    if (!(await onPath(tool))) return `${tool} is not installed (apt-get install ansible-core)`;
   }
+  return await sshdMissing();
+}
+
+Deno.test({
+  name: "an Ansible play drives codexd idempotently on four real SSH hosts",
+  ...needs(await fleetMissing()),
+}, async (t) => {
   const started = await startSshd({ listenAddresses: ADDRESSES });
-  if ("skipped" in started) {
-    console.log(`SKIPPED: ${started.skipped}`);
-    return;
-  }
+  if ("skipped" in started) throw new Error(started.skipped);
   await using _sshd = started;
   const made = await makeFleet(started);
-  if ("skipped" in made) {
-    console.log(`SKIPPED: ${made.skipped}`);
-    return;
-  }
+  if ("skipped" in made) throw new Error(made.skipped);
   await using fleet = made;
   const names = fleet.hosts.map((h) => h.name);
   /** Runs `file` with `extra` as `-e` variables, `--flags` passed as they are. */
@@ -477,21 +478,23 @@ Deno.test("an Ansible play drives codexd idempotently on four real SSH hosts", a
     }
   });
 
-  await t.step("the host role installs a native deno from npm and applies the module", async () => {
-    if (!(await onPath("npm"))) {
-      console.log("SKIPPED: npm is not installed; the role cannot install deno");
-      return;
-    }
-    const run = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
-    console.log(`ansible-playbook role.yml (host2)\n${recapBlock(run.output)}`);
-    assertEquals(changedOf(run, ["host2"]), [1]); // deno installed; the app-server already ran
-    const deno = `${fleet.hosts[1].home}/.cache/codexd-tools/node_modules/deno/deno`;
-    const head = new Uint8Array(4);
-    using file = await Deno.open(deno);
-    await file.read(head);
-    assertEquals([...head], [0x7f, 0x45, 0x4c, 0x46], `${deno} is not a native binary`);
-    const again = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
-    assertEquals(changedOf(again, ["host2"]), [0]);
+  await t.step({
+    name: "the host role installs a native deno from npm and applies the module",
+    ...needs(
+      await onPath("npm") ? undefined : "npm is not installed; the role cannot install deno",
+    ),
+    fn: async () => {
+      const run = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
+      console.log(`ansible-playbook role.yml (host2)\n${recapBlock(run.output)}`);
+      assertEquals(changedOf(run, ["host2"]), [1]); // deno installed; the app-server already ran
+      const deno = `${fleet.hosts[1].home}/.cache/codexd-tools/node_modules/deno/deno`;
+      const head = new Uint8Array(4);
+      using file = await Deno.open(deno);
+      await file.read(head);
+      assertEquals([...head], [0x7f, 0x45, 0x4c, 0x46], `${deno} is not a native binary`);
+      const again = await fleet.play(["role.yml", "-e", "target=host2"], ROLE_TIMEOUT_MS);
+      assertEquals(changedOf(again, ["host2"]), [0]);
+    },
   });
 
   await t.step("README's codex.yml bootstraps and rolling-restarts the fleet", async () => {
@@ -502,7 +505,7 @@ Deno.test("an Ansible play drives codexd idempotently on four real SSH hosts", a
     const before = await Promise.all(fleet.hosts.map(recordedPid));
     const overrides = [
       "-e",
-      `codexd_entry=${fleet.work}/repo/mod.ts`,
+      `codexd_entry=${fleet.work}/repo/dist/codexd.js`,
       "-e",
       `codexd_deno=${fleet.work}/bin/deno`,
     ];

@@ -7,6 +7,7 @@
  * @module
  */
 import { dirname, fromFileUrl } from "./path.ts";
+import { readDenoJson, rewriteSpecifiers } from "../../scripts/jsr_layout.ts";
 
 /** Repository root. */
 export const REPO_ROOT: string = dirname(dirname(dirname(fromFileUrl(import.meta.url))));
@@ -208,13 +209,21 @@ export async function killHomeProcesses(home: string): Promise<void> {
   }
 }
 
-/** Serves the repository read-only over HTTP on loopback. */
+/**
+ * Serves the repository read-only over HTTP on loopback, as a remote copy is
+ * seen: bare specifiers mapped in deno.json `imports` are rewritten to their
+ * `jsr:` targets (a remote module gets no import map), as `deno publish` does.
+ */
 export function serveRepo(): Deno.HttpServer<Deno.NetAddr> {
+  const imports = readDenoJson(REPO_ROOT).imports ?? {};
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
     const path = decodeURIComponent(new URL(request.url).pathname);
     if (path.includes("..")) return new Response("no", { status: 400 });
     try {
-      const body = await Deno.readFile(`${REPO_ROOT}${path}`);
+      const raw = await Deno.readFile(`${REPO_ROOT}${path}`);
+      const body = path.endsWith(".ts")
+        ? rewriteSpecifiers(new TextDecoder().decode(raw), imports)
+        : raw;
       // A `.js` file served as TypeScript would be transpiled again by deno (~25 ms).
       const type = path.endsWith(".js") ? "application/javascript" : "application/typescript";
       return new Response(body, { headers: { "content-type": type } });

@@ -79,22 +79,28 @@ export interface StartSshdOptions {
   listenAddresses?: string[];
 }
 
+/** Why sshd cannot run here (missing binaries), or `undefined`: for a test's `ignore:`. */
+export async function sshdMissing(): Promise<string | undefined> {
+  const sshd = await _executable(SSHD_PATH);
+  const ssh = await _which("ssh");
+  const keygen = await _which("ssh-keygen");
+  if (sshd && ssh && keygen) return undefined;
+  const missing = [[sshd, SSHD_PATH], [ssh, "ssh"], [keygen, "ssh-keygen"]]
+    .filter(([found]) => !found).map(([, name]) => name).join(", ");
+  return `OpenSSH is not installed (missing ${missing}); ` +
+    "run tests/support/install_sshd.sh (Debian openssh-server, openssh-client)";
+}
+
 /** Starts sshd, or explains why it cannot (missing binaries). */
 export async function startSshd(
   options: StartSshdOptions = {},
 ): Promise<SshSession | { skipped: string }> {
   const listenAddresses = options.listenAddresses ?? ["127.0.0.1"];
-  const sshd = await _executable(SSHD_PATH);
-  const ssh = await _which("ssh");
-  const keygen = await _which("ssh-keygen");
-  if (!sshd || !ssh || !keygen) {
-    const missing = [[sshd, SSHD_PATH], [ssh, "ssh"], [keygen, "ssh-keygen"]]
-      .filter(([found]) => !found).map(([, name]) => name).join(", ");
-    return {
-      skipped: `OpenSSH is not installed (missing ${missing}); ` +
-        "run tests/support/install_sshd.sh (Debian openssh-server, openssh-client)",
-    };
-  }
+  const missing = await sshdMissing();
+  if (missing !== undefined) return { skipped: missing };
+  const sshd = SSHD_PATH;
+  const ssh = (await _which("ssh")) as string;
+  const keygen = (await _which("ssh-keygen")) as string;
   const user = await _exec("/usr/bin/id", ["-un"]);
   await Deno.mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   const dir = await Deno.makeTempDir({ prefix: "codexd-sshd-" });
