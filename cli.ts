@@ -625,6 +625,11 @@ export async function run(args: string[]): Promise<Outcome> {
     await hot({}, resultOf(report));
     return outcome!;
   }
+  // Cliffy reads `--codex-home ''` as a missing value; say what is wrong with it instead.
+  const home = args.indexOf("--codex-home");
+  if ((home >= 0 && args[home + 1] === "") || args.includes("--codex-home=")) {
+    (await import("./lib/paths.ts")).resolveCodexHome("");
+  }
   const cliffy = await import("@cliffy/command");
   // Only the commands named on the command line are built (all for a completion script).
   const named = new Set(args.filter((arg) => Object.hasOwn(COMMANDS, arg)));
