@@ -317,10 +317,10 @@ const COMMANDS: Record<string, CommandEntry> = {
               onStage: reporter?.onStage,
               signal,
             });
-          // Signal listeners only when it may install (see lib/interrupt.ts).
+          // Signal listeners only when it may install (see lib/process/interrupt.ts).
           if (reporter === undefined) return result(await run());
           try {
-            result(await (await import("./lib/interrupt.ts")).interruptible(run));
+            result(await (await import("./lib/process/interrupt.ts")).interruptible(run));
           } finally {
             await reporter.done();
           }
@@ -347,7 +347,7 @@ const COMMANDS: Record<string, CommandEntry> = {
         .example("restart at once", "codexd update --now")
         .action(async (o) => {
           const { update } = await import("./lib/update.ts");
-          const { interruptible } = await import("./lib/interrupt.ts");
+          const { interruptible } = await import("./lib/process/interrupt.ts");
           // The updater's pass logs one line per outcome: no progress there.
           const reporter = o.updaterPass === true ? undefined : await progress();
           try {
@@ -380,7 +380,7 @@ const COMMANDS: Record<string, CommandEntry> = {
       base()
         .option(...LAUNCH.codexBin)
         .action(async (o) =>
-          result(await (await import("./lib/supervise.ts")).superviseOnce(daemonOptions(o)))
+          result(await (await import("./lib/updater/supervise.ts")).superviseOnce(daemonOptions(o)))
         ),
   },
   "watch-remote-control": {
@@ -413,7 +413,7 @@ const COMMANDS: Record<string, CommandEntry> = {
         .option(...LAUNCH.codexBin)
         .action(async (o) =>
           result(
-            await (await import("./lib/idle/apply_pending.ts")).applyPendingRestart(
+            await (await import("./lib/updater/apply_pending.ts")).applyPendingRestart(
               daemonOptions(o),
             ),
           )
@@ -430,7 +430,7 @@ const COMMANDS: Record<string, CommandEntry> = {
         .example("with remote control", "codexd enable-autostart --remote-control")
         .action(async (o) =>
           result(
-            await (await import("./lib/autostart/command.ts")).enableAutostart({
+            await (await import("./lib/autostart.ts")).enableAutostart({
               ...daemonOptions(o),
               ...(o.remoteControl ? { remoteControl: true } : {}),
             }),
@@ -445,7 +445,7 @@ const COMMANDS: Record<string, CommandEntry> = {
         .example("disable", "codexd disable-autostart")
         .action(async (o) =>
           result(
-            await (await import("./lib/autostart/command.ts")).disableAutostart(daemonOptions(o)),
+            await (await import("./lib/autostart.ts")).disableAutostart(daemonOptions(o)),
           )
         ),
   },
@@ -456,7 +456,7 @@ const COMMANDS: Record<string, CommandEntry> = {
       base()
         .option(...LAUNCH.codexBin)
         .action(async (o) =>
-          result(await (await import("./lib/autostart/service.ts")).serviceStart(daemonOptions(o)))
+          result(await (await import("./lib/autostart_service.ts")).serviceStart(daemonOptions(o)))
         ),
   },
   "autostart-stopped": {
@@ -466,7 +466,7 @@ const COMMANDS: Record<string, CommandEntry> = {
       base()
         .action(async (o) =>
           result(
-            await (await import("./lib/autostart/service.ts")).serviceStopped(daemonOptions(o)),
+            await (await import("./lib/autostart_service.ts")).serviceStopped(daemonOptions(o)),
           )
         ),
   },
@@ -628,7 +628,7 @@ export async function run(args: string[]): Promise<Outcome> {
   // Cliffy reads `--codex-home ''` as a missing value; say what is wrong with it instead.
   const home = args.indexOf("--codex-home");
   if ((home >= 0 && args[home + 1] === "") || args.includes("--codex-home=")) {
-    (await import("./lib/paths.ts")).resolveCodexHome("");
+    (await import("./lib/state/paths.ts")).resolveCodexHome("");
   }
   const cliffy = await import("@cliffy/command");
   // Only the commands named on the command line are built (all for a completion script).
@@ -734,7 +734,9 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
     return outcome.exitCode;
   } catch (error) {
     // A raw file-system error that escaped still gets a code (never INTERNAL).
-    const output = errorOutput((await import("./lib/atomic_file.ts")).codeEscapedError(error));
+    const output = errorOutput(
+      (await import("./lib/state/atomic_file.ts")).codeEscapedError(error),
+    );
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr;
     // --pretty already printed the error for a person.

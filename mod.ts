@@ -27,19 +27,19 @@
  */
 export { CodexdError, type ErrorCode } from "./lib/errors.ts";
 export type { Clock } from "./lib/clock.ts";
-export type { DaemonOptions } from "./lib/context.ts";
-export type { LifecycleResult, LifecycleStatus } from "./lib/result.ts";
+export type { DaemonOptions } from "./lib/server/context.ts";
+export type { LifecycleResult, LifecycleStatus } from "./lib/server/result.ts";
 export { start } from "./lib/start.ts";
 export { stop, type StopOptions, type StopResult } from "./lib/stop.ts";
 export { restart, type RestartOptions, type RestartResult } from "./lib/restart.ts";
 export type { TurnReport, WhenIdleOptions } from "./lib/idle/when_idle.ts";
 export type { PendingRestart } from "./lib/idle/policy.ts";
-export type { PinView } from "./lib/pin.ts";
+export type { PinView } from "./lib/state/pin.ts";
 export type { InterruptedTurn } from "./lib/idle/probe.ts";
 export { version } from "./lib/version_command.ts";
 export { adopt, type AdoptResult } from "./lib/adopt.ts";
 export { status, type StatusResult, type UpdaterStatus } from "./lib/status.ts";
-export type { UpdaterState } from "./lib/updater_state.ts";
+export type { UpdaterState } from "./lib/updater/state.ts";
 export type { WatchReport } from "./lib/remote_control/watch_state.ts";
 export {
   type AppliedBy,
@@ -63,7 +63,7 @@ export {
 export { bootstrap, type BootstrapOptions, type BootstrapResult } from "./lib/bootstrap.ts";
 export { update, type UpdateOptions, type UpdateResult } from "./lib/update.ts";
 export { type LogsOptions, type LogsResult, readLogs } from "./lib/log_command.ts";
-export type { InstallSource } from "./lib/settings.ts";
+export type { InstallSource } from "./lib/state/settings.ts";
 export type { InstallStage, StageListener } from "./lib/install/step.ts";
 export { CODEXD_VERSION } from "./lib/version.ts";
 export {
@@ -71,7 +71,7 @@ export {
   type AutostartResult,
   disableAutostart,
   enableAutostart,
-} from "./lib/autostart/command.ts";
+} from "./lib/autostart.ts";
 export {
   type AutostartInfo,
   type AutostartLocations,

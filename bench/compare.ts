@@ -152,7 +152,7 @@ async function sampleDenoFloor(programs: FloorPrograms, home: string): Promise<v
  * answers `initialize`, then SIGTERM until it exits.
  */
 async function sampleServerFloor(home: string): Promise<void> {
-  const { probeAppServer } = await import("../lib/control_socket.ts");
+  const { probeAppServer } = await import("../lib/app_server/probe.ts");
   const socket = `${home}/app-server-control/app-server-control.sock`;
   const started = performance.now();
   const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {

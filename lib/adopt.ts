@@ -1,18 +1,24 @@
 /**
  * `adopt`: take over an app-server of this CODEX_HOME that no pid record
  * names (started by hand, or by a tool whose records are gone). Its owner is
- * found through the control socket (`socket_owner.ts`) and must be this
+ * found through the control socket (`server/socket_owner.ts`) and must be this
  * home's codex app-server; codexd then writes a proper record (identity from
  * `/proc`) so every command manages it. Nothing else is ever adopted.
  *
  * @module
  */
-import { binaryFor, createContext, type DaemonOptions, lockDaemon, probe } from "./context.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonOptions,
+  lockDaemon,
+  probe,
+} from "./server/context.ts";
 import { CodexdError } from "./errors.ts";
-import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
-import { readServerState, writeServerRecordOf } from "./server_record.ts";
-import { loadSettingsLenient } from "./settings.ts";
-import { findSocketOwner } from "./socket_owner.ts";
+import { buildResult, type LifecycleResult, unmanagedServer } from "./server/result.ts";
+import { readServerState, writeServerRecordOf } from "./server/server_record.ts";
+import { loadSettingsLenient } from "./state/settings.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
 
 /** What {@linkcode adopt} returns. */
 export interface AdoptResult extends Omit<LifecycleResult, "status"> {

@@ -6,20 +6,20 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
+import { readServerState } from "./server/server_record.ts";
 import { CodexdError } from "./errors.ts";
-import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./context.ts";
+import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./server/context.ts";
 import type { PendingRestart } from "./idle/policy.ts";
-import { type LifecycleResult, unmanagedServer } from "./result.ts";
-import { findSocketOwner } from "./socket_owner.ts";
+import { type LifecycleResult, unmanagedServer } from "./server/result.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
 import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
-import { type InstallSource, loadSettings, updateSettings } from "./settings.ts";
-import { readPidState } from "./pid_record.ts";
+import { type InstallSource, loadSettings, updateSettings } from "./state/settings.ts";
+import { readPidState } from "./process/pid_record.ts";
 import type { StageListener } from "./install/step.ts";
-import { assertNoReferenceUpdater, ensureUpdater } from "./updater.ts";
+import { assertNoReferenceUpdater, ensureUpdater } from "./updater/loop.ts";
 import { withRemoteControlView } from "./remote_control/report.ts";
-import { type PinView, pinView, readReferenceSelection } from "./pin.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
+import { type PinView, pinView, readReferenceSelection } from "./state/pin.ts";
+import { tryReadBinaryFacts } from "./server/managed_binary.ts";
 
 /** Options for {@linkcode bootstrap}. */
 export interface BootstrapOptions extends DaemonOptions {
@@ -85,7 +85,7 @@ export interface BootstrapResult extends Omit<LifecycleResult, "status"> {
 export async function bootstrap(options: BootstrapOptions = {}): Promise<BootstrapResult> {
   const ctx = createContext(options);
   // A server started by hand: no install, no updater beside it (the reference refuses too).
-  const { handStartedServer } = await import("./hand_started.ts");
+  const { handStartedServer } = await import("./server/hand_started.ts");
   if (await handStartedServer(ctx) !== undefined) {
     throw unmanagedServer(ctx, findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath));
   }
@@ -189,7 +189,7 @@ export async function bootstrap(options: BootstrapOptions = {}): Promise<Bootstr
     outcome.appServerVersion !== pinnedVersion
   ) {
     // A server already up on another release moves to the pin when no turn runs.
-    const { restartWhenIdle } = await import("./idle/apply_pending.ts");
+    const { restartWhenIdle } = await import("./updater/apply_pending.ts");
     const done = await restartWhenIdle(
       ctx,
       settings,

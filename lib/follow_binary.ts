@@ -1,7 +1,7 @@
 /**
  * `codexd follow-binary`: what the updater loop runs when the binary the
  * app-server was launched from changed on disk (its `stat` signature differs
- * from `launched-binary`, see `binary_watch.ts`). Someone upgraded codex out
+ * from `launched-binary`, see `state/binary_watch.ts`). Someone upgraded codex out
  * of band — install.sh run by hand over `packages/standalone/current`,
  * `npm i -g @openai/codex` under `--codex-bin`, the reference switching its
  * package — and the server still runs the old image. This pass runs the
@@ -20,20 +20,20 @@
  *
  * @module
  */
-import { tryAcquireDaemonLock } from "./daemon_lock.ts";
+import { tryAcquireDaemonLock } from "./state/daemon_lock.ts";
 import {
   binaryFor,
   createContext,
   type DaemonContext,
   type DaemonOptions,
   probe,
-} from "./context.ts";
-import { readBinaryFacts } from "./managed_binary.ts";
-import { ensureStateDir, join } from "./paths.ts";
-import { readServerState } from "./server_record.ts";
-import { type DaemonSettings, loadSettings } from "./settings.ts";
-import { appendUpdaterLog } from "./updater_log.ts";
-import { oneLine } from "./update_report.ts";
+} from "./server/context.ts";
+import { readBinaryFacts } from "./server/managed_binary.ts";
+import { ensureStateDir, join } from "./state/paths.ts";
+import { readServerState } from "./server/server_record.ts";
+import { type DaemonSettings, loadSettings } from "./state/settings.ts";
+import { appendUpdaterLog } from "./state/updater_log.ts";
+import { oneLine } from "./updater/update_report.ts";
 import {
   type LaunchedBinary,
   MISSING_SIGNATURE,
@@ -42,8 +42,8 @@ import {
   signatureNow,
   signatureOf,
   writeLaunchedBinary,
-} from "./binary_watch.ts";
-import { referencePackageDir } from "./pin.ts";
+} from "./state/binary_watch.ts";
+import { referencePackageDir } from "./state/pin.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import type { InterruptedTurn } from "./idle/probe.ts";
 
@@ -287,7 +287,7 @@ async function restartOntoReplaced(
     const on = binaryPath === undefined
       ? ctx
       : { ...ctx, options: { ...ctx.options, codexBin: binaryPath } };
-    const { restartOrDefer } = await import("./idle/deferred_restart.ts");
+    const { restartOrDefer } = await import("./updater/deferred_restart.ts");
     const { restartLocked } = await import("./restart.ts");
     const done = await restartOrDefer(
       ctx,

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { createContext, type DaemonOptions } from "./context.ts";
-import { tailFile } from "./logs.ts";
-import { readPidState } from "./pid_record.ts";
-import { serverLog } from "./server_log.ts";
-import { readServerState } from "./server_record.ts";
+import { createContext, type DaemonOptions } from "./server/context.ts";
+import { tailFile } from "./state/logs.ts";
+import { readPidState } from "./process/pid_record.ts";
+import { serverLog } from "./server/log.ts";
+import { readServerState } from "./server/server_record.ts";
 
 /** Default number of lines `logs` prints. */
 export const DEFAULT_LOG_LINES = 50;

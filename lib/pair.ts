@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createContext, type DaemonContext, type DaemonOptions } from "./context.ts";
+import { createContext, type DaemonContext, type DaemonOptions } from "./server/context.ts";
 import { CodexdError } from "./errors.ts";
 import {
   deviceRequestError,

@@ -11,23 +11,29 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
-import { binaryFor, createContext, type DaemonOptions, lockDaemon, probe } from "./context.ts";
+import { readServerState } from "./server/server_record.ts";
+import {
+  binaryFor,
+  createContext,
+  type DaemonOptions,
+  lockDaemon,
+  probe,
+} from "./server/context.ts";
 import { CodexdError } from "./errors.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { unmanagedServer, unverifiable } from "./result.ts";
-import { findSocketOwner } from "./socket_owner.ts";
-import { loadSettings, updateSettings } from "./settings.ts";
+import { tryReadBinaryFacts } from "./server/managed_binary.ts";
+import { unmanagedServer, unverifiable } from "./server/result.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
+import { loadSettings, updateSettings } from "./state/settings.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { type AppliedBy, applyToRunning } from "./remote_control/apply.ts";
-import type { RemoteControlView } from "./remote_control/protocol.ts";
+import type { RemoteControlView } from "./app_server/remote_control.ts";
 
 export type { AppliedBy } from "./remote_control/apply.ts";
 export type {
   RemoteControlConnectionStatus,
   RemoteControlView,
-} from "./remote_control/protocol.ts";
+} from "./app_server/remote_control.ts";
 export { REMOTE_CONTROL_SETTLE_TIMEOUT_MS } from "./remote_control/session.ts";
 
 /**

@@ -4,14 +4,9 @@
  *
  * @module
  */
-import {
-  type LaunchedFrom,
-  prepareLaunch,
-  recordAndAwait,
-  spawnWarnings,
-} from "./app_server_spawn.ts";
-import { type ParkedProcess, spawnParked } from "./launch.ts";
-import type { HomeLayout } from "./home_layout.ts";
+import { type LaunchedFrom, prepareLaunch, recordAndAwait, spawnWarnings } from "./server/spawn.ts";
+import { type ParkedProcess, spawnParked } from "./process/launch.ts";
+import type { HomeLayout } from "./state/home_layout.ts";
 import {
   binaryFor,
   createContext,
@@ -19,19 +14,19 @@ import {
   type DaemonOptions,
   lockDaemon,
   probe,
-} from "./context.ts";
+} from "./server/context.ts";
 import {
   type BinaryFacts,
   type ManagedBinary,
   preflightBinary,
   readBinaryFacts,
-} from "./managed_binary.ts";
-import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
-import { type DaemonSettings, loadSettings } from "./settings.ts";
+} from "./server/managed_binary.ts";
+import { buildResult, type LifecycleResult, unmanagedServer } from "./server/result.ts";
+import { type DaemonSettings, loadSettings } from "./state/settings.ts";
 import { finishLaunch, markWanted } from "./start.ts";
 import { turnFields } from "./stop.ts";
 import { type GateOpener, throughGate } from "./idle/gate.ts";
-import { findSocketOwner } from "./socket_owner.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
 import { clearPendingRestart } from "./idle/pending.ts";
 import {
   countTurnsBeforeStop,

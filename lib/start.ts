@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { readServerState, removeServerRecords } from "./server_record.ts";
-import { spawnAppServer, spawnWarnings, waitUntilReady } from "./app_server_spawn.ts";
+import { readServerState, removeServerRecords } from "./server/server_record.ts";
+import { spawnAppServer, spawnWarnings, waitUntilReady } from "./server/spawn.ts";
 import {
   binaryFor,
   createContext,
@@ -15,16 +15,16 @@ import {
   type DaemonOptions,
   lockDaemon,
   probe,
-} from "./context.ts";
-import { isDown, setDown } from "./down_marker.ts";
-import { pathExists, removeIfPresent } from "./atomic_file.ts";
-import { findSocketOwner } from "./socket_owner.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { buildResult, describeOwner, type LifecycleResult, unverifiable } from "./result.ts";
-import { type DaemonSettings, loadSettings } from "./settings.ts";
+} from "./server/context.ts";
+import { isDown, setDown } from "./state/down_marker.ts";
+import { pathExists, removeIfPresent } from "./state/atomic_file.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
+import { tryReadBinaryFacts } from "./server/managed_binary.ts";
+import { buildResult, describeOwner, type LifecycleResult, unverifiable } from "./server/result.ts";
+import { type DaemonSettings, loadSettings } from "./state/settings.ts";
 import { CodexdError } from "./errors.ts";
 import { clearPendingRestart, pendingRestartPath } from "./idle/pending.ts";
-import { resetSupervision } from "./updater_state.ts";
+import { resetSupervision } from "./updater/state.ts";
 
 /** Options of {@linkcode startLocked}. */
 export interface StartLockedOptions {
@@ -159,7 +159,7 @@ export async function finishLaunch<T extends LifecycleResult>(
   // A restart still pending (`start` on a server that kept running) gets
   // its applier back should it have died: nothing pending without one.
   if (!pathExists(pendingRestartPath(ctx.paths), { follow: false })) return ensured;
-  const { ensurePendingApplier } = await import("./idle/applier.ts");
+  const { ensurePendingApplier } = await import("./updater/applier.ts");
   const { warning } = await ensurePendingApplier(ctx, settings);
   return warning ? { ...ensured, warnings: [...(ensured.warnings ?? []), warning] } : ensured;
 }
@@ -182,7 +182,7 @@ export async function withUpdaterEnsured<T extends LifecycleResult>(
   outcome: T,
 ): Promise<T> {
   if (!settings.updater.enabled) return outcome;
-  const { ensureUpdater } = await import("./updater.ts");
+  const { ensureUpdater } = await import("./updater/loop.ts");
   const warning = await ensureUpdater(ctx, settings).then(
     () => undefined,
     (error: Error) => `updater not running: ${error.message}`,

@@ -6,27 +6,27 @@
  *
  * @module
  */
-import { pathExists } from "./atomic_file.ts";
-import { readServerState } from "./server_record.ts";
-import { PROBE_TIMEOUT_MS } from "./control_socket.ts";
-import type { RemoteControlView } from "./remote_control/protocol.ts";
+import { pathExists } from "./state/atomic_file.ts";
+import { readServerState } from "./server/server_record.ts";
+import { PROBE_TIMEOUT_MS } from "./app_server/probe.ts";
+import type { RemoteControlView } from "./app_server/remote_control.ts";
 import { readServerStatus } from "./remote_control/status_probe.ts";
 import { reportWatch, type WatchReport } from "./remote_control/watch_state.ts";
 import { publicPending, readPendingRestart } from "./idle/pending.ts";
 import type { PendingRestart } from "./idle/policy.ts";
-import { binaryFor, createContext, type DaemonOptions } from "./context.ts";
-import type { LifecycleResult } from "./result.ts";
-import { reportedVersion } from "./managed_binary.ts";
+import { binaryFor, createContext, type DaemonOptions } from "./server/context.ts";
+import type { LifecycleResult } from "./server/result.ts";
+import { reportedVersion } from "./server/managed_binary.ts";
 import { type AutostartInfo, readAutostart } from "./autostart/read.ts";
-import { readPidState } from "./pid_record.ts";
-import { loadSettingsLenient } from "./settings.ts";
-import { findSocketOwner } from "./socket_owner.ts";
-import { readUpdaterState, type UpdaterState } from "./updater_state.ts";
-import { readSuperviseHealth } from "./updater_log.ts";
+import { readPidState } from "./process/pid_record.ts";
+import { loadSettingsLenient } from "./state/settings.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
+import { readUpdaterState, type UpdaterState } from "./updater/state.ts";
+import { readSuperviseHealth } from "./state/updater_log.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { socketProblem } from "./app_server/socket_path.ts";
-import { type PinView, pinView, readReferenceSelection } from "./pin.ts";
-import { serverLog } from "./server_log.ts";
+import { type PinView, pinView, readReferenceSelection } from "./state/pin.ts";
+import { serverLog } from "./server/log.ts";
 
 /** The updater part of {@linkcode StatusResult}. */
 export interface UpdaterStatus extends UpdaterState {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
+import { readServerState } from "./server/server_record.ts";
 import {
   binaryFor,
   createContext,
@@ -16,15 +16,15 @@ import {
   lockDaemon,
   probe,
   requireHome,
-} from "./context.ts";
-import type { DaemonOptions } from "./context.ts";
-import { setDown } from "./down_marker.ts";
-import { buildResult, type LifecycleResult, unmanagedServer } from "./result.ts";
-import { type DaemonSettings, defaultSettings, loadSettings } from "./settings.ts";
-import { pathExists, removeIfPresent } from "./atomic_file.ts";
+} from "./server/context.ts";
+import type { DaemonOptions } from "./server/context.ts";
+import { setDown } from "./state/down_marker.ts";
+import { buildResult, type LifecycleResult, unmanagedServer } from "./server/result.ts";
+import { type DaemonSettings, defaultSettings, loadSettings } from "./state/settings.ts";
+import { pathExists, removeIfPresent } from "./state/atomic_file.ts";
 import { describeError } from "./errors.ts";
-import { findSocketOwner } from "./socket_owner.ts";
-import { warmProcessApi } from "./terminate.ts";
+import { findSocketOwner } from "./server/socket_owner.ts";
+import { warmProcessApi } from "./process/terminate.ts";
 import { type GatePass, throughGate } from "./idle/gate.ts";
 import {
   countTurnsBeforeStop,
@@ -133,7 +133,7 @@ async function stopLocked(
     const pass = await open();
     let updaterStopped: boolean | undefined;
     if (options.all) {
-      const { stopUpdater } = await import("./updater.ts");
+      const { stopUpdater } = await import("./updater/loop.ts");
       updaterStopped = await stopUpdater(ctx);
     }
     const warnings: string[] = [...turns.warnings];
@@ -179,7 +179,7 @@ async function stopLocked(
 async function handOver(ctx: DaemonContext): Promise<StopResult> {
   await using _lock = await lockDaemon(ctx);
   const settings = await loadSettings(ctx.paths).then((l) => l.settings, () => defaultSettings());
-  const { stopUpdater } = await import("./updater.ts");
+  const { stopUpdater } = await import("./updater/loop.ts");
   const updaterStopped = await stopUpdater(ctx);
   return {
     ...await buildResult(ctx, binaryFor(ctx, settings), "notRunning", {

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
-import { tryAcquireDaemonLock } from "./daemon_lock.ts";
+import { readServerState } from "./server/server_record.ts";
+import { tryAcquireDaemonLock } from "./state/daemon_lock.ts";
 import { CodexdError, describeError } from "./errors.ts";
 import {
   binaryFor,
@@ -23,22 +23,22 @@ import {
   lockDaemon,
   probe,
   requireHome,
-} from "./context.ts";
-import { pruneReleases, restartOntoNewRelease } from "./release_switch.ts";
-import { capLogs } from "./logs.ts";
-import { appendUpdaterLog } from "./updater_log.ts";
-import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
-import { readBinaryFacts, tryReadBinaryFacts } from "./managed_binary.ts";
-import { isAnswering } from "./control_socket.ts";
-import { type DaemonSettings, type InstallSource, loadSettings } from "./settings.ts";
-import { decidePinnedPass, type PinView, pinView, readReferenceSelection } from "./pin.ts";
+} from "./server/context.ts";
+import { pruneReleases, restartOntoNewRelease } from "./updater/release_switch.ts";
+import { capLogs } from "./state/logs.ts";
+import { appendUpdaterLog } from "./state/updater_log.ts";
+import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./state/paths.ts";
+import { readBinaryFacts, tryReadBinaryFacts } from "./server/managed_binary.ts";
+import { isAnswering } from "./app_server/probe.ts";
+import { type DaemonSettings, type InstallSource, loadSettings } from "./state/settings.ts";
+import { decidePinnedPass, type PinView, pinView, readReferenceSelection } from "./state/pin.ts";
 import { applyPinFlags, pinnedStatus } from "./update_pin.ts";
-import { patchUpdaterState, readUpdaterState } from "./updater_state.ts";
+import { patchUpdaterState, readUpdaterState } from "./updater/state.ts";
 import { CODEXD_VERSION } from "./version.ts";
-import { oneLine, passSummary, updateMessage, type UpdateResult } from "./update_report.ts";
+import { oneLine, passSummary, updateMessage, type UpdateResult } from "./updater/update_report.ts";
 
-export { oneLine, updateMessage, type UpdateResult } from "./update_report.ts";
-import { restartOrDefer, type StoredIntent } from "./idle/deferred_restart.ts";
+export { oneLine, updateMessage, type UpdateResult } from "./updater/update_report.ts";
+import { restartOrDefer, type StoredIntent } from "./updater/deferred_restart.ts";
 import { clearPendingRestart, logRestartEvent, readPendingRestart } from "./idle/pending.ts";
 import { sameVersion } from "./versions.ts";
 import type { StageListener } from "./install/step.ts";
@@ -189,7 +189,7 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     pin,
   });
   // A server started by hand: nothing to update it onto (as the reference answers).
-  const { handStartedServer } = await import("./hand_started.ts");
+  const { handStartedServer } = await import("./server/hand_started.ts");
   const unmanaged = await handStartedServer(ctx);
   if (unmanaged !== undefined) {
     return await record(ctx, options, {
@@ -282,7 +282,7 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
 /**
  * Under the lock: moves the app-server onto the managed binary when its
  * version differs — only when it is idle (or `now`); otherwise the restart
- * is left pending for the updater (see `idle/deferred_restart.ts`).
+ * is left pending for the updater (see `updater/deferred_restart.ts`).
  */
 async function restartIfVersionDiffers(
   ctx: DaemonContext,

@@ -4,13 +4,13 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
-import { binaryFor, createContext, type DaemonOptions, probe } from "./context.ts";
+import { readServerState } from "./server/server_record.ts";
+import { binaryFor, createContext, type DaemonOptions, probe } from "./server/context.ts";
 import { CodexdError } from "./errors.ts";
 import { socketProblem } from "./app_server/socket_path.ts";
-import { cachedBinaryFacts } from "./managed_binary.ts";
-import { buildResult, type LifecycleResult } from "./result.ts";
-import { loadSettingsLenient } from "./settings.ts";
+import { cachedBinaryFacts } from "./server/managed_binary.ts";
+import { buildResult, type LifecycleResult } from "./server/result.ts";
+import { loadSettingsLenient } from "./state/settings.ts";
 
 /**
  * Asks the running app-server for its version. Takes no lock.

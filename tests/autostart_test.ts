@@ -28,7 +28,7 @@ import {
 import { autostartFiles, readAutostart } from "../lib/autostart/read.ts";
 import { diagnoseSystemd, readSystemdFacts, systemctlEnv } from "../lib/autostart/systemd.ts";
 import { needs } from "./support/host.ts";
-import { autostartEntry } from "../lib/autostart/command.ts";
+import { autostartEntry } from "../lib/autostart.ts";
 import { runHelper } from "../lib/autostart/exec.ts";
 
 const SPEC: ServiceSpec = {
@@ -220,11 +220,11 @@ Deno.test("systemctlEnv() sets XDG_RUNTIME_DIR only where it is unset", () => {
 
 Deno.test("autostartEntry() pins a local mod.ts path or the versioned URL", () => {
   assertEquals(
-    autostartEntry("file:///opt/my%20codexd/lib/autostart/command.ts"),
+    autostartEntry("file:///opt/my%20codexd/lib/autostart.ts"),
     "/opt/my codexd/mod.ts",
   );
   assertEquals(
-    autostartEntry("https://jsr.io/@codexd/daemon/0.1.0/lib/autostart/command.ts"),
+    autostartEntry("https://jsr.io/@codexd/daemon/0.1.0/lib/autostart.ts"),
     "https://jsr.io/@codexd/daemon/0.1.0/mod.ts",
   );
 });
@@ -356,7 +356,7 @@ Deno.test({
 });
 
 Deno.test("the updater loop, as a unit's main process, exits 3 once supervision gave up", async () => {
-  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater.ts");
+  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater/loop.ts");
   const state = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
   const child = new Deno.Command("/bin/sh", {
     args: [

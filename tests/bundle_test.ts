@@ -8,7 +8,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { fakeHome, REPO_ROOT, runCli } from "./support/helpers.ts";
 import { bundle } from "../scripts/bundle.ts";
-import { codexdEntry } from "../lib/updater.ts";
+import { codexdEntry } from "../lib/updater/loop.ts";
 
 const BUNDLE = `${REPO_ROOT}/dist/codexd.js`;
 
@@ -27,7 +27,7 @@ Deno.test("dist/codexd.js is current: rebuild with `deno task bundle` after chan
 
 Deno.test("codexdEntry() runs the bundle again from a bundle, mod.ts otherwise", () => {
   const table: [string, string, { entry: string; reload: string }][] = [
-    ["file:///srv/codexd/lib/updater.ts", "file:///srv/codexd/cli.ts", {
+    ["file:///srv/codexd/lib/updater/loop.ts", "file:///srv/codexd/cli.ts", {
       entry: "/srv/codexd/mod.ts",
       reload: "",
     }],
@@ -43,7 +43,7 @@ Deno.test("codexdEntry() runs the bundle again from a bundle, mod.ts otherwise",
         reload: "--reload=jsr:@codexd/daemon",
       },
     ],
-    ["https://jsr.io/@codexd/daemon/0.1.0/lib/updater.ts", "file:///home/me/script.ts", {
+    ["https://jsr.io/@codexd/daemon/0.1.0/lib/updater/loop.ts", "file:///home/me/script.ts", {
       entry: "jsr:@codexd/daemon",
       reload: "--reload=jsr:@codexd/daemon",
     }],

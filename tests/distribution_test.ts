@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { fakeHome, processesOfHome, REPO_ROOT, runCli, serveRepo } from "./support/helpers.ts";
-import { killUserProcesses, lingerWarning } from "../lib/linger.ts";
+import { killUserProcesses, lingerWarning } from "../lib/process/linger.ts";
 
 async function runRemote(
   url: string,

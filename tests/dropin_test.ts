@@ -16,7 +16,7 @@ import {
   runCli,
   serverByHand,
 } from "./support/helpers.ts";
-import { isHomeAppServer, listeningInodes } from "../lib/socket_owner.ts";
+import { isHomeAppServer, listeningInodes } from "../lib/server/socket_owner.ts";
 import { codexConfigArgs } from "../lib/cli/options.ts";
 
 const LIFECYCLE_KEYS = [
@@ -238,7 +238,7 @@ Deno.test("a stop holds even when settings.json is malformed", async () => {
 
 Deno.test("the reference's updater is detected, never doubled, and stopped by stop --all", async () => {
   await using h = await fakeHome();
-  const { writePidRecord } = await import("../lib/pid_record.ts");
+  const { writePidRecord } = await import("../lib/process/pid_record.ts");
   await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
   // Stands in for `codex app-server daemon`'s updater loop (own process group).
   const foreign = new Deno.Command("/bin/sleep", {
@@ -271,7 +271,7 @@ Deno.test("the reference's updater is detected, never doubled, and stopped by st
 });
 
 Deno.test("isReferenceUpdaterArgv() claims only a codex app-server process, never codexd's loop", async () => {
-  const { isReferenceUpdaterArgv } = await import("../lib/updater.ts");
+  const { isReferenceUpdaterArgv } = await import("../lib/updater/loop.ts");
   const table: [string[], boolean][] = [
     [["codex", "app-server", "daemon", "pid-update-loop"], true],
     [["/bin/sh", "-c", "…", "codexd-update-loop", "/state"], false],

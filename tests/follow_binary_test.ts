@@ -27,7 +27,7 @@ import {
   parseLaunchedBinary,
   signatureNow,
   statFormat,
-} from "../lib/binary_watch.ts";
+} from "../lib/state/binary_watch.ts";
 import { decideFollow, type FollowDecision, type FollowFacts } from "../lib/follow_binary.ts";
 
 const RECORD = "app-server-daemon/launched-binary";

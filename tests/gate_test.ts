@@ -262,13 +262,13 @@ function rel(file: string): string {
  * is an app-server that may run turns.
  */
 const SIGNALLERS_OUTSIDE_THE_GATE: Record<string, string> = {
-  "lib/terminate.ts": "the primitive itself (terminateRecorded, signalGroup)",
+  "lib/process/terminate.ts": "the primitive itself (terminateRecorded, signalGroup)",
   "lib/idle/gate.ts": "THE GATE: the only caller of terminateRecorded for an app-server",
-  "lib/app_server_spawn.ts": "a child this command spawned that never answered: no turn ran on it",
-  "lib/updater.ts": "the updater loop's process group (stop --all), not an app-server",
-  "lib/bounded_command.ts": "helpers (codex --version, systemctl) killed at their deadline",
+  "lib/server/spawn.ts": "a child this command spawned that never answered: no turn ran on it",
+  "lib/updater/loop.ts": "the updater loop's process group (stop --all), not an app-server",
+  "lib/process/bounded_command.ts": "helpers (codex --version, systemctl) killed at their deadline",
   "lib/install/script_run.ts": "the installer script's process group",
-  "lib/interrupt.ts": "re-raising a signal on codexd itself",
+  "lib/process/interrupt.ts": "re-raising a signal on codexd itself",
 };
 
 Deno.test("nothing but the gate signals an app-server: terminateRecorded, signalGroup and Deno.kill appear only where allowed", () => {
@@ -284,10 +284,10 @@ Deno.test("nothing but the gate signals an app-server: terminateRecorded, signal
   const terminators = libFiles().filter((file) => /\bterminateRecorded\s*\(/.test(code(file)))
     .map(rel);
   assertEquals(terminators.sort(), [
-    "lib/app_server_spawn.ts",
+    "lib/server/spawn.ts",
     "lib/idle/gate.ts",
-    "lib/terminate.ts",
-    "lib/updater.ts",
+    "lib/process/terminate.ts",
+    "lib/updater/loop.ts",
   ]);
   // The gate's pass is only ever opened through throughGate (never forged).
   for (const file of libFiles()) {
@@ -327,10 +327,10 @@ Deno.test("every command able to stop or restart an app-server goes through the 
     stop: "lib/stop.ts",
     restart: "lib/restart.ts",
     update: "lib/update.ts",
-    "apply-pending": "lib/idle/apply_pending.ts",
+    "apply-pending": "lib/updater/apply_pending.ts",
     "enable-remote-control / disable-remote-control": "lib/remote_control.ts",
     bootstrap: "lib/bootstrap.ts",
-    "enable-autostart / disable-autostart": "lib/autostart/command.ts",
+    "enable-autostart / disable-autostart": "lib/autostart.ts",
   };
   for (const [command, module] of Object.entries(commands)) {
     assert(
@@ -340,15 +340,15 @@ Deno.test("every command able to stop or restart an app-server goes through the 
   }
   // Only the gate reaches the primitive that ends a recorded app-server
   // (the exceptions end no app-server that may run turns: see above).
-  const terminate = `${REPO_ROOT}/lib/terminate.ts`;
+  const terminate = `${REPO_ROOT}/lib/process/terminate.ts`;
   const direct = libFiles().filter((file) => (graph.get(file) ?? []).includes(terminate)).map(rel)
     .sort();
   assertEquals(direct, [
-    "lib/app_server_spawn.ts",
+    "lib/server/spawn.ts",
     "lib/idle/gate.ts",
     "lib/stop.ts", // warmProcessApi only (no signal: checked above)
-    "lib/updater.ts",
+    "lib/updater/loop.ts",
   ]);
   // Supervision only starts a dead server: it never reaches a stop.
-  assert(!/\bthroughGate\b|\.end\(/.test(code(`${REPO_ROOT}/lib/supervise.ts`)));
+  assert(!/\bthroughGate\b|\.end\(/.test(code(`${REPO_ROOT}/lib/updater/supervise.ts`)));
 });

@@ -20,7 +20,7 @@ import {
   processesOfHome,
   runCli,
 } from "./support/helpers.ts";
-import { readBootId } from "../lib/process_identity.ts";
+import { readBootId } from "../lib/process/process_identity.ts";
 import { executable, jsrEnv, needs } from "./support/host.ts";
 
 const isRoot = Deno.uid() === 0;

@@ -19,12 +19,12 @@ import {
   REPO_ROOT,
   runCli,
 } from "./support/helpers.ts";
-import { type DirFacts, judgeDir, missingPermissions } from "../lib/preflight.ts";
+import { type DirFacts, judgeDir, missingPermissions } from "../lib/server/preflight.ts";
 import { shellQuote } from "../lib/errors.ts";
-import { validateSettings } from "../lib/settings.ts";
-import { probeBudgetMs } from "../lib/app_server_spawn.ts";
+import { validateSettings } from "../lib/state/settings.ts";
+import { probeBudgetMs } from "../lib/server/spawn.ts";
 import { renderPretty } from "../cli.ts";
-import { formatUpdaterLogLine } from "../lib/updater_log.ts";
+import { formatUpdaterLogLine } from "../lib/state/updater_log.ts";
 
 /** A CLI run that is killed (and reported as hung) past `limitMs`. */
 type BoundedCliRun = CliRun & { hung: boolean };
@@ -555,7 +555,7 @@ Deno.test("a failed update pass and a spawn both cap the logs", async () => {
 });
 
 Deno.test("the updater loop's liveness check never blocks on a FIFO record", async () => {
-  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater.ts");
+  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater/loop.ts");
   const dir = await Deno.makeTempDir();
   try {
     const made = await new Deno.Command("/usr/bin/mkfifo", { args: [`${dir}/app-server.pid`] })
@@ -584,7 +584,7 @@ Deno.test("the updater loop's liveness check never blocks on a FIFO record", asy
 });
 
 Deno.test("runBounded() kills the whole process group of a command that hangs", async () => {
-  const { runBounded } = await import("../lib/bounded_command.ts");
+  const { runBounded } = await import("../lib/process/bounded_command.ts");
   const run = await runBounded("/bin/sh", ["-c", "sleep 300 & echo $!; wait"], { timeoutMs: 300 });
   assert(run.timedOut);
   assertEquals(run.success, false);

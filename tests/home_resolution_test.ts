@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { fakeHome, runCli } from "./support/helpers.ts";
-import { normalizePath, resolveCodexHome } from "../lib/paths.ts";
+import { normalizePath, resolveCodexHome } from "../lib/state/paths.ts";
 import { renderSystemdUnit, type ServiceSpec } from "../lib/autostart/unit.ts";
 import { CodexdError } from "../lib/errors.ts";
 

@@ -7,7 +7,7 @@
  */
 import { assertEquals } from "./support/assert.ts";
 import { deadlineFor, inWindow, parseWindow } from "../lib/idle/policy.ts";
-import { NO_GRACE_LIMIT, validateSettings } from "../lib/settings.ts";
+import { NO_GRACE_LIMIT, validateSettings } from "../lib/state/settings.ts";
 import { graceSeconds } from "../lib/cli/options.ts";
 
 /** A local-time date today at `hh:mm`. */

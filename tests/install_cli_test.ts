@@ -18,7 +18,7 @@ import {
 } from "./support/helpers.ts";
 import { startTestRegistry, versionOnlyScript } from "./fixtures/test_registry.ts";
 import { installFromNpm } from "../lib/install/npm.ts";
-import { daemonPaths } from "../lib/paths.ts";
+import { daemonPaths } from "../lib/state/paths.ts";
 
 async function emptyHome(): Promise<TestHome> {
   return disposableHome(await Deno.makeTempDir({ prefix: "codexd-install-cli-" }));

@@ -26,7 +26,7 @@ import { installFromNpm, type NpmInstallOptions } from "../lib/install/npm.ts";
 import { normalizeVersion } from "../lib/install/registry.ts";
 import { memberProblem, throughSymlink } from "../lib/install/tar_scan.ts";
 import { CodexdError, type ErrorCode } from "../lib/errors.ts";
-import { type DaemonPaths, daemonPaths } from "../lib/paths.ts";
+import { type DaemonPaths, daemonPaths } from "../lib/state/paths.ts";
 
 const VENDOR = `package/vendor/${TARGET}`;
 

@@ -24,7 +24,7 @@ import {
   targetTriple,
 } from "../lib/install/registry.ts";
 import { CodexdError, type ErrorCode } from "../lib/errors.ts";
-import { type DaemonPaths, daemonPaths } from "../lib/paths.ts";
+import { type DaemonPaths, daemonPaths } from "../lib/state/paths.ts";
 
 /** A fast fake release: `bin/codex` only answers `--version`. */
 function release(

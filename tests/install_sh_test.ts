@@ -15,7 +15,7 @@ import {
 } from "../lib/install/install_sh.ts";
 import { STDERR_TAIL_BYTES } from "../lib/install/script_run.ts";
 import { CodexdError } from "../lib/errors.ts";
-import { type DaemonPaths, daemonPaths } from "../lib/paths.ts";
+import { type DaemonPaths, daemonPaths } from "../lib/state/paths.ts";
 
 /** A loopback server answering every request with the current `body`. */
 function scriptServer(): { url: string; body: string; requests: number } & AsyncDisposable {

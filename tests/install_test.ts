@@ -22,7 +22,7 @@ import { swapCurrentRelease } from "../lib/install/layout.ts";
 import { installFromNpm } from "../lib/install/npm.ts";
 import { resolveRegistry, targetTriple } from "../lib/install/registry.ts";
 import { CodexdError } from "../lib/errors.ts";
-import { daemonPaths } from "../lib/paths.ts";
+import { daemonPaths } from "../lib/state/paths.ts";
 
 async function emptyHome(): Promise<TestHome> {
   return disposableHome(await Deno.makeTempDir({ prefix: "codexd-install-" }));

@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { eventually } from "./support/helpers.ts";
-import { spawnParked, type SpawnSpec } from "../lib/launch.ts";
+import { spawnParked, type SpawnSpec } from "../lib/process/launch.ts";
 
 async function scratch(): Promise<{ dir: string } & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: "codexd-launch-" });
@@ -57,7 +57,7 @@ Deno.test("an abandoned parked launch exits without running its command", async 
 Deno.test("a parked launch whose CLI dies exits without running its command", async () => {
   await using s = await scratch();
   const script = `
-    import { spawnParked } from "${new URL("../lib/launch.ts", import.meta.url).href}";
+    import { spawnParked } from "${new URL("../lib/process/launch.ts", import.meta.url).href}";
     const parked = await spawnParked(${JSON.stringify(recorder(s.dir))});
     console.log(parked.pid);
     Deno.exit(0);

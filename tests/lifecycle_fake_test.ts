@@ -349,7 +349,7 @@ Deno.test("restart with a broken binary keeps the running app-server", async () 
 });
 
 Deno.test("a wedged lock holder makes commands fail with LOCK_TIMEOUT naming its pid", async () => {
-  const { acquireDaemonLock } = await import("../lib/daemon_lock.ts");
+  const { acquireDaemonLock } = await import("../lib/state/daemon_lock.ts");
   await using h = await fakeHome();
   await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
   await using _held = await acquireDaemonLock(`${h.home}/app-server-daemon/daemon.lock`);

@@ -19,8 +19,8 @@ import {
   pinView,
   type ReferenceSelection,
   releaseVersion,
-} from "../lib/pin.ts";
-import { defaultSettings } from "../lib/settings.ts";
+} from "../lib/state/pin.ts";
+import { defaultSettings } from "../lib/state/settings.ts";
 
 Deno.test("pinView() prefers the external binary, then codexd's pin, then the reference's", () => {
   const pinned = defaultSettings();
@@ -241,7 +241,7 @@ Deno.test("the reference's pin in its package holds codexd's updater: reported, 
 });
 
 Deno.test("validateSettings() accepts an exact pinnedVersion and a boolean followBinary only", async () => {
-  const { validateSettings } = await import("../lib/settings.ts");
+  const { validateSettings } = await import("../lib/state/settings.ts");
   const table: [Record<string, unknown>, string | RegExp][] = [
     [{ pinnedVersion: "0.169.0" }, "0.169.0"],
     [{ pinnedVersion: "0.170.0-alpha.3" }, "0.170.0-alpha.3"],

@@ -11,15 +11,15 @@ import {
   parseProcStat,
   probeProcess,
   readBootId,
-} from "../lib/process_identity.ts";
+} from "../lib/process/process_identity.ts";
 import {
   classifyPidRecord,
   parsePidRecord,
   type PidRecord,
   readPidState,
   writePidRecord,
-} from "../lib/pid_record.ts";
-import { decideSignal, type SignalFacts, terminateRecorded } from "../lib/terminate.ts";
+} from "../lib/process/pid_record.ts";
+import { decideSignal, type SignalFacts, terminateRecorded } from "../lib/process/terminate.ts";
 import { eventually } from "./support/helpers.ts";
 
 const record: PidRecord = {

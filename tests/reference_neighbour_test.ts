@@ -5,7 +5,7 @@
  * version of the other's server, in both layouts.
  *
  * Facts measured by running the reference (0.169.0 and 0.171.0 alike), which
- * these tests and `lib/home_layout.ts` / `lib/settings_layout.ts` rest on:
+ * these tests and `lib/state/home_layout.ts` / `lib/state/settings_layout.ts` rest on:
  * - Layout choice, from the files in `app-server-daemon/`: any `daemon.*`
  *   (`daemon.pid`, `daemon.stderr.log`, `daemon-updater.pid`) → its package
  *   layout: binary `packages/app-server-daemon/current/bin/codex`, record

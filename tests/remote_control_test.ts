@@ -1,6 +1,6 @@
 /**
  * Remote control that tells the truth: table tests of the pure decisions in
- * `lib/remote_control/protocol.ts`, and black-box CLI tests against the fake
+ * `lib/app_server/remote_control.ts`, and black-box CLI tests against the fake
  * app-server's `remoteControl/*` knobs (live switch, slow and missing status
  * changes, older servers, refusals, unmanaged servers, start/bootstrap/status
  * reporting).
@@ -28,7 +28,7 @@ import {
   parseRemoteControlView,
   refusalHint,
   type RemoteControlView,
-} from "../lib/remote_control/protocol.ts";
+} from "../lib/app_server/remote_control.ts";
 
 function view(status: string): RemoteControlView {
   return { status, serverName: "host", installationId: "id", environmentId: null };

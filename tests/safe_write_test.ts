@@ -1,5 +1,5 @@
 /**
- * The one safe-write helper (`lib/atomic_file.ts`): appends never follow a
+ * The one safe-write helper (`lib/state/atomic_file.ts`): appends never follow a
  * planted symlink and never let a newline through a field, whole files are
  * capped, and — structurally — no file in `lib/` writes a file any other way.
  *
@@ -13,11 +13,11 @@ import {
   openNoFollowSync,
   sanitizeLineText,
   writeFileAtomic,
-} from "../lib/atomic_file.ts";
+} from "../lib/state/atomic_file.ts";
 import { CodexdError } from "../lib/errors.ts";
 
 /** The files allowed to call Deno's raw write APIs: the helper itself. */
-const HELPER_FILES = ["lib/atomic_file.ts"];
+const HELPER_FILES = ["lib/state/atomic_file.ts"];
 
 /** Deno calls that write a file, or open one for writing (option names on the same call). */
 const RAW_WRITES = [

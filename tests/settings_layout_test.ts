@@ -7,21 +7,21 @@
  * @module
  */
 import { assertEquals } from "./support/assert.ts";
-import { daemonPaths } from "../lib/paths.ts";
+import { daemonPaths } from "../lib/state/paths.ts";
 import {
   codexdUpdaterKeys,
   defaultSettings,
   loadSettings,
   updateSettings,
   validateSettings,
-} from "../lib/settings.ts";
-import { decideFlavour, type HomeFacts } from "../lib/home_layout.ts";
+} from "../lib/state/settings.ts";
+import { decideFlavour, type HomeFacts } from "../lib/state/home_layout.ts";
 import {
   referenceGrace,
   referenceInterval,
   settingsOnDisk,
   settingsView,
-} from "../lib/settings_layout.ts";
+} from "../lib/state/settings_layout.ts";
 
 Deno.test("referenceGrace() and referenceInterval() give values the reference accepts", () => {
   const grace: [number, number][] = [[-1, 300], [0, 0], [2.5, 3], [60, 60], [300, 300]];

@@ -5,24 +5,24 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
-import { acquireDaemonLock, tryAcquireDaemonLock } from "../lib/daemon_lock.ts";
+import { acquireDaemonLock, tryAcquireDaemonLock } from "../lib/state/daemon_lock.ts";
 import {
   connectablePath,
   decodeFrame,
   encodeClientFrame,
   handshakeKey,
   parseUserAgentVersion,
-} from "../lib/control_socket.ts";
+} from "../lib/app_server/probe.ts";
 import { CodexdError } from "../lib/errors.ts";
-import { launchArgs } from "../lib/app_server_spawn.ts";
-import { createContext } from "../lib/context.ts";
-import { daemonPaths } from "../lib/paths.ts";
+import { launchArgs } from "../lib/server/spawn.ts";
+import { createContext } from "../lib/server/context.ts";
+import { daemonPaths } from "../lib/state/paths.ts";
 import {
   defaultSettings,
   loadSettings,
   updateSettings,
   validateSettings,
-} from "../lib/settings.ts";
+} from "../lib/state/settings.ts";
 import { errorOutput, main, run } from "../cli.ts";
 import { asTyped, nonNegative } from "../lib/cli/options.ts";
 
@@ -262,7 +262,7 @@ Deno.test("main() prints one JSON error and never a stack trace", async () => {
 });
 
 Deno.test("capLog() copies and truncates a big log so its writer keeps appending", async () => {
-  const { capLog, rotateLog } = await import("../lib/logs.ts");
+  const { capLog, rotateLog } = await import("../lib/state/logs.ts");
   const dir = await Deno.makeTempDir();
   try {
     const log = `${dir}/app.log`;

@@ -13,7 +13,7 @@ import { cliRun, eventually, isAlive, MOD_TS, runCli } from "./support/helpers.t
 import { realHome } from "./support/real_codex.ts";
 import { startFakeResponses, writeMockProviderConfig } from "./fixtures/fake_responses.ts";
 import { startTurn } from "./support/turns.ts";
-import { acquireDaemonLock } from "../lib/daemon_lock.ts";
+import { acquireDaemonLock } from "../lib/state/daemon_lock.ts";
 
 const STATE = "app-server-daemon";
 

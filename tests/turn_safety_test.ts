@@ -20,9 +20,9 @@ import {
   MOD_TS,
   runCli,
 } from "./support/helpers.ts";
-import { acquireDaemonLock, readLockHolder } from "../lib/daemon_lock.ts";
+import { acquireDaemonLock, readLockHolder } from "../lib/state/daemon_lock.ts";
 import { procUptimeMs } from "../lib/clock.ts";
-import { readBootId } from "../lib/process_identity.ts";
+import { readBootId } from "../lib/process/process_identity.ts";
 
 const STATE = "app-server-daemon";
 const PENDING = `${STATE}/pending-restart.json`;
@@ -209,7 +209,7 @@ Deno.test(
     sanitizeResources: false,
   },
   async () => {
-    const { applyPendingRestart } = await import("../lib/idle/apply_pending.ts");
+    const { applyPendingRestart } = await import("../lib/updater/apply_pending.ts");
     await using h = await fakeHome({ activeTurns: 1 });
     const started = await runCli(h.home, ["start"]);
     await writeJson(`${h.home}/${STATE}/settings.json`, {
@@ -405,7 +405,7 @@ Deno.test(
     sanitizeResources: false,
   },
   async () => {
-    const { enableAutostart, disableAutostart } = await import("../lib/autostart/command.ts");
+    const { enableAutostart, disableAutostart } = await import("../lib/autostart.ts");
     const { unitFileName } = await import("../lib/autostart/unit.ts");
     // A release without the remote-control methods: only a restart applies the flag.
     await using h = await fakeHome({ activeTurns: 1, remoteControl: "missing" });

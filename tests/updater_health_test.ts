@@ -8,8 +8,8 @@
  */
 import { assertEquals, assertMatch } from "./support/assert.ts";
 import { fakeHome, runCli } from "./support/helpers.ts";
-import { superviseHealth } from "../lib/updater_log.ts";
-import { writePidRecord } from "../lib/pid_record.ts";
+import { superviseHealth } from "../lib/state/updater_log.ts";
+import { writePidRecord } from "../lib/process/pid_record.ts";
 
 Deno.test("superviseHealth() counts the failed checks in a row since the loop started", () => {
   const started = "2026-12-06T10:00:00Z updater 42 started: check 1s, update every 3600s";

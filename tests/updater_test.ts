@@ -311,7 +311,7 @@ Deno.test("the updater runs update passes on its interval and records them", asy
 });
 
 Deno.test("the updater's builtin liveness check tells a healthy app-server from a dead one", async () => {
-  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater.ts");
+  const { UPDATER_LOOP_SCRIPT } = await import("../lib/updater/loop.ts");
   await using h = await fakeHome();
   // The loop's own functions, run on their own: no Deno is involved.
   const functions = UPDATER_LOOP_SCRIPT.slice(

@@ -3,11 +3,11 @@
  * `launchctl`): every run has a deadline, and a helper still running at the
  * deadline is killed (SIGKILL) and reaped, so a wedged bus never wedges
  * codexd. A spawn failure is a failed run, not a throw. The running itself is
- * `bounded_command.ts`'s; this file only shapes it for autostart's messages.
+ * `process/bounded_command.ts`'s; this file only shapes it for autostart's messages.
  *
  * @module
  */
-import { runBounded } from "../bounded_command.ts";
+import { runBounded } from "../process/bounded_command.ts";
 
 /** Default bound of one helper command. */
 export const HELPER_TIMEOUT_MS = 30_000;

@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { type DaemonPaths, join } from "../paths.ts";
+import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
 
 /** The note's file name in the state directory. */
 export const HANDOVER_FILE = "autostart-handover";

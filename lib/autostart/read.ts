@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { pathExists } from "../atomic_file.ts";
+import { pathExists } from "../state/atomic_file.ts";
 import { launchdLabel, unitFileName } from "./name.ts";
 
 /** Which service manager starts codexd. */

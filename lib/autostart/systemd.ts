@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { pathExists } from "../atomic_file.ts";
+import { pathExists } from "../state/atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { helperError, type HelperRun, runHelper } from "./exec.ts";
 import { LINGER_DIR, lingerEnabled } from "./read.ts";

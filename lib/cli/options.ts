@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DaemonOptions } from "../context.ts";
+import type { DaemonOptions } from "../server/context.ts";
 import { CodexdError } from "../errors.ts";
 import { isAbsolute } from "@std/path/posix/is-absolute";
 import { join } from "@std/path/posix/join";

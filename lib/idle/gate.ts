@@ -19,7 +19,7 @@
  *    when moot ({@linkcode mootReason}).
  *
  * (Rule 5, "nothing pending without a process that applies it", is kept
- * where pending restarts are written: `deferred_restart.ts`.)
+ * where pending restarts are written: `updater/deferred_restart.ts`.)
  *
  * The decisions ({@linkcode decideGate}, {@linkcode mootReason}) are pure
  * and tested by tables; the runner is thin. Touches the pid records
@@ -29,15 +29,15 @@
  */
 import { sameVersion } from "../versions.ts";
 import type { Clock } from "../clock.ts";
-import type { DaemonContext } from "../context.ts";
-import { holdsDaemonLock } from "../daemon_lock.ts";
+import type { DaemonContext } from "../server/context.ts";
+import { holdsDaemonLock } from "../state/daemon_lock.ts";
 import { CodexdError } from "../errors.ts";
-import type { PidState } from "../pid_record.ts";
-import { readBootId } from "../process_identity.ts";
-import { unverifiable } from "../result.ts";
-import { readServerState, removeServerRecords } from "../server_record.ts";
-import { type DaemonSettings, loadSettingsLenient } from "../settings.ts";
-import { terminateRecorded } from "../terminate.ts";
+import type { PidState } from "../process/pid_record.ts";
+import { readBootId } from "../process/process_identity.ts";
+import { unverifiable } from "../server/result.ts";
+import { readServerState, removeServerRecords } from "../server/server_record.ts";
+import { type DaemonSettings, loadSettingsLenient } from "../state/settings.ts";
+import { terminateRecorded } from "../process/terminate.ts";
 import {
   anchorAt,
   type ClockReading,

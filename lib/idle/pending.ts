@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { type DaemonPaths, ensureStateDir, join } from "../paths.ts";
+import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
+import { type DaemonPaths, ensureStateDir, join } from "../state/paths.ts";
 import type { PendingRestart } from "./policy.ts";
-import { appendUpdaterLog } from "../updater_log.ts";
+import { appendUpdaterLog } from "../state/updater_log.ts";
 
 /** Name of the pending-restart file in the state directory. */
 export const PENDING_RESTART_FILE = "pending-restart.json";

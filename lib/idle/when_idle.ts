@@ -13,10 +13,10 @@
  *
  * @module
  */
-import type { DaemonContext } from "../context.ts";
+import type { DaemonContext } from "../server/context.ts";
 import { CodexdError } from "../errors.ts";
-import { readServerState } from "../server_record.ts";
-import { loadSettingsLenient } from "../settings.ts";
+import { readServerState } from "../server/server_record.ts";
+import { loadSettingsLenient } from "../state/settings.ts";
 import type { GateHold } from "./gate.ts";
 import { observeIdle, readServerTurns } from "./probe.ts";
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { createNewFileSync } from "../atomic_file.ts";
+import { createNewFileSync } from "../state/atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { installFailed } from "./step.ts";
 

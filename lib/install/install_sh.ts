@@ -26,8 +26,8 @@
 import { CodexdError, describeError } from "../errors.ts";
 import { deadlineSignal } from "../expiry.ts";
 import { isStableVersion, parseReleaseName } from "../versions.ts";
-import { locateBinary, tryReadBinaryFacts } from "../managed_binary.ts";
-import { type DaemonPaths, dirname, join } from "../paths.ts";
+import { locateBinary, tryReadBinaryFacts } from "../server/managed_binary.ts";
+import { type DaemonPaths, dirname, join } from "../state/paths.ts";
 import { readCapped, requireHttpUrl } from "./download.ts";
 import { AUTO_UPDATE_MARKER, sweepIfIdle } from "./layout.ts";
 import { normalizeVersion } from "./registry.ts";
@@ -193,7 +193,7 @@ function currentReleaseName(paths: DaemonPaths): string | undefined {
  * @example A guarded update, as the updater runs it
  * ```ts ignore
  * import { installFromScript } from "./install_sh.ts";
- * import { daemonPaths } from "../paths.ts";
+ * import { daemonPaths } from "../state/paths.ts";
  * const result = await installFromScript(daemonPaths("/home/me/.codex"), { mode: "update" });
  * if (result.skipped) console.log(`left alone: ${result.skipped}`);
  * ```

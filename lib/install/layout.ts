@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { type DaemonPaths, join } from "../paths.ts";
+import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
 import { acquireInstallLock } from "./lock.ts";
 import { installFailed } from "./step.ts";
 import { basename } from "@std/path/posix/basename";

@@ -13,11 +13,11 @@
  *
  * @module
  */
-import { openNoFollowSync, readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
+import { openNoFollowSync, readTextIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
 import { systemClock } from "../clock.ts";
 import { CodexdError } from "../errors.ts";
-import { type DaemonPaths, join } from "../paths.ts";
-import { probeProcess } from "../process_identity.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
+import { probeProcess } from "../process/process_identity.ts";
 import { interrupted } from "./step.ts";
 
 /** Bound on waiting for another install (install.sh or codexd) to finish. */

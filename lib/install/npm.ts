@@ -20,7 +20,7 @@
  * @module
  */
 import { CodexdError } from "../errors.ts";
-import { type DaemonPaths, join } from "../paths.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
 import { download, type DownloadLimits } from "./download.ts";
 import {
   currentRelease,
@@ -139,7 +139,7 @@ async function installRelease(
  * @example Install a pinned version
  * ```ts ignore
  * import { installFromNpm } from "./npm.ts";
- * import { daemonPaths } from "../paths.ts";
+ * import { daemonPaths } from "../state/paths.ts";
  * const result = await installFromNpm(daemonPaths("/home/me/.codex"), { version: "0.169.0" });
  * console.log(result.installed ? `now ${result.version}` : "already current");
  * ```

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { join } from "../paths.ts";
+import { join } from "../state/paths.ts";
 
 function inside(root: string, path: string): boolean {
   return path === root || path.startsWith(`${root}/`);

@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { readTextIfPresent } from "../atomic_file.ts";
+import { readTextIfPresent } from "../state/atomic_file.ts";
 import { CodexdError } from "../errors.ts";
-import { type DaemonPaths, join } from "../paths.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
 import { INSTALL_LOCK_DIR } from "./lock.ts";
 import { interrupted } from "./step.ts";
 /** How much of the installer's stderr a failure reports (the reference's tail size). */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { runBounded as runCommand } from "../bounded_command.ts";
+import { runBounded as runCommand } from "../process/bounded_command.ts";
 import { CodexdError, describeError } from "../errors.ts";
 
 /**

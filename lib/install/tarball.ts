@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { parseCliVersion } from "../managed_binary.ts";
-import { join } from "../paths.ts";
+import { parseCliVersion } from "../server/managed_binary.ts";
+import { join } from "../state/paths.ts";
 import { INSTALL_STEP_TIMEOUT_MS, installFailed, runBounded } from "./step.ts";
 import { scanTarball, type TarLimits } from "./tar_scan.ts";
 

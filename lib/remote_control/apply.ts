@@ -9,20 +9,20 @@
  * @module
  */
 import type { AppServerClient } from "../app_server/client.ts";
-import { flagsMatch } from "../app_server_spawn.ts";
-import type { DaemonContext } from "../context.ts";
+import { flagsMatch } from "../server/spawn.ts";
+import type { DaemonContext } from "../server/context.ts";
 import { describeError } from "../errors.ts";
-import { resolveCodexHome } from "../paths.ts";
+import { resolveCodexHome } from "../state/paths.ts";
 import { connectForTurns } from "../idle/probe.ts";
 import type { PendingRestart } from "../idle/policy.ts";
-import type { PidRecord } from "../pid_record.ts";
-import type { DaemonSettings } from "../settings.ts";
+import type { PidRecord } from "../process/pid_record.ts";
+import type { DaemonSettings } from "../state/settings.ts";
 import {
   isPolicyRefusal,
   notConnectedWarning,
   refusalHint,
   type RemoteControlView,
-} from "./protocol.ts";
+} from "../app_server/remote_control.ts";
 import { restartToApply } from "./restart_seam.ts";
 import { settleTimeoutOf, type SwitchOutcome, switchRemoteControl } from "./session.ts";
 import { readServerView } from "./view.ts";

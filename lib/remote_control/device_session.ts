@@ -8,15 +8,15 @@
  * @module
  */
 import { type AppServerClient, isMethodNotFound, RpcError } from "../app_server/client.ts";
-import type { DaemonContext } from "../context.ts";
-import { probe } from "../context.ts";
+import type { DaemonContext } from "../server/context.ts";
+import { probe } from "../server/context.ts";
 import { CodexdError, describeError } from "../errors.ts";
 import { connectForTurns } from "../idle/probe.ts";
-import { resolveCodexHome } from "../paths.ts";
-import { unmanagedServer, unverifiable } from "../result.ts";
-import { readServerState } from "../server_record.ts";
-import { loadSettings } from "../settings.ts";
-import { findSocketOwner } from "../socket_owner.ts";
+import { resolveCodexHome } from "../state/paths.ts";
+import { unmanagedServer, unverifiable } from "../server/result.ts";
+import { readServerState } from "../server/server_record.ts";
+import { loadSettings } from "../state/settings.ts";
+import { findSocketOwner } from "../server/socket_owner.ts";
 import {
   classifyFailure,
   explainAccount,
@@ -24,7 +24,7 @@ import {
   isPolicyRefusal,
   refusalHint,
   type RemoteControlView,
-} from "./protocol.ts";
+} from "../app_server/remote_control.ts";
 import { readRemoteControl, REMOTE_CONTROL_REQUEST_TIMEOUT_MS, settle } from "./session.ts";
 import { settleTimeoutOf } from "./session.ts";
 

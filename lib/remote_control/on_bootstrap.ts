@@ -6,11 +6,11 @@
  *
  * @module
  */
-import type { DaemonContext } from "../context.ts";
+import type { DaemonContext } from "../server/context.ts";
 import type { PendingRestart } from "../idle/policy.ts";
-import type { PidRecord } from "../pid_record.ts";
-import type { LifecycleResult } from "../result.ts";
-import type { DaemonSettings } from "../settings.ts";
+import type { PidRecord } from "../process/pid_record.ts";
+import type { LifecycleResult } from "../server/result.ts";
+import type { DaemonSettings } from "../state/settings.ts";
 import { applyToRunning } from "./apply.ts";
 import { noPairedClientsWarning } from "./paired_count.ts";
 import { readServerView } from "./view.ts";

@@ -8,9 +8,9 @@
  * @module
  */
 import type { AppServerClient } from "../app_server/client.ts";
-import { resolveCodexHome } from "../paths.ts";
+import { resolveCodexHome } from "../state/paths.ts";
 import { CLIENT_LIST_METHOD, parseClientPage } from "./pairing_protocol.ts";
-import type { RemoteControlView } from "./protocol.ts";
+import type { RemoteControlView } from "../app_server/remote_control.ts";
 
 /**
  * Bound on the one list request (the server asks the backend): short, since

@@ -8,11 +8,11 @@
  *
  * @module
  */
-import type { DaemonContext } from "../context.ts";
-import type { LifecycleResult } from "../result.ts";
-import type { DaemonSettings } from "../settings.ts";
+import type { DaemonContext } from "../server/context.ts";
+import type { LifecycleResult } from "../server/result.ts";
+import type { DaemonSettings } from "../state/settings.ts";
 import { noPairedClientsWarning } from "./paired_count.ts";
-import { notConnectedWarning } from "./protocol.ts";
+import { notConnectedWarning } from "../app_server/remote_control.ts";
 import { settleTimeoutOf } from "./session.ts";
 import { readServerView } from "./view.ts";
 

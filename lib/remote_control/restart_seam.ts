@@ -9,9 +9,9 @@
  *
  * @module
  */
-import type { DaemonContext } from "../context.ts";
-import { restartWhenIdle, type RestartWhenIdleOutcome } from "../idle/apply_pending.ts";
-import type { DaemonSettings } from "../settings.ts";
+import type { DaemonContext } from "../server/context.ts";
+import { restartWhenIdle, type RestartWhenIdleOutcome } from "../updater/apply_pending.ts";
+import type { DaemonSettings } from "../state/settings.ts";
 import { withUpdaterEnsured } from "../start.ts";
 
 /** What {@linkcode restartToApply} did: restarted now, or left a pending restart. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { type AppServerClient, REQUEST_TIMEOUT_MS } from "../app_server/client.ts";
-import type { DaemonContext } from "../context.ts";
+import type { DaemonContext } from "../server/context.ts";
 import { describeError } from "../errors.ts";
 import {
   classifyFailure,
@@ -21,7 +21,7 @@ import {
   type RemoteControlView,
   STATUS_CHANGED_NOTIFICATION,
   STATUS_READ_METHOD,
-} from "./protocol.ts";
+} from "../app_server/remote_control.ts";
 
 /**
  * Bound on waiting for a `connecting` status to become `connected` or

@@ -19,7 +19,7 @@ import {
   isPending,
   type RemoteControlView,
   STATUS_READ_METHOD,
-} from "./protocol.ts";
+} from "../app_server/remote_control.ts";
 import { countPairedClients } from "./paired_count.ts";
 import {
   dropQueued,

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { type DaemonPaths, join } from "../paths.ts";
+import { readTextIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
 
 /** The file's name in the state directory. */
 export const WATCH_STATE_FILE = "remote-control-state.json";

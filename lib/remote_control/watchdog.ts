@@ -25,14 +25,14 @@
  * @module
  */
 import type { AppServerClient } from "../app_server/client.ts";
-import { createContext, type DaemonOptions } from "../context.ts";
-import { tryAcquireDaemonLock } from "../daemon_lock.ts";
+import { createContext, type DaemonOptions } from "../server/context.ts";
+import { tryAcquireDaemonLock } from "../state/daemon_lock.ts";
 import { describeError } from "../errors.ts";
 import { connectForTurns } from "../idle/probe.ts";
-import { readServerState } from "../server_record.ts";
-import { loadSettingsLenient, type RemoteControlWatchSettings } from "../settings.ts";
-import { appendUpdaterLog } from "../updater_log.ts";
-import { explainAccount, type RemoteControlView } from "./protocol.ts";
+import { readServerState } from "../server/server_record.ts";
+import { loadSettingsLenient, type RemoteControlWatchSettings } from "../state/settings.ts";
+import { appendUpdaterLog } from "../state/updater_log.ts";
+import { explainAccount, type RemoteControlView } from "../app_server/remote_control.ts";
 import { readRemoteControl, settle, settleTimeoutOf, switchRemoteControl } from "./session.ts";
 import {
   observe,

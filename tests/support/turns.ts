@@ -6,7 +6,7 @@
  * @module
  */
 import { type AppServerClient, connectAppServer } from "../../lib/app_server/client.ts";
-import { daemonPaths } from "../../lib/paths.ts";
+import { daemonPaths } from "../../lib/state/paths.ts";
 
 /** A turn a test started; dispose to close its client. */
 export interface RunningTurn extends AsyncDisposable {

@@ -14,32 +14,32 @@
  *
  * @module
  */
-import { tryAcquireDaemonLock } from "../daemon_lock.ts";
+import { tryAcquireDaemonLock } from "../state/daemon_lock.ts";
 import {
   binaryFor,
   createContext,
   type DaemonContext,
   type DaemonOptions,
   requireHome,
-} from "../context.ts";
-import { flagsMatch } from "../app_server_spawn.ts";
-import { tryReadBinaryFacts } from "../managed_binary.ts";
-import { mootReason } from "./gate.ts";
-import { isAnswering } from "../control_socket.ts";
-import { readServerState } from "../server_record.ts";
-import type { LifecycleResult } from "../result.ts";
+} from "../server/context.ts";
+import { flagsMatch } from "../server/spawn.ts";
+import { tryReadBinaryFacts } from "../server/managed_binary.ts";
+import { mootReason } from "../idle/gate.ts";
+import { isAnswering } from "../app_server/probe.ts";
+import { readServerState } from "../server/server_record.ts";
+import type { LifecycleResult } from "../server/result.ts";
 import { restartLocked } from "../restart.ts";
-import { type DaemonSettings, loadSettings } from "../settings.ts";
-import { ensureStateDir } from "../paths.ts";
+import { type DaemonSettings, loadSettings } from "../state/settings.ts";
+import { ensureStateDir } from "../state/paths.ts";
 import {
   restartOrDefer,
   type RestartOrDeferOptions,
   type RestartOrDeferOutcome,
   type StoredIntent,
 } from "./deferred_restart.ts";
-import { clearPendingRestart, logRestartEvent, readPendingRestart } from "./pending.ts";
-import type { PendingRestart } from "./policy.ts";
-import type { InterruptedTurn } from "./probe.ts";
+import { clearPendingRestart, logRestartEvent, readPendingRestart } from "../idle/pending.ts";
+import type { PendingRestart } from "../idle/policy.ts";
+import type { InterruptedTurn } from "../idle/probe.ts";
 
 /** What one `apply-pending` pass did. */
 export interface ApplyPendingResult {
@@ -111,7 +111,7 @@ export async function applyPendingRestart(
       if (!done.restarted) return waiting(done);
       return applied(done.result.pid, done.result.appServerVersion, done.interrupted);
     }
-    const { restartOntoNewRelease } = await import("../release_switch.ts");
+    const { restartOntoNewRelease } = await import("./release_switch.ts");
     const done = await restartOrDefer(
       ctx,
       settings,

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { expiry } from "./expiry.ts";
+import { expiry } from "../expiry.ts";
 
 /** Default bound on one helper command (`--version`, `--help`): a few seconds. */
 export const COMMAND_TIMEOUT_MS = 5_000;

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { linkTarget } from "./app_server/socket_path.ts";
-import { join } from "./paths.ts";
-import { probeProcess, type ProcessProbe } from "./process_identity.ts";
+import { linkTarget } from "../app_server/socket_path.ts";
+import { join } from "../state/paths.ts";
+import { probeProcess, type ProcessProbe } from "../process/process_identity.ts";
 
 /** What is known about the process listening on the control socket. */
 export interface SocketOwner {

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { readStateFileSync } from "./atomic_file.ts";
-import { homeLayout } from "./home_layout.ts";
-import type { DaemonPaths } from "./paths.ts";
+import { readStateFileSync } from "../state/atomic_file.ts";
+import { homeLayout } from "../state/home_layout.ts";
+import type { DaemonPaths } from "../state/paths.ts";
 import type { ServerState } from "./server_record.ts";
 
 /** The server's log and who started it. */

@@ -27,9 +27,9 @@
  *
  * @module
  */
-import { CodexdError, shellQuote } from "./errors.ts";
-import type { DaemonPaths } from "./paths.ts";
-import { readBootId } from "./process_identity.ts";
+import { CodexdError, shellQuote } from "../errors.ts";
+import type { DaemonPaths } from "../state/paths.ts";
+import { readBootId } from "../process/process_identity.ts";
 
 /** A permission name; `import` is missing from Deno 2.9's `Deno.PermissionName` type. */
 export type PermissionName = Deno.PermissionName | "import";

@@ -5,14 +5,14 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./clock.ts";
-import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
-import { acquireDaemonLock, type DaemonLock } from "./daemon_lock.ts";
-import { CodexdError } from "./errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "../app_server/probe.ts";
+import { acquireDaemonLock, type DaemonLock } from "../state/daemon_lock.ts";
+import { CodexdError } from "../errors.ts";
 import { checkHome, checkPermissions } from "./preflight.ts";
 import { locateBinary, type ManagedBinary } from "./managed_binary.ts";
-import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./paths.ts";
-import { type DaemonSettings, migrateSettings } from "./settings.ts";
+import { type DaemonPaths, daemonPaths, resolveCodexHome } from "../state/paths.ts";
+import { type DaemonSettings, migrateSettings } from "../state/settings.ts";
 
 /** Options shared by every lifecycle function. */
 export interface DaemonOptions {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
-import type { DaemonPaths } from "./paths.ts";
+import { readTextIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
+import type { DaemonPaths } from "../state/paths.ts";
 
 /** The updater's persisted state. */
 export interface UpdaterState {

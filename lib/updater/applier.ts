@@ -17,14 +17,14 @@
  *
  * @module
  */
-import type { DaemonContext } from "../context.ts";
+import type { DaemonContext } from "../server/context.ts";
 import { describeError } from "../errors.ts";
-import { spawnDetached } from "../launch.ts";
-import { join } from "../paths.ts";
-import { readPidState, removePidRecord, writePidRecord } from "../pid_record.ts";
-import type { DaemonSettings } from "../settings.ts";
-import { codexdEntry, ensureUpdater, loopTimings } from "../updater.ts";
-import type { PendingRestart } from "./policy.ts";
+import { spawnDetached } from "../process/launch.ts";
+import { join } from "../state/paths.ts";
+import { readPidState, removePidRecord, writePidRecord } from "../process/pid_record.ts";
+import type { DaemonSettings } from "../state/settings.ts";
+import { codexdEntry, ensureUpdater, loopTimings } from "./loop.ts";
+import type { PendingRestart } from "../idle/policy.ts";
 
 /** `$0` of the applier loop. */
 export const APPLIER_NAME = "codexd-pending-applier";

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { CodexdError, describeError } from "./errors.ts";
-import { createPrivateLog, rotateLog } from "./logs.ts";
+import { CodexdError, describeError } from "../errors.ts";
+import { createPrivateLog, rotateLog } from "../state/logs.ts";
 
 /** A spawned detached process. */
 export interface SpawnedProcess {

@@ -2,13 +2,13 @@
  * `enable-autostart` and `disable-autostart`: make one CODEX_HOME's
  * app-server come back after a reboot, with nobody logged in.
  *
- * Linux: writes the systemd user unit (`unit.ts`), `daemon-reload`,
+ * Linux: writes the systemd user unit (`autostart/unit.ts`), `daemon-reload`,
  * `enable`, asks logind to linger for the user, and starts the unit now so
  * the running app-server and its supervisor are the unit's from here on.
  * Neither command ever restarts or stops an app-server outside the
  * turn-safety gate: newly enabled remote control reaches a running server
  * live or by a gated restart, and `disable-autostart` hands the running
- * server over from the unit without stopping it (`handover.ts`).
+ * server over from the unit without stopping it (`autostart/handover.ts`).
  * `enable-autostart` turns on codexd's supervision (the updater loop) when
  * `bootstrap` has not — without auto-updates — because the unit runs it and
  * a user's `codexd stop` is only remembered (`down`) under supervision.
@@ -19,16 +19,21 @@
  *
  * @module
  */
-import { pathExists, readTextIfPresent, removeIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { CodexdError, describeError } from "../errors.ts";
-import type { PendingRestart } from "../idle/policy.ts";
-import { clearHandover, writeHandover } from "./handover.ts";
-import { createContext, type DaemonOptions, lockDaemon, requireHome } from "../context.ts";
-import type { LifecycleResult } from "../result.ts";
-import { dirname } from "../paths.ts";
-import { loadSettings, updateSettings } from "../settings.ts";
-import { status } from "../status.ts";
-import { helperError } from "./exec.ts";
+import {
+  pathExists,
+  readTextIfPresent,
+  removeIfPresent,
+  writeFileAtomic,
+} from "./state/atomic_file.ts";
+import { CodexdError, describeError } from "./errors.ts";
+import type { PendingRestart } from "./idle/policy.ts";
+import { clearHandover, writeHandover } from "./autostart/handover.ts";
+import { createContext, type DaemonOptions, lockDaemon, requireHome } from "./server/context.ts";
+import type { LifecycleResult } from "./server/result.ts";
+import { dirname } from "./state/paths.ts";
+import { loadSettings, updateSettings } from "./state/settings.ts";
+import { status } from "./status.ts";
+import { helperError } from "./autostart/exec.ts";
 import {
   type AutostartFiles,
   autostartFiles,
@@ -36,20 +41,20 @@ import {
   type AutostartLocations,
   currentUser,
   readAutostart,
-} from "./read.ts";
+} from "./autostart/read.ts";
 import {
   connectUserManager,
   ensureLinger,
   type SystemdOptions,
   type UserManager,
-} from "./systemd.ts";
+} from "./autostart/systemd.ts";
 import {
   launchdLabel,
   renderLaunchdPlist,
   renderSystemdUnit,
   type ServiceSpec,
   unitFileName,
-} from "./unit.ts";
+} from "./autostart/unit.ts";
 
 /** Options of {@linkcode enableAutostart} and {@linkcode disableAutostart}. */
 export interface AutostartOptions extends DaemonOptions {
@@ -89,7 +94,7 @@ export function autostartEntry(
   mainModule: string = Deno.mainModule,
 ): string {
   // Inside the one-file bundle this code's own URL is the running entry.
-  const mod = moduleUrl === mainModule ? new URL(moduleUrl) : new URL("../../mod.ts", moduleUrl);
+  const mod = moduleUrl === mainModule ? new URL(moduleUrl) : new URL("../mod.ts", moduleUrl);
   return mod.protocol === "file:" ? decodeURIComponent(mod.pathname) : mod.href;
 }
 
@@ -181,7 +186,7 @@ async function applyRemoteControl(
   options: AutostartOptions,
   warnings: string[],
 ): Promise<PendingRestart | undefined> {
-  const { setRemoteControl } = await import("../remote_control.ts");
+  const { setRemoteControl } = await import("./remote_control.ts");
   try {
     const applied = await setRemoteControl(true, options);
     warnings.push(...applied.warnings ?? []);
@@ -218,7 +223,7 @@ async function mustSucceed(manager: UserManager, args: string[], job = false): P
  * manager; `NOT_READY` when the unit fails to start.
  * @example
  * ```ts ignore
- * import { enableAutostart } from "./command.ts";
+ * import { enableAutostart } from "./autostart.ts";
  * const { autostart } = await enableAutostart({ remoteControl: true });
  * console.log(autostart?.unit, autostart?.linger);
  * ```
@@ -231,7 +236,7 @@ export async function enableAutostart(options: AutostartOptions = {}): Promise<A
   const files = filesFor(codexHome, options);
   const warnings: string[] = [];
   if (files.manager === "launchd") {
-    const { loadAgent } = await import("./launchd.ts");
+    const { loadAgent } = await import("./autostart/launchd.ts");
     const { unitChanged, settingsChanged } = await writeServiceFiles(options, files);
     await loadAgent(files.unit, launchdLabel(codexHome));
     const already = !unitChanged && !settingsChanged;
@@ -272,7 +277,7 @@ export async function enableAutostart(options: AutostartOptions = {}): Promise<A
  *
  * @example
  * ```ts ignore
- * import { disableAutostart } from "./command.ts";
+ * import { disableAutostart } from "./autostart.ts";
  * const { status } = await disableAutostart(); // "disabled" or "alreadyDisabled"
  * ```
  */
@@ -286,7 +291,7 @@ export async function disableAutostart(options: AutostartOptions = {}): Promise<
   const before = await status(options);
   const wasRunning = before.status === "running";
   if (files.manager === "launchd") {
-    const { unloadAgent } = await import("./launchd.ts");
+    const { unloadAgent } = await import("./autostart/launchd.ts");
     await unloadAgent(launchdLabel(codexHome));
     await removeIfPresent(files.unit);
     return await describe(options, "disabled", warnings);
@@ -318,7 +323,7 @@ export async function disableAutostart(options: AutostartOptions = {}): Promise<
   if (wasRunning) {
     // The app-server kept running: codexd alone manages it from here (start
     // adopts it and re-ensures the updater when bootstrap enabled one).
-    const { start } = await import("../start.ts");
+    const { start } = await import("./start.ts");
     await start(options);
   }
   return await describe(options, "disabled", warnings);

@@ -6,30 +6,30 @@
  *
  * Touches the home's layout's record and log (`app-server-daemon/{app-server.pid,
  * app-server.stderr.log}`, or `daemon.pid` and `daemon.stderr.log` on a home in
- * the reference's package layout; see `home_layout.ts`) and `launched-binary`
+ * the reference's package layout; see `state/home_layout.ts`) and `launched-binary`
  * (what was launched, for noticing out-of-band upgrades).
  *
  * @module
  */
 import { removeServerRecords, writeServerRecord } from "./server_record.ts";
-import { clearStrayPackageLog, type HomeLayout, homeLayout } from "./home_layout.ts";
-import { pathExists } from "./atomic_file.ts";
+import { clearStrayPackageLog, type HomeLayout, homeLayout } from "../state/home_layout.ts";
+import { pathExists } from "../state/atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
-import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "./control_socket.ts";
-import { CodexdError } from "./errors.ts";
-import { codexSocketDir, socketDirProblem } from "./app_server/socket_path.ts";
-import { spawnDetached, type SpawnedProcess, type SpawnSpec } from "./launch.ts";
-import { capLogs, tailFile } from "./logs.ts";
+import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "../app_server/probe.ts";
+import { CodexdError } from "../errors.ts";
+import { codexSocketDir, socketDirProblem } from "../app_server/socket_path.ts";
+import { spawnDetached, type SpawnedProcess, type SpawnSpec } from "../process/launch.ts";
+import { capLogs, tailFile } from "../state/logs.ts";
 import {
   type BinaryFacts,
   type ManagedBinary,
   preflightBinary,
   readBinaryFacts,
 } from "./managed_binary.ts";
-import { isRecordAlive, type PidRecord } from "./pid_record.ts";
-import type { DaemonSettings } from "./settings.ts";
-import { signalGroup, terminateRecorded } from "./terminate.ts";
-import { signatureNow, writeLaunchedBinary } from "./binary_watch.ts";
+import { isRecordAlive, type PidRecord } from "../process/pid_record.ts";
+import type { DaemonSettings } from "../state/settings.ts";
+import { signalGroup, terminateRecorded } from "../process/terminate.ts";
+import { signatureNow, writeLaunchedBinary } from "../state/binary_watch.ts";
 
 /** Default bound on waiting for a spawned app-server to answer `initialize`. */
 export const START_TIMEOUT_MS = 10_000;
@@ -310,7 +310,7 @@ export async function spawnAppServer(
 
 /** Warnings worth showing whenever a new app-server was spawned. */
 export async function spawnWarnings(): Promise<string[]> {
-  const { lingerWarning } = await import("./linger.ts");
+  const { lingerWarning } = await import("../process/linger.ts");
   const warning = lingerWarning();
   return warning ? [warning] : [];
 }

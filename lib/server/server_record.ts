@@ -5,21 +5,21 @@
  * `processIdentity`; the reference adds `executableIdentity`, which it does not
  * require: measured, it stops and restarts a server recorded without one).
  * codexd reads either, and writes the one name of the home's layout
- * (`home_layout.ts`): a `daemon.pid` on a home without the package makes the
+ * (`state/home_layout.ts`): a `daemon.pid` on a home without the package makes the
  * reference refuse it.
  *
  * @module
  */
-import { writeFileAtomic } from "./atomic_file.ts";
-import { homeLayout } from "./home_layout.ts";
-import type { DaemonPaths } from "./paths.ts";
+import { writeFileAtomic } from "../state/atomic_file.ts";
+import { homeLayout } from "../state/home_layout.ts";
+import type { DaemonPaths } from "../state/paths.ts";
 import {
   type PidRecord,
   type PidState,
   readPidState,
   removePidRecord,
   writePidRecord,
-} from "./pid_record.ts";
+} from "../process/pid_record.ts";
 
 /** A pid state and the record file it came from. */
 export type ServerState = PidState & { file: string };

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./clock.ts";
-import { CodexdError } from "./errors.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { CodexdError } from "../errors.ts";
 import { isRecordAlive, type PidRecord } from "./pid_record.ts";
 import { processGroupMembers, processLaunchedFor, processUid } from "./process_identity.ts";
 

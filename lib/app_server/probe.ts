@@ -1,15 +1,15 @@
 /**
  * The readiness and version probe: connect to the control socket, perform
  * `initialize` as the daemon, close. "Ready" means exactly that it answered.
- * The session itself lives in `app_server/client.ts`.
+ * The session itself lives in `client.ts`.
  *
  * @module
  */
-import { CONNECT_TIMEOUT_MS, initializeOnce, type ServerInfo } from "./app_server/client.ts";
+import { CONNECT_TIMEOUT_MS, initializeOnce, type ServerInfo } from "./client.ts";
 
-export { parseUserAgentVersion } from "./app_server/client.ts";
-export { connectablePath, MAX_SOCKET_PATH_BYTES } from "./app_server/socket_path.ts";
-export { decodeFrame, encodeClientFrame, handshakeKey } from "./app_server/websocket.ts";
+export { parseUserAgentVersion } from "./client.ts";
+export { connectablePath, MAX_SOCKET_PATH_BYTES } from "./socket_path.ts";
+export { decodeFrame, encodeClientFrame, handshakeKey } from "./websocket.ts";
 
 /** Bound on one probe, as in the reference. */
 export const PROBE_TIMEOUT_MS = CONNECT_TIMEOUT_MS;

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { pathExists } from "./atomic_file.ts";
+import { pathExists } from "../state/atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
-import { CodexdError } from "./errors.ts";
+import { CodexdError } from "../errors.ts";
 import { type BinaryFacts, type ManagedBinary, reportedVersion } from "./managed_binary.ts";
-import type { PidState } from "./pid_record.ts";
-import type { RemoteControlView } from "./remote_control/protocol.ts";
+import type { PidState } from "../process/pid_record.ts";
+import type { RemoteControlView } from "../app_server/remote_control.ts";
 import type { SocketOwner } from "./socket_owner.ts";
-import { CODEXD_VERSION } from "./version.ts";
+import { CODEXD_VERSION } from "../version.ts";
 
 /** Lifecycle statuses, as the reference spells them. */
 export type LifecycleStatus =

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { CodexdError, describeError, shellQuote } from "./errors.ts";
+import { CodexdError, describeError, shellQuote } from "../errors.ts";
 import { dirname } from "@std/path/posix/dirname";
 
 /** The largest state file codexd reads; real ones hold a few hundred bytes. */

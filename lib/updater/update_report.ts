@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { CodexdError, describeError } from "./errors.ts";
-import type { PendingRestart } from "./idle/policy.ts";
-import type { InterruptedTurn } from "./idle/probe.ts";
-import type { PinView } from "./pin.ts";
+import { CodexdError, describeError } from "../errors.ts";
+import type { PendingRestart } from "../idle/policy.ts";
+import type { InterruptedTurn } from "../idle/probe.ts";
+import type { PinView } from "../state/pin.ts";
 
 /** What {@linkcode update} returns. */
 export interface UpdateResult {

@@ -11,10 +11,10 @@ import {
   readStateFileSync,
   readTextIfPresent,
   writeFileAtomic,
-} from "./atomic_file.ts";
-import type { BoundedOptions } from "./bounded_command.ts";
-import { CodexdError, shellQuote } from "./errors.ts";
-import { type DaemonPaths, join } from "./paths.ts";
+} from "../state/atomic_file.ts";
+import type { BoundedOptions } from "../process/bounded_command.ts";
+import { CodexdError, shellQuote } from "../errors.ts";
+import { type DaemonPaths, join } from "../state/paths.ts";
 
 /** Flags the reference passes when the binary knows them. */
 export const OPTIONAL_LAUNCH_FLAGS: readonly string[] = [
@@ -163,7 +163,7 @@ export async function runCommand(
   options: BoundedOptions = {},
 ): Promise<CommandRun> {
   // Loaded only on a cache miss: hot commands never spawn the binary.
-  const { runBounded } = await import("./bounded_command.ts");
+  const { runBounded } = await import("../process/bounded_command.ts");
   return await runBounded(path, args, options);
 }
 
@@ -241,7 +241,7 @@ export async function readBinaryFacts(
   const cached = await readCache(paths);
   const hit = cached.find((entry) => sameFile(entry, realPath, info));
   if (hit && complete(hit)) return { version: hit.version, launchFlags: hit.launchFlags };
-  const { commandTimeoutMs } = await import("./bounded_command.ts");
+  const { commandTimeoutMs } = await import("../process/bounded_command.ts");
   const facts = await probeFacts(realPath, options.timeoutMs ?? commandTimeoutMs());
   const entry: CacheEntry = { realPath, size: info.size, mtimeMs, ino: info.ino, ...facts };
   // Keep a few entries: an update flips between the old and the new release.
@@ -300,7 +300,7 @@ export async function reportedVersion(
     entry.realPath === realPath && entry.size === info.size && entry.mtimeMs === mtimeMs
   );
   if (hit) return hit.version;
-  const { commandTimeoutMs } = await import("./bounded_command.ts");
+  const { commandTimeoutMs } = await import("../process/bounded_command.ts");
   const run = await runCommand(realPath, ["--version"], {
     timeoutMs: options.timeoutMs ?? commandTimeoutMs(),
   });

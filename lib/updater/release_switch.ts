@@ -9,15 +9,15 @@
  *
  * @module
  */
-import { spawnAppServer, type SpawnOutcome } from "./app_server_spawn.ts";
-import { binaryFor, type DaemonContext } from "./context.ts";
-import { CodexdError, describeError } from "./errors.ts";
-import { tryReadBinaryFacts } from "./managed_binary.ts";
-import { readServerState } from "./server_record.ts";
-import type { DaemonSettings } from "./settings.ts";
-import type { GateOpener } from "./idle/gate.ts";
-import { patchUpdaterState } from "./updater_state.ts";
-import { parseReleaseName } from "./versions.ts";
+import { spawnAppServer, type SpawnOutcome } from "../server/spawn.ts";
+import { binaryFor, type DaemonContext } from "../server/context.ts";
+import { CodexdError, describeError } from "../errors.ts";
+import { tryReadBinaryFacts } from "../server/managed_binary.ts";
+import { readServerState } from "../server/server_record.ts";
+import type { DaemonSettings } from "../state/settings.ts";
+import type { GateOpener } from "../idle/gate.ts";
+import { patchUpdaterState } from "./state.ts";
+import { parseReleaseName } from "../versions.ts";
 import { basename } from "@std/path/posix/basename";
 
 /**
@@ -40,7 +40,7 @@ export async function restartOntoNewRelease(
   } catch (error) {
     if (previousRelease === undefined) throw error;
     const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease } = await import("./install/layout.ts");
+    const { swapCurrentRelease } = await import("../install/layout.ts");
     await swapCurrentRelease(ctx.paths, previousRelease);
     await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
     const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };

@@ -9,7 +9,7 @@
  * @module
  */
 import { readTextIfPresent, writeFileAtomic } from "./atomic_file.ts";
-import { CodexdError } from "./errors.ts";
+import { CodexdError } from "../errors.ts";
 import { type DaemonPaths, ensureStateDir } from "./paths.ts";
 import {
   CODEXD_KEY,

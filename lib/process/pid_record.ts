@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
+import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
 import {
   isLaunchedFor,
   probeProcess,

@@ -10,18 +10,29 @@
  *
  * @module
  */
-import { readServerState } from "./server_record.ts";
-import { tryAcquireDaemonLock } from "./daemon_lock.ts";
-import { CodexdError, describeError } from "./errors.ts";
-import { createContext, type DaemonContext, type DaemonOptions, requireHome } from "./context.ts";
-import { appendUpdaterLog } from "./updater_log.ts";
-import { startLocked } from "./start.ts";
-import { type DaemonPaths, daemonPaths, ensureStateDir, join, resolveCodexHome } from "./paths.ts";
-import { capLogs } from "./logs.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
-import { loadSettingsLenient, type SupervisionSettings } from "./settings.ts";
-import { DOWN_FILE, HOLDOFF_FILE, setDown } from "./down_marker.ts";
-import { patchUpdaterState, readUpdaterState, type UpdaterState } from "./updater_state.ts";
+import { readServerState } from "../server/server_record.ts";
+import { tryAcquireDaemonLock } from "../state/daemon_lock.ts";
+import { CodexdError, describeError } from "../errors.ts";
+import {
+  createContext,
+  type DaemonContext,
+  type DaemonOptions,
+  requireHome,
+} from "../server/context.ts";
+import { appendUpdaterLog } from "../state/updater_log.ts";
+import { startLocked } from "../start.ts";
+import {
+  type DaemonPaths,
+  daemonPaths,
+  ensureStateDir,
+  join,
+  resolveCodexHome,
+} from "../state/paths.ts";
+import { capLogs } from "../state/logs.ts";
+import { writeFileAtomic } from "../state/atomic_file.ts";
+import { loadSettingsLenient, type SupervisionSettings } from "../state/settings.ts";
+import { DOWN_FILE, HOLDOFF_FILE, setDown } from "../state/down_marker.ts";
+import { patchUpdaterState, readUpdaterState, type UpdaterState } from "./state.ts";
 
 /** Backoff before restart attempt number `attempts + 1`, after `attempts` consecutive ones. */
 export function nextBackoffSeconds(attempts: number, policy: SupervisionSettings): number {

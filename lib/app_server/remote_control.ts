@@ -2,7 +2,7 @@
  * The app-server's remote-control API as codexd sees it, and the pure
  * decisions made on it: what a status answer looks like, whether a running
  * server already has the state a user asked for, what to do next, and how to
- * explain a refusal. No I/O here; `session.ts` talks to the server.
+ * explain a refusal. No I/O here; `remote_control/session.ts` talks to the server.
  *
  * Methods (experimental, need `capabilities.experimentalApi` at `initialize`):
  * `remoteControl/status/read`, `remoteControl/enable {ephemeral}`,
@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { isMethodNotFound, RpcError } from "../app_server/client.ts";
+import { isMethodNotFound, RpcError } from "./client.ts";
 
 /** Read the current remote-control status. */
 export const STATUS_READ_METHOD = "remoteControl/status/read";

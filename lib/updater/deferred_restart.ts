@@ -1,6 +1,6 @@
 /**
  * The rule for restarts that could cut a turn short (updates, pending
- * restarts, new launch flags): through the turn-safety gate (`gate.ts`) in
+ * restarts, new launch flags): through the turn-safety gate (`idle/gate.ts`) in
  * its `deferred` mode — restart when the app-server is idle, else leave a
  * pending restart that is applied once it is idle, inside the maintenance
  * window, or — past the deadline — after interrupting the turns. A server
@@ -11,17 +11,17 @@
  *
  * Call under `daemon.lock`. The restart itself is a callback that opens the
  * gate right before it stops, so update's rollback and a plain settings
- * restart share the rule. Files: see `pending.ts`.
+ * restart share the rule. Files: see `idle/pending.ts`.
  *
  * @module
  */
-import type { DaemonContext } from "../context.ts";
-import type { DaemonSettings } from "../settings.ts";
+import type { DaemonContext } from "../server/context.ts";
+import type { DaemonSettings } from "../state/settings.ts";
 import { describeError } from "../errors.ts";
-import type { IdleObservation, PendingRestart } from "./policy.ts";
-import type { InterruptedTurn } from "./probe.ts";
-import { type GateOpener, readClock, throughGate } from "./gate.ts";
-import { anchorAt, type DeferralAnchor } from "./policy.ts";
+import type { IdleObservation, PendingRestart } from "../idle/policy.ts";
+import type { InterruptedTurn } from "../idle/probe.ts";
+import { type GateOpener, readClock, throughGate } from "../idle/gate.ts";
+import { anchorAt, type DeferralAnchor } from "../idle/policy.ts";
 import { ensurePendingApplier } from "./applier.ts";
 import {
   clearPendingRestart,
@@ -30,9 +30,9 @@ import {
   readPendingRestart,
   type StoredPendingRestart,
   writePendingRestart,
-} from "./pending.ts";
+} from "../idle/pending.ts";
 
-export { restartPolicy } from "./gate.ts";
+export { restartPolicy } from "../idle/gate.ts";
 
 /** What a restart wants to be, if it has to wait. */
 export interface RestartIntent {

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { fsError, openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
-import { CodexdError } from "./errors.ts";
+import { CodexdError } from "../errors.ts";
 import { dirname } from "@std/path/posix/dirname";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */

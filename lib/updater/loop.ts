@@ -25,14 +25,19 @@
  *
  * @module
  */
-import { CodexdError } from "./errors.ts";
-import { appendUpdaterLog } from "./updater_log.ts";
-import { spawnDetached } from "./launch.ts";
-import type { DaemonContext } from "./context.ts";
-import { type PidRecord, readPidState, removePidRecord, writePidRecord } from "./pid_record.ts";
-import type { DaemonSettings } from "./settings.ts";
-import { assertSignallable, signalWithin, terminateRecorded } from "./terminate.ts";
-import { statFormat } from "./binary_watch.ts";
+import { CodexdError } from "../errors.ts";
+import { appendUpdaterLog } from "../state/updater_log.ts";
+import { spawnDetached } from "../process/launch.ts";
+import type { DaemonContext } from "../server/context.ts";
+import {
+  type PidRecord,
+  readPidState,
+  removePidRecord,
+  writePidRecord,
+} from "../process/pid_record.ts";
+import type { DaemonSettings } from "../state/settings.ts";
+import { assertSignallable, signalWithin, terminateRecorded } from "../process/terminate.ts";
+import { statFormat } from "../state/binary_watch.ts";
 
 /** `$0` of the loop: how its process is told from the reference's updater. */
 export const LOOP_NAME = "codexd-update-loop";
@@ -154,7 +159,7 @@ export function codexdEntry(
   mainModule: string = Deno.mainModule,
 ): { entry: string; reload: string } {
   const bundled = moduleUrl === mainModule;
-  const mod = bundled ? new URL(moduleUrl) : new URL("../mod.ts", moduleUrl);
+  const mod = bundled ? new URL(moduleUrl) : new URL("../../mod.ts", moduleUrl);
   if (mod.protocol === "file:") return { entry: decodeURIComponent(mod.pathname), reload: "" };
   // A published copy is versioned in its URL; run the unversioned package so
   // each pass picks up the newest codexd.

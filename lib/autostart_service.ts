@@ -18,8 +18,8 @@
  *
  * @module
  */
-import { pathExists, readTextIfPresent, writeFileAtomic } from "../atomic_file.ts";
-import { CodexdError } from "../errors.ts";
+import { pathExists, readTextIfPresent, writeFileAtomic } from "./state/atomic_file.ts";
+import { CodexdError } from "./errors.ts";
 import {
   binaryFor,
   createContext,
@@ -27,18 +27,23 @@ import {
   type DaemonOptions,
   lockDaemon,
   requireHome,
-} from "../context.ts";
-import type { LifecycleResult } from "../result.ts";
-import { startLocked } from "../start.ts";
-import { ensureStateDir, join } from "../paths.ts";
-import { readPidState } from "../pid_record.ts";
-import { readBootId } from "../process_identity.ts";
-import { loadSettings } from "../settings.ts";
-import { resetSupervision } from "../updater_state.ts";
-import { CODEXD_VERSION } from "../version.ts";
-import { DOWN_FILE, setDown } from "../down_marker.ts";
-import { ensureUpdater, stopUpdater } from "../updater.ts";
-import { ABNORMAL_MARKER, exitedAbnormally, keepsDownMarker, SERVICE_PID_FILE } from "./unit.ts";
+} from "./server/context.ts";
+import type { LifecycleResult } from "./server/result.ts";
+import { startLocked } from "./start.ts";
+import { ensureStateDir, join } from "./state/paths.ts";
+import { readPidState } from "./process/pid_record.ts";
+import { readBootId } from "./process/process_identity.ts";
+import { loadSettings } from "./state/settings.ts";
+import { resetSupervision } from "./updater/state.ts";
+import { CODEXD_VERSION } from "./version.ts";
+import { DOWN_FILE, setDown } from "./state/down_marker.ts";
+import { ensureUpdater, stopUpdater } from "./updater/loop.ts";
+import {
+  ABNORMAL_MARKER,
+  exitedAbnormally,
+  keepsDownMarker,
+  SERVICE_PID_FILE,
+} from "./autostart/unit.ts";
 
 /** What `autostart-start` prints (into the journal). */
 export interface ServiceStartResult extends Omit<LifecycleResult, "status"> {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CodexdError } from "./errors.ts";
+import { CodexdError } from "../errors.ts";
 import { dirname as posixDirname } from "@std/path/posix/dirname";
 import { isAbsolute } from "@std/path/posix/is-absolute";
 import { join as posixJoin } from "@std/path/posix/join";
