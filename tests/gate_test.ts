@@ -284,9 +284,9 @@ Deno.test("nothing but the gate signals an app-server: terminateRecorded, signal
   const terminators = libFiles().filter((file) => /\bterminateRecorded\s*\(/.test(code(file)))
     .map(rel);
   assertEquals(terminators.sort(), [
-    "lib/server/spawn.ts",
     "lib/idle/gate.ts",
     "lib/process/terminate.ts",
+    "lib/server/spawn.ts",
     "lib/updater/loop.ts",
   ]);
   // The gate's pass is only ever opened through throughGate (never forged).
@@ -344,8 +344,8 @@ Deno.test("every command able to stop or restart an app-server goes through the 
   const direct = libFiles().filter((file) => (graph.get(file) ?? []).includes(terminate)).map(rel)
     .sort();
   assertEquals(direct, [
-    "lib/server/spawn.ts",
     "lib/idle/gate.ts",
+    "lib/server/spawn.ts",
     "lib/stop.ts", // warmProcessApi only (no signal: checked above)
     "lib/updater/loop.ts",
   ]);

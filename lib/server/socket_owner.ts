@@ -88,7 +88,14 @@ function pidHolding(inodes: number[]): number | undefined {
     }
     try {
       for (const fd of fds) {
-        if (wanted.has(Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`))) return pid;
+        let target: string;
+        try {
+          target = Deno.readLinkSync(`/proc/${pid}/fd/${fd.name}`);
+        } catch {
+          // This fd closed while we looked (a busy app-server opens and closes many): the next.
+          continue;
+        }
+        if (wanted.has(target)) return pid;
       }
     } catch {
       // the process exited while we looked
