@@ -9,7 +9,7 @@
  * @module
  */
 import { readTextIfPresent, removeIfPresent, writeFileAtomic } from "../state/atomic_file.ts";
-import { type DaemonPaths, ensureStateDir, join } from "../state/paths.ts";
+import { type DaemonPaths, ensureStateDir } from "../state/paths.ts";
 import type { PendingRestart } from "./policy.ts";
 import { appendUpdaterLog } from "../state/updater_log.ts";
 
@@ -30,7 +30,7 @@ export interface StoredPendingRestart extends PendingRestart {
 
 /** The path of `pending-restart.json`. */
 export function pendingRestartPath(paths: DaemonPaths): string {
-  return join(paths.stateDir, PENDING_RESTART_FILE);
+  return `${paths.stateDir}/${PENDING_RESTART_FILE}`;
 }
 
 /** Reads the pending restart; missing or corrupt reads as none. */

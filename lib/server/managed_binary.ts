@@ -14,7 +14,7 @@ import {
 } from "../state/atomic_file.ts";
 import type { BoundedOptions } from "../process/bounded_command.ts";
 import { CodexdError, shellQuote } from "../errors.ts";
-import { type DaemonPaths, join } from "../state/paths.ts";
+import type { DaemonPaths } from "../state/paths.ts";
 
 /** Flags the reference passes when the binary knows them. */
 export const OPTIONAL_LAUNCH_FLAGS: readonly string[] = [
@@ -70,8 +70,9 @@ function complete(entry: CacheEntry): entry is CacheEntry & BinaryFacts {
 
 /** The candidates for the managed binary, in order of preference. */
 export function managedBinaryCandidates(paths: DaemonPaths): string[] {
-  const current = join(paths.standaloneDir, "current");
-  return [join(current, "codex"), join(current, "bin", "codex")];
+  // Concatenated, as `daemonPaths()` does: fixed names on every command's path.
+  const current = `${paths.standaloneDir}/current`;
+  return [`${current}/codex`, `${current}/bin/codex`];
 }
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 import { pathExists, removeIfPresent, writeFileAtomic } from "./atomic_file.ts";
-import { type DaemonPaths, join } from "./paths.ts";
+import type { DaemonPaths } from "./paths.ts";
 
 /** Name of the marker that says "the user stopped it: do not supervise". */
 export const DOWN_FILE = "down";
@@ -22,17 +22,17 @@ export async function setDown(
   down: boolean,
   reason = "stopped",
 ): Promise<void> {
-  const file = join(paths.stateDir, DOWN_FILE);
+  const file = `${paths.stateDir}/${DOWN_FILE}`;
   if (down) {
     // Atomic (temp + rename): never writes through a planted symlink, never half a file.
     await writeFileAtomic(file, `${reason}\n`);
   } else {
     await removeIfPresent(file);
-    await removeIfPresent(join(paths.stateDir, HOLDOFF_FILE));
+    await removeIfPresent(`${paths.stateDir}/${HOLDOFF_FILE}`);
   }
 }
 
 /** Whether the `down` marker is present. */
 export function isDown(paths: DaemonPaths): boolean {
-  return pathExists(join(paths.stateDir, DOWN_FILE), { follow: false });
+  return pathExists(`${paths.stateDir}/${DOWN_FILE}`, { follow: false });
 }

@@ -442,6 +442,8 @@ export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
   } catch {
     return false;
   }
+  // A missing or empty file has nothing to move (the common case of a fresh home).
+  if (Object.keys(raw).length === 0) return false;
   const disk = settingsOnDisk(settingsView(raw), raw, codexdUpdaterKeys());
   if (canonical(disk) === canonical(raw)) return false;
   await writeFileAtomic(paths.settingsFile, JSON.stringify(disk, null, 2) + "\n");
