@@ -1,0 +1,108 @@
+/**
+ * Small wrong results around CODEX_HOME and the command line (issue 18,
+ * point 10): a home spelled with `..`, `.` or doubled slashes is normalised
+ * once for every command (systemd drops a `PIDFile=` that is not), a
+ * trailing backslash cannot swallow the unit's next line, `codexd` without a
+ * command answers one JSON `USAGE` error, and `--codex-home ''` is refused.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { fakeHome, runCli } from "../support/helpers.ts";
+import { normalizePath, resolveCodexHome } from "../../lib/state/paths.ts";
+import { renderSystemdUnit, type ServiceSpec } from "../../lib/autostart/unit.ts";
+import { CodexdError } from "../../lib/errors.ts";
+
+Deno.test("normalizePath() resolves . and .. lexically and drops doubled and trailing slashes", () => {
+  const table: [string, string][] = [
+    ["/home/alice/.codex", "/home/alice/.codex"],
+    ["/home/alice/../alice/.codex", "/home/alice/.codex"],
+    ["/home//alice/./.codex/", "/home/alice/.codex"],
+    ["/../..//x", "/x"],
+    ["/", "/"],
+    ["/a/b/..", "/a"],
+    ["/a/.codex\\", "/a/.codex\\"],
+  ];
+  for (const [input, expected] of table) assertEquals(normalizePath(input), expected, input);
+});
+
+Deno.test("resolveCodexHome() refuses an explicit empty home with USAGE", () => {
+  let refused: unknown;
+  try {
+    resolveCodexHome("");
+  } catch (error) {
+    refused = error;
+  }
+  assert(refused instanceof CodexdError && refused.code === "USAGE", String(refused));
+});
+
+Deno.test("every command sees a CODEX_HOME spelled with .. and // normalised", async () => {
+  await using h = await fakeHome();
+  const parent = h.home.slice(0, h.home.lastIndexOf("/"));
+  const name = h.home.slice(h.home.lastIndexOf("/") + 1);
+  const spelled = `${parent}//${name}/../${name}/./`;
+  const status = await runCli(h.home, ["status", "--codex-home", spelled]);
+  assertEquals(status.code, 3, status.stdout + status.stderr);
+  assertEquals(status.json.socketPath, `${h.home}/app-server-control/app-server-control.sock`);
+  assertEquals(status.json.logPath, `${h.home}/app-server-daemon/app-server.stderr.log`);
+  // The environment variable the same way.
+  const viaEnv = await runCli(spelled, ["status"]);
+  assertEquals(viaEnv.json.socketPath, status.json.socketPath);
+});
+
+Deno.test("--codex-home '' is refused with USAGE, not taken for ~/.codex", async () => {
+  await using h = await fakeHome();
+  const run = await runCli(h.home, ["status", "--codex-home", ""], {
+    env: { HOME: h.home },
+  });
+  assertEquals(run.code, 2, run.stdout + run.stderr);
+  assertEquals(run.json.code, "USAGE");
+  assertMatch(String(run.json.message), /empty CODEX_HOME/);
+});
+
+Deno.test("codexd without a command prints one JSON USAGE error (exit 2), the help on stderr", async () => {
+  await using h = await fakeHome();
+  const run = await runCli(h.home, []);
+  assertEquals(run.code, 2);
+  assertEquals(run.json.status, "error");
+  assertEquals(run.json.code, "USAGE");
+  assertMatch(run.stderr, /Usage:\s+codexd\n/);
+  // --help still prints the help on stdout, exit 0.
+  const help = await runCli(h.home, ["--help"]);
+  assertEquals(help.code, 0);
+  assertMatch(help.stdout, /Usage:\s+codexd\n/);
+});
+
+/** The unit's lines as systemd reads them: a line ending in `\` is joined with the next. */
+function systemdLines(unit: string): string[] {
+  const out: string[] = [];
+  let pending = "";
+  for (const line of unit.split("\n")) {
+    if (line.endsWith("\\")) {
+      pending += line.slice(0, -1) + " ";
+      continue;
+    }
+    out.push(pending + line);
+    pending = "";
+  }
+  return out;
+}
+
+Deno.test("renderSystemdUnit() keeps every setting on its own line when CODEX_HOME ends in a backslash", () => {
+  const table = ["/home/a/codex\\", "/home/a/co\\dex", "/home/a/codex "];
+  for (const codexHome of table) {
+    const spec: ServiceSpec = {
+      codexHome,
+      denoPath: "/usr/local/bin/deno",
+      entry: "/opt/codexd/mod.ts",
+      stateDir: `${codexHome}/app-server-daemon`,
+      shutdownGraceSeconds: 60,
+    };
+    const unit = renderSystemdUnit(spec);
+    const lines = unit.split("\n");
+    assertEquals(lines.filter((line) => line.endsWith("\\")), [], codexHome);
+    assertEquals(systemdLines(unit).length, lines.length, codexHome);
+    assert(lines.some((line) => line.startsWith("Description=")), codexHome);
+    assert(lines.some((line) => line === `PIDFile=${codexHome}/app-server-daemon/autostart.pid`));
+  }
+});
