@@ -7,8 +7,6 @@
  */
 import { assertEquals } from "../support/assert.ts";
 import { deadlineFor, inWindow, parseWindow } from "../../lib/idle/policy.ts";
-import { NO_GRACE_LIMIT, validateSettings } from "../../lib/state/settings.ts";
-import { graceSeconds } from "../../lib/cli/options.ts";
 
 /** A local-time date today at `hh:mm`. */
 function at(hhmm: string): Date {
@@ -48,30 +46,4 @@ Deno.test("deadlineFor() is since plus the deadline minutes, or null when 0 mean
   const since = Date.parse("2026-11-25T10:00:00Z");
   assertEquals(deadlineFor(since, { restartDeadlineMinutes: 60 }), "2026-11-25T11:00:00.000Z");
   assertEquals(deadlineFor(since, { restartDeadlineMinutes: 0 }), null);
-});
-
-Deno.test("validateSettings() knows the restart deadline, the window and the no-limit grace", () => {
-  const table: [unknown, string | null][] = [
-    [{ updater: { restartDeadlineMinutes: 0 } }, null],
-    [{ updater: { restartDeadlineMinutes: 90 } }, null],
-    [{ updater: { restartDeadlineMinutes: -1 } }, "restartDeadlineMinutes"],
-    [{ updater: { restartWindow: "02:00-05:00" } }, null],
-    [{ updater: { restartWindow: null } }, null],
-    [{ updater: { restartWindow: "2am-5am" } }, "restartWindow"],
-    [{ updater: { restartWindow: "03:00-03:00" } }, "restartWindow"],
-    [{ shutdownGraceSeconds: NO_GRACE_LIMIT }, null],
-    [{ shutdownGraceSeconds: -2 }, "shutdownGraceSeconds"],
-  ];
-  for (const [raw, error] of table) {
-    const result = validateSettings(raw);
-    if (error === null) assertEquals(typeof result, "object", JSON.stringify(raw));
-    else assertEquals(typeof result === "string" && result.includes(error), true, String(result));
-  }
-  const defaults = validateSettings({});
-  assertEquals(typeof defaults === "object" && defaults.updater.restartDeadlineMinutes, 1440);
-});
-
-Deno.test("--grace-seconds none parses as the no-limit grace", () => {
-  assertEquals(graceSeconds({ name: "--grace-seconds", value: "none" }), NO_GRACE_LIMIT);
-  assertEquals(graceSeconds({ name: "--grace-seconds", value: "7" }), 7);
 });

@@ -15,7 +15,11 @@ import {
 } from "../fixtures/test_registry.ts";
 import { parseIntegrity } from "../../lib/install/download.ts";
 import { AUTO_UPDATE_MARKER, swapCurrentRelease } from "../../lib/install/layout.ts";
-import { acquireInstallLock, MKDIR_LOCK_STALE_MS, mkdirLockIsStale } from "../../lib/install/lock.ts";
+import {
+  acquireInstallLock,
+  MKDIR_LOCK_STALE_MS,
+  mkdirLockIsStale,
+} from "../../lib/install/lock.ts";
 import { installFromNpm } from "../../lib/install/npm.ts";
 import {
   normalizeVersion,

@@ -17,7 +17,6 @@ import {
   serverByHand,
 } from "../support/helpers.ts";
 import { isHomeAppServer, listeningInodes } from "../../lib/server/socket_owner.ts";
-import { codexConfigArgs } from "../../lib/cli/options.ts";
 
 const LIFECYCLE_KEYS = [
   "status",
@@ -62,20 +61,6 @@ Deno.test("isHomeAppServer() accepts only this home's codex app-server", () => {
     isHomeAppServer(["codex", "app-server"], env({ HOME: "/u" }), "/u/.codex").ours,
     true,
   );
-});
-
-Deno.test("codexConfigArgs() passes codex's repeatable global flags on in a stable order", () => {
-  const flags = { config: ["model=o3", "a.b=1"], enable: ["x"], disable: ["y"] };
-  assertEquals(codexConfigArgs(flags), [
-    "-c",
-    "model=o3",
-    "-c",
-    "a.b=1",
-    "--enable",
-    "x",
-    "--disable",
-    "y",
-  ]);
 });
 
 Deno.test("every lifecycle result has the same keys, null where unknown, codex installed or not", async () => {

@@ -305,22 +305,6 @@ Deno.test("a version change of the binary is picked up without a stale cache", a
   assertEquals(started.appServerVersion, "2.0.0");
 });
 
-Deno.test("usage errors exit 2 with a USAGE code", async () => {
-  await using h = await fakeHome();
-  const unknown = await runCli(h.home, ["frobnicate"]);
-  assertEquals(unknown.code, 2);
-  assertEquals(unknown.json.code, "USAGE");
-  const badFlag = await runCli(h.home, ["start", "--bogus"]);
-  assertEquals(badFlag.code, 2);
-  assertEquals(badFlag.json.code, "USAGE");
-  const badGrace = await runCli(h.home, ["stop", "--grace-seconds", "abc"]);
-  assertEquals(badGrace.code, 2);
-  const help = await runCli(h.home, ["stop", "--help"]);
-  assertEquals(help.code, 0);
-  assertMatch(help.stdout, /--grace-seconds\s+<seconds>/);
-  assertMatch(help.stdout, /Examples:/);
-});
-
 Deno.test("logs prints the tail of the current log; each spawn rotates the previous run", async () => {
   await using h = await fakeHome();
   await runCli(h.home, ["start"]);

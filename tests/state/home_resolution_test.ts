@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { fakeHome, runCli } from "../support/helpers.ts";
 import { normalizePath, resolveCodexHome } from "../../lib/state/paths.ts";
 import { renderSystemdUnit, type ServiceSpec } from "../../lib/autostart/unit.ts";
@@ -48,29 +48,6 @@ Deno.test("every command sees a CODEX_HOME spelled with .. and // normalised", a
   // The environment variable the same way.
   const viaEnv = await runCli(spelled, ["status"]);
   assertEquals(viaEnv.json.socketPath, status.json.socketPath);
-});
-
-Deno.test("--codex-home '' is refused with USAGE, not taken for ~/.codex", async () => {
-  await using h = await fakeHome();
-  const run = await runCli(h.home, ["status", "--codex-home", ""], {
-    env: { HOME: h.home },
-  });
-  assertEquals(run.code, 2, run.stdout + run.stderr);
-  assertEquals(run.json.code, "USAGE");
-  assertMatch(String(run.json.message), /empty CODEX_HOME/);
-});
-
-Deno.test("codexd without a command prints one JSON USAGE error (exit 2), the help on stderr", async () => {
-  await using h = await fakeHome();
-  const run = await runCli(h.home, []);
-  assertEquals(run.code, 2);
-  assertEquals(run.json.status, "error");
-  assertEquals(run.json.code, "USAGE");
-  assertMatch(run.stderr, /Usage:\s+codexd\n/);
-  // --help still prints the help on stdout, exit 0.
-  const help = await runCli(h.home, ["--help"]);
-  assertEquals(help.code, 0);
-  assertMatch(help.stdout, /Usage:\s+codexd\n/);
 });
 
 /** The unit's lines as systemd reads them: a line ending in `\` is joined with the next. */

@@ -1,21 +1,27 @@
 /**
- * settings.json shared with the reference: the pure layout (which key lives
- * where) by tables, and the read-then-write migration of files written before
- * the layout. That the reference reads what codexd writes is tested with the
- * real binaries in tests/server/reference_neighbour_test.ts.
+ * settings.json (`lib/state/settings.ts`, `lib/state/settings_layout.ts`):
+ * validation by tables (every key, each number's sane range, the restart
+ * deadline and window, the pin), reading and writing (unknown keys kept,
+ * atomic, an empty or malformed file SETTINGS_INVALID), and the layout
+ * shared with the reference — which key lives where, by tables, and the
+ * read-then-write migration of files written before the layout. That the
+ * reference reads what codexd writes is tested with the real binaries in
+ * tests/server/reference_neighbour_test.ts.
  *
  * @module
  */
-import { assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
+import { fakeHome, processesOfHome, runBoundedCli } from "../support/helpers.ts";
+import { CodexdError } from "../../lib/errors.ts";
 import { daemonPaths } from "../../lib/state/paths.ts";
 import {
   codexdUpdaterKeys,
   defaultSettings,
   loadSettings,
+  NO_GRACE_LIMIT,
   updateSettings,
   validateSettings,
 } from "../../lib/state/settings.ts";
-import { decideFlavour, type HomeFacts } from "../../lib/state/home_layout.ts";
 import {
   referenceGrace,
   referenceInterval,
@@ -157,17 +163,173 @@ Deno.test("updateSettings() migrates a file written before the shared layout", a
   }
 });
 
-Deno.test("decideFlavour() picks the reference's package layout only where the package is used or alone", () => {
-  const table: [HomeFacts, string][] = [
-    [{ standaloneBinary: true, packageBinary: false, packageMarkers: false }, "standalone"],
-    [{ standaloneBinary: true, packageBinary: false, packageMarkers: true }, "standalone"],
-    [{ standaloneBinary: true, packageBinary: true, packageMarkers: false }, "standalone"],
-    [{ standaloneBinary: true, packageBinary: true, packageMarkers: true }, "package"],
-    [{ standaloneBinary: false, packageBinary: true, packageMarkers: false }, "package"],
-    [{ standaloneBinary: false, packageBinary: true, packageMarkers: true }, "package"],
-    [{ standaloneBinary: false, packageBinary: false, packageMarkers: true }, "standalone"],
+Deno.test("validateSettings() accepts valid settings and names what is wrong", () => {
+  const table: [unknown, string | null][] = [
+    [{}, null],
+    [{ remoteControlEnabled: true, shutdownGraceSeconds: 0 }, null],
+    [{ updater: { autoUpdateEnabled: false, updateIntervalMinutes: 5 } }, null],
+    [[], "settings must be a JSON object"],
+    [{ remoteControlEnabled: "yes" }, "remoteControlEnabled must be a boolean"],
+    [
+      { shutdownGraceSeconds: 301 },
+      "shutdownGraceSeconds must be a number from 0 to 300, or -1 for no limit",
+    ],
+    [
+      { shutdownGraceSeconds: -2 },
+      "shutdownGraceSeconds must be a number from 0 to 300, or -1 for no limit",
+    ],
+    [{ updater: 3 }, "updater must be an object"],
+    [
+      { updater: { updateIntervalMinutes: 0 } },
+      "updater.updateIntervalMinutes must be a positive number",
+    ],
+    [{ codexBin: "relative/codex" }, "codexBin must be an absolute path"],
   ];
-  for (const [facts, expected] of table) {
-    assertEquals(decideFlavour(facts), expected, JSON.stringify(facts));
+  for (const [input, error] of table) {
+    const result = validateSettings(input);
+    assertEquals(typeof result === "string" ? result : null, error, JSON.stringify(input));
   }
+});
+
+Deno.test("updateSettings() keeps unknown keys and writes atomically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const paths = daemonPaths(dir);
+    assertEquals((await loadSettings(paths)).settings, defaultSettings());
+    await Deno.mkdir(paths.stateDir);
+    await Deno.writeTextFile(
+      paths.settingsFile,
+      JSON.stringify({ future: { x: 1 }, updater: { futureKnob: true } }),
+    );
+    await updateSettings(paths, { remoteControlEnabled: true, updater: { enabled: true } });
+    const raw = JSON.parse(await Deno.readTextFile(paths.settingsFile));
+    // codexd's own `updater.enabled` lives under `codexd` (the reference ignores it).
+    assertEquals(raw, {
+      future: { x: 1 },
+      remoteControlEnabled: true,
+      updater: { futureKnob: true },
+      codexd: { updater: { enabled: true } },
+    });
+    assertEquals([...Deno.readDirSync(paths.stateDir)].map((e) => e.name), ["settings.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadSettings() reports an empty or malformed file as SETTINGS_INVALID", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const paths = daemonPaths(dir);
+    await Deno.mkdir(paths.stateDir);
+    for (const text of ["", "{", '{"shutdownGraceSeconds":"1"}']) {
+      await Deno.writeTextFile(paths.settingsFile, text);
+      await assertRejects(
+        () => loadSettings(paths),
+        (e) => e instanceof CodexdError && e.code === "SETTINGS_INVALID",
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("validateSettings() rejects numbers outside each setting's sane range", () => {
+  const table: [Record<string, unknown>, string | null][] = [
+    [{ updateIntervalMinutes: 1e308 }, "updater.updateIntervalMinutes must be at most 10080"],
+    [{ updateIntervalMinutes: 60 }, null],
+    [{ updateIntervalMinutes: 0.05 }, null],
+    [{ firstPassDelaySeconds: 1e20 }, "updater.firstPassDelaySeconds must be at most 86400"],
+    [{ firstPassDelaySeconds: 0 }, null],
+    [{ firstPassDelaySeconds: -1 }, "updater.firstPassDelaySeconds must be a non-negative number"],
+    [
+      { supervision: { checkSeconds: 1e21 } },
+      "updater.supervision.checkSeconds must be at most 3600",
+    ],
+    [{ supervision: { checkSeconds: 5 } }, null],
+    [
+      { supervision: { backoffBaseSeconds: 1e9 } },
+      "updater.supervision.backoffBaseSeconds must be at most 3600",
+    ],
+    [
+      { supervision: { backoffMaxSeconds: 1e9 } },
+      "updater.supervision.backoffMaxSeconds must be at most 86400",
+    ],
+    [
+      { supervision: { maxAttempts: 2.5 } },
+      "updater.supervision.maxAttempts must be a whole number of at least 1",
+    ],
+    [{ supervision: { maxAttempts: 1e6 } }, "updater.supervision.maxAttempts must be at most 1000"],
+    [{ supervision: { maxAttempts: 8 } }, null],
+    [
+      { supervision: { stableSeconds: 1e12 } },
+      "updater.supervision.stableSeconds must be at most 86400",
+    ],
+    [
+      { supervision: { stableSeconds: 0 } },
+      "updater.supervision.stableSeconds must be a positive number",
+    ],
+  ];
+  for (const [updater, error] of table) {
+    const result = validateSettings({ updater });
+    assertEquals(typeof result === "string" ? result : null, error, JSON.stringify(updater));
+  }
+});
+
+Deno.test("bootstrap refuses an updater interval that would wedge the loop", async () => {
+  await using h = await fakeHome();
+  await Deno.mkdir(`${h.home}/app-server-daemon`, { mode: 0o700 });
+  await Deno.writeTextFile(
+    `${h.home}/app-server-daemon/settings.json`,
+    JSON.stringify({ updater: { updateIntervalMinutes: 1e308 } }),
+  );
+  const run = await runBoundedCli(h.home, ["bootstrap", "--no-auto-update"]);
+  assertEquals(run.json.code, "SETTINGS_INVALID", run.stdout);
+  assertMatch(String(run.json.message), /updateIntervalMinutes must be at most/);
+  assertEquals(processesOfHome(h.home), []);
+});
+
+Deno.test("validateSettings() knows the restart deadline, the window and the no-limit grace", () => {
+  const table: [unknown, string | null][] = [
+    [{ updater: { restartDeadlineMinutes: 0 } }, null],
+    [{ updater: { restartDeadlineMinutes: 90 } }, null],
+    [{ updater: { restartDeadlineMinutes: -1 } }, "restartDeadlineMinutes"],
+    [{ updater: { restartWindow: "02:00-05:00" } }, null],
+    [{ updater: { restartWindow: null } }, null],
+    [{ updater: { restartWindow: "2am-5am" } }, "restartWindow"],
+    [{ updater: { restartWindow: "03:00-03:00" } }, "restartWindow"],
+    [{ shutdownGraceSeconds: NO_GRACE_LIMIT }, null],
+    [{ shutdownGraceSeconds: -2 }, "shutdownGraceSeconds"],
+  ];
+  for (const [raw, error] of table) {
+    const result = validateSettings(raw);
+    if (error === null) assertEquals(typeof result, "object", JSON.stringify(raw));
+    else assertEquals(typeof result === "string" && result.includes(error), true, String(result));
+  }
+  const defaults = validateSettings({});
+  assertEquals(typeof defaults === "object" && defaults.updater.restartDeadlineMinutes, 1440);
+});
+
+Deno.test("validateSettings() accepts an exact pinnedVersion and a boolean followBinary only", async () => {
+  const { validateSettings } = await import("../../lib/state/settings.ts");
+  const table: [Record<string, unknown>, string | RegExp][] = [
+    [{ pinnedVersion: "0.169.0" }, "0.169.0"],
+    [{ pinnedVersion: "0.170.0-alpha.3" }, "0.170.0-alpha.3"],
+    [{ pinnedVersion: "latest" }, /updater\.pinnedVersion must be an exact version/],
+    [{ pinnedVersion: "../../x" }, /updater\.pinnedVersion must be an exact version/],
+    [{ pinnedVersion: 169 }, /updater\.pinnedVersion must be an exact version/],
+    [{ followBinary: "no" }, /updater\.followBinary must be a boolean/],
+  ];
+  for (const [updater, expected] of table) {
+    const result = validateSettings({ updater });
+    if (typeof expected === "string") {
+      assert(typeof result !== "string", result as string);
+      assertEquals(result.updater.pinnedVersion, expected);
+    } else {
+      assertMatch(result as string, expected);
+    }
+  }
+  const plain = validateSettings({});
+  assert(typeof plain !== "string");
+  assertEquals(plain.updater.followBinary, true);
+  assertEquals(plain.updater.pinnedVersion, undefined);
 });

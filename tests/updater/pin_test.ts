@@ -240,31 +240,6 @@ Deno.test("the reference's pin in its package holds codexd's updater: reported, 
   assert(update.json.changed);
 });
 
-Deno.test("validateSettings() accepts an exact pinnedVersion and a boolean followBinary only", async () => {
-  const { validateSettings } = await import("../../lib/state/settings.ts");
-  const table: [Record<string, unknown>, string | RegExp][] = [
-    [{ pinnedVersion: "0.169.0" }, "0.169.0"],
-    [{ pinnedVersion: "0.170.0-alpha.3" }, "0.170.0-alpha.3"],
-    [{ pinnedVersion: "latest" }, /updater\.pinnedVersion must be an exact version/],
-    [{ pinnedVersion: "../../x" }, /updater\.pinnedVersion must be an exact version/],
-    [{ pinnedVersion: 169 }, /updater\.pinnedVersion must be an exact version/],
-    [{ followBinary: "no" }, /updater\.followBinary must be a boolean/],
-  ];
-  for (const [updater, expected] of table) {
-    const result = validateSettings({ updater });
-    if (typeof expected === "string") {
-      assert(typeof result !== "string", result as string);
-      assertEquals(result.updater.pinnedVersion, expected);
-    } else {
-      assertMatch(result as string, expected);
-    }
-  }
-  const plain = validateSettings({});
-  assert(typeof plain !== "string");
-  assertEquals(plain.updater.followBinary, true);
-  assertEquals(plain.updater.pinnedVersion, undefined);
-});
-
 Deno.test("bootstrap --pin moves a server running another version once no turn runs", async () => {
   const { configureFake } = await import("../support/helpers.ts");
   await using registry = await startTestRegistry([{ version: "2.0.0" }, { version: "1.5.0" }]);
