@@ -1,12 +1,11 @@
 /**
- * Distribution tests: the one-liner from a remote URL (no local files), the
- * library example, and the logind linger check.
+ * Distribution tests: the one-liner from a remote URL (no local files) and the
+ * library example.
  *
  * @module
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assertEquals, assertMatch } from "../support/assert.ts";
 import { fakeHome, processesOfHome, REPO_ROOT, runCli, serveRepo } from "../support/helpers.ts";
-import { killUserProcesses, lingerWarning } from "../../lib/process/linger.ts";
 
 async function runRemote(
   url: string,
@@ -70,33 +69,4 @@ Deno.test("the library example ensures the daemon runs and reports its version",
   const missing = await run();
   assertEquals(missing.code, 10);
   assertMatch(new TextDecoder().decode(missing.stderr), /codexd bootstrap --install/);
-});
-
-Deno.test("killUserProcesses() takes the last setting across logind config files", () => {
-  assertEquals(killUserProcesses(["[Login]\n#KillUserProcesses=yes\n"]), false);
-  assertEquals(killUserProcesses(["[Login]\nKillUserProcesses=yes\n"]), true);
-  assertEquals(killUserProcesses(["KillUserProcesses=yes", "KillUserProcesses=no"]), false);
-});
-
-Deno.test("lingerWarning() suggests enable-linger only when logout would kill the daemon", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeTextFile(`${dir}/logind.conf`, "[Login]\nKillUserProcesses=yes\n");
-    await Deno.mkdir(`${dir}/linger`);
-    const probe = {
-      configFiles: [`${dir}/logind.conf`],
-      lingerDir: `${dir}/linger`,
-      user: "alice",
-      inSession: true,
-    };
-    const warning = lingerWarning(probe);
-    assert(warning !== undefined);
-    assertMatch(warning, /loginctl enable-linger alice$/);
-    assertEquals(lingerWarning({ ...probe, inSession: false }), undefined);
-    await Deno.writeTextFile(`${dir}/linger/alice`, "");
-    assertEquals(lingerWarning(probe), undefined);
-    assertEquals(lingerWarning({ ...probe, configFiles: [`${dir}/missing.conf`] }), undefined);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });

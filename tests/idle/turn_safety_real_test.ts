@@ -9,7 +9,7 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { cliRun, eventually, isAlive, MOD_TS, runCli } from "../support/helpers.ts";
+import { cliRun, eventually, hasOpen, isAlive, MOD_TS, runCli } from "../support/helpers.ts";
 import { realHome } from "../support/real_codex.ts";
 import { startFakeResponses, writeMockProviderConfig } from "../fixtures/fake_responses.ts";
 import { startTurn } from "../support/turns.ts";
@@ -19,18 +19,6 @@ const STATE = "app-server-daemon";
 
 async function statusOf(home: string): Promise<Record<string, unknown>> {
   return (await runCli(home, ["status"])).json;
-}
-
-/** Whether process `pid` has `path` open (it waits for, or holds, that lock). */
-function hasOpen(pid: number, path: string): boolean {
-  try {
-    for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
-      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`) === path) return true;
-    }
-  } catch {
-    // gone
-  }
-  return false;
 }
 
 Deno.test("stop --when-idle that saw idle before taking daemon.lock waits for a real turn that started meanwhile", async () => {

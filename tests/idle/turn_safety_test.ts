@@ -16,6 +16,7 @@ import {
   configureFake,
   eventually,
   fakeHome,
+  hasOpen,
   isAlive,
   MOD_TS,
   runCli,
@@ -52,18 +53,6 @@ function spawnCli(home: string, args: string[]): { pid: number; done: Promise<Cl
     stderr: "piped",
   }).spawn();
   return { pid: child.pid, done: child.output().then(cliRun) };
-}
-
-/** Whether process `pid` has `path` open (it waits for, or holds, that lock). */
-function hasOpen(pid: number, path: string): boolean {
-  try {
-    for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
-      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`) === path) return true;
-    }
-  } catch {
-    // gone
-  }
-  return false;
 }
 
 /** Settings that keep the applier's and updater's own passes out of a test's way. */

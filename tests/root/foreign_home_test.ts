@@ -10,7 +10,15 @@
  * @module
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { eventually, fakeHome, isAlive, killHomeProcesses, runCli } from "../support/helpers.ts";
+import {
+  eventually,
+  fakeHome,
+  isAlive,
+  killChild,
+  killHomeProcesses,
+  runCli,
+} from "../support/helpers.ts";
+import { exists } from "../support/host.ts";
 import {
   CAN_ADD_USERS,
   chownTree,
@@ -20,24 +28,6 @@ import {
 } from "../support/test_user.ts";
 
 const IGNORE = !CAN_ADD_USERS; // needs root on Linux with useradd, userdel and setpriv
-
-async function killChild(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // gone
-  }
-  await child.status;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A user-owned CODEX_HOME (0700) with a pid record naming `pid`, as the user could write it. */
 async function homeWithRecord(dir: string, uid: number, pid: number): Promise<string> {

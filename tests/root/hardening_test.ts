@@ -16,12 +16,13 @@ import {
   fakeHome,
   installFakeRelease,
   isAlive,
-  MOD_TS,
+  killChild,
   processesOfHome,
   runCli,
 } from "../support/helpers.ts";
-import { readBootId } from "../../lib/process/process_identity.ts";
-import { executable, jsrEnv, needs } from "../support/host.ts";
+import { executable, needs } from "../support/host.ts";
+import { exec } from "../support/exec.ts";
+import { chownTree, type CodexdUser, createCodexdUser, identityOf } from "../support/test_user.ts";
 
 const isRoot = Deno.uid() === 0;
 const isLinux = Deno.build.os === "linux";
@@ -61,23 +62,6 @@ async function probeMount(): Promise<string | undefined> {
 /** An uid no account uses, for files "owned by another user". */
 const STRANGER_UID = 48_213;
 
-async function run(
-  command: string,
-  args: string[],
-): Promise<{ success: boolean; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(command, {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  return {
-    success: out.success,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
 /** Spawns `sleep 300` as `uid` (its own process); returns its pid. */
 function sleepAs(uid: number): Deno.ChildProcess {
   return new Deno.Command("/usr/bin/setpriv", {
@@ -94,13 +78,6 @@ function sleepAs(uid: number): Deno.ChildProcess {
   }).spawn();
 }
 
-/** The identity codexd records for `pid` (copied, as a forger would). */
-function identityOf(pid: number): { bootId: string; startTicks: number } {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { bootId: readBootId(), startTicks: Number(fields[19]) };
-}
-
 async function writeRecord(home: string, pid: number): Promise<void> {
   await Deno.mkdir(`${home}/app-server-daemon`, { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(
@@ -109,133 +86,10 @@ async function writeRecord(home: string, pid: number): Promise<void> {
   );
 }
 
-async function killChild(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // gone
-  }
-  await child.status;
-}
-
-// --- a second local user ---------------------------------------------------------
-
-interface TestUser extends AsyncDisposable {
-  name: string;
-  uid: number;
-  /** A directory the user owns (its HOME and DENO_DIR). */
-  dir: string;
-  /** A deno binary the user can execute (hard link outside /root). */
-  deno: string;
-  /** Runs codexd as the user. */
-  cli(home: string, args: string[]): Promise<{ code: number; json: Record<string, unknown> }>;
-}
-
-/** Creates a throwaway user (the tests using it are ignored where {@linkcode noUsers}). */
-async function createUser(): Promise<TestUser> {
-  const name = `cxdh${crypto.randomUUID().slice(0, 8)}`;
-  // A fresh uid with no leftovers in /tmp (useradd's next free uid is reused across runs).
-  let wanted = 0;
-  for (let i = 0; i < 20 && wanted === 0; i++) {
-    const candidate = 42_000 + Math.floor(Math.random() * 10_000);
-    const taken = (await run("/usr/bin/getent", ["passwd", String(candidate)])).success;
-    const leftovers = [`/tmp/codex-daemon-${candidate}`].some((path) => {
-      try {
-        Deno.lstatSync(path);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!taken && !leftovers) wanted = candidate;
-  }
-  const made = await run("/usr/sbin/useradd", [
-    "--uid",
-    String(wanted),
-    "--no-create-home",
-    "--no-user-group",
-    "--gid",
-    "65534",
-    "--shell",
-    "/usr/sbin/nologin",
-    name,
-  ]).catch((error) => ({ success: false, stdout: "", stderr: String(error) }));
-  if (!made.success) throw new Error(`useradd failed: ${made.stderr.trim()}`);
-  const uid = Number((await run("/usr/bin/id", ["-u", name])).stdout.trim());
-  const dir = await Deno.makeTempDir({ prefix: "codexd-hard-user-" });
-  await Deno.chmod(dir, 0o755);
-  const deno = `${dir}/deno`;
-  try {
-    await Deno.link(Deno.execPath(), deno);
-  } catch {
-    await Deno.copyFile(Deno.execPath(), deno);
-  }
-  const userHome = `${dir}/home`;
-  await Deno.mkdir(userHome, { mode: 0o700 });
-  await Deno.chown(userHome, uid, 65534);
-  const cli = async (home: string, args: string[]) => {
-    const out = await new Deno.Command("/usr/bin/setpriv", {
-      args: [
-        `--reuid=${uid}`,
-        "--regid=65534",
-        "--clear-groups",
-        deno,
-        "run",
-        "-A",
-        "--no-lock",
-        MOD_TS,
-        ...args,
-      ],
-      env: {
-        CODEX_HOME: home,
-        HOME: userHome,
-        DENO_DIR: `${userHome}/deno`,
-        NO_COLOR: "1",
-        // jsr: imports resolve from the on-disk registry where JSR is unreachable.
-        ...jsrEnv(),
-      },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const stdout = decoder.decode(out.stdout);
-    const line = stdout.trim().split("\n").at(-1) ?? "";
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(line);
-    } catch {
-      throw new Error(`not JSON: ${stdout}\n${decoder.decode(out.stderr)}`);
-    }
-    return { code: out.code, json };
-  };
-  return {
-    name,
-    uid,
-    dir,
-    deno,
-    cli,
-    [Symbol.asyncDispose]: async () => {
-      // Its processes, found by uid (never by name).
-      for (const entry of Deno.readDirSync("/proc")) {
-        const pid = Number(entry.name);
-        if (!Number.isInteger(pid)) continue;
-        try {
-          const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-          if (new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) Deno.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }
-      await run("/usr/sbin/userdel", [name]).catch(() => {});
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
+// --- a second local user: tests/support/test_user.ts ------------------------------
 
 /** A CODEX_HOME owned by `uid` with a fake codex the user can run through `deno`. */
-async function homeFor(user: TestUser): Promise<string> {
+async function homeFor(user: CodexdUser): Promise<string> {
   const home = `${user.dir}/codex-home-${crypto.randomUUID().slice(0, 6)}`;
   await Deno.mkdir(home, { mode: 0o700 });
   const release = `${home}/packages/standalone/releases/9.9.9-x86_64-unknown-linux-musl`;
@@ -250,7 +104,7 @@ async function homeFor(user: TestUser): Promise<string> {
     `releases/9.9.9-x86_64-unknown-linux-musl`,
     `${home}/packages/standalone/current`,
   );
-  await run("/bin/chown", ["-hR", `${user.uid}:65534`, home]);
+  await chownTree(home, user.uid);
   return home;
 }
 
@@ -295,7 +149,7 @@ Deno.test({
   name: "start refuses a planted /tmp/codex-daemon-<uid> with SOCKET_DIR_UNSAFE",
   ...needs(noUsers),
 }, async () => {
-  await using user = await createUser();
+  await using user = await createCodexdUser();
   const planted = `/tmp/codex-daemon-${user.uid}`;
   await Deno.mkdir(planted, { mode: 0o755 });
   try {
@@ -320,7 +174,7 @@ Deno.test({
   ...needs(noChown),
 }, async () => {
   await using h = await fakeHome();
-  await run("/bin/chown", ["-hR", `${STRANGER_UID}:${STRANGER_UID}`, h.home]);
+  await exec("/bin/chown", ["-hR", `${STRANGER_UID}:${STRANGER_UID}`, h.home]);
   const refused = await runCli(h.home, ["start"]);
   assertEquals(refused.json.code, "HOME_UNSAFE", refused.stdout);
   assertMatch(String(refused.json.message), /owned by uid 48213/);
@@ -365,7 +219,7 @@ Deno.test({
   name: "a user's stop on a record naming root's process says NOT_OWNER, not STOP_TIMEOUT",
   ...needs(noUsers),
 }, async () => {
-  await using user = await createUser();
+  await using user = await createCodexdUser();
   const home = await homeFor(user);
   const rootSleep = new Deno.Command("/bin/sleep", {
     args: ["300"],
@@ -375,7 +229,7 @@ Deno.test({
     .spawn();
   try {
     await writeRecord(home, rootSleep.pid);
-    await run("/bin/chown", ["-hR", `${user.uid}:65534`, `${home}/app-server-daemon`]);
+    await chownTree(`${home}/app-server-daemon`, user.uid);
     const stop = await user.cli(home, ["stop", "--grace-seconds", "1"]);
     assertEquals(stop.json.code, "NOT_OWNER", JSON.stringify(stop.json));
     assert(isAlive(rootSleep.pid));
@@ -388,7 +242,7 @@ Deno.test({
   name: "a user on a root-owned home gets STATE_UNWRITABLE, not INTERNAL; status still answers",
   ...needs(noUsers),
 }, async () => {
-  await using user = await createUser();
+  await using user = await createCodexdUser();
   // Root's home is trusted (root can do anything anyway) but not writable by the user.
   const home = `${user.dir}/root-home`;
   await Deno.mkdir(home, { mode: 0o755 });
@@ -409,7 +263,7 @@ Deno.test({
 /** Mounts a tmpfs of `size` at a new directory (the tests using it are ignored where {@linkcode noMount}). */
 async function tmpfs(size: string): Promise<AsyncDisposable & { dir: string }> {
   const dir = await Deno.makeTempDir({ prefix: "codexd-hard-tmpfs-" });
-  const mounted = await run("/bin/mount", [
+  const mounted = await exec("/bin/mount", [
     "-t",
     "tmpfs",
     "-o",
@@ -424,7 +278,7 @@ async function tmpfs(size: string): Promise<AsyncDisposable & { dir: string }> {
   return {
     dir,
     [Symbol.asyncDispose]: async () => {
-      await run("/bin/umount", ["-l", dir]);
+      await exec("/bin/umount", ["-l", dir]);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
@@ -485,7 +339,7 @@ Deno.test({
   const home = `${mount.dir}/home`;
   await Deno.mkdir(home, { mode: 0o700 });
   await installFakeRelease(home);
-  const remount = await run("/bin/mount", ["-o", "remount,ro", mount.dir]);
+  const remount = await exec("/bin/mount", ["-o", "remount,ro", mount.dir]);
   assert(remount.success, `remount ro failed: ${remount.stderr.trim()}`);
   const start = await runCli(home, ["start"]);
   assertEquals(start.json.code, "STATE_UNWRITABLE", start.stdout);

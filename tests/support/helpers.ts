@@ -188,6 +188,28 @@ export function modeOf(path: string): number {
   return (Deno.lstatSync(path).mode ?? 0) & 0o777;
 }
 
+/** SIGKILLs a child of the test (if still running) and reaps it. */
+export async function killChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // gone
+  }
+  await child.status;
+}
+
+/** Whether process `pid` has `path` open (it waits for, or holds, that lock). */
+export function hasOpen(pid: number, path: string): boolean {
+  try {
+    for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`) === path) return true;
+    }
+  } catch {
+    // gone
+  }
+  return false;
+}
+
 /** Whether `pid` is alive (a zombie counts as dead). */
 export function isAlive(pid: number): boolean {
   try {
