@@ -2,15 +2,15 @@
  * Small wrong results around CODEX_HOME and the command line (issue 18,
  * point 10): a home spelled with `..`, `.` or doubled slashes is normalised
  * once for every command (systemd drops a `PIDFile=` that is not), a
- * trailing backslash cannot swallow the unit's next line, `codexd` without a
- * command answers one JSON `USAGE` error, and `--codex-home ''` is refused.
+ * trailing backslash cannot swallow the unit's next line
+ * (`tests/autostart/unit_test.ts`), and `--codex-home ''` is refused
+ * (`tests/cli/parse_test.ts`).
  *
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { fakeHome, runCli } from "../support/helpers.ts";
 import { normalizePath, resolveCodexHome } from "../../lib/state/paths.ts";
-import { renderSystemdUnit, type ServiceSpec } from "../../lib/autostart/unit.ts";
 import { CodexdError } from "../../lib/errors.ts";
 
 Deno.test("normalizePath() resolves . and .. lexically and drops doubled and trailing slashes", () => {
@@ -48,38 +48,4 @@ Deno.test("every command sees a CODEX_HOME spelled with .. and // normalised", a
   // The environment variable the same way.
   const viaEnv = await runCli(spelled, ["status"]);
   assertEquals(viaEnv.json.socketPath, status.json.socketPath);
-});
-
-/** The unit's lines as systemd reads them: a line ending in `\` is joined with the next. */
-function systemdLines(unit: string): string[] {
-  const out: string[] = [];
-  let pending = "";
-  for (const line of unit.split("\n")) {
-    if (line.endsWith("\\")) {
-      pending += line.slice(0, -1) + " ";
-      continue;
-    }
-    out.push(pending + line);
-    pending = "";
-  }
-  return out;
-}
-
-Deno.test("renderSystemdUnit() keeps every setting on its own line when CODEX_HOME ends in a backslash", () => {
-  const table = ["/home/a/codex\\", "/home/a/co\\dex", "/home/a/codex "];
-  for (const codexHome of table) {
-    const spec: ServiceSpec = {
-      codexHome,
-      denoPath: "/usr/local/bin/deno",
-      entry: "/opt/codexd/mod.ts",
-      stateDir: `${codexHome}/app-server-daemon`,
-      shutdownGraceSeconds: 60,
-    };
-    const unit = renderSystemdUnit(spec);
-    const lines = unit.split("\n");
-    assertEquals(lines.filter((line) => line.endsWith("\\")), [], codexHome);
-    assertEquals(systemdLines(unit).length, lines.length, codexHome);
-    assert(lines.some((line) => line.startsWith("Description=")), codexHome);
-    assert(lines.some((line) => line === `PIDFile=${codexHome}/app-server-daemon/autostart.pid`));
-  }
 });
