@@ -17,10 +17,8 @@ import {
   type TestHome,
 } from "../support/helpers.ts";
 import { fakeLauncherScript, startTestRegistry } from "../fixtures/test_registry.ts";
-import { parseIntegrity } from "../../lib/install/download.ts";
 import { swapCurrentRelease } from "../../lib/install/layout.ts";
 import { installFromNpm } from "../../lib/install/npm.ts";
-import { resolveRegistry, targetTriple } from "../../lib/install/registry.ts";
 import { CodexdError } from "../../lib/errors.ts";
 import { daemonPaths } from "../../lib/state/paths.ts";
 
@@ -56,32 +54,6 @@ function leftovers(home: string): string[] {
   }
   return names;
 }
-
-Deno.test("resolveRegistry() follows npm's configuration order", () => {
-  assertEquals(resolveRegistry({}), "https://registry.npmjs.org/");
-  assertEquals(
-    resolveRegistry({}, "registry=http://mirror.local/npm\n"),
-    "http://mirror.local/npm/",
-  );
-  assertEquals(
-    resolveRegistry({ npm_config_registry: "http://env.local/" }, "registry=http://file.local/"),
-    "http://env.local/",
-  );
-  assertEquals(
-    resolveRegistry({ NPM_CONFIG_REGISTRY: "http://upper.local" }),
-    "http://upper.local/",
-  );
-});
-
-Deno.test("parseIntegrity() and targetTriple() decode npm's metadata", () => {
-  assertEquals(parseIntegrity(`sha512-${btoa("\x01\xff")}`), "01ff");
-  assertEquals(targetTriple("linux-x64"), "x86_64-unknown-linux-musl");
-  assertEquals(targetTriple("darwin-arm64"), "aarch64-apple-darwin");
-  assertRejects(
-    () => Promise.resolve(targetTriple("win32-x64")),
-    (e) => e instanceof CodexdError && e.code === "UNSUPPORTED_PLATFORM",
-  );
-});
 
 Deno.test("installFromNpm() installs a pinned version and the latest, then is a no-op", async () => {
   await using registry = await startTestRegistry([{ version: "1.0.0" }, { version: "2.0.0" }]);

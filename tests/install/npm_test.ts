@@ -1,8 +1,9 @@
 /**
- * Library tests of the npm installer against the loopback registry: the pure
- * helpers by tables, installs (pinned, latest, no-op, reuse, repair), every
+ * Library tests of the npm installer against the loopback registry: installs
+ * (pinned, latest, no-op, reuse, repair), every
  * failure leaving `current` and the disk as they were, the install locks
  * shared with install.sh (flock and mkdir), and the atomic `current` swap.
+ * The registry and metadata tables are in `registry_test.ts` beside this file.
  *
  * @module
  */
@@ -13,7 +14,6 @@ import {
   startTestRegistry,
   versionOnlyScript,
 } from "../fixtures/test_registry.ts";
-import { parseIntegrity } from "../../lib/install/download.ts";
 import { AUTO_UPDATE_MARKER, swapCurrentRelease } from "../../lib/install/layout.ts";
 import {
   acquireInstallLock,
@@ -21,12 +21,6 @@ import {
   mkdirLockIsStale,
 } from "../../lib/install/lock.ts";
 import { installFromNpm } from "../../lib/install/npm.ts";
-import {
-  normalizeVersion,
-  npmPlatform,
-  resolveRegistry,
-  targetTriple,
-} from "../../lib/install/registry.ts";
 import { CodexdError, type ErrorCode } from "../../lib/errors.ts";
 import { type DaemonPaths, daemonPaths } from "../../lib/state/paths.ts";
 
@@ -69,93 +63,6 @@ function isCode(code: ErrorCode, pattern?: RegExp): (error: unknown) => boolean 
     error instanceof CodexdError && error.code === code &&
     (pattern === undefined || pattern.test(error.message));
 }
-
-Deno.test("npmPlatform() and targetTriple() map Deno.build onto npm's platform packages", () => {
-  const table: [string, string, string, string][] = [
-    ["linux", "x86_64", "linux-x64", "x86_64-unknown-linux-musl"],
-    ["linux", "aarch64", "linux-arm64", "aarch64-unknown-linux-musl"],
-    ["darwin", "x86_64", "darwin-x64", "x86_64-apple-darwin"],
-    ["darwin", "aarch64", "darwin-arm64", "aarch64-apple-darwin"],
-  ];
-  for (const [os, arch, platform, triple] of table) {
-    assertEquals(npmPlatform(os, arch), platform);
-    assertEquals(targetTriple(platform), triple);
-  }
-  for (const platform of ["win32-x64", "freebsd-x64", ""]) {
-    let code: string | undefined;
-    try {
-      targetTriple(platform);
-    } catch (error) {
-      code = error instanceof CodexdError ? error.code : "other";
-    }
-    assertEquals(code, "UNSUPPORTED_PLATFORM", platform);
-  }
-});
-
-Deno.test("resolveRegistry() follows npm's configuration order", () => {
-  const table: [Record<string, string>, string, string][] = [
-    [{}, "", "https://registry.npmjs.org/"],
-    [{}, "registry=http://mirror.local/npm\n", "http://mirror.local/npm/"],
-    [{}, "registry = 'http://quoted.local/'\n", "http://quoted.local/"],
-    [{}, "registry=http://first.local/\nregistry=http://last.local/\n", "http://last.local/"],
-    [{}, "@openai:registry=http://scoped.local/\n", "https://registry.npmjs.org/"],
-    [
-      {},
-      "//mirror.local/:_authToken=x\n# registry=http://comment.local/\n",
-      "https://registry.npmjs.org/",
-    ],
-    [{}, "registry=http://crlf.local\r\n", "http://crlf.local/"],
-    [
-      { npm_config_registry: "http://env.local/" },
-      "registry=http://file.local/",
-      "http://env.local/",
-    ],
-    [{ NPM_CONFIG_REGISTRY: "http://upper.local" }, "", "http://upper.local/"],
-    [{ NPM_CONFIG_REGISTRY: "" }, "registry=http://file.local/", "http://file.local/"],
-  ];
-  for (const [env, npmrc, expected] of table) {
-    assertEquals(resolveRegistry(env, npmrc), expected, JSON.stringify([env, npmrc]));
-  }
-});
-
-Deno.test("parseIntegrity() decodes sha512 SRI and rejects other algorithms", () => {
-  assertEquals(parseIntegrity(`sha512-${btoa("\x01\xff")}`), "01ff");
-  assertEquals(parseIntegrity(`sha1-abc sha512-${btoa("\x10")}`), "10");
-  for (const bad of ["sha1-YWJj", "", "md5-x"]) {
-    let code: string | undefined;
-    try {
-      parseIntegrity(bad);
-    } catch (error) {
-      code = error instanceof CodexdError ? error.code : "other";
-    }
-    assertEquals(code, "INSTALL_FAILED", bad);
-  }
-});
-
-Deno.test("normalizeVersion() accepts what install.sh accepts and refuses path-like input", () => {
-  const table: [string, string][] = [
-    ["latest", "latest"],
-    ["", "latest"],
-    ["0.169.0", "0.169.0"],
-    ["v0.169.0", "0.169.0"],
-    ["rust-v0.169.0", "0.169.0"],
-    ["0.170.0-alpha.3", "0.170.0-alpha.3"],
-  ];
-  for (const [input, expected] of table) assertEquals(normalizeVersion(input), expected);
-  for (const bad of ["../../etc", "1.2", "1.2.3/x", "next"]) {
-    assert(
-      !(() => {
-        try {
-          normalizeVersion(bad);
-          return true;
-        } catch (error) {
-          return !(error instanceof CodexdError && error.code === "INSTALL_FAILED");
-        }
-      })(),
-      bad,
-    );
-  }
-});
 
 Deno.test("mkdirLockIsStale() never takes over a live owner and waits out install.sh's window", () => {
   const now = 10_000_000;
