@@ -16,7 +16,6 @@ import {
   runCli,
   serverByHand,
 } from "../support/helpers.ts";
-import { isHomeAppServer, listeningInodes } from "../../lib/server/socket_owner.ts";
 
 const LIFECYCLE_KEYS = [
   "status",
@@ -31,37 +30,6 @@ const LIFECYCLE_KEYS = [
   "appServerVersion",
   "codexdVersion",
 ];
-
-Deno.test("listeningInodes() finds only listening sockets on the given paths", () => {
-  const table = [
-    "Num       RefCount Protocol Flags    Type St Inode Path",
-    "0000: 00000002 00000000 00010000 0001 01 50549 /tmp/codex-daemon-0/abc",
-    "0000: 00000003 00000000 00000000 0001 03 50550 /tmp/codex-daemon-0/abc",
-    "0000: 00000002 00000000 00010000 0001 01 40000 /tmp/other",
-    "0000: 00000002 00000000 00010000 0001 01 40001",
-  ].join("\n");
-  assertEquals(listeningInodes(table, ["/tmp/codex-daemon-0/abc"]), [50549]);
-  assertEquals(listeningInodes(table, ["/nowhere"]), []);
-});
-
-Deno.test("isHomeAppServer() accepts only this home's codex app-server", () => {
-  const env = (pairs: Record<string, string>): string =>
-    Object.entries(pairs).map(([k, v]) => `${k}=${v}\0`).join("");
-  const table: [string[], string, boolean][] = [
-    [["codex", "app-server", "--listen", "unix://"], env({ CODEX_HOME: "/h" }), true],
-    [["codex", "app-server"], env({ CODEX_HOME: "/h/" }), true],
-    [["codex", "app-server"], env({ HOME: "/u" }), false],
-    [["codex", "app-server"], env({ CODEX_HOME: "/other" }), false],
-    [["sshd", "-D"], env({ CODEX_HOME: "/h" }), false],
-  ];
-  for (const [argv, environ, ours] of table) {
-    assertEquals(isHomeAppServer(argv, environ, "/h").ours, ours, argv.join(" ") + environ);
-  }
-  assertEquals(
-    isHomeAppServer(["codex", "app-server"], env({ HOME: "/u" }), "/u/.codex").ours,
-    true,
-  );
-});
 
 Deno.test("every lifecycle result has the same keys, null where unknown, codex installed or not", async () => {
   await using h = await fakeHome();
@@ -253,84 +221,4 @@ Deno.test("the reference's updater is detected, never doubled, and stopped by st
     }
     await foreign.status;
   }
-});
-
-Deno.test("isReferenceUpdaterArgv() claims only a codex app-server process, never codexd's loop", async () => {
-  const { isReferenceUpdaterArgv } = await import("../../lib/updater/loop.ts");
-  const table: [string[], boolean][] = [
-    [["codex", "app-server", "daemon", "pid-update-loop"], true],
-    [["/bin/sh", "-c", "…", "codexd-update-loop", "/state"], false],
-    [
-      ["/bin/sh", "-c", "…", "codexd-launch", "/log", "/bin/sh", "-c", "…", "codexd-update-loop"],
-      false,
-    ],
-    [[""], false], // mid-exec: unreadable
-    [["sleep", "300"], false],
-  ];
-  for (const [argv, foreign] of table) {
-    assertEquals(isReferenceUpdaterArgv(argv), foreign, argv.join(" "));
-  }
-});
-
-Deno.test("updateMessage() says what an update pass did, in words", async () => {
-  const { updateMessage } = await import("../../lib/update.ts");
-  const base = {
-    previousVersion: "1.0.0",
-    version: "2.0.0",
-    installed: true,
-    restarted: false,
-    managedCodexPath: "/h/codex",
-    socketPath: "/h/s",
-    codexdVersion: "0.1.0",
-  };
-  const table: [Parameters<typeof updateMessage>[0], string | null, RegExp][] = [
-    [
-      { ...base, status: "noUpdate", installed: false, version: "1.0.0" },
-      "1.0.0",
-      /up to date \(1\.0\.0\)/,
-    ],
-    [{ ...base, status: "noUpdate", reason: "externalBinary" }, null, /external binary/],
-    [
-      {
-        ...base,
-        status: "pinned",
-        reason: "pinned to 1.0.0",
-        pin: { by: "codexd", version: "1.0.0" },
-      },
-      "1.0.0",
-      /pinned to 1\.0\.0: nothing changed \(codexd update --unpin/,
-    ],
-    [
-      {
-        ...base,
-        status: "pinned",
-        reason: "pinned by the reference to local-x",
-        pin: { by: "reference", release: "local-x", version: null },
-      },
-      "1.0.0",
-      /keeps the reference's selection/,
-    ],
-    [{ ...base, status: "updated", restarted: true }, "2.0.0", /updated to 2\.0\.0/],
-    [{ ...base, status: "updated", restartPending: true }, "1.0.0", /once no turn runs/],
-    [{ ...base, status: "updated" }, null, /next start/],
-  ];
-  for (const [result, running, pattern] of table) {
-    assert(pattern.test(updateMessage(result, running)), updateMessage(result, running));
-  }
-});
-
-Deno.test("update reports installedVersion, runningVersion and a message", async () => {
-  await using h = await fakeHome();
-  await runCli(h.home, ["start"]);
-  // The fake's binary is not the managed npm layout's; --codex-bin makes it external.
-  const run = await runCli(h.home, [
-    "update",
-    "--codex-bin",
-    `${h.home}/packages/standalone/current/codex`,
-  ]);
-  assertEquals(run.json.status, "pinned", run.stdout);
-  assertEquals(run.json.installedVersion, "9.9.9");
-  assertEquals(run.json.runningVersion, "9.9.9");
-  assertEquals(run.json.changed, false);
-  assert(typeof run.json.message === "string");
 });

@@ -309,31 +309,3 @@ Deno.test("the updater runs update passes on its interval and records them", asy
   assertEquals(updater.running, true);
   await runCli(h.home, ["stop", "--all"]);
 });
-
-Deno.test("the updater's builtin liveness check tells a healthy app-server from a dead one", async () => {
-  const { UPDATER_LOOP_SCRIPT } = await import("../../lib/updater/loop.ts");
-  await using h = await fakeHome();
-  // The loop's own functions, run on their own: no Deno is involved.
-  const functions = UPDATER_LOOP_SCRIPT.slice(
-    UPDATER_LOOP_SCRIPT.indexOf("field()"),
-    UPDATER_LOOP_SCRIPT.indexOf("next=$(("),
-  );
-  const check = async (): Promise<string> => {
-    const out = await new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        `${functions}\napp_alive "$1/app-server.pid" && echo alive || echo dead`,
-        "check",
-        `${h.home}/app-server-daemon`,
-      ],
-      stdout: "piped",
-    }).output();
-    return new TextDecoder().decode(out.stdout).trim();
-  };
-  assertEquals(await check(), "dead", "no record");
-  const { pid } = (await runCli(h.home, ["start"])).json;
-  assertEquals(await check(), "alive");
-  Deno.kill(pid as number, "SIGKILL");
-  assert(await eventually(() => !isAlive(pid as number)));
-  assertEquals(await check(), "dead", "killed (a zombie here) counts as dead");
-});
