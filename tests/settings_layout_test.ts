@@ -17,6 +17,7 @@ import {
 } from "../lib/state/settings.ts";
 import { decideFlavour, type HomeFacts } from "../lib/state/home_layout.ts";
 import {
+  needsMigration,
   referenceGrace,
   referenceInterval,
   settingsOnDisk,
@@ -97,6 +98,29 @@ Deno.test("settingsOnDisk() keeps shared keys in the reference's form and codexd
     assertEquals(settingsOnDisk(view, {}, own), disk, name);
     // And the disk form reads back as the same view.
     assertEquals(validateSettings(disk), validateSettings(view), `${name} (read back)`);
+  }
+});
+
+Deno.test("needsMigration() finds codexd's values where the reference reads, and only those", () => {
+  const own = codexdUpdaterKeys();
+  const table: [Record<string, unknown>, boolean][] = [
+    [{}, false],
+    [{ remoteControlEnabled: true, shutdownGraceSeconds: 60 }, false],
+    [{ updater: { autoUpdateEnabled: true, updateIntervalMinutes: 60 } }, false],
+    [{ codexd: { shutdownGraceSeconds: -1, updater: { enabled: true } } }, false],
+    [{ shutdownGraceSeconds: -1 }, true],
+    [{ shutdownGraceSeconds: 2.5 }, true],
+    [{ codexBin: "/usr/bin/codex" }, true],
+    [{ updater: { enabled: true } }, true],
+    [{ updater: { pinnedVersion: "0.169.0" } }, true],
+    [{ updater: { updateIntervalMinutes: 0.5 } }, true],
+  ];
+  for (const [raw, expected] of table) {
+    assertEquals(needsMigration(raw, own), expected, JSON.stringify(raw));
+    // Where it says so, the full rewrite it guards does change the file.
+    const rewritten = JSON.stringify(settingsOnDisk(settingsView(raw), raw, own)) !==
+      JSON.stringify(raw);
+    if (expected) assertEquals(rewritten, true, JSON.stringify(raw));
   }
 });
 
