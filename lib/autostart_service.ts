@@ -29,7 +29,7 @@ import {
   requireHome,
 } from "./server/context.ts";
 import type { LifecycleResult } from "./server/result.ts";
-import { startLocked } from "./start.ts";
+import { startLocked } from "./server/lifecycle.ts";
 import { ensureStateDir, join } from "./state/paths.ts";
 import { readPidState } from "./process/pid_record.ts";
 import { readBootId } from "./process/process_identity.ts";
