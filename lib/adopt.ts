@@ -37,6 +37,7 @@ export async function adopt(options: DaemonOptions = {}): Promise<AdoptResult> {
   return await withLockedHome(options, adoptLocked, { settings: "lenient" });
 }
 
+/** {@linkcode adopt} under the lock. */
 async function adoptLocked(ctx: DaemonContext, settings: DaemonSettings): Promise<AdoptResult> {
   const binary = binaryFor(ctx, settings);
   const state = await readServerState(ctx.paths);

@@ -96,6 +96,7 @@ export async function setRemoteControl(
   return await withLockedHome(options, (ctx, settings) => setLocked(ctx, settings, enabled));
 }
 
+/** {@linkcode setRemoteControl} under the lock, `before` the settings as they were. */
 async function setLocked(
   ctx: DaemonContext,
   before: DaemonSettings,
