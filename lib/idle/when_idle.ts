@@ -50,6 +50,14 @@ export interface TurnReport {
   warnings: string[];
 }
 
+/** The result fields a {@linkcode TurnReport} adds (its warnings go into `warnings`). */
+export function turnFields(turns: TurnReport): Omit<TurnReport, "warnings"> {
+  return {
+    ...(turns.activeTurns !== undefined ? { activeTurns: turns.activeTurns } : {}),
+    ...(turns.waitedForIdle ? { waitedForIdle: turns.waitedForIdle } : {}),
+  };
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

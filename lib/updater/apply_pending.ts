@@ -28,7 +28,7 @@ import { mootReason } from "../idle/gate.ts";
 import { isAnswering } from "../app_server/probe.ts";
 import { readServerState } from "../server/server_record.ts";
 import type { LifecycleResult } from "../server/result.ts";
-import { restartLocked } from "../restart.ts";
+import { restartLocked } from "../server/lifecycle.ts";
 import { type DaemonSettings, loadSettings } from "../state/settings.ts";
 import { ensureStateDir } from "../state/paths.ts";
 import {
