@@ -443,7 +443,6 @@ export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
   } catch {
     return false;
   }
-  // Most files are already in the shared layout: a cheap look first (~0.8 ms saved per command).
   const ownKeys = codexdUpdaterKeys();
   if (!needsMigration(raw, ownKeys)) return false;
   const disk = settingsOnDisk(settingsView(raw), raw, ownKeys);
