@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { CONNECT_TIMEOUT_MS, initializeOnce, type ServerInfo } from "./client.ts";
+import { CONNECT_TIMEOUT_MS, initializeOnce } from "./client.ts";
+import type { ServerInfo } from "./handshake.ts";
 
 /** Bound on one probe, as in the reference. */
 export const PROBE_TIMEOUT_MS = CONNECT_TIMEOUT_MS;

@@ -19,8 +19,8 @@ import {
   CONNECT_TIMEOUT_MS,
   connectAppServer,
   RpcError,
-  type ServerInfo,
 } from "../app_server/client.ts";
+import { ConnectError, type ServerInfo } from "../app_server/handshake.ts";
 import { type ProbeTarget, probeTimeoutMs } from "../app_server/probe.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { IdleObservation } from "./policy.ts";
@@ -57,9 +57,19 @@ export async function connectForTurns(
       pipelined: { method: "server/diagnostics" },
     });
   } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("initialize failed")) throw error;
+    if (!retriesPlain(error)) throw error;
     return await connectAppServer(socketPath, { timeoutMs });
   }
+}
+
+/**
+ * Whether a failed connect with `experimentalApi` is worth one plain retry:
+ * only when the server answered `initialize` and refused (a release that does
+ * not grant the capability). Silence, a time-out or an unsafe socket would
+ * fail the same way again.
+ */
+export function retriesPlain(error: unknown): boolean {
+  return error instanceof ConnectError && error.kind === "refused";
 }
 
 interface Gauge {
