@@ -6,13 +6,9 @@
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
 import { acquireDaemonLock, tryAcquireDaemonLock } from "../lib/state/daemon_lock.ts";
-import {
-  connectablePath,
-  decodeFrame,
-  encodeClientFrame,
-  handshakeKey,
-  parseUserAgentVersion,
-} from "../lib/app_server/probe.ts";
+import { connectablePath } from "../lib/app_server/socket_path.ts";
+import { decodeFrame, encodeClientFrame, handshakeKey } from "../lib/app_server/websocket.ts";
+import { parseUserAgentVersion } from "../lib/app_server/handshake.ts";
 import { CodexdError } from "../lib/errors.ts";
 import { launchArgs } from "../lib/server/spawn.ts";
 import { createContext } from "../lib/server/context.ts";

@@ -57,7 +57,7 @@ const MAX_LIB_LINES = 300;
  * outgrow. TODO(issue 23): split them and remove them from this list.
  */
 const LARGER_FILES: Readonly<Record<string, number>> = {
-  "app_server/client.ts": 436,
+  "app_server/client.ts": 404,
   "autostart.ts": 330,
   "follow_binary.ts": 322,
   "idle/gate.ts": 357,

@@ -70,7 +70,7 @@ export async function countTurnsBeforeStop(
   ctx: DaemonContext,
   verb: "stop" | "restart",
 ): Promise<TurnReport> {
-  const atStart = (await readServerTurns(ctx.paths.socketPath)).activeTurns ?? 0;
+  const atStart = (await readServerTurns(ctx)).activeTurns ?? 0;
   if (atStart === 0) return { warnings: [] };
   const settings = await loadSettingsLenient(ctx.paths);
   const grace = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
@@ -128,7 +128,7 @@ export async function untilIdle<T>(
 ): Promise<{ value: T; report: TurnReport }> {
   const { idleTimeoutMs = IDLE_WAIT_TIMEOUT_MS } = options;
   const started = ctx.clock.now();
-  const first = await readServerTurns(ctx.paths.socketPath);
+  const first = await readServerTurns(ctx);
   const atStart = first.activeTurns ?? 0;
   let last: number | null = first.activeTurns;
   const timedOut = (): boolean => ctx.clock.now() - started >= idleTimeoutMs;
