@@ -152,7 +152,7 @@ async function sampleDenoFloor(programs: FloorPrograms, home: string): Promise<v
  * answers `initialize`, then SIGTERM until it exits.
  */
 async function sampleServerFloor(home: string): Promise<void> {
-  const { probeAppServer } = await import("../lib/app_server/probe.ts");
+  const { probe } = await import("../lib/app_server/probe.ts");
   const socket = `${home}/app-server-control/app-server-control.sock`;
   const started = performance.now();
   const child = new Deno.Command(`${home}/packages/standalone/current/codex`, {
@@ -162,13 +162,8 @@ async function sampleServerFloor(home: string): Promise<void> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  while (true) {
-    try {
-      await probeAppServer(socket);
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+  while (await probe({ paths: { socketPath: socket }, options: {} }) === undefined) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
   floorSamples.ready.push(performance.now() - started);
   const stopping = performance.now();

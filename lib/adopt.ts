@@ -7,17 +7,12 @@
  *
  * @module
  */
-import {
-  binaryFor,
-  createContext,
-  type DaemonOptions,
-  lockDaemon,
-  probe,
-} from "./server/context.ts";
+import { binaryFor, type DaemonContext, type DaemonOptions, probe } from "./server/context.ts";
+import { withLockedHome } from "./server/locked_home.ts";
 import { CodexdError } from "./errors.ts";
 import { buildResult, type LifecycleResult, unmanagedServer } from "./server/result.ts";
 import { readServerState, writeServerRecordOf } from "./server/server_record.ts";
-import { loadSettingsLenient } from "./state/settings.ts";
+import type { DaemonSettings } from "./state/settings.ts";
 import { findSocketOwner } from "./server/socket_owner.ts";
 
 /** What {@linkcode adopt} returns. */
@@ -38,9 +33,12 @@ export interface AdoptResult extends Omit<LifecycleResult, "status"> {
  * ```
  */
 export async function adopt(options: DaemonOptions = {}): Promise<AdoptResult> {
-  const ctx = createContext(options);
-  await using _lock = await lockDaemon(ctx);
-  const settings = await loadSettingsLenient(ctx.paths);
+  // Malformed settings do not stand in the way: only the binary's path is read from them.
+  return await withLockedHome(options, adoptLocked, { settings: "lenient" });
+}
+
+/** {@linkcode adopt} under the lock. */
+async function adoptLocked(ctx: DaemonContext, settings: DaemonSettings): Promise<AdoptResult> {
   const binary = binaryFor(ctx, settings);
   const state = await readServerState(ctx.paths);
   const info = await probe(ctx);

@@ -28,10 +28,11 @@ import {
 import { CodexdError, describeError } from "./errors.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { clearHandover, writeHandover } from "./autostart/handover.ts";
-import { createContext, type DaemonOptions, lockDaemon, requireHome } from "./server/context.ts";
+import { createContext, type DaemonOptions, requireHome } from "./server/context.ts";
+import { withLockedHome } from "./server/locked_home.ts";
 import type { LifecycleResult } from "./server/result.ts";
 import { dirname } from "./state/paths.ts";
-import { loadSettings, updateSettings } from "./state/settings.ts";
+import { updateSettings } from "./state/settings.ts";
 import { status } from "./status.ts";
 import { helperError } from "./autostart/exec.ts";
 import {
@@ -145,34 +146,33 @@ async function writeServiceFiles(
   options: AutostartOptions,
   files: AutostartFiles,
 ): Promise<{ unitChanged: boolean; settingsChanged: boolean; remoteChanged: boolean }> {
-  const ctx = createContext(options);
-  await using _lock = await lockDaemon(ctx);
-  const { settings: before } = await loadSettings(ctx.paths);
-  const wantRemote = options.remoteControl === true && !before.remoteControlEnabled;
-  const wantSupervision = !before.updater.enabled;
-  const settings = wantRemote || wantSupervision
-    ? await updateSettings(ctx.paths, {
-      ...(wantRemote ? { remoteControlEnabled: true } : {}),
-      ...(wantSupervision ? { updater: { enabled: true, autoUpdateEnabled: false } } : {}),
-    })
-    : before;
-  const spec: ServiceSpec = {
-    codexHome: ctx.paths.codexHome,
-    denoPath: Deno.execPath(),
-    entry: autostartEntry(options.moduleUrl),
-    stateDir: ctx.paths.stateDir,
-    shutdownGraceSeconds: settings.shutdownGraceSeconds,
-    ...(Deno.env.get("DENO_DIR")?.startsWith("/") ? { denoDir: Deno.env.get("DENO_DIR") } : {}),
-  };
-  const text = files.manager === "launchd"
-    ? renderLaunchdPlist(spec, ctx.paths.updaterLogFile)
-    : renderSystemdUnit(spec);
-  const unitChanged = (await readTextIfPresent(files.unit)) !== text;
-  if (unitChanged) {
-    await Deno.mkdir(dirname(files.unit), { recursive: true });
-    await writeFileAtomic(files.unit, text, { mode: 0o644 });
-  }
-  return { unitChanged, settingsChanged: wantRemote || wantSupervision, remoteChanged: wantRemote };
+  return await withLockedHome(options, async (ctx, before) => {
+    const wantRemote = options.remoteControl === true && !before.remoteControlEnabled;
+    const wantSupervision = !before.updater.enabled;
+    const settings = wantRemote || wantSupervision
+      ? await updateSettings(ctx.paths, {
+        ...(wantRemote ? { remoteControlEnabled: true } : {}),
+        ...(wantSupervision ? { updater: { enabled: true, autoUpdateEnabled: false } } : {}),
+      })
+      : before;
+    const spec: ServiceSpec = {
+      codexHome: ctx.paths.codexHome,
+      denoPath: Deno.execPath(),
+      entry: autostartEntry(options.moduleUrl),
+      stateDir: ctx.paths.stateDir,
+      shutdownGraceSeconds: settings.shutdownGraceSeconds,
+      ...(Deno.env.get("DENO_DIR")?.startsWith("/") ? { denoDir: Deno.env.get("DENO_DIR") } : {}),
+    };
+    const text = files.manager === "launchd"
+      ? renderLaunchdPlist(spec, ctx.paths.updaterLogFile)
+      : renderSystemdUnit(spec);
+    const unitChanged = (await readTextIfPresent(files.unit)) !== text;
+    if (unitChanged) {
+      await Deno.mkdir(dirname(files.unit), { recursive: true });
+      await writeFileAtomic(files.unit, text, { mode: 0o644 });
+    }
+    return { unitChanged, settingsChanged: settings !== before, remoteChanged: wantRemote };
+  });
 }
 
 /**

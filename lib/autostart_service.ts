@@ -25,15 +25,15 @@ import {
   createContext,
   type DaemonContext,
   type DaemonOptions,
-  lockDaemon,
   requireHome,
 } from "./server/context.ts";
+import { underLock } from "./server/locked_home.ts";
 import type { LifecycleResult } from "./server/result.ts";
-import { startLocked } from "./start.ts";
+import { startLocked } from "./server/lifecycle.ts";
 import { ensureStateDir, join } from "./state/paths.ts";
 import { readPidState } from "./process/pid_record.ts";
 import { readBootId } from "./process/process_identity.ts";
-import { loadSettings } from "./state/settings.ts";
+import type { DaemonSettings } from "./state/settings.ts";
 import { resetSupervision } from "./updater/state.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import { DOWN_FILE, setDown } from "./state/down_marker.ts";
@@ -96,8 +96,14 @@ export async function serviceStart(options: DaemonOptions = {}): Promise<Service
   // A home that is gone is not recreated at boot (HOME_NOT_FOUND).
   requireHome(ctx);
   await ensureStateDir(ctx.paths);
-  await using _lock = await lockDaemon(ctx);
-  const { settings } = await loadSettings(ctx.paths);
+  return await underLock(ctx, startService);
+}
+
+/** `autostart-start` under the lock. */
+async function startService(
+  ctx: DaemonContext,
+  settings: DaemonSettings,
+): Promise<ServiceStartResult> {
   const note = join(ctx.paths.stateDir, ABNORMAL_MARKER);
   const keepDown = keepsDownMarker(await readTextIfPresent(note), currentBootId());
   await Deno.remove(note).catch(() => {});

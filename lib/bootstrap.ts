@@ -12,7 +12,8 @@ import { binaryFor, createContext, type DaemonOptions, lockDaemon } from "./serv
 import type { PendingRestart } from "./idle/policy.ts";
 import { type LifecycleResult, unmanagedServer } from "./server/result.ts";
 import { findSocketOwner } from "./server/socket_owner.ts";
-import { markWanted, startLocked, withUpdaterEnsured } from "./start.ts";
+import { startLocked } from "./server/lifecycle.ts";
+import { markWanted, withUpdaterEnsured } from "./updater/ensure.ts";
 import { type InstallSource, loadSettings, updateSettings } from "./state/settings.ts";
 import { readPidState } from "./process/pid_record.ts";
 import type { StageListener } from "./install/step.ts";

@@ -288,7 +288,7 @@ async function restartOntoReplaced(
       ? ctx
       : { ...ctx, options: { ...ctx.options, codexBin: binaryPath } };
     const { restartOrDefer } = await import("./updater/deferred_restart.ts");
-    const { restartLocked } = await import("./restart.ts");
+    const { restartLocked } = await import("./server/lifecycle.ts");
     const done = await restartOrDefer(
       ctx,
       settings,

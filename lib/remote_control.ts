@@ -12,18 +12,13 @@
  * @module
  */
 import { readServerState } from "./server/server_record.ts";
-import {
-  binaryFor,
-  createContext,
-  type DaemonOptions,
-  lockDaemon,
-  probe,
-} from "./server/context.ts";
+import { binaryFor, type DaemonContext, type DaemonOptions, probe } from "./server/context.ts";
+import { withLockedHome } from "./server/locked_home.ts";
 import { CodexdError } from "./errors.ts";
 import { tryReadBinaryFacts } from "./server/managed_binary.ts";
 import { unmanagedServer, unverifiable } from "./server/result.ts";
 import { findSocketOwner } from "./server/socket_owner.ts";
-import { loadSettings, updateSettings } from "./state/settings.ts";
+import { type DaemonSettings, updateSettings } from "./state/settings.ts";
 import { CODEXD_VERSION } from "./version.ts";
 import type { PendingRestart } from "./idle/policy.ts";
 import { type AppliedBy, applyToRunning } from "./remote_control/apply.ts";
@@ -98,9 +93,15 @@ export async function setRemoteControl(
   enabled: boolean,
   options: DaemonOptions = {},
 ): Promise<RemoteControlResult> {
-  const ctx = createContext(options);
-  await using _lock = await lockDaemon(ctx);
-  const { settings: before } = await loadSettings(ctx.paths);
+  return await withLockedHome(options, (ctx, settings) => setLocked(ctx, settings, enabled));
+}
+
+/** {@linkcode setRemoteControl} under the lock, `before` the settings as they were. */
+async function setLocked(
+  ctx: DaemonContext,
+  before: DaemonSettings,
+  enabled: boolean,
+): Promise<RemoteControlResult> {
   const state = await readServerState(ctx.paths);
   if (state.kind !== "running" && await probe(ctx)) {
     // It would not take effect on a server codexd cannot restart: persist nothing.

@@ -13,14 +13,14 @@ import {
   binaryFor,
   createContext,
   type DaemonContext,
-  lockDaemon,
   probe,
   requireHome,
 } from "./server/context.ts";
 import type { DaemonOptions } from "./server/context.ts";
+import { underLock } from "./server/locked_home.ts";
 import { setDown } from "./state/down_marker.ts";
 import { buildResult, type LifecycleResult, unmanagedServer } from "./server/result.ts";
-import { type DaemonSettings, defaultSettings, loadSettings } from "./state/settings.ts";
+import type { DaemonSettings } from "./state/settings.ts";
 import { pathExists, removeIfPresent } from "./state/atomic_file.ts";
 import { describeError } from "./errors.ts";
 import { findSocketOwner } from "./server/socket_owner.ts";
@@ -29,6 +29,7 @@ import { type GatePass, throughGate } from "./idle/gate.ts";
 import {
   countTurnsBeforeStop,
   type IdleAttempt,
+  turnFields,
   type TurnReport,
   untilIdle,
   type WhenIdleOptions,
@@ -97,30 +98,44 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
   }
   if (options.whenIdle) {
     // Waits without the lock; each attempt takes it and asks the gate again.
-    const { value, report } = await untilIdle(ctx, "stop", options, async () => {
-      await using _lock = await lockDaemon(ctx);
-      return await stopLocked(ctx, options, "whenIdle");
-    });
+    const { value, report } = await untilIdle(
+      ctx,
+      "stop",
+      options,
+      () =>
+        underLock(
+          ctx,
+          (_, settings, readable) => stopLocked(ctx, settings, readable, options, "whenIdle"),
+          { settings: "lenient" },
+        ),
+    );
     return { ...value, ...turnFields(report) };
   }
   // A plain stop only counts the turns, alongside taking the lock (awaited before stopping).
   const counting = countTurnsBeforeStop(ctx, "stop");
   counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
-  await using _lock = await lockDaemon(ctx);
-  const tried = await stopLocked(ctx, options, "now", counting);
+  const tried = await underLock(
+    ctx,
+    (_, settings, readable) => stopLocked(ctx, settings, readable, options, "now", counting),
+    { settings: "lenient" },
+  );
   if (!tried.done) throw new Error("a stop now is never held"); // decideGate: "now" proceeds
   return tried.value;
 }
 
-/** The stop under the lock, through the gate; a hold (only `whenIdle`) stops nothing. */
+/**
+ * The stop under the lock, through the gate; a hold (only `whenIdle`) stops
+ * nothing. Settings are read leniently (`settingsReadable` says whether the
+ * file was): a stop works whatever they say.
+ */
 async function stopLocked(
   ctx: DaemonContext,
+  settings: DaemonSettings,
+  settingsReadable: boolean,
   options: StopOptions,
   mode: "now" | "whenIdle",
   counting: Promise<TurnReport> = Promise.resolve({ warnings: [] }),
 ): Promise<IdleAttempt<StopResult>> {
-  const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => undefined);
-  const settings = loaded ?? defaultSettings();
   const binary = binaryFor(ctx, settings);
   const gate = await throughGate(ctx, settings, {
     mode,
@@ -137,7 +152,7 @@ async function stopLocked(
       updaterStopped = await stopUpdater(ctx);
     }
     const warnings: string[] = [...turns.warnings];
-    const downWarning = await markDown(ctx, loaded !== undefined, settings.updater.enabled);
+    const downWarning = await markDown(ctx, settingsReadable, settings.updater.enabled);
     if (downWarning) warnings.push(downWarning);
     const extra = {
       ...(updaterStopped === undefined ? {} : { updaterStopped }),
@@ -176,18 +191,18 @@ async function stopLocked(
  * stop the updater only; the app-server keeps serving, now outside the unit
  * (see `autostart/handover.ts`), so disabling autostart never cuts a turn.
  */
-async function handOver(ctx: DaemonContext): Promise<StopResult> {
-  await using _lock = await lockDaemon(ctx);
-  const settings = await loadSettings(ctx.paths).then((l) => l.settings, () => defaultSettings());
-  const { stopUpdater } = await import("./updater/loop.ts");
-  const updaterStopped = await stopUpdater(ctx);
-  return {
-    ...await buildResult(ctx, binaryFor(ctx, settings), "notRunning", {
-      changed: updaterStopped,
-      warnings: ["autostart handover: the app-server keeps running outside the unit"],
-    }),
-    updaterStopped,
-  };
+function handOver(ctx: DaemonContext): Promise<StopResult> {
+  return underLock(ctx, async (ctx, settings) => {
+    const { stopUpdater } = await import("./updater/loop.ts");
+    const updaterStopped = await stopUpdater(ctx);
+    return {
+      ...await buildResult(ctx, binaryFor(ctx, settings), "notRunning", {
+        changed: updaterStopped,
+        warnings: ["autostart handover: the app-server keeps running outside the unit"],
+      }),
+      updaterStopped,
+    };
+  }, { settings: "lenient" });
 }
 
 /**
@@ -200,14 +215,6 @@ async function reopen(ctx: DaemonContext, settings: DaemonSettings): Promise<Gat
     pass = await open();
   });
   return pass!;
-}
-
-/** The result fields a {@linkcode TurnReport} adds (its warnings go into `warnings`). */
-export function turnFields(turns: TurnReport): Omit<TurnReport, "warnings"> {
-  return {
-    ...(turns.activeTurns !== undefined ? { activeTurns: turns.activeTurns } : {}),
-    ...(turns.waitedForIdle ? { waitedForIdle: turns.waitedForIdle } : {}),
-  };
 }
 
 /** Options for {@linkcode stop}. */

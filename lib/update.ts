@@ -29,7 +29,6 @@ import { capLogs } from "./state/logs.ts";
 import { appendUpdaterLog } from "./state/updater_log.ts";
 import { type DaemonPaths, daemonPaths, resolveCodexHome } from "./state/paths.ts";
 import { readBinaryFacts, tryReadBinaryFacts } from "./server/managed_binary.ts";
-import { isAnswering } from "./app_server/probe.ts";
 import { type DaemonSettings, type InstallSource, loadSettings } from "./state/settings.ts";
 import { decidePinnedPass, type PinView, pinView, readReferenceSelection } from "./state/pin.ts";
 import { applyPinFlags, pinnedStatus } from "./update_pin.ts";
@@ -293,7 +292,7 @@ async function restartIfVersionDiffers(
   const { settings } = await loadSettings(ctx.paths);
   const state = await readServerState(ctx.paths);
   if (state.kind !== "running") return outcome;
-  const info = await isAnswering(ctx.paths.socketPath);
+  const info = await probe(ctx);
   if (info === undefined) return outcome;
   const pending = await readPendingRestart(ctx.paths) as StoredIntent | undefined;
   if (sameVersion(info.appServerVersion, outcome.version)) {
@@ -365,7 +364,7 @@ async function recordFailure(
   return error;
 }
 
-/** Records an updater pass's outcome and caps the logs; passes `result` through. */
+/** Records an updater pass's outcome in the updater state; passes `result` through. */
 async function record(
   ctx: DaemonContext,
   options: UpdateOptions,

@@ -46,22 +46,42 @@ function isDir(path: string): boolean {
 
 /**
  * Where the on-disk registry is: `$CODEXD_JSR_DIR`, else the first
- * `shared/jsr` in the checkout's parent or any directory above it (a clean
- * clone in CI sits at an unknown path). `undefined` when there is none.
+ * `shared/jsr` in the checkout's parent or any directory above it, else the
+ * same search from the checkout this one was cloned from (its `origin`, when
+ * that is a local path: a clean clone in CI may sit anywhere, e.g. under
+ * `/tmp`). `undefined` when there is none.
  */
 export function locateJsrDir(
   repo: string = REPO_ROOT,
   env: string | undefined = Deno.env.get("CODEXD_JSR_DIR"),
   exists: (path: string) => boolean = isDir,
+  origin: string | undefined = localOrigin(repo),
 ): string | undefined {
   if (env) return exists(env) ? env : undefined;
-  let dir = repo.replace(/\/+$/, "");
-  while (dir !== "") {
-    dir = dir.slice(0, dir.lastIndexOf("/"));
-    const candidate = `${dir}/shared/jsr`;
-    if (exists(candidate)) return candidate;
+  for (const start of origin === undefined ? [repo] : [repo, origin]) {
+    let dir = start.replace(/\/+$/, "");
+    while (dir !== "") {
+      dir = dir.slice(0, dir.lastIndexOf("/"));
+      const candidate = `${dir}/shared/jsr`;
+      if (exists(candidate)) return candidate;
+    }
   }
   return undefined;
+}
+
+/** The `origin` remote of the checkout at `repo` when it is a local directory, else `undefined`. */
+function localOrigin(repo: string): string | undefined {
+  let config: string;
+  try {
+    config = Deno.readTextFileSync(`${repo}/.git/config`);
+  } catch {
+    return undefined; // not a clone (a worktree's .git is a file), or unreadable
+  }
+  const section = config.split(/^\[/m).find((part) => part.startsWith('remote "origin"]'));
+  const url = section?.match(/^\s*url\s*=\s*(.+?)\s*$/m)?.[1];
+  if (url === undefined) return undefined;
+  const path = url.startsWith("file://") ? decodeURIComponent(url.slice("file://".length)) : url;
+  return path.startsWith("/") ? path.replace(/\/\.git$/, "") : undefined;
 }
 
 /** A running registry server. */

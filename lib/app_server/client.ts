@@ -7,29 +7,28 @@
  * model traffic (`originator`), and `codex_app_server_daemon` is one the
  * app-server treats as non-originating, so codexd never brands a user's
  * requests. Every connection codexd makes (readiness, version, idle probes,
- * remote control) goes through {@linkcode connectAppServer}.
+ * remote control) goes through {@linkcode connectAppServer}. What is said at
+ * `initialize`, and the typed error a failed connect becomes, are in
+ * `handshake.ts`.
  *
  * @module
  */
 import { connectablePath, socketProblem, UnsafeSocketError } from "./socket_path.ts";
 import { WebSocketSession } from "./websocket.ts";
-import { CODEXD_VERSION } from "../version.ts";
+import {
+  ConnectError,
+  DAEMON_CLIENT_NAME,
+  initializeTexts,
+  readInitializeAnswer,
+  type ServerInfo,
+  unreachable,
+} from "./handshake.ts";
 import { expiry } from "../expiry.ts";
 
-/** The client name the reference daemon uses; the app-server treats it as non-originating. */
-export const DAEMON_CLIENT_NAME = "codex_app_server_daemon";
 /** Bound on connecting and initializing, as in the reference's probe. */
 export const CONNECT_TIMEOUT_MS = 2_000;
 /** Bound on one request once connected. */
 export const REQUEST_TIMEOUT_MS = 5_000;
-
-/** What `initialize` tells about the server. */
-export interface ServerInfo {
-  /** The version in the server's `userAgent`, e.g. `0.169.0`. */
-  appServerVersion: string;
-  /** The raw `userAgent`. */
-  userAgent: string;
-}
 
 /** A server-sent notification. */
 export interface RpcNotification {
@@ -64,14 +63,6 @@ export function isMethodNotFound(error: unknown): boolean {
   return error.code === METHOD_NOT_FOUND || /method not found|unknown variant/i.test(error.message);
 }
 
-/** Extracts the version from a user agent such as `codex_app_server_daemon/0.169.0 (Linux; x86_64) …`. */
-export function parseUserAgentVersion(userAgent: string): string | undefined {
-  const slash = userAgent.indexOf("/");
-  if (slash < 0) return undefined;
-  const version = userAgent.slice(slash + 1).trim().split(/\s+/)[0];
-  return version === "" ? undefined : version;
-}
-
 /** Options for {@linkcode connectAppServer}. */
 export interface ConnectOptions {
   /** Bound on connect + upgrade + `initialize`. @default {CONNECT_TIMEOUT_MS} */
@@ -102,6 +93,19 @@ interface Waiter {
   resolve(notification: RpcNotification | undefined): void;
 }
 
+/**
+ * Starts a session on an initialized connection: `early` are messages read
+ * while waiting for the initialize answer, `pipelined` the method of a request
+ * already sent as id 2. Set by {@linkcode AppServerClient}'s static block.
+ */
+let openClient: (
+  conn: Deno.Conn,
+  session: WebSocketSession,
+  info: ServerInfo,
+  early: string[],
+  pipelined: string | undefined,
+) => AppServerClient;
+
 /** An initialized session; close it (or `await using` it) when done. */
 export class AppServerClient implements AsyncDisposable {
   /** What the server said at `initialize`. */
@@ -121,25 +125,18 @@ export class AppServerClient implements AsyncDisposable {
     this.info = info;
   }
 
-  /** @internal Starts reading; only {@linkcode connectAppServer} calls it. */
-  /**
-   * Starts the session: `early` are messages read while waiting for the
-   * initialize answer, `pipelined` the method of a request already sent as id 2.
-   */
-  static open(
-    conn: Deno.Conn,
-    session: WebSocketSession,
-    info: ServerInfo,
-    early: string[] = [],
-    pipelined?: string,
-  ): AppServerClient {
-    const client = new AppServerClient(conn, session, info);
-    if (pipelined !== undefined) {
-      client.#pipelined = { method: pipelined, answer: client.#expect(client.#nextId++) };
-    }
-    for (const text of early) client.#dispatch(text);
-    client.#pump();
-    return client;
+  // Only connectAppServer starts a session: a static block (which sees the
+  // private members) hands it the opener, so no public `open` exists.
+  static {
+    openClient = (conn, session, info, early, pipelined) => {
+      const client = new AppServerClient(conn, session, info);
+      if (pipelined !== undefined) {
+        client.#pipelined = { method: pipelined, answer: client.#expect(client.#nextId++) };
+      }
+      for (const text of early) client.#dispatch(text);
+      client.#pump();
+      return client;
+    };
   }
 
   #expect(id: number): Promise<unknown> {
@@ -302,8 +299,9 @@ export class AppServerClient implements AsyncDisposable {
  * Connects to the control socket and performs `initialize` / `initialized`
  * as {@linkcode DAEMON_CLIENT_NAME}, all within `timeoutMs`.
  *
- * @throws {Error} when nothing listens, the handshake fails, or it takes too
- * long. Callers decide what that means.
+ * @throws {ConnectError} when nothing listens, the handshake fails, or it
+ * takes too long (its `kind` says which); {@linkcode UnsafeSocketError} for a
+ * socket codexd must not talk to. Callers decide what that means.
  */
 export async function connectAppServer(
   socketPath: string,
@@ -318,7 +316,7 @@ export async function connectAppServer(
     options,
     behind,
     (conn, session, info, early) =>
-      Promise.resolve(AppServerClient.open(conn, session, info, early, pipelined?.method)),
+      Promise.resolve(openClient(conn, session, info, early, pipelined?.method)),
   );
 }
 
@@ -338,8 +336,6 @@ export async function initializeOnce(
     return info;
   });
 }
-
-const INITIALIZED = JSON.stringify({ method: "initialized" });
 
 /**
  * Connects, initializes, then hands the live session to `then`, all under
@@ -368,10 +364,16 @@ async function initializeOn<T>(
   if (problem !== undefined) throw new UnsafeSocketError(problem);
   const deadline = expiry(timeoutMs);
   const connecting = Deno.connect({ transport: "unix", path: connectablePath(socketPath) });
-  const conn = await Promise.race([connecting, deadline.expired]);
+  let conn: Deno.Conn | "expired";
+  try {
+    conn = await Promise.race([connecting, deadline.expired]);
+  } catch (error) {
+    deadline.cancel();
+    throw unreachable(error);
+  }
   if (conn === "expired") {
     connecting.then((late) => late.close(), () => {});
-    throw new Error(`timed out connecting to ${socketPath}`);
+    throw new ConnectError("timeout", `timed out connecting to ${socketPath}`);
   }
   let timedOut = false;
   deadline.expired.then(() => {
@@ -381,15 +383,7 @@ async function initializeOn<T>(
   try {
     const session = new WebSocketSession(conn);
     await session.handshake();
-    const initialize = JSON.stringify({
-      id: 1,
-      method: "initialize",
-      params: {
-        clientInfo: { name: clientName, title: "codexd", version: CODEXD_VERSION },
-        ...(experimentalApi ? { capabilities: { experimentalApi: true } } : {}),
-      },
-    });
-    await session.sendTexts([initialize, INITIALIZED, ...behind]);
+    await session.sendTexts([...initializeTexts(clientName, experimentalApi), ...behind]);
     const { info, early } = await readInitializeAnswer(session);
     return await then(conn, session, info, early);
   } catch (error) {
@@ -400,37 +394,11 @@ async function initializeOn<T>(
         // already closed by the peer
       }
     }
-    if (timedOut) throw new Error(`timed out initializing on control socket ${socketPath}`);
-    throw error;
+    if (timedOut) {
+      throw new ConnectError("timeout", `timed out initializing on control socket ${socketPath}`);
+    }
+    throw error instanceof ConnectError ? error : unreachable(error);
   } finally {
     deadline.cancel();
-  }
-}
-
-/** Reads up to the initialize answer; what came before it is kept for the session. */
-async function readInitializeAnswer(
-  session: WebSocketSession,
-): Promise<{ info: ServerInfo; early: string[] }> {
-  const early: string[] = [];
-  while (true) {
-    const text = await session.readText();
-    const message = JSON.parse(text) as {
-      id?: unknown;
-      result?: { userAgent?: unknown };
-      error?: { message?: unknown };
-    };
-    if (message.id !== 1) {
-      early.push(text);
-      continue;
-    }
-    if (message.error !== undefined) {
-      throw new Error(`initialize failed: ${String(message.error.message)}`);
-    }
-    const userAgent = String(message.result?.userAgent ?? "");
-    const appServerVersion = parseUserAgentVersion(userAgent);
-    if (appServerVersion === undefined) {
-      throw new Error(`app-server user agent has no version: "${userAgent}"`);
-    }
-    return { info: { appServerVersion, userAgent }, early };
   }
 }

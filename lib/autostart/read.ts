@@ -12,6 +12,7 @@
  */
 import { pathExists } from "../state/atomic_file.ts";
 import { launchdLabel, unitFileName } from "./name.ts";
+import { lingerEnabled } from "../process/linger.ts";
 
 /** Which service manager starts codexd. */
 export type AutostartManager = "systemd-user" | "launchd";
@@ -41,9 +42,6 @@ export interface AutostartLocations {
   /** The user name. @default {$USER, $LOGNAME, else from /etc/passwd} */
   user?: string;
 }
-
-/** logind's per-user linger flags. */
-export const LINGER_DIR = "/var/lib/systemd/linger";
 
 /** The systemd user unit directory. */
 export function userUnitDir(locations: AutostartLocations = {}): string {
@@ -109,11 +107,6 @@ export function autostartFiles(
 
 function present(path: string, followLinks = true): boolean {
   return pathExists(path, { follow: followLinks });
-}
-
-/** Whether logind lingers for `user` (its flag file exists). */
-export function lingerEnabled(user: string, lingerDir = LINGER_DIR): boolean {
-  return present(`${lingerDir}/${user}`);
 }
 
 /**

@@ -13,7 +13,7 @@
 import { pathExists } from "../state/atomic_file.ts";
 import { CodexdError } from "../errors.ts";
 import { helperError, type HelperRun, runHelper } from "./exec.ts";
-import { LINGER_DIR, lingerEnabled } from "./read.ts";
+import { LINGER_DIR, lingerEnabled } from "../process/linger.ts";
 
 /** Bound of one quick `systemctl --user` call (daemon-reload, enable, is-active…). */
 export const SYSTEMCTL_TIMEOUT_MS = 30_000;

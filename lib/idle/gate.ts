@@ -269,7 +269,7 @@ export async function throughGate<T>(
       );
       if (decision.kind === "hold") throw new Held(decision, deadlineAt(anchor, now, policy));
       if (decision.kind === "interruptThenProceed") {
-        interrupted = await interruptActiveTurns(ctx.paths.socketPath).catch(() => []);
+        interrupted = await interruptActiveTurns(ctx).catch(() => []);
         await request.onInterrupt?.(interrupted, deadlineAt(anchor, now, policy));
       }
     }

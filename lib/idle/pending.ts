@@ -13,9 +13,6 @@ import { type DaemonPaths, ensureStateDir } from "../state/paths.ts";
 import type { PendingRestart } from "./policy.ts";
 import { appendUpdaterLog } from "../state/updater_log.ts";
 
-/** Name of the pending-restart file in the state directory. */
-export const PENDING_RESTART_FILE = "pending-restart.json";
-
 /** What is stored: the public part plus what applying it needs. */
 export interface StoredPendingRestart extends PendingRestart {
   /** The release to roll back to if the new one does not become ready. */
@@ -30,7 +27,7 @@ export interface StoredPendingRestart extends PendingRestart {
 
 /** The path of `pending-restart.json`. */
 export function pendingRestartPath(paths: DaemonPaths): string {
-  return `${paths.stateDir}/${PENDING_RESTART_FILE}`;
+  return paths.pendingRestartFile;
 }
 
 /** Reads the pending restart; missing or corrupt reads as none. */

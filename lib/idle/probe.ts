@@ -19,8 +19,9 @@ import {
   CONNECT_TIMEOUT_MS,
   connectAppServer,
   RpcError,
-  type ServerInfo,
 } from "../app_server/client.ts";
+import { ConnectError, type ServerInfo } from "../app_server/handshake.ts";
+import { type ProbeTarget, probeTimeoutMs } from "../app_server/probe.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { IdleObservation } from "./policy.ts";
 
@@ -56,9 +57,19 @@ export async function connectForTurns(
       pipelined: { method: "server/diagnostics" },
     });
   } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith("initialize failed")) throw error;
+    if (!retriesPlain(error)) throw error;
     return await connectAppServer(socketPath, { timeoutMs });
   }
+}
+
+/**
+ * Whether a failed connect with `experimentalApi` is worth one plain retry:
+ * only when the server answered `initialize` and refused (a release that does
+ * not grant the capability). Silence, a time-out or an unsafe socket would
+ * fail the same way again.
+ */
+export function retriesPlain(error: unknown): boolean {
+  return error instanceof ConnectError && error.kind === "refused";
 }
 
 interface Gauge {
@@ -133,16 +144,15 @@ export interface ServerTurns {
 }
 
 /**
- * One connection: `initialize` (with `experimentalApi`), then one count.
- * Never throws: a server that does not answer reads as `activeTurns: null`.
+ * One connection (bounded by the caller's `probeTimeoutMs`): `initialize`
+ * (with `experimentalApi`), then one count. Never throws: a server that does
+ * not answer reads as `activeTurns: null`.
  */
-export async function readServerTurns(
-  socketPath: string,
-  timeoutMs: number = CONNECT_TIMEOUT_MS,
-): Promise<ServerTurns> {
+export async function readServerTurns(target: ProbeTarget): Promise<ServerTurns> {
+  const timeoutMs = probeTimeoutMs(target);
   let client: AppServerClient;
   try {
-    client = await connectForTurns(socketPath, timeoutMs);
+    client = await connectForTurns(target.paths.socketPath, timeoutMs);
   } catch {
     return { activeTurns: null, activeTurnsReason: "app-server not answering" };
   }
@@ -213,13 +223,11 @@ export interface InterruptedTurn {
 
 /**
  * Ends every in-progress turn with `turn/interrupt` (the app-server saves it
- * as interrupted, in ~10 ms). Returns what it ended.
+ * as interrupted, in ~10 ms), connecting within the caller's
+ * `probeTimeoutMs`. Returns what it ended.
  */
-export async function interruptActiveTurns(
-  socketPath: string,
-  timeoutMs: number = CONNECT_TIMEOUT_MS,
-): Promise<InterruptedTurn[]> {
-  const client = await connectForTurns(socketPath, timeoutMs);
+export async function interruptActiveTurns(target: ProbeTarget): Promise<InterruptedTurn[]> {
+  const client = await connectForTurns(target.paths.socketPath, probeTimeoutMs(target));
   try {
     const ended: InterruptedTurn[] = [];
     for (const threadId of await activeThreads(client)) {

@@ -50,6 +50,14 @@ export interface TurnReport {
   warnings: string[];
 }
 
+/** The result fields a {@linkcode TurnReport} adds (its warnings go into `warnings`). */
+export function turnFields(turns: TurnReport): Omit<TurnReport, "warnings"> {
+  return {
+    ...(turns.activeTurns !== undefined ? { activeTurns: turns.activeTurns } : {}),
+    ...(turns.waitedForIdle ? { waitedForIdle: turns.waitedForIdle } : {}),
+  };
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -62,7 +70,7 @@ export async function countTurnsBeforeStop(
   ctx: DaemonContext,
   verb: "stop" | "restart",
 ): Promise<TurnReport> {
-  const atStart = (await readServerTurns(ctx.paths.socketPath)).activeTurns ?? 0;
+  const atStart = (await readServerTurns(ctx)).activeTurns ?? 0;
   if (atStart === 0) return { warnings: [] };
   const settings = await loadSettingsLenient(ctx.paths);
   const grace = ctx.options.graceSeconds ?? settings.shutdownGraceSeconds;
@@ -120,7 +128,7 @@ export async function untilIdle<T>(
 ): Promise<{ value: T; report: TurnReport }> {
   const { idleTimeoutMs = IDLE_WAIT_TIMEOUT_MS } = options;
   const started = ctx.clock.now();
-  const first = await readServerTurns(ctx.paths.socketPath);
+  const first = await readServerTurns(ctx);
   const atStart = first.activeTurns ?? 0;
   let last: number | null = first.activeTurns;
   const timedOut = (): boolean => ctx.clock.now() - started >= idleTimeoutMs;

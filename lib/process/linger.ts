@@ -4,14 +4,26 @@
  * started from an SSH session dies when the session ends. Detected from
  * logind's config files and the linger directory; never fails, only warns.
  *
+ * Also the one reader of logind's linger flag ({@linkcode lingerEnabled}),
+ * which `autostart/` shares.
+ *
  * @module
  */
+import { pathExists } from "../state/atomic_file.ts";
+
+/** logind's per-user linger flags. */
+export const LINGER_DIR = "/var/lib/systemd/linger";
+
+/** Whether logind lingers for `user` (its flag file exists). */
+export function lingerEnabled(user: string, lingerDir: string = LINGER_DIR): boolean {
+  return pathExists(`${lingerDir}/${user}`);
+}
 
 /** Where the files live; injectable for tests. */
 export interface LingerProbe {
   /** logind.conf and its drop-ins, in the order logind reads them. @default {the system paths} */
   configFiles?: string[];
-  /** `/var/lib/systemd/linger`. */
+  /** logind's linger directory. @default {LINGER_DIR} */
   lingerDir?: string;
   /** The user name. @default {$USER or $LOGNAME} */
   user?: string;
@@ -62,14 +74,10 @@ export function lingerWarning(probe: LingerProbe = {}): string | undefined {
     });
     if (!killUserProcesses(texts)) return undefined;
     const user = probe.user ?? Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "";
-    try {
-      Deno.statSync(`${probe.lingerDir ?? "/var/lib/systemd/linger"}/${user}`);
-      return undefined;
-    } catch {
-      return `systemd-logind kills ${user || "your"} processes at logout (KillUserProcesses=yes) ` +
-        `and lingering is off: the app-server will stop when this SSH session ends. ` +
-        `Fix: loginctl enable-linger ${user}`.trimEnd();
-    }
+    if (lingerEnabled(user, probe.lingerDir)) return undefined;
+    return `systemd-logind kills ${user || "your"} processes at logout (KillUserProcesses=yes) ` +
+      `and lingering is off: the app-server will stop when this SSH session ends. ` +
+      `Fix: loginctl enable-linger ${user}`.trimEnd();
   } catch {
     return undefined;
   }

@@ -9,7 +9,7 @@
  */
 import { type AppServerClient, isMethodNotFound, RpcError } from "../app_server/client.ts";
 import type { DaemonContext } from "../server/context.ts";
-import { probe } from "../server/context.ts";
+import { probe } from "../app_server/probe.ts";
 import { CodexdError, describeError } from "../errors.ts";
 import { connectForTurns } from "../idle/probe.ts";
 import { resolveCodexHome } from "../state/paths.ts";

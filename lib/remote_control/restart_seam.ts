@@ -12,7 +12,7 @@
 import type { DaemonContext } from "../server/context.ts";
 import { restartWhenIdle, type RestartWhenIdleOutcome } from "../updater/apply_pending.ts";
 import type { DaemonSettings } from "../state/settings.ts";
-import { withUpdaterEnsured } from "../start.ts";
+import { withUpdaterEnsured } from "../updater/ensure.ts";
 
 /** What {@linkcode restartToApply} did: restarted now, or left a pending restart. */
 export type RestartToApplyOutcome = RestartWhenIdleOutcome;

@@ -11,8 +11,8 @@ import {
   type AppServerClient,
   CONNECT_TIMEOUT_MS,
   connectAppServer,
-  type ServerInfo,
 } from "../app_server/client.ts";
+import type { ServerInfo } from "../app_server/handshake.ts";
 import { describeError } from "../errors.ts";
 import {
   classifyFailure,

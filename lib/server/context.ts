@@ -6,7 +6,6 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "../app_server/probe.ts";
 import { acquireDaemonLock, type DaemonLock } from "../state/daemon_lock.ts";
 import { CodexdError } from "../errors.ts";
 import { checkHome, checkPermissions } from "./preflight.ts";
@@ -133,12 +132,12 @@ export function binaryFor(ctx: DaemonContext, settings: DaemonSettings): Managed
   return locateBinary(ctx.paths, ctx.options.codexBin ?? settings.codexBin);
 }
 
-/** One bounded probe of the control socket; `undefined` when nothing answers. */
-export function probe(ctx: DaemonContext): Promise<ProbeInfo | undefined> {
-  return isAnswering(ctx.paths.socketPath, {
-    timeoutMs: ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
-  });
-}
+/**
+ * "Does it answer?", bounded by the context's `probeTimeoutMs`: the one
+ * probe entry (`app_server/probe.ts`), offered here beside the other
+ * primitives every command shares.
+ */
+export { probe } from "../app_server/probe.ts";
 
 /**
  * Fails for a CODEX_HOME that does not exist, before anything is created

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { type DaemonContext, probe } from "./context.ts";
-import type { ProbeInfo } from "../app_server/probe.ts";
+import type { DaemonContext } from "./context.ts";
+import { probe, type ProbeInfo } from "../app_server/probe.ts";
 import { readServerState } from "./server_record.ts";
 
 /** What answers on the socket when no record names it; `undefined` otherwise. */

@@ -68,9 +68,8 @@ function complete(entry: CacheEntry): entry is CacheEntry & BinaryFacts {
   return Array.isArray(entry.launchFlags);
 }
 
-/** The candidates for the managed binary, in order of preference. */
+/** The candidates for the managed binary, in order of preference (concatenated: a hot path). */
 export function managedBinaryCandidates(paths: DaemonPaths): string[] {
-  // Concatenated, as `daemonPaths()` does: fixed names on every command's path.
   const current = `${paths.standaloneDir}/current`;
   return [`${current}/codex`, `${current}/bin/codex`];
 }

@@ -15,7 +15,7 @@ import { removeServerRecords, writeServerRecord } from "./server_record.ts";
 import { clearStrayPackageLog, type HomeLayout, homeLayout } from "../state/home_layout.ts";
 import { pathExists } from "../state/atomic_file.ts";
 import type { DaemonContext } from "./context.ts";
-import { isAnswering, PROBE_TIMEOUT_MS, type ProbeInfo } from "../app_server/probe.ts";
+import { probe, type ProbeInfo, probeTimeoutMs } from "../app_server/probe.ts";
 import { CodexdError } from "../errors.ts";
 import { codexSocketDir, socketDirProblem } from "../app_server/socket_path.ts";
 import { spawnDetached, type SpawnedProcess, type SpawnSpec } from "../process/launch.ts";
@@ -116,7 +116,7 @@ export async function waitUntilReady(
   const deadline = ctx.clock.now() + timeoutMs;
   let exitStatus: Deno.CommandStatus | undefined;
   child?.exited.then((status) => exitStatus = status);
-  const probeMs = ctx.options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+  const probeMs = probeTimeoutMs(ctx);
   while (true) {
     // Until the server links its socket (~half of its start-up), a lstat
     // says "not yet" for a fraction of a full probe's CPU, which the starting
@@ -124,7 +124,7 @@ export async function waitUntilReady(
     // answer: the server accepts before it is ready to initialize.
     if (pathExists(ctx.paths.socketPath, { follow: false })) {
       const budget = probeBudgetMs(probeMs, deadline, ctx.clock.now());
-      const info = await isAnswering(ctx.paths.socketPath, { timeoutMs: budget });
+      const info = await probe(ctx, { timeoutMs: budget });
       if (info) return info;
     }
     if (exitStatus !== undefined) {

@@ -46,6 +46,8 @@ export interface DaemonPaths {
   updaterLogFile: string;
   /** `app-server-daemon/updater-state.json`: last pass and supervision state. */
   updaterStateFile: string;
+  /** `app-server-daemon/pending-restart.json`: a restart waiting for running turns (see `idle/pending.ts`). */
+  pendingRestartFile: string;
   /** `app-server-daemon/managed-binary.json`: cached `--version` and launch flags. */
   binaryCacheFile: string;
   /** `app-server-control/app-server-control.sock`, created by the app-server. */
@@ -125,6 +127,7 @@ export function daemonPaths(codexHome: string): DaemonPaths {
     referenceUpdaterLogFile: `${stateDir}/daemon-updater.stderr.log`,
     updaterLogFile: `${stateDir}/app-server-updater.log`,
     updaterStateFile: `${stateDir}/updater-state.json`,
+    pendingRestartFile: `${stateDir}/pending-restart.json`,
     binaryCacheFile: `${stateDir}/managed-binary.json`,
     socketPath: `${home}/app-server-control/app-server-control.sock`,
     standaloneDir: `${home}/packages/standalone`,

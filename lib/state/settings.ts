@@ -13,6 +13,7 @@ import { CodexdError } from "../errors.ts";
 import { type DaemonPaths, ensureStateDir } from "./paths.ts";
 import {
   CODEXD_KEY,
+  needsMigration,
   REFERENCE_UPDATER_KEYS,
   settingsOnDisk,
   settingsView,
@@ -442,9 +443,9 @@ export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
   } catch {
     return false;
   }
-  // A missing or empty file has nothing to move (the common case of a fresh home).
-  if (Object.keys(raw).length === 0) return false;
-  const disk = settingsOnDisk(settingsView(raw), raw, codexdUpdaterKeys());
+  const ownKeys = codexdUpdaterKeys();
+  if (!needsMigration(raw, ownKeys)) return false;
+  const disk = settingsOnDisk(settingsView(raw), raw, ownKeys);
   if (canonical(disk) === canonical(raw)) return false;
   await writeFileAtomic(paths.settingsFile, JSON.stringify(disk, null, 2) + "\n");
   return true;

@@ -83,6 +83,23 @@ function isWhole(value: unknown, min: number, max: number): boolean {
 }
 
 /**
+ * Whether a file read as `raw` still holds codexd's own values where the
+ * reference reads (an older layout): the cheap check every locking command
+ * makes before {@linkcode settingsOnDisk} would rewrite it. Pure; tested by a
+ * table.
+ */
+export function needsMigration(raw: Json, ownUpdaterKeys: readonly string[]): boolean {
+  if (CODEXD_TOP_KEYS.some((key) => key in raw)) return true;
+  const grace = raw.shutdownGraceSeconds;
+  if (grace !== undefined && !isWhole(grace, 0, REFERENCE_MAX_GRACE_SECONDS)) return true;
+  if (!isObject(raw.updater)) return false;
+  const updater = raw.updater;
+  if (Object.keys(updater).some((key) => ownUpdaterKeys.includes(key))) return true;
+  const interval = updater.updateIntervalMinutes;
+  return interval !== undefined && !isWhole(interval, 1, REFERENCE_MAX_INTERVAL_MINUTES);
+}
+
+/**
  * The on-disk object for the flat `view` (validated), given the file as it
  * was (`raw`): shared keys in the reference's form, codexd's own values under
  * `codexd`, keys neither knows kept where they were.

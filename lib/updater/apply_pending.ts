@@ -25,10 +25,10 @@ import {
 import { flagsMatch } from "../server/spawn.ts";
 import { tryReadBinaryFacts } from "../server/managed_binary.ts";
 import { mootReason } from "../idle/gate.ts";
-import { isAnswering } from "../app_server/probe.ts";
+import { probe } from "../app_server/probe.ts";
 import { readServerState } from "../server/server_record.ts";
 import type { LifecycleResult } from "../server/result.ts";
-import { restartLocked } from "../restart.ts";
+import { restartLocked } from "../server/lifecycle.ts";
 import { type DaemonSettings, loadSettings } from "../state/settings.ts";
 import { ensureStateDir } from "../state/paths.ts";
 import {
@@ -147,7 +147,7 @@ export async function pendingMoot(
     return mootReason(pending, { alive: false, flagsMatch: false, launchedAfterDeferral: false });
   }
   const [info, facts] = await Promise.all([
-    isAnswering(ctx.paths.socketPath, { timeoutMs: ctx.options.probeTimeoutMs }),
+    probe(ctx),
     tryReadBinaryFacts(ctx.paths, binaryFor(ctx, settings).path),
   ]);
   const since = Date.parse(pending.since);

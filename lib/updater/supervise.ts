@@ -20,7 +20,7 @@ import {
   requireHome,
 } from "../server/context.ts";
 import { appendUpdaterLog } from "../state/updater_log.ts";
-import { startLocked } from "../start.ts";
+import { startLocked } from "../server/lifecycle.ts";
 import {
   type DaemonPaths,
   daemonPaths,

@@ -23,6 +23,7 @@ import {
   validateSettings,
 } from "../../lib/state/settings.ts";
 import {
+  needsMigration,
   referenceGrace,
   referenceInterval,
   settingsOnDisk,
@@ -332,4 +333,27 @@ Deno.test("validateSettings() accepts an exact pinnedVersion and a boolean follo
   assert(typeof plain !== "string");
   assertEquals(plain.updater.followBinary, true);
   assertEquals(plain.updater.pinnedVersion, undefined);
+});
+
+Deno.test("needsMigration() finds codexd's values where the reference reads, and only those", () => {
+  const own = codexdUpdaterKeys();
+  const table: [Record<string, unknown>, boolean][] = [
+    [{}, false],
+    [{ remoteControlEnabled: true, shutdownGraceSeconds: 60 }, false],
+    [{ updater: { autoUpdateEnabled: true, updateIntervalMinutes: 60 } }, false],
+    [{ codexd: { shutdownGraceSeconds: -1, updater: { enabled: true } } }, false],
+    [{ shutdownGraceSeconds: -1 }, true],
+    [{ shutdownGraceSeconds: 2.5 }, true],
+    [{ codexBin: "/usr/bin/codex" }, true],
+    [{ updater: { enabled: true } }, true],
+    [{ updater: { pinnedVersion: "0.169.0" } }, true],
+    [{ updater: { updateIntervalMinutes: 0.5 } }, true],
+  ];
+  for (const [raw, expected] of table) {
+    assertEquals(needsMigration(raw, own), expected, JSON.stringify(raw));
+    // Where it says so, the full rewrite it guards does change the file.
+    const rewritten = JSON.stringify(settingsOnDisk(settingsView(raw), raw, own)) !==
+      JSON.stringify(raw);
+    if (expected) assertEquals(rewritten, true, JSON.stringify(raw));
+  }
 });

@@ -1,11 +1,11 @@
 /**
- * The app-server client's pure parts (`lib/app_server/client.ts`): the
+ * The app-server handshake (`lib/app_server/handshake.ts`): the
  * version in the server's user agent.
  *
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
-import { parseUserAgentVersion } from "../../lib/app_server/client.ts";
+import { parseUserAgentVersion } from "../../lib/app_server/handshake.ts";
 
 Deno.test("parseUserAgentVersion() takes the first token after the slash", () => {
   assertEquals(parseUserAgentVersion("codexd/0.169.0 (Debian 12; x86_64) xterm"), "0.169.0");
