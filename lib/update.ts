@@ -239,8 +239,8 @@ async function updateOnce(ctx: DaemonContext, options: UpdateOptions): Promise<U
     skipVersion !== undefined && sameVersion(facts.version, skipVersion) && !options.version
   ) {
     // This release already failed to become ready once: stay on the previous one.
-    const { swapCurrentRelease } = await import("./install/layout.ts");
-    await swapCurrentRelease(ctx.paths, installed.previousRelease);
+    const { switchCurrent } = await import("./install/layout.ts");
+    await switchCurrent(ctx.paths, installed.previousRelease);
     return await record(
       ctx,
       options,

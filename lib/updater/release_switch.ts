@@ -40,8 +40,8 @@ export async function restartOntoNewRelease(
   } catch (error) {
     if (previousRelease === undefined) throw error;
     const failedVersion = (await tryReadBinaryFacts(ctx.paths, binary.path))?.version;
-    const { swapCurrentRelease } = await import("../install/layout.ts");
-    await swapCurrentRelease(ctx.paths, previousRelease);
+    const { switchCurrent } = await import("../install/layout.ts");
+    await switchCurrent(ctx.paths, previousRelease);
     await patchUpdaterState(ctx.paths, { skipVersion: failedVersion });
     const details = { rolledBack: true, failedVersion, rolledBackTo: previousVersion };
     try {
