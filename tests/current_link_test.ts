@@ -52,9 +52,9 @@ Deno.test("mayMoveCurrent() flags a file that renames or links a path named curr
   const table: [string, boolean][] = [
     ['await Deno.rename(temp, join(dir, "current"));', true],
     ["Deno.symlinkSync(target, `${dir}/current`);", true],
-    ['const temp = join(dir, `.current-${id}`); await Deno.symlink(r, temp);', true],
+    ["const temp = join(dir, `.current-${id}`); await Deno.symlink(r, temp);", true],
     ['run("ln -sfn releases/x /home/current")', true],
-    ['Deno.renameSync(logFile, `${logFile}.1`);', false],
+    ["Deno.renameSync(logFile, `${logFile}.1`);", false],
     ['const link = join(dir, "current"); await Deno.readLink(link);', false],
     ["// the current release\nawait Deno.rename(a, b);", false],
   ];

@@ -27,8 +27,8 @@ import {
   markChannel,
   moveIntoPlace,
   removeStaleArtifacts,
-  switchCurrent,
   sweepIfIdle,
+  switchCurrent,
 } from "./layout.ts";
 import { acquireInstallLock, INSTALL_LOCK_TIMEOUT_MS } from "./lock.ts";
 import {
