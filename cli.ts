@@ -346,7 +346,10 @@ const COMMANDS: Record<string, CommandEntry> = {
         .example("follow the latest again", "codexd update --unpin")
         .example("restart at once", "codexd update --now")
         .action(async (o) => {
-          const { update } = await import("./lib/update.ts");
+          // Two commands behind one name: the user's update, or the updater loop's pass.
+          const update = o.updaterPass === true
+            ? (await import("./lib/updater/pass.ts")).updaterPass
+            : (await import("./lib/update.ts")).update;
           const { interruptible } = await import("./lib/process/interrupt.ts");
           // The updater's pass logs one line per outcome: no progress there.
           const reporter = o.updaterPass === true ? undefined : await progress();
@@ -360,7 +363,6 @@ const COMMANDS: Record<string, CommandEntry> = {
                   pin: o.pin === true,
                   unpin: o.unpin === true,
                   registry: o.registry,
-                  updaterPass: o.updaterPass === true,
                   now: o.now === true,
                   onProgress: reporter?.onProgress,
                   onStage: reporter?.onStage,
@@ -402,7 +404,9 @@ const COMMANDS: Record<string, CommandEntry> = {
     define: (result, _report, base) =>
       base()
         .action(async (o) =>
-          result(await (await import("./lib/follow_binary.ts")).followBinary(daemonOptions(o)))
+          result(
+            await (await import("./lib/updater/follow_binary.ts")).followBinary(daemonOptions(o)),
+          )
         ),
   },
   "apply-pending": {

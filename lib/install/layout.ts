@@ -33,11 +33,41 @@ export async function currentRelease(paths: DaemonPaths): Promise<string | undef
   }
 }
 
-/** Swaps `current` with the install lock already held; returns the previous release name. */
-export async function swapCurrent(
+/** Options of {@linkcode switchCurrent}. */
+export interface SwitchCurrentOptions {
+  /** The caller already holds the install lock (an install finishing its release). @default {false} */
+  installLockHeld?: boolean;
+  /** Bound on waiting for the install lock when not held. @default {INSTALL_LOCK_TIMEOUT_MS} */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * The one place that moves `packages/standalone/current`: points it at
+ * `releases/<releaseName>` atomically, under the install lock (taken here
+ * unless the caller holds it), and returns the release name it pointed to
+ * before. The latest-channel marker moves with it when it named the
+ * previous release, so a rollback stays on the latest channel (an install
+ * then records its own channel with {@linkcode markChannel}).
+ *
+ * Used by the npm installer (a new release), by `update` (staying off a
+ * release that failed before) and by the release switch (rolling back);
+ * tests/install/current_link_test.ts checks that nothing else renames the link.
+ *
+ * @throws {CodexdError} `INSTALL_FAILED` when that release does not exist;
+ * `LOCK_TIMEOUT` when another install holds the lock too long.
+ */
+export async function switchCurrent(
   paths: DaemonPaths,
   releaseName: string,
+  options: SwitchCurrentOptions = {},
 ): Promise<string | undefined> {
+  if (options.installLockHeld) return await swapLink(paths, releaseName);
+  await using _lock = await acquireInstallLock(paths, { timeoutMs: options.lockTimeoutMs });
+  return await swapLink(paths, releaseName);
+}
+
+/** The swap itself, the install lock held: the link, then the marker that followed it. */
+async function swapLink(paths: DaemonPaths, releaseName: string): Promise<string | undefined> {
   const relative = `releases/${releaseName}`;
   if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(releaseName)) {
     throw installFailed(`"${releaseName}" is not a release directory name`);
@@ -60,28 +90,11 @@ export async function swapCurrent(
     await removeIfPresent(temp).catch(() => {});
     throw installFailed(`cannot point current at ${relative}`, error);
   }
-  return previous;
-}
-
-/**
- * Points `packages/standalone/current` at `releases/<releaseName>`
- * atomically, under the install lock, and returns the release name it
- * pointed to before. For rollback: when the latest-channel marker named the
- * previous release, it follows to the new one, so the install stays on the
- * latest channel.
- *
- * @throws {CodexdError} `INSTALL_FAILED` when that release does not exist;
- * `LOCK_TIMEOUT` when another install holds the lock too long.
- */
-export async function swapCurrentRelease(
-  paths: DaemonPaths,
-  releaseName: string,
-  options: { lockTimeoutMs?: number } = {},
-): Promise<string | undefined> {
-  await using _lock = await acquireInstallLock(paths, { timeoutMs: options.lockTimeoutMs });
-  const previous = await swapCurrent(paths, releaseName);
   const marker = join(paths.standaloneDir, AUTO_UPDATE_MARKER);
-  if (previous !== releaseName && (await readTextIfPresent(marker))?.trim() === previous) {
+  if (
+    previous !== undefined && previous !== releaseName &&
+    (await readTextIfPresent(marker))?.trim() === previous
+  ) {
     await writeFileAtomic(marker, releaseName, { mode: 0o644 });
   }
   return previous;

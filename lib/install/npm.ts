@@ -27,8 +27,8 @@ import {
   markChannel,
   moveIntoPlace,
   removeStaleArtifacts,
-  swapCurrent,
   sweepIfIdle,
+  switchCurrent,
 } from "./layout.ts";
 import { acquireInstallLock, INSTALL_LOCK_TIMEOUT_MS } from "./lock.ts";
 import {
@@ -197,7 +197,7 @@ async function install(
   if (!complete) await installRelease(paths, dist, target, options);
   // The release is in place: finish (swap and marker) even when interrupted now.
   options.onStage?.("switching", dist.version);
-  const previous = await swapCurrent(paths, name);
+  const previous = await switchCurrent(paths, name, { installLockHeld: true });
   await markChannel(paths, name, requested === "latest");
   // A broken current release reinstalled in place has nothing to roll back to.
   const previousRelease = previous === name ? undefined : previous;

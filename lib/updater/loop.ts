@@ -14,7 +14,7 @@
  * `launched-binary` exists it compares, with one `stat(1)` per check, the
  * binary the app-server was launched from with what was recorded at launch,
  * and runs `codexd follow-binary` only when they differ (an out-of-band
- * upgrade; see `follow_binary.ts`). The loop exits
+ * upgrade; see `updater/follow_binary.ts`). The loop exits
  * when its pid record stops naming it, and — as the main process of an
  * autostart unit (`$CODEXD_AUTOSTART_UNIT`) — with code 3 once supervision
  * gave up, so systemd shows the unit failed.

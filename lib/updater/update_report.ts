@@ -39,7 +39,7 @@ export interface UpdateResult {
   installed: boolean;
   /** Whether the app-server was restarted onto it. */
   restarted: boolean;
-  /** With `updaterPass`: the lock was busy, the restart waits for the next pass. */
+  /** On an updater pass: the lock was busy, the restart waits for the next pass. */
   restartDeferred?: boolean;
   /** Turns were running (or the window is closed): the restart waits in `pendingRestart`. */
   restartPending?: boolean;

@@ -327,6 +327,8 @@ Deno.test("every command able to stop or restart an app-server goes through the 
     stop: "lib/stop.ts",
     restart: "lib/restart.ts",
     update: "lib/update.ts",
+    "update --updater-pass": "lib/updater/pass.ts",
+    "follow-binary": "lib/updater/follow_binary.ts",
     "apply-pending": "lib/updater/apply_pending.ts",
     "enable-remote-control / disable-remote-control": "lib/remote_control.ts",
     bootstrap: "lib/bootstrap.ts",

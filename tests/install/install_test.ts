@@ -17,7 +17,7 @@ import {
   type TestHome,
 } from "../support/helpers.ts";
 import { fakeLauncherScript, startTestRegistry } from "../fixtures/test_registry.ts";
-import { swapCurrentRelease } from "../../lib/install/layout.ts";
+import { switchCurrent } from "../../lib/install/layout.ts";
 import { installFromNpm } from "../../lib/install/npm.ts";
 import { CodexdError } from "../../lib/errors.ts";
 import { daemonPaths } from "../../lib/state/paths.ts";
@@ -75,7 +75,7 @@ Deno.test("installFromNpm() installs a pinned version and the latest, then is a 
   const again = await installFromNpm(paths, { registry: registry.url });
   assertEquals(again.installed, false);
   assertEquals(registry.tarballRequests(), requests, "no download when current");
-  assertEquals(await swapCurrentRelease(paths, `1.0.0-${TARGET}`), `2.0.0-${TARGET}`);
+  assertEquals(await switchCurrent(paths, `1.0.0-${TARGET}`), `2.0.0-${TARGET}`);
   assertEquals(leftovers(h.home), []);
 });
 

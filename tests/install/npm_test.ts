@@ -2,8 +2,9 @@
  * Library tests of the npm installer against the loopback registry: installs
  * (pinned, latest, no-op, reuse, repair), every
  * failure leaving `current` and the disk as they were, the install locks
- * shared with install.sh (flock and mkdir), and the atomic `current` swap.
- * The registry and metadata tables are in `registry_test.ts` beside this file.
+ * shared with install.sh (flock and mkdir), and the atomic `current` swap
+ * (and `current_link_test.ts`). The registry and metadata tables are in
+ * `registry_test.ts` beside this file.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import {
   startTestRegistry,
   versionOnlyScript,
 } from "../fixtures/test_registry.ts";
-import { AUTO_UPDATE_MARKER, swapCurrentRelease } from "../../lib/install/layout.ts";
+import { AUTO_UPDATE_MARKER, switchCurrent } from "../../lib/install/layout.ts";
 import {
   acquireInstallLock,
   MKDIR_LOCK_STALE_MS,
@@ -395,13 +396,13 @@ Deno.test("installFromNpm() run twice at once downloads once and both succeed", 
   assertEquals(await current(paths), `releases/1.0.0-${TARGET}`);
 });
 
-Deno.test("swapCurrentRelease() swaps current atomically: a reader never sees it missing", async () => {
+Deno.test("switchCurrent() swaps current atomically: a reader never sees it missing", async () => {
   await using home = await tempHome();
   const { paths } = home;
   for (const name of ["a", "b"]) {
     await Deno.mkdir(`${paths.standaloneDir}/releases/1.0.0-${name}`, { recursive: true });
   }
-  assertEquals(await swapCurrentRelease(paths, "1.0.0-a"), undefined);
+  assertEquals(await switchCurrent(paths, "1.0.0-a"), undefined);
   // The reader is another process, so it truly runs during the swaps.
   const link = JSON.stringify(`${paths.standaloneDir}/current`);
   const reader = new Deno.Command(Deno.execPath(), {
@@ -418,7 +419,7 @@ Deno.test("swapCurrentRelease() swaps current atomically: a reader never sees it
   let swaps = 0;
   while (!done) {
     const next = swaps % 2 === 0 ? "1.0.0-b" : "1.0.0-a";
-    const previous = await swapCurrentRelease(paths, next);
+    const previous = await switchCurrent(paths, next);
     assertEquals(previous, swaps % 2 === 0 ? "1.0.0-a" : "1.0.0-b");
     swaps++;
   }
@@ -428,19 +429,19 @@ Deno.test("swapCurrentRelease() swaps current atomically: a reader never sees it
   assertEquals(layout(paths).filter((name) => name.startsWith(".")), []);
 });
 
-Deno.test("swapCurrentRelease() refuses a missing release and moves the latest-channel marker", async () => {
+Deno.test("switchCurrent() refuses a missing release and moves the latest-channel marker", async () => {
   await using home = await tempHome();
   const { paths } = home;
   for (const name of ["1.0.0-t", "2.0.0-t"]) {
     await Deno.mkdir(`${paths.standaloneDir}/releases/${name}`, { recursive: true });
   }
-  await swapCurrentRelease(paths, "2.0.0-t");
+  await switchCurrent(paths, "2.0.0-t");
   await Deno.writeTextFile(`${paths.standaloneDir}/${AUTO_UPDATE_MARKER}`, "2.0.0-t");
   for (const bad of ["3.0.0-t", "../2.0.0-t", ""]) {
-    await assertRejects(() => swapCurrentRelease(paths, bad), isCode("INSTALL_FAILED"), bad);
+    await assertRejects(() => switchCurrent(paths, bad), isCode("INSTALL_FAILED"), bad);
   }
   assertEquals(await current(paths), "releases/2.0.0-t");
-  assertEquals(await swapCurrentRelease(paths, "1.0.0-t"), "2.0.0-t");
+  assertEquals(await switchCurrent(paths, "1.0.0-t"), "2.0.0-t");
   assertEquals(
     await Deno.readTextFile(`${paths.standaloneDir}/${AUTO_UPDATE_MARKER}`),
     "1.0.0-t",

@@ -28,7 +28,11 @@ import {
   signatureNow,
   statFormat,
 } from "../../lib/state/binary_watch.ts";
-import { decideFollow, type FollowDecision, type FollowFacts } from "../../lib/follow_binary.ts";
+import {
+  decideFollow,
+  type FollowDecision,
+  type FollowFacts,
+} from "../../lib/updater/follow_binary.ts";
 
 const RECORD = "app-server-daemon/launched-binary";
 

@@ -20,20 +20,20 @@
  *
  * @module
  */
-import { tryAcquireDaemonLock } from "./state/daemon_lock.ts";
+import { tryAcquireDaemonLock } from "../state/daemon_lock.ts";
 import {
   binaryFor,
   createContext,
   type DaemonContext,
   type DaemonOptions,
   probe,
-} from "./server/context.ts";
-import { readBinaryFacts } from "./server/managed_binary.ts";
-import { ensureStateDir, join } from "./state/paths.ts";
-import { readServerState } from "./server/server_record.ts";
-import { type DaemonSettings, loadSettings } from "./state/settings.ts";
-import { appendUpdaterLog } from "./state/updater_log.ts";
-import { oneLine } from "./updater/update_report.ts";
+} from "../server/context.ts";
+import { readBinaryFacts } from "../server/managed_binary.ts";
+import { ensureStateDir, join } from "../state/paths.ts";
+import { readServerState } from "../server/server_record.ts";
+import { type DaemonSettings, loadSettings } from "../state/settings.ts";
+import { appendUpdaterLog } from "../state/updater_log.ts";
+import { oneLine } from "./update_report.ts";
 import {
   type LaunchedBinary,
   MISSING_SIGNATURE,
@@ -42,10 +42,10 @@ import {
   signatureNow,
   signatureOf,
   writeLaunchedBinary,
-} from "./state/binary_watch.ts";
-import { referencePackageDir } from "./state/pin.ts";
-import type { PendingRestart } from "./idle/policy.ts";
-import type { InterruptedTurn } from "./idle/probe.ts";
+} from "../state/binary_watch.ts";
+import { referencePackageDir } from "../state/pin.ts";
+import type { PendingRestart } from "../idle/policy.ts";
+import type { InterruptedTurn } from "../idle/probe.ts";
 
 /** The reason a followed upgrade's restart carries (`status` shows it in `pendingRestart`). */
 export const BINARY_REPLACED = "binary replaced";
@@ -216,7 +216,7 @@ async function followOnce(
   }
   const path = watch.path;
   const managed = path === binaryFor(ctx, { ...settings, codexBin: undefined }).path;
-  const { readPendingRestart } = await import("./idle/pending.ts");
+  const { readPendingRestart } = await import("../idle/pending.ts");
   const facts: FollowFacts = {
     recorded: watch.signature,
     now: await signatureNow(path),
@@ -287,8 +287,8 @@ async function restartOntoReplaced(
     const on = binaryPath === undefined
       ? ctx
       : { ...ctx, options: { ...ctx.options, codexBin: binaryPath } };
-    const { restartOrDefer } = await import("./updater/deferred_restart.ts");
-    const { restartLocked } = await import("./server/lifecycle.ts");
+    const { restartOrDefer } = await import("./deferred_restart.ts");
+    const { restartLocked } = await import("../server/lifecycle.ts");
     const done = await restartOrDefer(
       ctx,
       settings,

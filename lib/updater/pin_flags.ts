@@ -6,10 +6,10 @@
  *
  * @module
  */
-import type { DaemonContext } from "./server/context.ts";
-import { pinView, readReferenceSelection } from "./state/pin.ts";
-import { type DaemonSettings, updateSettings } from "./state/settings.ts";
-import type { UpdateResult } from "./updater/update_report.ts";
+import type { DaemonContext } from "../server/context.ts";
+import { pinView, readReferenceSelection } from "../state/pin.ts";
+import { type DaemonSettings, updateSettings } from "../state/settings.ts";
+import type { UpdateResult } from "./update_report.ts";
 
 /** The flags of a pass that touch the pin. */
 export interface PinFlags {
