@@ -1,7 +1,7 @@
 /**
  * Builds `dist/codexd.js`: the whole CLI in one file, so a first run on a
  * fresh host fetches one module instead of ~40 (each a round trip over SSH
- * to the registry). `deno task bundle` runs it; `tests/bundle_test.ts`
+ * to the registry). `deno task bundle` runs it; `tests/distribution/bundle_test.ts`
  * fails when the committed file is older than the code.
  *
  * @module

@@ -2,7 +2,7 @@
  * Lays this checkout out as JSR publishes it, as `@codexd/daemon` in a
  * registry folder (`meta.json`, `<version>_meta.json` with the manifest and
  * the exports, the files), so the README's one-liner and library import can
- * be run as written against a local registry (tests/jsr_one_liner_test.ts).
+ * be run as written against a local registry (tests/distribution/jsr_one_liner_test.ts).
  *
  * As `deno publish` does, bare specifiers mapped in deno.json `imports`
  * (`@std/semver`, `@cliffy/command/completions`) are rewritten to the

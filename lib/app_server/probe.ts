@@ -4,10 +4,10 @@
  * exactly that it answered.
  *
  * {@linkcode probe} is the only entry: every caller passes its context, so
- * every caller honours the `probeTimeoutMs` it was given (tests/
- * app_server_probe_test.ts checks that nothing outside `app_server/` reaches
- * the session's one-shot `initializeOnce` directly). The session itself lives
- * in `client.ts`.
+ * every caller honours the `probeTimeoutMs` it was given
+ * (tests/app_server/probe_test.ts checks that nothing outside `app_server/`
+ * reaches the session's one-shot `initializeOnce` directly). The session
+ * itself lives in `client.ts`.
  *
  * @module
  */

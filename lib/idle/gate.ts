@@ -5,7 +5,7 @@
  * seam (and through it `bootstrap` and `enable-autostart`) — runs inside
  * {@linkcode throughGate} and signals only through the pass it hands out;
  * nothing else in `lib/` calls `terminateRecorded` on an app-server
- * (`tests/gate_test.ts` checks that over the source). The rules, in one place:
+ * (`tests/idle/gate_test.ts` checks that over the source). The rules, in one place:
  *
  * 1. **Under the lock, immediately before the signal.** The caller opens the
  *    gate (a {@linkcode GateOpener}) right before it stops: the observation

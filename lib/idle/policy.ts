@@ -4,7 +4,7 @@
  * deadline arithmetic — the deadline counted on the boot clock
  * ({@linkcode elapsedSinceDeferral}). The decision itself is `decideGate`
  * in `gate.ts`.
- * No I/O; tested by tables in `tests/idle_policy_test.ts`.
+ * No I/O; tested by tables in `tests/idle/policy_test.ts`.
  *
  * @module
  */

@@ -51,7 +51,7 @@ export interface SwitchCurrentOptions {
  *
  * Used by the npm installer (a new release), by `update` (staying off a
  * release that failed before) and by the release switch (rolling back);
- * tests/current_link_test.ts checks that nothing else renames the link.
+ * tests/install/current_link_test.ts checks that nothing else renames the link.
  *
  * @throws {CodexdError} `INSTALL_FAILED` when that release does not exist;
  * `LOCK_TIMEOUT` when another install holds the lock too long.

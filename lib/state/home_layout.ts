@@ -2,7 +2,7 @@
  * Which of the two layouts a CODEX_HOME is in, so that codexd and the
  * reference (`codex app-server daemon`, codex ≥ 0.169) each manage the
  * other's server on it. Measured with the real reference 0.169.0 and 0.171.0
- * (tests/reference_neighbour_test.ts has the facts):
+ * (tests/server/reference_neighbour_test.ts has the facts):
  *
  * - **package**: the reference's own package
  *   `packages/app-server-daemon/current/bin/codex`, the server record

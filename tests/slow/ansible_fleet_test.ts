@@ -17,7 +17,8 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { eventually, isAlive, processesOfHome, REPO_ROOT } from "../support/helpers.ts";
 import { layoutRealRelease } from "../support/real_codex.ts";
-import { sshdMissing, type SshSession, startSshd } from "../support/sshd.ts";
+import { exec, mustExec } from "../support/exec.ts";
+import { SSH_CLIENT_OPTIONS, sshdMissing, type SshSession, startSshd } from "../support/sshd.ts";
 import { needs } from "../support/host.ts";
 
 /** One loopback address per host (no setup needed on Linux). */
@@ -50,38 +51,8 @@ interface PlayRun {
   recap: Map<string, { ok: number; changed: number; unreachable: number; failed: number }>;
 }
 
-async function exec(
-  cmd: string,
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: options.cwd,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 async function must(cmd: string, args: string[], cwd?: string): Promise<string> {
-  const out = await exec(cmd, args, { cwd });
-  if (out.code !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")}: exit ${out.code}: ${out.stderr}${out.stdout}`);
-  }
-  return out.stdout;
+  return await mustExec(cmd, args, { cwd });
 }
 
 async function onPath(name: string): Promise<boolean> {
@@ -293,8 +264,7 @@ async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }>
         "  vars:",
         `    ansible_port: ${sshd.port}`,
         `    ansible_ssh_private_key_file: ${sshd.identityFile}`,
-        `    ansible_ssh_common_args: "-F /dev/null -o StrictHostKeyChecking=no ` +
-        `-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes"`,
+        `    ansible_ssh_common_args: "${SSH_CLIENT_OPTIONS.join(" ")}"`,
         "    ansible_python_interpreter: /usr/bin/python3",
         `    test_deno: ${work}/bin/deno`,
         // The bundle needs no jsr: resolution (the hosts' sessions get no JSR_URL).

@@ -39,7 +39,7 @@ const BOOT_START_BOUND_MS = 30_000;
 const STOP_HOLDS_MS = 10_000;
 
 // The one-file bundle: it needs no jsr: resolution, which the box's boot-time
-// units could not do offline (no JSR_URL there); tests/bundle_test.ts keeps it current.
+// units could not do offline (no JSR_URL there); tests/distribution/bundle_test.ts keeps it current.
 const CODEXD = "deno run -A /opt/codexd/dist/codexd.js";
 const USER_MANAGER = "XDG_RUNTIME_DIR=/run/user/$(id -u) systemctl --user";
 

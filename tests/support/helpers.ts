@@ -151,6 +151,65 @@ export function cliRun(out: Deno.CommandOutput): CliRun {
   };
 }
 
+/** A CLI run that is killed (and reported as hung) past its limit. */
+export type BoundedCliRun = CliRun & { hung: boolean };
+
+/** Runs the CLI with `denoFlags` (default `-A`) and a hard bound, so a hang fails instead of wedging the suite. */
+export async function runBoundedCli(
+  home: string,
+  args: string[],
+  options: { env?: Record<string, string>; denoFlags?: string[]; limitMs?: number } = {},
+): Promise<BoundedCliRun> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.denoFlags ?? ["-A"]), MOD_TS, ...args],
+    env: { CODEX_HOME: home, NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+  }, options.limitMs ?? 30_000);
+  try {
+    return Object.assign(cliRun(await child.output()), { hung });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The permission bits of `path` itself (a link is not followed). */
+export function modeOf(path: string): number {
+  return (Deno.lstatSync(path).mode ?? 0) & 0o777;
+}
+
+/** SIGKILLs a child of the test (if still running) and reaps it. */
+export async function killChild(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // gone
+  }
+  await child.status;
+}
+
+/** Whether process `pid` has `path` open (it waits for, or holds, that lock). */
+export function hasOpen(pid: number, path: string): boolean {
+  try {
+    for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+      if (Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`) === path) return true;
+    }
+  } catch {
+    // gone
+  }
+  return false;
+}
+
 /** Whether `pid` is alive (a zombie counts as dead). */
 export function isAlive(pid: number): boolean {
   try {

@@ -18,6 +18,16 @@ export function needs(missing: string | undefined): { ignore: boolean } {
   return { ignore: missing !== undefined };
 }
 
+/** Whether something is at `path` (a link itself counts, dangling or not). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `path` exists and is executable by someone. */
 export function executable(path: string): boolean {
   try {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { runHelper } from "../../lib/autostart/exec.ts";
+import { exec, mustExec } from "./exec.ts";
 import { testCacheDir } from "./real_codex.ts";
 import { SSH_CLIENT_OPTIONS } from "./sshd.ts";
 
@@ -118,13 +118,13 @@ export async function ensureRootfs(): Promise<
     const mirror = debianMirror(readSources()) ?? "http://deb.debian.org/debian";
     const temp = await Deno.makeTempDir({ dir: cache, prefix: ".rootfs-" });
     try {
-      const run = await runHelper(DEBOOTSTRAP, [
+      const run = await exec(DEBOOTSTRAP, [
         "--variant=minbase",
         `--include=${ROOTFS_PACKAGES}`,
         "bookworm",
         `${temp}/root`,
         mirror,
-      ], { timeoutMs: DEBOOTSTRAP_TIMEOUT_MS });
+      ], { timeoutMs: DEBOOTSTRAP_TIMEOUT_MS, group: true });
       if (!run.success) {
         return {
           skipped: `debootstrap from ${mirror} failed: ${
@@ -229,8 +229,7 @@ async function waitForPortClosed(address: string, port: number, timeoutMs: numbe
 const BOOT_ATTEMPTS = 3;
 
 async function mustRun(cmd: string, args: string[]): Promise<void> {
-  const run = await runHelper(cmd, args, { timeoutMs: BOX_COMMAND_TIMEOUT_MS });
-  if (!run.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${run.stderr}`);
+  await mustExec(cmd, args, { timeoutMs: BOX_COMMAND_TIMEOUT_MS, group: true });
 }
 
 /**
@@ -346,7 +345,7 @@ export async function createBox(rootfs: string, binds: Binds): Promise<Box> {
       ], timeoutMs);
     },
     async ssh(command, timeoutMs = BOX_COMMAND_TIMEOUT_MS) {
-      const run = await runHelper("/usr/bin/ssh", [
+      const run = await exec("/usr/bin/ssh", [
         ...SSH_CLIENT_OPTIONS,
         "-i",
         `${dir}/key`,
@@ -356,7 +355,7 @@ export async function createBox(rootfs: string, binds: Binds): Promise<Box> {
         String(port),
         `${BOX_USER}@${address}`,
         command,
-      ], { timeoutMs });
+      ], { timeoutMs, group: true });
       return { code: run.code, stdout: run.stdout, stderr: run.stderr };
     },
     consoleLog: () => Deno.readTextFile(`${dir}/console.log`).catch(() => ""),
@@ -401,8 +400,9 @@ async function inBox(
 ): Promise<BoxRun> {
   const leader = nspawn ? leaderOf(nspawn.pid) : undefined;
   if (leader === undefined) throw new Error("The box is not running");
-  const run = await runHelper("/usr/bin/nsenter", ["-t", String(leader), "-a", ...argv], {
+  const run = await exec("/usr/bin/nsenter", ["-t", String(leader), "-a", ...argv], {
     timeoutMs,
+    group: true,
   });
   return { code: run.code, stdout: run.stdout, stderr: run.stderr };
 }

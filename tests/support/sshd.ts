@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { exec, mustExec } from "./exec.ts";
 
 /** A running sshd and a client bound to it. */
 export interface SshSession extends AsyncDisposable {
@@ -54,9 +55,10 @@ export const SSHD_STOP_MS = 5_000;
 export const SSH_RUN_TIMEOUT_MS = 120_000;
 
 /**
- * ssh client options of every test connection: neither ~/.ssh/config nor
- * /etc/ssh/ssh_config (no SendEnv, no stray identities), no prompt, no host
- * key kept.
+ * ssh client options of every test connection (the sshd sessions here, the
+ * nspawn boxes, the Ansible fleet's inventory): neither ~/.ssh/config nor
+ * /etc/ssh/ssh_config (no SendEnv), no prompt, no host key kept, only the
+ * identity given with `-i`.
  */
 export const SSH_CLIENT_OPTIONS = [
   "-F",
@@ -69,6 +71,8 @@ export const SSH_CLIENT_OPTIONS = [
   "UserKnownHostsFile=/dev/null",
   "-o",
   "LogLevel=ERROR",
+  "-o",
+  "IdentitiesOnly=yes",
 ];
 
 const PRIVSEP_DIR = "/run/sshd";
@@ -101,12 +105,12 @@ export async function startSshd(
   const sshd = SSHD_PATH;
   const ssh = (await _which("ssh")) as string;
   const keygen = (await _which("ssh-keygen")) as string;
-  const user = await _exec("/usr/bin/id", ["-un"]);
+  const user = await _mustExec("/usr/bin/id", ["-un"]);
   await Deno.mkdir(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
   const dir = await Deno.makeTempDir({ prefix: "codexd-sshd-" });
   try {
-    await _exec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`]);
-    await _exec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/user_key`]);
+    await _mustExec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/host_key`]);
+    await _mustExec(keygen, ["-q", "-t", "ed25519", "-N", "", "-f", `${dir}/user_key`]);
     await Deno.copyFile(`${dir}/user_key.pub`, `${dir}/authorized_keys`);
     // sshd reads authorized_keys as the logging-in user.
     await Deno.chmod(dir, 0o755);
@@ -204,45 +208,22 @@ async function _runSsh(
   command: string,
   { env, timeoutMs = SSH_RUN_TIMEOUT_MS }: SshRunOptions,
 ): Promise<SshResult> {
-  const child = new Deno.Command(ssh, {
-    args: [
-      "-T",
-      ...SSH_CLIENT_OPTIONS,
-      "-o",
-      "IdentitiesOnly=yes",
-      "-i",
-      `${dir}/user_key`,
-      "-p",
-      String(port),
-      `${user}@${listenAddresses[0]}`,
-      command,
-    ],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const run = await exec(ssh, [
+    "-T",
+    ...SSH_CLIENT_OPTIONS,
+    "-i",
+    `${dir}/user_key`,
+    "-p",
+    String(port),
+    `${user}@${listenAddresses[0]}`,
+    command,
+  ], { env, timeoutMs });
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr };
 }
 
-async function _exec(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    throw new Error(`Cannot run ${cmd} ${args.join(" ")}: exit ${out.code}: ${stderr}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
+/** Runs a setup command; its trimmed stdout, or a throw naming it. */
+async function _mustExec(cmd: string, args: string[]): Promise<string> {
+  return (await mustExec(cmd, args, { timeoutMs: SSHD_READY_MS })).trim();
 }
 
 async function _executable(path: string): Promise<string | undefined> {
