@@ -20,6 +20,11 @@ import { layoutRealRelease } from "../support/real_codex.ts";
 import { exec, mustExec } from "../support/exec.ts";
 import { SSH_CLIENT_OPTIONS, sshdMissing, type SshSession, startSshd } from "../support/sshd.ts";
 import { needs } from "../support/host.ts";
+import {
+  type FakeChatgptBackend,
+  startFakeChatgptBackend,
+  writeBackendHome,
+} from "../support/fake_chatgpt_backend.ts";
 
 /** One loopback address per host (no setup needed on Linux). */
 const ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
@@ -165,7 +170,10 @@ async function copyCheckout(dest: string): Promise<void> {
 }
 
 /** Builds the workspace, users and inventory; `{ skipped }` when users cannot be made. */
-async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }> {
+async function makeFleet(
+  sshd: SshSession,
+  backend: FakeChatgptBackend,
+): Promise<Fleet | { skipped: string }> {
   const work = await Deno.makeTempDir({ prefix: "codexd-fleet-" });
   await Deno.chmod(work, 0o755);
   const hosts: FleetHost[] = [];
@@ -228,6 +236,14 @@ async function makeFleet(sshd: SshSession): Promise<Fleet | { skipped: string }>
         `${host.codexHome}/packages/standalone/releases`,
       ]);
       await must("chown", ["-h", `${user}:`, `${host.codexHome}/packages/standalone/current`]);
+      // A ChatGPT login against the loopback backend fake: remote control connects, as on a
+      // logged-in host (without one, `remote_control: true` fails by design).
+      await writeBackendHome(host.codexHome, backend);
+      await must("chown", [
+        `${user}:`,
+        `${host.codexHome}/config.toml`,
+        `${host.codexHome}/auth.json`,
+      ]);
       // The role's npm needs this machine's registry and CA bundle (a TLS-inspecting proxy).
       await Deno.writeTextFile(`${home}/.npmrc`, npmSettings);
       await must("chown", [`${user}:`, `${home}/.npmrc`]);
@@ -361,7 +377,8 @@ Deno.test({
   const started = await startSshd({ listenAddresses: ADDRESSES });
   if ("skipped" in started) throw new Error(started.skipped);
   await using _sshd = started;
-  const made = await makeFleet(started);
+  await using backend = startFakeChatgptBackend();
+  const made = await makeFleet(started, backend);
   if ("skipped" in made) throw new Error(made.skipped);
   await using fleet = made;
   const names = fleet.hosts.map((h) => h.name);
