@@ -16,11 +16,10 @@ import { finishLaunch } from "./start.ts";
 import { markWanted } from "./updater/ensure.ts";
 import { throughGate } from "./idle/gate.ts";
 import {
-  countTurnsBeforeStop,
+  endTurnSafely,
   type IdleAttempt,
   turnFields,
   type TurnReport,
-  untilIdle,
   type WhenIdleOptions,
 } from "./idle/when_idle.ts";
 
@@ -35,26 +34,13 @@ import {
  */
 export async function restart(options: RestartOptions = {}): Promise<RestartResult> {
   const ctx = createContext(options);
-  if (options.whenIdle) {
-    // Waits without the lock; each attempt takes it and asks the gate again.
-    const { value, report } = await untilIdle(
-      ctx,
-      "restart",
-      options,
-      () => underLock(ctx, (_, settings) => restartUnderLock(ctx, settings, options, "whenIdle")),
-    );
-    return { ...value, ...turnFields(report) };
-  }
-  // A plain restart only counts the turns: that runs alongside taking the
-  // lock and reading settings, and is awaited before the old server is stopped.
-  const counting = countTurnsBeforeStop(ctx, "restart");
-  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
-  const tried = await underLock(
+  return await endTurnSafely(
     ctx,
-    (_, settings) => restartUnderLock(ctx, settings, options, "now", counting),
+    "restart",
+    options,
+    (mode, counting) =>
+      underLock(ctx, (_, settings) => restartUnderLock(ctx, settings, options, mode, counting)),
   );
-  if (!tried.done) throw new Error("a restart now is never held"); // decideGate: "now" proceeds
-  return tried.value;
 }
 
 async function restartUnderLock(

@@ -27,11 +27,10 @@ import { findSocketOwner } from "./server/socket_owner.ts";
 import { warmProcessApi } from "./process/terminate.ts";
 import { type GatePass, throughGate } from "./idle/gate.ts";
 import {
-  countTurnsBeforeStop,
+  endTurnSafely,
   type IdleAttempt,
   turnFields,
   type TurnReport,
-  untilIdle,
   type WhenIdleOptions,
 } from "./idle/when_idle.ts";
 
@@ -96,31 +95,12 @@ export async function stop(options: StopOptions = {}): Promise<StopResult> {
     const { isHandover } = await import("./autostart/handover.ts");
     if (await isHandover(ctx.paths, ctx.clock.now())) return await handOver(ctx);
   }
-  if (options.whenIdle) {
-    // Waits without the lock; each attempt takes it and asks the gate again.
-    const { value, report } = await untilIdle(
+  return await endTurnSafely(ctx, "stop", options, (mode, counting) =>
+    underLock(
       ctx,
-      "stop",
-      options,
-      () =>
-        underLock(
-          ctx,
-          (_, settings, readable) => stopLocked(ctx, settings, readable, options, "whenIdle"),
-          { settings: "lenient" },
-        ),
-    );
-    return { ...value, ...turnFields(report) };
-  }
-  // A plain stop only counts the turns, alongside taking the lock (awaited before stopping).
-  const counting = countTurnsBeforeStop(ctx, "stop");
-  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
-  const tried = await underLock(
-    ctx,
-    (_, settings, readable) => stopLocked(ctx, settings, readable, options, "now", counting),
-    { settings: "lenient" },
-  );
-  if (!tried.done) throw new Error("a stop now is never held"); // decideGate: "now" proceeds
-  return tried.value;
+      (_, settings, readable) => stopLocked(ctx, settings, readable, options, mode, counting),
+      { settings: "lenient" },
+    ));
 }
 
 /**

@@ -164,3 +164,30 @@ export async function untilIdle<T>(
     await ctx.clock.sleep(IDLE_WAIT_POLL_MS);
   }
 }
+
+/**
+ * How `stop` and `restart` end a server that may run turns, in one place:
+ * with `whenIdle`, wait unlocked until it looks idle and let each attempt
+ * confirm under `daemon.lock` through the gate ({@linkcode untilIdle}); else
+ * count the running turns alongside taking the lock (for the result's
+ * warning) and go at once. `attempt` takes the lock itself, once per try.
+ */
+export async function endTurnSafely<T extends object>(
+  ctx: DaemonContext,
+  verb: "stop" | "restart",
+  options: WhenIdleOptions & { whenIdle?: boolean },
+  attempt: (
+    mode: "now" | "whenIdle",
+    counting?: Promise<TurnReport>,
+  ) => Promise<IdleAttempt<T>>,
+): Promise<T> {
+  if (options.whenIdle) {
+    const { value, report } = await untilIdle(ctx, verb, options, () => attempt("whenIdle"));
+    return { ...value, ...turnFields(report) };
+  }
+  const counting = countTurnsBeforeStop(ctx, verb);
+  counting.catch(() => {}); // handled where awaited; never an unhandled rejection meanwhile
+  const tried = await attempt("now", counting);
+  if (!tried.done) throw new Error(`a ${verb} now is never held`); // decideGate: "now" proceeds
+  return tried.value;
+}
