@@ -225,7 +225,7 @@ export async function prepareLaunch(
   preflightBinary(binary);
   checkSocketDir();
   // Before the facts and the spawn: a replacement from here on shows as a change.
-  const signature = await signatureNow(binary.path);
+  const signature = signatureNow(binary.path);
   const facts = await readBinaryFacts(ctx.paths, binary.path);
   await capLogs(ctx.paths);
   const layout = homeLayout(ctx.paths);

@@ -200,7 +200,7 @@ async function followOnce(
   const recorded = await readLaunchedBinary(ctx.paths);
   const ours = recorded?.pid === state.record.pid ? recorded : undefined;
   // The common call from an update pass: nothing changed, nothing to ask the server.
-  if (ours !== undefined && await signatureNow(ours.path) === ours.signature) {
+  if (ours !== undefined && signatureNow(ours.path) === ours.signature) {
     return { status: "unchanged", path: ours.path, fromVersion: ours.version };
   }
   const info = await probe(ctx);
@@ -219,7 +219,7 @@ async function followOnce(
   const { readPendingRestart } = await import("../idle/pending.ts");
   const facts: FollowFacts = {
     recorded: watch.signature,
-    now: await signatureNow(path),
+    now: signatureNow(path),
     runningVersion: info?.appServerVersion ?? watch.version,
     ...(managed && settings.updater.pinnedVersion !== undefined
       ? { pinnedVersion: settings.updater.pinnedVersion }
