@@ -107,15 +107,10 @@ async function setLocked(
     // It would not take effect on a server codexd cannot restart: persist nothing.
     if (state.kind === "unverifiable") throw unverifiable(ctx, state);
     const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
-    const unmanaged = unmanagedServer(ctx, owner);
-    throw new CodexdError(
-      "UNMANAGED_SERVER",
-      unmanaged.message,
-      owner?.ours
-        ? `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control`
-        : unmanaged.hint,
-      { ...unmanaged.details, remoteControlEnabled: before.remoteControlEnabled, persisted: false },
-    );
+    throw unmanagedServer(ctx, owner, {
+      adoptHint: `codexd adopt, then: codexd ${enabled ? "enable" : "disable"}-remote-control`,
+      details: { remoteControlEnabled: before.remoteControlEnabled, persisted: false },
+    });
   }
   const changed = before.remoteControlEnabled !== enabled;
   const settings = changed

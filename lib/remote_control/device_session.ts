@@ -116,13 +116,7 @@ export async function openDeviceSession(ctx: DaemonContext): Promise<DeviceSessi
     if (await probe(ctx)) {
       if (state.kind === "unverifiable") throw unverifiable(ctx, state);
       const owner = findSocketOwner(ctx.paths.codexHome, ctx.paths.socketPath);
-      const unmanaged = unmanagedServer(ctx, owner);
-      throw new CodexdError(
-        "UNMANAGED_SERVER",
-        unmanaged.message,
-        owner?.ours ? `codexd adopt${homeFlag(ctx)}` : unmanaged.hint,
-        unmanaged.details,
-      );
+      throw unmanagedServer(ctx, owner, { adoptHint: `codexd adopt${homeFlag(ctx)}` });
     }
     throw new CodexdError(
       "NOT_RUNNING",

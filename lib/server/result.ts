@@ -119,16 +119,25 @@ export function describeOwner(owner: SocketOwner | undefined): string {
  * the user adopts it or forces the stop (only possible for this home's own
  * app-server).
  */
-export function unmanagedServer(ctx: DaemonContext, owner: SocketOwner | undefined): CodexdError {
+export function unmanagedServer(
+  ctx: DaemonContext,
+  owner: SocketOwner | undefined,
+  how: {
+    /** The next command when it is this home's app-server (default: adopt, or stop --force). */
+    adoptHint?: string;
+    /** More details for the error (e.g. what was persisted). */
+    details?: Record<string, unknown>;
+  } = {},
+): CodexdError {
   return new CodexdError(
     "UNMANAGED_SERVER",
     `An app-server answers on ${ctx.paths.socketPath} but no pid record names it (${
       describeOwner(owner)
     }); leaving it alone`,
     owner?.ours
-      ? "codexd adopt (then codexd manages it), or: codexd stop --force"
+      ? how.adoptHint ?? "codexd adopt (then codexd manages it), or: codexd stop --force"
       : `stop that process yourself${owner ? ` (pid ${owner.pid})` : ""}, then run: codexd start`,
-    { managed: false, ownerPid: owner?.pid ?? null },
+    { managed: false, ownerPid: owner?.pid ?? null, ...how.details },
   );
 }
 
