@@ -2,10 +2,13 @@
  * Builds `dist/codexd.js`: the whole CLI in one file, so a first run on a
  * fresh host fetches one module instead of ~40 (each a round trip over SSH
  * to the registry). `deno task bundle` runs it; `tests/distribution/bundle_test.ts`
- * fails when the committed file is older than the code.
+ * fails when the committed file is older than the code. The functions the hot
+ * commands run are made eager so V8's code cache keeps them (`eager.ts`).
  *
  * @module
  */
+import { type Candidate, candidates, makeEager } from "./eager.ts";
+import type { SourceMap } from "./source_map.ts";
 
 /** The notice and type pointer put at the top of the bundle. */
 export const BUNDLE_HEADER = [
@@ -14,26 +17,79 @@ export const BUNDLE_HEADER = [
   "",
 ].join("\n");
 
-/** Bundles `cli.ts` into `outFile` (header included). */
-export async function bundle(outFile: string): Promise<void> {
+/** The minified bundle before its hot functions are made eager, with what names them. */
+export interface RawBundle {
+  /** The bundler's output, without a source-map comment or the header. */
+  code: string;
+  /** Its functions that can be made eager (see `eager.ts`). */
+  candidates: Candidate[];
+}
+
+/** The list of functions the hot commands run (see `hot_functions.ts`). */
+export const HOT_FUNCTIONS_FILE = new URL("./hot_functions.json", import.meta.url);
+
+/** Bundles `cli.ts`, minified, and finds its functions through the source map. */
+export async function rawBundle(): Promise<RawBundle> {
   const root = new URL("..", import.meta.url).pathname;
-  const temp = await Deno.makeTempFile({ suffix: ".js" });
+  const dir = await Deno.makeTempDir({ prefix: "codexd-bundle-" });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
+    const out = `${dir}/codexd.js`;
+    const built = await new Deno.Command(Deno.execPath(), {
       // Minified: a first run on a fresh host downloads and compiles ~45% less (measured ~7 ms).
-      args: ["bundle", "--quiet", "--platform", "deno", "--minify", "-o", temp, `${root}cli.ts`],
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "--minify",
+        "--sourcemap",
+        "external",
+        "-o",
+        out,
+        `${root}cli.ts`,
+      ],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
     }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-    const code = await Deno.readTextFile(temp);
-    await Deno.writeTextFile(outFile, BUNDLE_HEADER + code);
+    if (!built.success) throw new Error(new TextDecoder().decode(built.stderr));
+    const code = (await Deno.readTextFile(out)).replace(/\n?\/\/# sourceMappingURL=\S*\s*$/, "\n");
+    const map = JSON.parse(await Deno.readTextFile(`${out}.map`)) as SourceMap;
+    return {
+      code,
+      candidates: candidates(code, map, {
+        mapUrl: `file://${out}.map`,
+        root: root.replace(/\/$/, ""),
+      }),
+    };
   } finally {
-    await Deno.remove(temp).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
+/** The listed hot functions (`source#name`). */
+export async function hotFunctions(): Promise<string[]> {
+  return JSON.parse(await Deno.readTextFile(HOT_FUNCTIONS_FILE)) as string[];
+}
+
+/**
+ * Bundles `cli.ts` into `outFile` (header included), its hot functions made
+ * eager. Returns the listed functions it no longer found (a stale list:
+ * rerun `scripts/hot_functions.ts`).
+ */
+export async function bundle(outFile: string): Promise<{ missing: string[] }> {
+  const raw = await rawBundle();
+  const eager = makeEager(raw.code, raw.candidates, await hotFunctions(), 0);
+  await Deno.writeTextFile(outFile, BUNDLE_HEADER + eager.code);
+  return { missing: eager.missing };
+}
+
 if (import.meta.main) {
-  await bundle(new URL("../dist/codexd.js", import.meta.url).pathname);
+  const { missing } = await bundle(new URL("../dist/codexd.js", import.meta.url).pathname);
+  if (missing.length > 0) {
+    console.error(
+      `warning: ${missing.length} hot functions are gone from the code (${missing.join(", ")}):` +
+        " rerun `deno run -A scripts/hot_functions.ts`",
+    );
+  }
 }

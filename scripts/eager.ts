@@ -1,0 +1,142 @@
+/**
+ * Makes the bundle's hot functions part of V8's code cache.
+ *
+ * Deno caches the code V8 compiled while compiling a module, not what it
+ * compiles later: a function V8 leaves lazy (every declaration, by default)
+ * is parsed and compiled again on every run that calls it. Measured on
+ * `codexd version` with a warm cache: ~120 lazy compiles of the bundle's
+ * functions, ~3-4 ms of a 31 ms call. V8 compiles a parenthesised function
+ * expression eagerly, and Deno then caches it; the whole bundle made eager
+ * instead costs as much to load from the cache as it saves (measured).
+ *
+ * So the build keeps a list of the functions the hot commands run
+ * (`scripts/hot_functions.json`, made by `scripts/hot_functions.ts`), named
+ * by source file and original name, finds them in the minified bundle
+ * through its source map, and rewrites just those:
+ * - a top-level `function f(…){…}` becomes `var f=(function f(…){…});`
+ *   moved to the top of the file, before any code runs, so it is defined
+ *   exactly as early as the hoisted declaration was;
+ * - a module's lazy initialiser `var init=p(()=>{…})` becomes
+ *   `p((()=>{…}))`.
+ *
+ * @module
+ */
+import { parse } from "acorn";
+import { type Origin, originsByPosition, sourceKey, type SourceMap } from "./source_map.ts";
+
+/** A function of the bundle that can be made eager, and its name in the list. */
+export interface Candidate {
+  /** `source#name`: `lib/app_server/client.ts#initializeOn`, `cli.ts#init_cli`. */
+  key: string;
+  /** A top-level declaration, or a module's lazy initialiser. */
+  kind: "declaration" | "initialiser";
+  /** Offset of the function's text in the bundle. */
+  start: number;
+  /** Offset just past it (what V8's function events report as the end). */
+  end: number;
+}
+
+interface Position {
+  line: number;
+  column: number;
+}
+
+interface Node {
+  type: string;
+  start: number;
+  end: number;
+  loc: { start: Position };
+  id?: Node & { name: string };
+  name?: string;
+  declarations?: Node[];
+  init?: Node & { arguments?: Node[] };
+}
+
+/** Where the bundle and its source map came from, to name sources. */
+export interface MapPlace {
+  /** URL of the source map file (its relative sources resolve against it). */
+  mapUrl: string;
+  /** The checkout's root directory. */
+  root: string;
+}
+
+/** The bundle's functions that can be made eager, named by their sources. */
+export function candidates(code: string, map: SourceMap, place: MapPlace): Candidate[] {
+  const origins = originsByPosition(map);
+  const program = parse(code, {
+    ecmaVersion: "latest",
+    sourceType: "module",
+    locations: true,
+  }) as unknown as { body: Node[] };
+  const originOf = (node: Node): Origin | undefined =>
+    origins.get(`${node.loc.start.line - 1}:${node.loc.start.column}`);
+  const keyOf = (id: Node & { name?: string }): string | undefined => {
+    const origin = originOf(id);
+    if (origin === undefined) return undefined;
+    return `${sourceKey(origin.source, place.mapUrl, place.root)}#${origin.name ?? id.name}`;
+  };
+  const found: Candidate[] = [];
+  for (const node of program.body) {
+    if (node.type === "FunctionDeclaration" && node.id) {
+      const key = keyOf(node.id);
+      if (key) found.push({ key, kind: "declaration", start: node.start, end: node.end });
+    }
+    if (node.type !== "VariableDeclaration") continue;
+    for (const declarator of node.declarations ?? []) {
+      const init = declarator.init;
+      const arrow = init?.type === "CallExpression" && init.arguments?.length === 1
+        ? init.arguments[0]
+        : undefined;
+      if (arrow?.type !== "ArrowFunctionExpression" || !declarator.id) continue;
+      const key = keyOf(declarator.id);
+      // esbuild names a module's lazy initialiser `init_<file>`.
+      if (key?.includes("#init_")) {
+        found.push({ key, kind: "initialiser", start: arrow.start, end: arrow.end });
+      }
+    }
+  }
+  return found;
+}
+
+/** The rewritten bundle, and which listed keys it found. */
+export interface EagerResult {
+  code: string;
+  /** Listed keys with no function of that name in the bundle (a stale list). */
+  missing: string[];
+}
+
+/**
+ * Rewrites the functions of `code` listed in `hot` (see the module doc);
+ * `prefixEnd` is where code may be inserted (after the header comments).
+ */
+export function makeEager(
+  code: string,
+  found: Candidate[],
+  hot: readonly string[],
+  prefixEnd: number,
+): EagerResult {
+  const wanted = new Set(hot);
+  const chosen = found.filter((candidate) => wanted.has(candidate.key));
+  const seen = new Set(chosen.map((candidate) => candidate.key));
+  const moved: string[] = [];
+  const edits: { at: number; to: number; text: string }[] = [];
+  for (const candidate of chosen) {
+    const text = code.slice(candidate.start, candidate.end);
+    if (candidate.kind === "declaration") {
+      const name = /^(?:async\s*)?function\s*\*?\s*([\w$]+)/.exec(text)?.[1];
+      if (name === undefined) throw new Error(`not a function declaration: ${text.slice(0, 40)}`);
+      moved.push(`var ${name}=(${text});`);
+      edits.push({ at: candidate.start, to: candidate.end, text: "" });
+    } else {
+      edits.push({ at: candidate.start, to: candidate.start, text: "(" });
+      edits.push({ at: candidate.end, to: candidate.end, text: ")" });
+    }
+  }
+  edits.sort((a, b) => b.at - a.at || b.to - a.to);
+  let out = code;
+  for (const edit of edits) out = out.slice(0, edit.at) + edit.text + out.slice(edit.to);
+  if (moved.length > 0) {
+    out = out.slice(0, prefixEnd) + moved.join("") + "\n" + out.slice(prefixEnd);
+  }
+  return { code: out, missing: hot.filter((key) => !seen.has(key)) };
+}
