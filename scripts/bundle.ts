@@ -28,9 +28,14 @@ export interface RawBundle {
 /** The list of functions the hot commands run (see `hot_functions.ts`). */
 export const HOT_FUNCTIONS_FILE = new URL("./hot_functions.json", import.meta.url);
 
-/** Bundles `cli.ts`, minified, and finds its functions through the source map. */
-export async function rawBundle(): Promise<RawBundle> {
-  const root = new URL("..", import.meta.url).pathname;
+/** The checkout this script is in. */
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * Bundles `entry` (default `cli.ts`), minified, and finds its functions
+ * through the source map, naming sources relative to `root`.
+ */
+export async function rawBundle(entry = `${ROOT}/cli.ts`, root = ROOT): Promise<RawBundle> {
   const dir = await Deno.makeTempDir({ prefix: "codexd-bundle-" });
   try {
     const out = `${dir}/codexd.js`;
@@ -46,7 +51,7 @@ export async function rawBundle(): Promise<RawBundle> {
         "external",
         "-o",
         out,
-        `${root}cli.ts`,
+        entry,
       ],
       cwd: root,
       stdout: "piped",

@@ -15,10 +15,17 @@ const BUNDLE = `${REPO_ROOT}/dist/codexd.js`;
 Deno.test("dist/codexd.js is current: rebuild with `deno task bundle` after changing code", async () => {
   const fresh = await Deno.makeTempFile({ suffix: ".js" });
   try {
-    await bundle(fresh);
+    const { missing } = await bundle(fresh);
     assert(
       (await Deno.readTextFile(fresh)) === (await Deno.readTextFile(BUNDLE)),
       "dist/codexd.js is stale: run `deno task bundle`",
+    );
+    // A renamed hot function would quietly go back to compiling on every call.
+    assertEquals(
+      missing,
+      [],
+      "scripts/hot_functions.json names functions the code no longer has: " +
+        "run `deno run -A scripts/with_jsr.ts deno run -A scripts/hot_functions.ts`, then `deno task bundle`",
     );
   } finally {
     await Deno.remove(fresh);
