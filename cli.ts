@@ -632,31 +632,6 @@ function codexdCommand(
 }
 
 /**
- * Whether `args` name a hot command given alone (`codexd version`, `codexd
- * start`, …): it runs without Cliffy, and is tested to leave nothing running
- * once it returns, so the process may end by itself (see {@linkcode exitWith}).
- */
-export function runsWithoutCliffy(args: readonly string[]): boolean {
-  return args.length === 1 && Object.hasOwn(COMMANDS, args[0]) &&
-    COMMANDS[args[0]].run !== undefined;
-}
-
-/**
- * Ends the process with `code` once `main` returned for `args`.
- *
- * A hot command lets the process end by itself: only then does Deno write
- * V8's code cache for the module, and `Deno.exit` skips that write, so every
- * later call would compile the whole bundle again (measured: `version` 40 ms
- * instead of 29 on this machine, on every call of every client). The other
- * commands (downloads, progress, pairing waits) still exit outright: nothing
- * they may leave armed can hold a client's ssh session open.
- */
-export function exitWith(code: number, args: readonly string[]): void {
-  if (runsWithoutCliffy(args)) Deno.exitCode = code;
-  else Deno.exit(code);
-}
-
-/**
  * Parses `args` with the tree and runs the command they name. Returns what
  * to print; throws a {@linkcode CodexdError} (a parse error is `USAGE`).
  */
@@ -665,7 +640,9 @@ export async function run(args: string[]): Promise<Outcome> {
   const report: Report = (o) => outcome = o;
   // A hot command given alone (`codexd version`) has nothing to parse: it runs without
   // loading Cliffy, which would cost a few milliseconds of start-up on every client call.
-  const hot = runsWithoutCliffy(args) ? COMMANDS[args[0]].run : undefined;
+  const hot = args.length === 1 && Object.hasOwn(COMMANDS, args[0])
+    ? COMMANDS[args[0]].run
+    : undefined;
   if (hot !== undefined) {
     await hot({}, resultOf(report));
     return outcome!;
@@ -792,5 +769,5 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
 }
 
 if (import.meta.main) {
-  exitWith(await main(Deno.args), Deno.args);
+  Deno.exit(await main(Deno.args));
 }

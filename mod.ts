@@ -81,6 +81,6 @@ export {
 export type { SystemdFacts, SystemdOptions } from "./lib/autostart/systemd.ts";
 
 if (import.meta.main) {
-  const { exitWith, main } = await import("./cli.ts");
-  exitWith(await main(Deno.args), Deno.args);
+  const { main } = await import("./cli.ts");
+  Deno.exit(await main(Deno.args));
 }

@@ -48,13 +48,13 @@ export function instrument(code: string): string {
     );
     i = end;
   }
-  const main = "exitWith(await main(Deno.args), Deno.args);";
+  const main = "Deno.exit(await main(Deno.args));";
   const text = out.join("\n");
   if (!text.includes(main)) throw new Error("cli.ts's entry line changed: update bench/profile.ts");
   return text.replace(
     main,
     'const __m = performance.now(); const __code = await main(Deno.args); __T("run", __m); __acc.set("load", [__load, 1]);' +
-      "Deno.stderr.writeSync(new TextEncoder().encode('PROFILE ' + JSON.stringify([...__acc]) + '\\n')); exitWith(__code, Deno.args);",
+      "Deno.stderr.writeSync(new TextEncoder().encode('PROFILE ' + JSON.stringify([...__acc]) + '\\n')); Deno.exit(__code);",
   );
 }
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type DaemonContext, type DaemonOptions, probe } from "./server/context.ts";
+import type { DaemonContext, DaemonOptions } from "./server/context.ts";
 import { withLockedHome } from "./server/locked_home.ts";
 import { startLocked } from "./server/lifecycle.ts";
 import { pathExists } from "./state/atomic_file.ts";
@@ -28,14 +28,8 @@ import { markWanted, withUpdaterEnsured } from "./updater/ensure.ts";
  */
 export async function start(options: DaemonOptions = {}): Promise<LifecycleResult> {
   return await withLockedHome(options, async (ctx, settings) => {
-    // Ask now, under the lock: the server answers while the files below are read.
-    const probing = probe(ctx);
     await markWanted(ctx, settings);
-    return await finishLaunch(
-      ctx,
-      settings,
-      await startLocked(ctx, settings, { fresh: true, probing }),
-    );
+    return await finishLaunch(ctx, settings, await startLocked(ctx, settings, { fresh: true }));
   });
 }
 

@@ -23,7 +23,6 @@ import {
   waitUntilReady,
 } from "./spawn.ts";
 import { binaryFor, type DaemonContext, probe } from "./context.ts";
-import type { ProbeInfo } from "../app_server/probe.ts";
 import { findSocketOwner } from "./socket_owner.ts";
 import {
   type BinaryFacts,
@@ -53,14 +52,6 @@ export interface StartLockedOptions {
    * Supervision restarts after a crash keep it. @default {false}
    */
   fresh?: boolean;
-  /**
-   * A probe the caller began under this same lock, so the server's answer
-   * overlaps the caller's file work (`start`: ~1-2 ms of every client's
-   * call). Taken in place of this function's own first probe. Must be one
-   * begun after the lock was taken: before it, another command could have
-   * stopped or replaced the server. @default {a probe begun here}
-   */
-  probing?: Promise<ProbeInfo | undefined>;
 }
 
 /** `start` under an already held lock. */
@@ -70,19 +61,12 @@ export async function startLocked(
   options: StartLockedOptions = {},
 ): Promise<LifecycleResult> {
   const binary = binaryFor(ctx, settings);
-  // The first probe's answer serves whichever branch below asks first.
-  let probing = options.probing;
-  const firstProbe = (): Promise<ProbeInfo | undefined> => {
-    const answer = probing ?? probe(ctx);
-    probing = undefined;
-    return answer;
-  };
   const state = await readServerState(ctx.paths);
   switch (state.kind) {
     case "running": {
       // Up, or still starting after a CLI was killed mid-start: adopt it.
       const [answered, facts] = await Promise.all([
-        firstProbe(),
+        probe(ctx),
         tryReadBinaryFacts(ctx.paths, binary.path),
       ]);
       // One that never answers is left running: it may be a hung server in
@@ -100,7 +84,7 @@ export async function startLocked(
       }, facts);
     }
     case "unverifiable": {
-      const info = await firstProbe();
+      const info = await probe(ctx);
       if (info === undefined) throw unverifiable(ctx, state);
       return await buildResult(ctx, binary, "alreadyRunning", {
         backend: "pid",
@@ -115,7 +99,7 @@ export async function startLocked(
     case "missing":
       break;
   }
-  const answering = await firstProbe();
+  const answering = await probe(ctx);
   if (answering) {
     // Someone else's server (started by hand): "ensure running" holds, as
     // the reference answers; say whose it is.
