@@ -37,10 +37,13 @@ function cachedModules(denoDir: string): string[] {
 
 Deno.test("start and version through the one-liner's URL leave the bundle in Deno's code cache", async () => {
   await using h = await fakeHome();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () =>
-    new Response(await Deno.readFile(BUNDLE), {
-      headers: { "content-type": "application/javascript" },
-    }));
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async () =>
+      new Response(await Deno.readFile(BUNDLE), {
+        headers: { "content-type": "application/javascript" },
+      }),
+  );
   const url = `http://127.0.0.1:${server.addr.port}/dist/codexd.js`;
   try {
     for (const [command, status] of [["start", "started"], ["version", "running"]]) {
