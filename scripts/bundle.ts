@@ -9,6 +9,7 @@
  */
 import { type Candidate, candidates, makeEager } from "./eager.ts";
 import type { SourceMap } from "./source_map.ts";
+import { bundleCliffy, callLoader, CLIFFY_SPECIFIERS, loaderSource } from "./embedded_cliffy.ts";
 
 /** The notice and type pointer put at the top of the bundle. */
 export const BUNDLE_HEADER = [
@@ -31,11 +32,22 @@ export const HOT_FUNCTIONS_FILE = new URL("./hot_functions.json", import.meta.ur
 /** The checkout this script is in. */
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
+/** What {@linkcode rawBundle} builds. */
+export interface RawBundleOptions {
+  /** The program. @default {`cli.ts`} */
+  entry?: string;
+  /** Where sources are named from, and the bundler runs. @default {the checkout} */
+  root?: string;
+  /** Carry Cliffy packed (`embedded_cliffy.ts`); the entry must import it. @default {true} */
+  packCliffy?: boolean;
+}
+
 /**
- * Bundles `entry` (default `cli.ts`), minified, and finds its functions
- * through the source map, naming sources relative to `root`.
+ * Bundles the CLI, minified, and finds its functions through the source
+ * map, naming sources relative to the checkout.
  */
-export async function rawBundle(entry = `${ROOT}/cli.ts`, root = ROOT): Promise<RawBundle> {
+export async function rawBundle(options: RawBundleOptions = {}): Promise<RawBundle> {
+  const { entry = `${ROOT}/cli.ts`, root = ROOT, packCliffy: withCliffy = true } = options;
   const dir = await Deno.makeTempDir({ prefix: "codexd-bundle-" });
   try {
     const out = `${dir}/codexd.js`;
@@ -49,6 +61,7 @@ export async function rawBundle(entry = `${ROOT}/cli.ts`, root = ROOT): Promise<
         "--minify",
         "--sourcemap",
         "external",
+        ...CLIFFY_SPECIFIERS.flatMap((specifier) => ["--external", specifier]),
         "-o",
         out,
         entry,
@@ -58,8 +71,15 @@ export async function rawBundle(entry = `${ROOT}/cli.ts`, root = ROOT): Promise<
       stderr: "piped",
     }).output();
     if (!built.success) throw new Error(new TextDecoder().decode(built.stderr));
-    const code = (await Deno.readTextFile(out)).replace(/\n?\/\/# sourceMappingURL=\S*\s*$/, "\n");
+    const bundled = (await Deno.readTextFile(out)).replace(
+      /\n?\/\/# sourceMappingURL=\S*\s*$/,
+      "\n",
+    );
     const map = JSON.parse(await Deno.readTextFile(`${out}.map`)) as SourceMap;
+    // Cliffy rides along as a string, evaluated only when a command line needs parsing
+    // (embedded_cliffy.ts).
+    const cliffy = withCliffy ? loaderSource(await bundleCliffy(root)) : "";
+    const code = (withCliffy ? callLoader(bundled) : bundled) + cliffy;
     return {
       code,
       candidates: candidates(code, map, {

@@ -80,7 +80,7 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
       `${dir}/lazy.ts`,
       "export const stamp = ['lazy'];\nexport function loaded(): string { return stamp.join(); }\n",
     );
-    const raw = await rawBundle(`${dir}/program.ts`, dir);
+    const raw = await rawBundle({ entry: `${dir}/program.ts`, root: dir, packCliffy: false });
     const keys = raw.candidates.map((c) => c.key);
     for (
       const key of ["program.ts#hot", "program.ts#early", "lazy.ts#loaded", "lazy.ts#init_lazy"]

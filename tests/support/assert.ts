@@ -8,7 +8,7 @@
  */
 import { assert } from "@std/assert";
 
-export { assert, assertEquals, assertMatch, assertNotEquals } from "@std/assert";
+export { assert, assertEquals, assertMatch, assertNotEquals, assertThrows } from "@std/assert";
 
 /** Asserts `fn` rejects (or throws) with a value for which `check` holds. */
 export async function assertRejects(
