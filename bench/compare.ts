@@ -41,6 +41,9 @@ const HAVE_TIME = (() => {
   }
 })();
 
+/** Issue #20's bound on `version` and `start` (running): this many times Deno's empty program. */
+const EMPTY_TARGET = 1.5;
+
 interface Sample {
   ms: number;
   peakKiB: number;
@@ -84,6 +87,8 @@ interface Row {
   name: string;
   codexd: Sample[];
   reference: Sample[];
+  /** Deno's empty program, sampled after each run of the row (when its floor sampler does). */
+  empty: number[];
 }
 
 async function measure(
@@ -92,7 +97,8 @@ async function measure(
   step: (impl: Impl, home: string) => Promise<Sample>,
   sampleFloor: () => Promise<void>,
 ): Promise<Row> {
-  const row: Row = { name, codexd: [], reference: [] };
+  const row: Row = { name, codexd: [], reference: [], empty: [] };
+  const emptyFrom = floorSamples.empty.length;
   for (let i = 0; i < RUNS; i++) {
     // Alternate which goes first so neither always runs on a warmer machine;
     // the floor is sampled in the same window (this machine's speed drifts).
@@ -100,6 +106,7 @@ async function measure(
     for (const impl of order) row[impl].push(await step(impl, homes[impl]));
     await sampleFloor();
   }
+  row.empty = floorSamples.empty.slice(emptyFrom);
   return row;
 }
 
@@ -315,6 +322,11 @@ try {
     "| operation | codexd median | reference median | ratio | target | Deno floor (ratio) |",
     "|---|---|---|---|---|---|",
   ];
+  // Issue #20's own measure: each run against the empty program sampled right after it.
+  const paired = rows.filter((row) => row.empty.length === row.codexd.length).map((row) => {
+    const ratio = median(row.codexd.map((s, i) => s.ms / row.empty[i]));
+    return `${row.name} ${ratio.toFixed(2)}x ${ratio <= EMPTY_TARGET ? "✓" : "✗"}`;
+  });
   for (const row of rows) {
     const c = median(row.codexd.map((s) => s.ms));
     const r = median(row.reference.map((s) => s.ms));
@@ -328,6 +340,13 @@ try {
       }x) |`,
     );
   }
+  lines.push(
+    "",
+    `codexd against Deno's empty program, run by run (median of each run over the empty program sampled right after it; target ≤ ${EMPTY_TARGET}x): ${
+      paired.join(", ")
+    }.`,
+  );
+
   lines.push(
     "",
     `Deno floor parts (sampled beside the rows): \`deno run\` of an empty file ${

@@ -105,6 +105,13 @@ export interface LockDaemonOptions {
    * fails `HOME_NOT_FOUND` on a missing home and creates nothing. @default {false}
    */
   createHome?: boolean;
+  /**
+   * Move a `settings.json` in codexd's older layout to the shared one
+   * (`migrateSettings`). Off only for a caller that reads settings right
+   * after and migrates what it read (`locked_home.ts`: one read, not two).
+   * @default {true}
+   */
+  migrate?: boolean;
 }
 
 /**
@@ -123,7 +130,7 @@ export async function lockDaemon(
   });
   // A settings.json in codexd's older layout breaks every reference command:
   // the first mutating command moves it to the shared one.
-  await migrateSettings(ctx.paths).catch(() => false);
+  if (options.migrate !== false) await migrateSettings(ctx.paths).catch(() => false);
   return lock;
 }
 

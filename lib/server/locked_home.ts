@@ -15,7 +15,12 @@
  * @module
  */
 import { createContext, type DaemonContext, type DaemonOptions, lockDaemon } from "./context.ts";
-import { type DaemonSettings, defaultSettings, loadSettings } from "../state/settings.ts";
+import {
+  type DaemonSettings,
+  defaultSettings,
+  loadSettings,
+  migrateLoaded,
+} from "../state/settings.ts";
 
 /** How {@linkcode underLock} reads settings. */
 export interface LockedHomeOptions {
@@ -65,11 +70,14 @@ export async function underLock<T>(
   body: LockedBody<T>,
   how: LockedHomeOptions = {},
 ): Promise<T> {
-  await using _lock = await lockDaemon(ctx);
+  // Settings are read once, here, and migrated from that read (lockDaemon would read them again).
+  await using _lock = await lockDaemon(ctx, { migrate: false });
   if (how.settings === "lenient") {
-    const loaded = await loadSettings(ctx.paths).then((l) => l.settings, () => undefined);
-    return await body(ctx, loaded ?? defaultSettings(), loaded !== undefined);
+    const loaded = await loadSettings(ctx.paths).catch(() => undefined);
+    if (loaded) await migrateLoaded(ctx.paths, loaded.raw).catch(() => false);
+    return await body(ctx, loaded?.settings ?? defaultSettings(), loaded !== undefined);
   }
-  const { settings } = await loadSettings(ctx.paths);
+  const { settings, raw } = await loadSettings(ctx.paths);
+  await migrateLoaded(ctx.paths, raw).catch(() => false);
   return await body(ctx, settings, true);
 }

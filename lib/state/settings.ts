@@ -443,6 +443,17 @@ export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
   } catch {
     return false;
   }
+  return await migrateLoaded(paths, raw);
+}
+
+/**
+ * {@linkcode migrateSettings} for a file the caller has just read (`raw`, as
+ * {@linkcode loadSettings} returned it): one read instead of two.
+ */
+export async function migrateLoaded(
+  paths: DaemonPaths,
+  raw: Record<string, unknown>,
+): Promise<boolean> {
   const ownKeys = codexdUpdaterKeys();
   if (!needsMigration(raw, ownKeys)) return false;
   const disk = settingsOnDisk(settingsView(raw), raw, ownKeys);
