@@ -23,6 +23,8 @@
  * @module
  */
 
+import { denoBundle } from "./deno_bundle.ts";
+
 /** What `cli.ts` uses of Cliffy at run time: the one module the loader returns. */
 const ENTRY = [
   'export { Command, EnumType, ValidationError } from "@cliffy/command";',
@@ -41,13 +43,8 @@ export async function bundleCliffy(root: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "codexd-cliffy-" });
   try {
     await Deno.writeTextFile(`${dir}/entry.ts`, ENTRY);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--platform",
-        "deno",
-        "--minify",
+    await denoBundle(
+      [
         "--format",
         "cjs",
         "--config",
@@ -56,11 +53,8 @@ export async function bundleCliffy(root: string): Promise<string> {
         `${dir}/cliffy.js`,
         `${dir}/entry.ts`,
       ],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+      root,
+    );
     const code = await Deno.readTextFile(`${dir}/cliffy.js`);
     // Evaluated as a script: nothing of a module's may be in it.
     if (/\brequire\(|\bimport\.meta\b|\bimport\(/.test(code)) {

@@ -19,7 +19,7 @@ import {
   type DaemonSettings,
   defaultSettings,
   loadSettings,
-  migrateLoaded,
+  migrateSettings,
 } from "../state/settings.ts";
 
 /** How {@linkcode underLock} reads settings. */
@@ -74,10 +74,10 @@ export async function underLock<T>(
   await using _lock = await lockDaemon(ctx, { migrate: false });
   if (how.settings === "lenient") {
     const loaded = await loadSettings(ctx.paths).catch(() => undefined);
-    if (loaded) await migrateLoaded(ctx.paths, loaded.raw).catch(() => false);
+    if (loaded) await migrateSettings(ctx.paths, loaded.raw).catch(() => false);
     return await body(ctx, loaded?.settings ?? defaultSettings(), loaded !== undefined);
   }
   const { settings, raw } = await loadSettings(ctx.paths);
-  await migrateLoaded(ctx.paths, raw).catch(() => false);
+  await migrateSettings(ctx.paths, raw).catch(() => false);
   return await body(ctx, settings, true);
 }

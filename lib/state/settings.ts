@@ -19,6 +19,7 @@ import {
   settingsView,
 } from "./settings_layout.ts";
 
+type SettingsJson = Record<string, unknown>; // a settings.json as parsed
 /** Default grace between SIGTERM and SIGKILL, in seconds. */
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 60;
 /** Upper bound of `shutdownGraceSeconds`. */
@@ -430,30 +431,18 @@ function canonical(value: unknown): string {
 }
 
 /**
- * Rewrites a `settings.json` still in an older layout (codexd's own values
- * where the reference reads, e.g. `shutdownGraceSeconds: -1`, which makes
- * every reference command fail) into the shared one. Called by every
- * mutating command under the lock; a missing or malformed file is left alone
- * (the command itself reports it). Returns whether it rewrote the file.
+ * Rewrites a `settings.json` still in an older layout (codexd's own values where the reference
+ * reads, e.g. `shutdownGraceSeconds: -1`, which makes every reference command fail) into the
+ * shared one, under the lock of every mutating command; a missing or malformed file is left alone
+ * (the command reports it). `raw`: the file as the caller just read it ({@linkcode loadSettings}'s:
+ * one read, not two). Returns whether it rewrote the file.
  */
-export async function migrateSettings(paths: DaemonPaths): Promise<boolean> {
-  let raw: Record<string, unknown>;
+export async function migrateSettings(paths: DaemonPaths, raw?: SettingsJson): Promise<boolean> {
   try {
-    raw = (await loadSettings(paths)).raw;
+    raw ??= (await loadSettings(paths)).raw;
   } catch {
     return false;
   }
-  return await migrateLoaded(paths, raw);
-}
-
-/**
- * {@linkcode migrateSettings} for a file the caller has just read (`raw`, as
- * {@linkcode loadSettings} returned it): one read instead of two.
- */
-export async function migrateLoaded(
-  paths: DaemonPaths,
-  raw: Record<string, unknown>,
-): Promise<boolean> {
   const ownKeys = codexdUpdaterKeys();
   if (!needsMigration(raw, ownKeys)) return false;
   const disk = settingsOnDisk(settingsView(raw), raw, ownKeys);
