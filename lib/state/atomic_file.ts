@@ -26,6 +26,7 @@
  * @module
  */
 import { CodexdError, describeError, shellQuote } from "../errors.ts";
+import { knownAbsent, notePresence } from "./listing.ts";
 import { dirname } from "@std/path/posix/dirname";
 
 /** The largest state file codexd reads; real ones hold a few hundred bytes. */
@@ -82,6 +83,7 @@ export function writeFileAtomic(
   try {
     Deno.writeTextFileSync(temp, text, { mode, createNew: true });
     Deno.renameSync(temp, path);
+    notePresence(path, true);
     return Promise.resolve();
   } catch (error) {
     try {
@@ -218,6 +220,7 @@ export function appendLineSafe(
  * `{ follow: false }` looks at the entry itself (a marker, a link).
  */
 export function pathExists(path: string, options: { follow?: boolean } = {}): boolean {
+  if (knownAbsent(path)) return false;
   try {
     if (options.follow === false) Deno.lstatSync(path);
     else Deno.statSync(path);
@@ -233,8 +236,10 @@ export function pathExists(path: string, options: { follow?: boolean } = {}): bo
  * first use in a CLI call).
  */
 export function removeIfPresent(path: string): Promise<void> {
+  if (knownAbsent(path)) return Promise.resolve();
   try {
     Deno.removeSync(path);
+    notePresence(path, false);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       return Promise.reject(fsError(error, path, "write"));
@@ -270,6 +275,8 @@ export function readStateFileSync(
   path: string,
   maxBytes: number = MAX_STATE_FILE_BYTES,
 ): string | undefined {
+  // Known absent under the lock (listing.ts): no failed stat.
+  if (knownAbsent(path)) return undefined;
   let before: Deno.FileInfo;
   try {
     before = Deno.lstatSync(path);

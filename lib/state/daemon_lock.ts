@@ -12,6 +12,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import { fsError, openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
 import { CodexdError } from "../errors.ts";
+import { forgetListing, listWhileLocked } from "./listing.ts";
 import { dirname } from "@std/path/posix/dirname";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
@@ -103,9 +104,12 @@ export function holdsDaemonLock(lockFile: string): boolean {
 function heldLock(file: Deno.FsFile, lockFile: string): DaemonLock {
   let released = false;
   heldHere.add(lockFile);
+  // What is in the state dir, for "is it there?" without a failed stat while the lock is held.
+  listWhileLocked(dirname(lockFile));
   const release = (): Promise<void> => {
     if (released) return Promise.resolve();
     released = true;
+    forgetListing(dirname(lockFile));
     heldHere.delete(lockFile);
     try {
       file.unlockSync();
