@@ -757,7 +757,7 @@ export async function main(args: string[], io: CliIo = denoIo): Promise<number> 
   } catch (error) {
     // A raw file-system error that escaped still gets a code (never INTERNAL).
     const output = errorOutput(
-      (await import("./lib/state/atomic_file.ts")).codeEscapedError(error),
+      (await import("./lib/state/fs_errors.ts")).codeEscapedError(error),
     );
     io.out(pretty ? renderPretty(output) : JSON.stringify(output));
     // The updater's internal passes record failures in its log (one line each), not on stderr;

@@ -10,7 +10,8 @@
  * @module
  */
 import { type Clock, systemClock } from "../clock.ts";
-import { fsError, openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
+import { openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
+import { fsError } from "./fs_errors.ts";
 import { CodexdError } from "../errors.ts";
 import { forgetListing, listWhileLocked } from "./listing.ts";
 import { dirname } from "@std/path/posix/dirname";

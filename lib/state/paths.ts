@@ -146,7 +146,7 @@ export async function ensureStateDir(paths: DaemonPaths): Promise<void> {
   try {
     await Deno.mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    const { fsError } = await import("./atomic_file.ts");
+    const { fsError } = await import("./fs_errors.ts");
     throw fsError(error, paths.stateDir, "write");
   }
 }
