@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { openNoFollowSync, readStateFileSync } from "./atomic_file.ts";
 import { fsError } from "./fs_errors.ts";
 import { CodexdError } from "../errors.ts";
-import { forgetListing, listWhileLocked } from "./listing.ts";
+import { takeListing } from "./listing.ts";
 import { dirname } from "@std/path/posix/dirname";
 
 /** Default bound on waiting for the lock (the reference uses 75 s). */
@@ -106,11 +106,11 @@ function heldLock(file: Deno.FsFile, lockFile: string): DaemonLock {
   let released = false;
   heldHere.add(lockFile);
   // What is in the state dir, for "is it there?" without a failed stat while the lock is held.
-  listWhileLocked(dirname(lockFile));
+  const forgetListing = takeListing(dirname(lockFile));
   const release = (): Promise<void> => {
     if (released) return Promise.resolve();
     released = true;
-    forgetListing(dirname(lockFile));
+    forgetListing();
     heldHere.delete(lockFile);
     try {
       file.unlockSync();

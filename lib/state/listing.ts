@@ -1,6 +1,7 @@
 /**
  * "Is it there?" for the state files that are usually absent, answered from
- * one listing of the state directory taken when `daemon.lock` is taken.
+ * one listing of the state directory: taken when `daemon.lock` is taken, or
+ * by `version` for the instant of its reads.
  *
  * Why: a failed `stat` costs ~0.4 ms the first time in a process (Deno
  * builds its first `NotFound`; later ones ~0.06 ms, measured), and `start`
@@ -12,7 +13,9 @@
  * `settings.json`, under the same `daemon.lock`), and this process writes
  * them only through `atomic_file.ts`, which tells this module
  * ({@linkcode notePresence}). The listing lives from the lock's taking to its
- * release; without it every question goes to the file system.
+ * release; without it every question goes to the file system. A read-only
+ * command's listing is what the directory held a moment before its reads,
+ * as if it had read then.
  *
  * @module
  */
@@ -29,20 +32,23 @@ function split(path: string): [string, string] {
   return [path.slice(0, Math.max(0, slash)), path.slice(slash + 1)];
 }
 
-/** Lists `dir` now that its lock is held (a directory that cannot be listed: no listing). */
-export function listWhileLocked(dir: string): void {
+/**
+ * Lists `dir` now (its lock just taken, or for a read-only command's reads)
+ * and returns what drops this listing — only this one: a listing taken since
+ * (a lock taken meanwhile) stays. A directory that cannot be listed: none.
+ */
+export function takeListing(dir: string): () => void {
+  const names = new Set<string>();
   try {
-    const names = new Set<string>();
     for (const entry of Deno.readDirSync(dir)) names.add(entry.name);
-    listings.set(dir, names);
   } catch {
     listings.delete(dir);
+    return () => {};
   }
-}
-
-/** Drops `dir`'s listing: its lock is released. */
-export function forgetListing(dir: string): void {
-  listings.delete(dir);
+  listings.set(dir, names);
+  return () => {
+    if (listings.get(dir) === names) listings.delete(dir);
+  };
 }
 
 /**

@@ -8,7 +8,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { forgetListing, knownAbsent, listWhileLocked } from "../../lib/state/listing.ts";
+import { knownAbsent, takeListing } from "../../lib/state/listing.ts";
 import { acquireDaemonLock } from "../../lib/state/daemon_lock.ts";
 import {
   pathExists,
@@ -29,9 +29,9 @@ Deno.test("knownAbsent() answers only for the names written under the lock, and 
       [`${dir}/sub/down`, false], // another directory: no listing
     ];
     for (const [path] of table) assertEquals(knownAbsent(path), false, `${path} before listing`);
-    listWhileLocked(dir);
+    const forget = takeListing(dir);
     for (const [path, absent] of table) assertEquals(knownAbsent(path), absent, path);
-    forgetListing(dir);
+    forget();
     for (const [path] of table) assertEquals(knownAbsent(path), false, `${path} after release`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -80,6 +80,20 @@ Deno.test("after the lock is released, a file another process made is seen at on
     await lock.release();
     // Written behind this module's back (another command, after the release).
     await Deno.writeTextFile(`${dir}/down`, "stopped\n");
+    assert(pathExists(`${dir}/down`, { follow: false }));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("forgetting a listing drops only that one: a lock's, taken since, stays", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "codexd-listing-" });
+  try {
+    const forgetRead = takeListing(dir); // a read-only command's
+    await using _lock = await acquireDaemonLock(`${dir}/daemon.lock`); // re-lists, and owns it
+    await writeFileAtomic(`${dir}/down`, "stopped\n");
+    forgetRead(); // the read-only command is done: the lock's listing must stay current
+    assert(knownAbsent(`${dir}/pending-restart.json`), "the lock's listing was dropped");
     assert(pathExists(`${dir}/down`, { follow: false }));
   } finally {
     await Deno.remove(dir, { recursive: true });
