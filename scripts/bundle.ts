@@ -39,7 +39,7 @@ export interface RawBundleOptions {
   entry?: string;
   /** Where sources are named from, and the bundler runs. @default {the checkout} */
   root?: string;
-  /** Carry Cliffy packed (`embedded_cliffy.ts`); the entry must import it. @default {true} */
+  /** Carry Cliffy as a string (`embedded_cliffy.ts`); the entry must import it. @default {true} */
   packCliffy?: boolean;
 }
 
@@ -48,7 +48,7 @@ export interface RawBundleOptions {
  * map, naming sources relative to the checkout.
  */
 export async function rawBundle(options: RawBundleOptions = {}): Promise<RawBundle> {
-  const { entry = `${ROOT}/cli.ts`, root = ROOT, packCliffy: withCliffy = true } = options;
+  const { entry = `${ROOT}/cli.ts`, root = ROOT, packCliffy = true } = options;
   const dir = await Deno.makeTempDir({ prefix: "codexd-bundle-" });
   try {
     const out = `${dir}/codexd.js`;
@@ -68,15 +68,10 @@ export async function rawBundle(options: RawBundleOptions = {}): Promise<RawBund
     const map = JSON.parse(await Deno.readTextFile(`${out}.map`)) as SourceMap;
     // Cliffy rides along as a string, evaluated only when a command line needs parsing
     // (embedded_cliffy.ts).
-    const cliffy = withCliffy ? loaderSource(await bundleCliffy(root)) : "";
-    const code = (withCliffy ? callLoader(bundled) : bundled) + cliffy;
-    return {
-      code,
-      candidates: candidates(code, map, {
-        mapUrl: `file://${out}.map`,
-        root: root.replace(/\/$/, ""),
-      }),
-    };
+    const code = packCliffy
+      ? callLoader(bundled) + loaderSource(await bundleCliffy(root))
+      : bundled;
+    return { code, candidates: candidates(code, map, { mapUrl: `file://${out}.map`, root }) };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -94,7 +89,7 @@ export async function hotFunctions(): Promise<string[]> {
  */
 export async function bundle(outFile: string): Promise<{ missing: string[] }> {
   const raw = await rawBundle();
-  const eager = makeEager(raw.code, raw.candidates, await hotFunctions(), 0);
+  const eager = makeEager(raw.code, raw.candidates, await hotFunctions());
   await Deno.writeTextFile(outFile, BUNDLE_HEADER + eager.code);
   return { missing: eager.missing };
 }

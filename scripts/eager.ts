@@ -109,15 +109,10 @@ export interface EagerResult {
 }
 
 /**
- * Rewrites the functions of `code` listed in `hot` (see the module doc);
- * `prefixEnd` is where code may be inserted (after the header comments).
+ * Rewrites the functions of `code` listed in `hot` (see the module doc).
+ * The moved declarations go first: the bundle's header is added after.
  */
-export function makeEager(
-  code: string,
-  found: Candidate[],
-  hot: readonly string[],
-  prefixEnd: number,
-): EagerResult {
+export function makeEager(code: string, found: Candidate[], hot: readonly string[]): EagerResult {
   const wanted = new Set(hot);
   const chosen = found.filter((candidate) => wanted.has(candidate.key));
   const seen = new Set(chosen.map((candidate) => candidate.key));
@@ -138,8 +133,6 @@ export function makeEager(
   edits.sort((a, b) => b.at - a.at || b.to - a.to);
   let out = code;
   for (const edit of edits) out = out.slice(0, edit.at) + edit.text + out.slice(edit.to);
-  if (moved.length > 0) {
-    out = out.slice(0, prefixEnd) + moved.join("") + "\n" + out.slice(prefixEnd);
-  }
+  if (moved.length > 0) out = moved.join("") + "\n" + out;
   return { code: out, missing: hot.filter((key) => !seen.has(key)) };
 }

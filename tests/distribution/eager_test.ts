@@ -87,12 +87,11 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
     ) {
       assert(keys.includes(key), `${key} not among ${keys.join(", ")}`);
     }
-    const eager = makeEager(
-      raw.code,
-      raw.candidates,
-      ["program.ts#hot", "lazy.ts#init_lazy", "program.ts#gone"],
-      0,
-    );
+    const eager = makeEager(raw.code, raw.candidates, [
+      "program.ts#hot",
+      "lazy.ts#init_lazy",
+      "program.ts#gone",
+    ]);
     assertEquals(eager.missing, ["program.ts#gone"]);
     const name = /function ([\w$]+)\(\w+\)\{return`hot /.exec(raw.code)?.[1];
     assert(name, raw.code);

@@ -16,6 +16,8 @@ import {
   removeIfPresent,
   writeFileAtomic,
 } from "../../lib/state/atomic_file.ts";
+import { daemonPaths } from "../../lib/state/paths.ts";
+import { DOWN_FILE } from "../../lib/state/down_marker.ts";
 
 Deno.test("knownAbsent() answers only for the names written under the lock, and only with a listing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "codexd-listing-" });
@@ -97,5 +99,29 @@ Deno.test("forgetting a listing drops only that one: a lock's, taken since, stay
     assert(pathExists(`${dir}/down`, { follow: false }));
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the listing answers for the very files paths.ts and the down marker name", async () => {
+  const home = await Deno.makeTempDir({ prefix: "codexd-listing-" });
+  try {
+    const paths = daemonPaths(home);
+    await Deno.mkdir(paths.stateDir);
+    const forget = takeListing(paths.stateDir);
+    try {
+      for (
+        const file of [
+          paths.settingsFile,
+          paths.pendingRestartFile,
+          `${paths.stateDir}/${DOWN_FILE}`,
+        ]
+      ) {
+        assert(knownAbsent(file), `${file}: the listing does not answer for it`);
+      }
+    } finally {
+      forget();
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });
