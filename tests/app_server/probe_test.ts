@@ -13,7 +13,7 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { configureFake, fakeHome, REPO_ROOT, runCli } from "../support/helpers.ts";
+import { configureFake, fakeHome, REPO_ROOT, runCli, type TestHome } from "../support/helpers.ts";
 import { connectAppServer, RpcError } from "../../lib/app_server/client.ts";
 import { ConnectError, type ConnectFailure } from "../../lib/app_server/handshake.ts";
 import { UnsafeSocketError } from "../../lib/app_server/socket_path.ts";
@@ -153,13 +153,10 @@ async function pendUpdateToRunning(home: string, version: string): Promise<void>
   });
 }
 
-Deno.test(
-  "apply-pending probes with the caller's probeTimeoutMs: a slow server that answers in it makes the pending update moot",
-  // In-process (the library call takes probeTimeoutMs); the fake runs as its own process.
-  { sanitizeOps: false, sanitizeResources: false },
-  async () => {
-    const { applyPendingRestart } = await import("../../lib/updater/apply_pending.ts");
-    await using h = await fakeHome({ version: "1.0.0", activeTurns: 1 });
+/** A started fake app-server 1.0.0 with a turn running, that now answers `initialize` slowly. */
+async function slowStartedHome(): Promise<TestHome> {
+  const h = await fakeHome({ version: "1.0.0", activeTurns: 1 });
+  try {
     await writeJson(`${h.home}/${STATE}/settings.json`, QUIET);
     const started = await runCli(h.home, ["start"]);
     assertEquals(started.json.status, "started", started.stdout + started.stderr);
@@ -168,6 +165,20 @@ Deno.test(
       activeTurns: 1,
       initializeDelayMs: SLOW_INITIALIZE_MS,
     });
+    return h;
+  } catch (error) {
+    await h[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+Deno.test(
+  "apply-pending probes with the caller's probeTimeoutMs: a slow server that answers in it makes the pending update moot",
+  // In-process (the library call takes probeTimeoutMs); the fake runs as its own process.
+  { sanitizeOps: false, sanitizeResources: false },
+  async () => {
+    const { applyPendingRestart } = await import("../../lib/updater/apply_pending.ts");
+    await using h = await slowStartedHome();
     // Control: with the default bound the slow answer is missed, so the
     // update does not look moot and waits for the busy server.
     await pendUpdateToRunning(h.home, "1.0.0");
@@ -190,15 +201,7 @@ Deno.test(
     const { startTestRegistry } = await import("../fixtures/test_registry.ts");
     const { update } = await import("../../lib/update.ts");
     await using registry = await startTestRegistry([{ version: "2.0.0" }]);
-    await using h = await fakeHome({ version: "1.0.0", activeTurns: 1 });
-    await writeJson(`${h.home}/${STATE}/settings.json`, QUIET);
-    const started = await runCli(h.home, ["start"]);
-    assertEquals(started.json.status, "started", started.stdout + started.stderr);
-    await configureFake(h.home, {
-      version: "1.0.0",
-      activeTurns: 1,
-      initializeDelayMs: SLOW_INITIALIZE_MS,
-    });
+    await using h = await slowStartedHome();
     // Missing the answer, update would take the server for gone and leave
     // 1.0.0 running with nothing pending.
     const result = await update({
