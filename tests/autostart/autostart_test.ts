@@ -95,6 +95,18 @@ Deno.test({
   }
 });
 
+/** A user unit for `home` under `dir`'s systemd config, enabled by hand; returns its directory. */
+async function plantEnabledUnit(dir: string, home: string): Promise<string> {
+  const unitDir = `${dir}/.config/systemd/user`;
+  await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
+  await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
+  await Deno.symlink(
+    `../${unitFileName(home)}`,
+    `${unitDir}/default.target.wants/${unitFileName(home)}`,
+  );
+  return unitDir;
+}
+
 Deno.test("status reports autostart: null, then the unit once one exists", async () => {
   const dir = await Deno.makeTempDir({ prefix: "codexd-autostart-" });
   try {
@@ -103,13 +115,7 @@ Deno.test("status reports autostart: null, then the unit once one exists", async
     const before = await runCli(home, ["status"], { env });
     assertEquals(before.code, 3);
     assertEquals(before.json.autostart, null);
-    const unitDir = `${dir}/.config/systemd/user`;
-    await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
-    await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
-    await Deno.symlink(
-      `../${unitFileName(home)}`,
-      `${unitDir}/default.target.wants/${unitFileName(home)}`,
-    );
+    const unitDir = await plantEnabledUnit(dir, home);
     const after = await runCli(home, ["status"], { env });
     assertEquals(after.json.autostart, {
       manager: "systemd-user",
@@ -132,13 +138,7 @@ Deno.test({
     const env = { HOME: dir };
     const none = await runCli(home, ["disable-autostart"], { env });
     assertEquals([none.code, none.json.status, none.json.autostart], [0, "alreadyDisabled", null]);
-    const unitDir = `${dir}/.config/systemd/user`;
-    await Deno.mkdir(`${unitDir}/default.target.wants`, { recursive: true });
-    await Deno.writeTextFile(`${unitDir}/${unitFileName(home)}`, "[Service]\n");
-    await Deno.symlink(
-      `../${unitFileName(home)}`,
-      `${unitDir}/default.target.wants/${unitFileName(home)}`,
-    );
+    const unitDir = await plantEnabledUnit(dir, home);
     const run = await runCli(home, ["disable-autostart"], { env });
     assertEquals([run.code, run.json.status, run.json.autostart], [0, "disabled", null]);
     assertMatch(String((run.json.warnings as string[])[0]), /removed the unit files only/);
