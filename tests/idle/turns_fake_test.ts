@@ -93,16 +93,21 @@ Deno.test("restart --when-idle waits until the turns end, then reports what it w
   assertEquals(restarted.json.activeTurns, undefined);
 });
 
-Deno.test("apply-pending waits while busy, applies once idle, and drops a restart with no server", async () => {
-  await using h = await fakeHome({ activeTurns: 1 });
-  const started = await runCli(h.home, ["start"]);
-  await writeJson(`${h.home}/${PENDING}`, {
+/** A pending restart (no version change) recorded now in `home`. */
+async function writePendingNow(home: string): Promise<void> {
+  await writeJson(`${home}/${PENDING}`, {
     kind: "restart",
     toVersion: null,
     since: new Date().toISOString(),
     deadline: null,
     reason: "test",
   });
+}
+
+Deno.test("apply-pending waits while busy, applies once idle, and drops a restart with no server", async () => {
+  await using h = await fakeHome({ activeTurns: 1 });
+  const started = await runCli(h.home, ["start"]);
+  await writePendingNow(h.home);
   const waiting = await runCli(h.home, ["apply-pending"]);
   assertEquals(waiting.json.status, "waiting");
   assertEquals(waiting.json.activeTurns, 1);
@@ -117,13 +122,7 @@ Deno.test("apply-pending waits while busy, applies once idle, and drops a restar
   assertEquals(await exists(`${h.home}/${PENDING}`), false);
   assertEquals((await runCli(h.home, ["apply-pending"])).json.status, "none");
 
-  await writeJson(`${h.home}/${PENDING}`, {
-    kind: "restart",
-    toVersion: null,
-    since: new Date().toISOString(),
-    deadline: null,
-    reason: "test",
-  });
+  await writePendingNow(h.home);
   await runCli(h.home, ["stop"]);
   assertEquals((await runCli(h.home, ["apply-pending"])).json.status, "cleared");
   const log = await Deno.readTextFile(`${h.home}/app-server-daemon/app-server-updater.log`);

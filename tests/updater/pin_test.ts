@@ -182,16 +182,21 @@ Deno.test("update --version on a pinned host keeps the pin and says so", async (
   assertEquals(twice.json.changed, false);
 });
 
-Deno.test("bootstrap --version X --pin installs X, records the pin and runs X", async () => {
-  await using registry = await startTestRegistry([{ version: "2.0.0" }, { version: "1.5.0" }]);
-  await using h = await fakeHome({ version: "1.0.0" });
-  await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
+/** Settings whose updater, once bootstrap starts it, stays out of the test's way for an hour. */
+async function quietUpdater(home: string): Promise<void> {
+  await Deno.mkdir(`${home}/app-server-daemon`, { recursive: true });
   await Deno.writeTextFile(
-    `${h.home}/app-server-daemon/settings.json`,
+    `${home}/app-server-daemon/settings.json`,
     JSON.stringify({
       updater: { firstPassDelaySeconds: 3600, supervision: { checkSeconds: 3600 } },
     }),
   );
+}
+
+Deno.test("bootstrap --version X --pin installs X, records the pin and runs X", async () => {
+  await using registry = await startTestRegistry([{ version: "2.0.0" }, { version: "1.5.0" }]);
+  await using h = await fakeHome({ version: "1.0.0" });
+  await quietUpdater(h.home);
   const env = { NPM_CONFIG_REGISTRY: registry.url };
   try {
     const boot = await runCli(h.home, ["bootstrap", "--version", "1.5.0", "--pin"], { env });
@@ -244,13 +249,7 @@ Deno.test("bootstrap --pin moves a server running another version once no turn r
   const { configureFake } = await import("../support/helpers.ts");
   await using registry = await startTestRegistry([{ version: "2.0.0" }, { version: "1.5.0" }]);
   await using h = await fakeHome({ version: "1.0.0", activeTurns: 1 });
-  await Deno.mkdir(`${h.home}/app-server-daemon`, { recursive: true });
-  await Deno.writeTextFile(
-    `${h.home}/app-server-daemon/settings.json`,
-    JSON.stringify({
-      updater: { firstPassDelaySeconds: 3600, supervision: { checkSeconds: 3600 } },
-    }),
-  );
+  await quietUpdater(h.home);
   const env = { NPM_CONFIG_REGISTRY: registry.url };
   try {
     const started = await runCli(h.home, ["start"]);
