@@ -79,12 +79,17 @@ export interface LaunchFlags {
   startTimeoutSeconds?: number;
 }
 
-/** Maps parsed options to library options; a relative `--codex-bin` is taken from `cwd`. */
-export function daemonOptions(flags: GlobalFlags & LaunchFlags, cwd = Deno.cwd()): DaemonOptions {
+/**
+ * Maps parsed options to library options; a relative `--codex-bin` is taken
+ * from `cwd` (asked of Deno only then: every client call comes through here).
+ */
+export function daemonOptions(flags: GlobalFlags & LaunchFlags, cwd?: string): DaemonOptions {
   const options: DaemonOptions = {};
   if (flags.codexHome !== undefined) options.codexHome = flags.codexHome;
   if (flags.codexBin !== undefined) {
-    options.codexBin = isAbsolute(flags.codexBin) ? flags.codexBin : join(cwd, flags.codexBin);
+    options.codexBin = isAbsolute(flags.codexBin)
+      ? flags.codexBin
+      : join(cwd ?? Deno.cwd(), flags.codexBin);
   }
   if (flags.graceSeconds !== undefined) options.graceSeconds = flags.graceSeconds;
   if (flags.startTimeoutSeconds !== undefined) {

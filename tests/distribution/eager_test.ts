@@ -69,7 +69,10 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
         // Called before its declaration: the moved function must be there already.
         "console.log(early(20));",
         "export function early(n: number): string { return hot(n + 1); }",
-        "function hot(n: number): string { return `hot ${n * 2}`; }",
+        "function hot(n: number): string {",
+        "  const label = { get name() { return 'hot'; }, show(v: number) { return `${this.name} ${v}`; } };",
+        "  return [n].map((m) => m * 2).map(function twice(m) { return label.show(m); }).join();",
+        "}",
         "export async function later(): Promise<string> {",
         "  return (await import('./lazy.ts')).loaded() + ' ' + loaded();",
         "}",
@@ -93,10 +96,14 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
       "program.ts#gone",
     ]);
     assertEquals(eager.missing, ["program.ts#gone"]);
-    const name = /function ([\w$]+)\(\w+\)\{return`hot /.exec(raw.code)?.[1];
+    const name = /function ([\w$]+)\(\w+\)\{let \w+=\{get name/.exec(raw.code)?.[1];
     assert(name, raw.code);
     assert(eager.code.startsWith(`var ${name}=(function ${name}(`), eager.code.slice(0, 120));
     assert(/\(\(\)=>\{/.test(eager.code), "the lazy initialiser is not parenthesised");
+    // The callbacks inside a listed function are parenthesised with it; its methods and getters cannot be.
+    const moved = eager.code.slice(0, eager.code.indexOf("\n"));
+    assertEquals(moved.match(/\.map\(\(/g)?.length, 2, moved);
+    assert(/get name\(\)\{/.test(moved) && /show\(\w+\)\{/.test(moved), moved);
     await Deno.writeTextFile(`${dir}/before.js`, BUNDLE_HEADER + raw.code);
     await Deno.writeTextFile(`${dir}/after.js`, BUNDLE_HEADER + eager.code);
     const before = await runJs(`${dir}/before.js`);
