@@ -17,8 +17,10 @@
  *   moved to the top of the file, before any code runs, so it is defined
  *   exactly as early as the hoisted declaration was; the function
  *   expressions and arrows inside it are parenthesised too (V8 then compiles
- *   them with it: the callbacks a hot function passes, measured ~0.3 ms of
- *   lazy compiles on `start` of a running server);
+ *   them with it: the callbacks a hot function passes, ~0.3-0.5 ms of lazy
+ *   compiles on `start` of a running server, measured), an `async` arrow
+ *   rewritten as the `async function` it equals (V8 leaves a parenthesised
+ *   `async` arrow lazy);
  * - a module's lazy initialiser `var init=p(()=>{…})` becomes
  *   `p((()=>{…}))`.
  *
@@ -41,10 +43,10 @@ export interface Candidate {
   /** Offset just past it (what V8's function events report as the end). */
   end: number;
   /**
-   * Where the function expressions and arrows inside a declaration are,
-   * not yet parenthesised (each `[start, end)`); none for an initialiser.
+   * The edits that make the function expressions and arrows inside a
+   * declaration eager (offsets in the bundle); none for an initialiser.
    */
-  nested?: { start: number; end: number }[];
+  nested?: Edit[];
 }
 
 interface Position {
@@ -98,7 +100,7 @@ export function candidates(code: string, map: SourceMap, place: MapPlace): Candi
           kind: "declaration",
           start: node.start,
           end: node.end,
-          nested: nestedFunctions(node),
+          nested: nestedEdits(code, node),
         });
       }
     }
@@ -119,34 +121,111 @@ export function candidates(code: string, map: SourceMap, place: MapPlace): Candi
   return found;
 }
 
+/** One text edit of a hot declaration: `[at, to)` becomes `text`. */
+export interface Edit {
+  at: number;
+  to: number;
+  text: string;
+  /** Where the function it belongs to starts: of two edits at one offset, the outer goes first. */
+  owner: number;
+}
+
 /**
- * The function expressions and arrows anywhere inside `root` that are not
- * parenthesised already, methods and accessors aside (those cannot be).
- * Walks acorn's tree generically: every object-valued field is a child.
+ * The edits that make V8 compile the function expressions and arrows inside
+ * `root` with it: each one parenthesised; an `async` arrow (V8 leaves those
+ * lazy even in parentheses, measured) rewritten as the `async function` it
+ * is equal to when it uses no `this`, `arguments`, `super` or `new.target`.
+ * Methods and accessors cannot be either and stay lazy.
  */
-function nestedFunctions(root: Node): { start: number; end: number }[] {
-  const found: { start: number; end: number }[] = [];
+function nestedEdits(code: string, root: Node): Edit[] {
+  const edits: Edit[] = [];
   const visit = (node: unknown, parent: Record<string, unknown> | undefined): void => {
     if (Array.isArray(node)) {
       for (const child of node) visit(child, parent);
       return;
     }
-    if (node === null || typeof node !== "object") return;
-    const n = node as Record<string, unknown> & Node;
-    if (typeof n.type !== "string") return;
-    const isFunction = n.type === "ArrowFunctionExpression" || n.type === "FunctionExpression";
+    if (!isNode(node)) return;
+    const isFunction = node.type === "ArrowFunctionExpression" ||
+      node.type === "FunctionExpression";
     const wrapped = parent?.type === "ParenthesizedExpression";
     const isMethod = parent?.type === "MethodDefinition" ||
       (parent?.type === "Property" && (parent.method === true || parent.kind !== "init"));
-    if (isFunction && n !== root && !wrapped && !isMethod) {
-      found.push({ start: n.start, end: n.end });
+    if (isFunction && node !== root && !wrapped && !isMethod) {
+      edits.push(...eagerEdits(code, node as unknown as FunctionNode));
     }
-    for (const [field, child] of Object.entries(n)) {
-      if (field !== "loc" && typeof child === "object") visit(child, n);
+    for (const [field, child] of Object.entries(node)) {
+      if (field !== "loc" && typeof child === "object") visit(child, node);
     }
   };
   visit(root, undefined);
-  return found;
+  return edits;
+}
+
+interface FunctionNode extends Node {
+  async: boolean;
+  expression: boolean;
+  params: Node[];
+  body: Node;
+}
+
+function isNode(value: unknown): value is Node & Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) &&
+    typeof (value as { type?: unknown }).type === "string";
+}
+
+/** The edits that make one nested function eager (see {@linkcode nestedEdits}). */
+function eagerEdits(code: string, fn: FunctionNode): Edit[] {
+  const owner = fn.start;
+  if (fn.type === "ArrowFunctionExpression" && fn.async && plainArrow(fn)) {
+    const params = fn.params.length === 0
+      ? ""
+      : code.slice(fn.params[0].start, fn.params[fn.params.length - 1].end);
+    return [
+      {
+        at: fn.start,
+        to: fn.body.start,
+        text: `(async function(${params})${fn.expression ? "{return " : ""}`,
+        owner,
+      },
+      { at: fn.end, to: fn.end, text: `${fn.expression ? "}" : ""})`, owner },
+    ];
+  }
+  return [
+    { at: fn.start, to: fn.start, text: "(", owner },
+    { at: fn.end, to: fn.end, text: ")", owner },
+  ];
+}
+
+/**
+ * Whether an arrow means the same as a function expression: nothing in it
+ * (arrows inside included, functions and classes inside not) reads `this`,
+ * `arguments`, `super` or `new.target`, and its parameters hold no function.
+ */
+function plainArrow(fn: FunctionNode): boolean {
+  let plain = true;
+  const visit = (node: unknown, inParams: boolean): void => {
+    if (!plain) return;
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child, inParams);
+      return;
+    }
+    if (!isNode(node)) return;
+    if (
+      node.type === "ThisExpression" || node.type === "Super" || node.type === "MetaProperty" ||
+      (node.type === "Identifier" && node.name === "arguments") ||
+      (inParams && /Function/.test(node.type))
+    ) {
+      plain = false;
+      return;
+    }
+    if (/^(FunctionExpression|FunctionDeclaration|Class)/.test(node.type)) return;
+    for (const [field, child] of Object.entries(node)) {
+      if (field !== "loc" && typeof child === "object") visit(child, inParams);
+    }
+  };
+  visit(fn.params, true);
+  visit(fn.body, false);
+  return plain;
 }
 
 /** The rewritten bundle, and which listed keys it found. */
@@ -169,13 +248,12 @@ export function makeEager(code: string, found: Candidate[], hot: readonly string
   for (const candidate of chosen) {
     let text = code.slice(candidate.start, candidate.end);
     if (candidate.kind === "declaration") {
-      // From the last offset back: each insertion keeps the offsets before it valid.
-      const inserts = (candidate.nested ?? [])
-        .flatMap(({ start, end }) => [[start, "("], [end, ")"]] as [number, string][])
-        .sort((a, b) => b[0] - a[0]);
-      for (const [at, paren] of inserts) {
-        const offset = at - candidate.start;
-        text = text.slice(0, offset) + paren + text.slice(offset);
+      // From the last offset back, each edit keeps the offsets before it valid; at one
+      // offset the outer function's edit goes first, so the inner one's text lands before it.
+      const nested = [...(candidate.nested ?? [])].sort((a, b) => b.at - a.at || a.owner - b.owner);
+      for (const edit of nested) {
+        text = text.slice(0, edit.at - candidate.start) + edit.text +
+          text.slice(edit.to - candidate.start);
       }
       const name = /^(?:async\s*)?function\s*\*?\s*([\w$]+)/.exec(text)?.[1];
       if (name === undefined) throw new Error(`not a function declaration: ${text.slice(0, 40)}`);

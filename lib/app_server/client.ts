@@ -14,7 +14,7 @@
  * @module
  */
 import { connectablePath, socketProblem, UnsafeSocketError } from "./socket_path.ts";
-import { WebSocketSession } from "./websocket.ts";
+import { openWebSocketSession, type WebSocketSession } from "./websocket.ts";
 import {
   ConnectError,
   DAEMON_CLIENT_NAME,
@@ -381,7 +381,7 @@ async function initializeOn<T>(
     conn.close();
   });
   try {
-    const session = new WebSocketSession(conn);
+    const session = openWebSocketSession(conn);
     await session.handshake();
     await session.sendTexts([...initializeTexts(clientName, experimentalApi), ...behind]);
     const { info, early } = await readInitializeAnswer(session);

@@ -73,8 +73,12 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
         "  const label = { get name() { return 'hot'; }, show(v: number) { return `${this.name} ${v}`; } };",
         "  return [n].map((m) => m * 2).map(function twice(m) { return label.show(m); }).join();",
         "}",
-        "export async function later(): Promise<string> {",
-        "  return (await import('./lazy.ts')).loaded() + ' ' + loaded();",
+        "export async function later(...tags: string[]): Promise<string> {",
+        // An async arrow: V8 leaves it lazy in parentheses, so it becomes an async function;
+        "  const load = async () => (await import('./lazy.ts')).loaded();",
+        // unless it reads `arguments` (or `this`), which a function would rebind.
+        "  const count = async () => arguments.length + tags.length;",
+        "  return (await load()) + ' ' + loaded() + ' ' + (await count());",
         "}",
         "console.log(await later());",
       ].join("\n"),
@@ -92,6 +96,7 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
     }
     const eager = makeEager(raw.code, raw.candidates, [
       "program.ts#hot",
+      "program.ts#later",
       "lazy.ts#init_lazy",
       "program.ts#gone",
     ]);
@@ -104,10 +109,12 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
     const moved = eager.code.slice(0, eager.code.indexOf("\n"));
     assertEquals(moved.match(/\.map\(\(/g)?.length, 2, moved);
     assert(/get name\(\)\{/.test(moved) && /show\(\w+\)\{/.test(moved), moved);
+    assertEquals(moved.match(/\(async function\(\)\{return \(await /g)?.length, 1, moved);
+    assertEquals(moved.match(/\(async\(\)=>arguments\.length/g)?.length, 1, moved);
     await Deno.writeTextFile(`${dir}/before.js`, BUNDLE_HEADER + raw.code);
     await Deno.writeTextFile(`${dir}/after.js`, BUNDLE_HEADER + eager.code);
     const before = await runJs(`${dir}/before.js`);
-    assertEquals(before, "hot 42\nlazy lazy\n");
+    assertEquals(before, "hot 42\nlazy lazy 0\n");
     assertEquals(await runJs(`${dir}/after.js`), before);
   } finally {
     await Deno.remove(dir, { recursive: true });
