@@ -198,8 +198,10 @@ function eagerEdits(code: string, fn: FunctionNode): Edit[] {
 
 /**
  * Whether an arrow means the same as a function expression: nothing in it
- * (arrows inside included, functions and classes inside not) reads `this`,
- * `arguments`, `super` or `new.target`, and its parameters hold no function.
+ * (arrows inside included, functions inside not: they have their own) reads
+ * `this`, `arguments`, `super` or `new.target`, it holds no class (whose
+ * heritage and computed keys would read the arrow's), and its parameters
+ * hold no function.
  */
 function plainArrow(fn: FunctionNode): boolean {
   let plain = true;
@@ -212,13 +214,14 @@ function plainArrow(fn: FunctionNode): boolean {
     if (!isNode(node)) return;
     if (
       node.type === "ThisExpression" || node.type === "Super" || node.type === "MetaProperty" ||
+      node.type === "ClassExpression" || node.type === "ClassDeclaration" ||
       (node.type === "Identifier" && node.name === "arguments") ||
       (inParams && /Function/.test(node.type))
     ) {
       plain = false;
       return;
     }
-    if (/^(FunctionExpression|FunctionDeclaration|Class)/.test(node.type)) return;
+    if (node.type === "FunctionExpression" || node.type === "FunctionDeclaration") return;
     for (const [field, child] of Object.entries(node)) {
       if (field !== "loc" && typeof child === "object") visit(child, inParams);
     }

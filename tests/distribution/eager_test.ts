@@ -78,7 +78,8 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
         "  const load = async () => (await import('./lazy.ts')).loaded();",
         // unless it reads `arguments` (or `this`), which a function would rebind.
         "  const count = async () => arguments.length + tags.length;",
-        "  return (await load()) + ' ' + loaded() + ' ' + (await count());",
+        "  const self = async () => typeof this;",
+        "  return (await load()) + ' ' + loaded() + ' ' + (await count()) + ' ' + (await self());",
         "}",
         "console.log(await later());",
       ].join("\n"),
@@ -111,10 +112,11 @@ Deno.test("a listed function becomes an eager expression at the top, and the pro
     assert(/get name\(\)\{/.test(moved) && /show\(\w+\)\{/.test(moved), moved);
     assertEquals(moved.match(/\(async function\(\)\{return \(await /g)?.length, 1, moved);
     assertEquals(moved.match(/\(async\(\)=>arguments\.length/g)?.length, 1, moved);
+    assertEquals(moved.match(/\(async\(\)=>typeof this\)/g)?.length, 1, moved);
     await Deno.writeTextFile(`${dir}/before.js`, BUNDLE_HEADER + raw.code);
     await Deno.writeTextFile(`${dir}/after.js`, BUNDLE_HEADER + eager.code);
     const before = await runJs(`${dir}/before.js`);
-    assertEquals(before, "hot 42\nlazy lazy 0\n");
+    assertEquals(before, "hot 42\nlazy lazy 0 undefined\n");
     assertEquals(await runJs(`${dir}/after.js`), before);
   } finally {
     await Deno.remove(dir, { recursive: true });
