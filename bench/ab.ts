@@ -21,6 +21,7 @@
  */
 import { killHomeProcesses, REPO_ROOT } from "../tests/support/helpers.ts";
 import { layoutRealRelease } from "../tests/support/real_codex.ts";
+import { summarize } from "./stats.ts";
 
 interface Options {
   runs: number;
@@ -47,16 +48,6 @@ function parseOptions(args: string[]): Options {
   return options;
 }
 
-/** The median and the interquartile mean of `values`. */
-export function summarize(values: number[]): { median: number; iqm: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  const quarter = Math.floor(sorted.length / 4);
-  const middle = sorted.slice(quarter, sorted.length - quarter);
-  return { median, iqm: middle.reduce((sum, v) => sum + v, 0) / middle.length };
-}
-
 /** The `i`th rotation of `items`: each item in each slot equally often over `items.length` runs. */
 export function rotation<T>(items: T[], i: number): T[] {
   const k = i % items.length;
@@ -71,11 +62,15 @@ async function committedBundle(rev: string, dir: string, index: number): Promise
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(`git show ${rev}: ${new TextDecoder().decode(out.stderr)}`);
-  // One directory per variant: the same file name, so only the content differs.
-  await Deno.mkdir(`${dir}/${index}`);
-  const file = `${dir}/${index}/codexd.js`;
+  const file = await variantFile(dir, index);
   await Deno.writeFile(file, out.stdout);
   return file;
+}
+
+/** Where variant `index` lives: one directory each, the same file name, so only the content differs. */
+async function variantFile(dir: string, index: number): Promise<string> {
+  await Deno.mkdir(`${dir}/${index}`);
+  return `${dir}/${index}/codexd.js`;
 }
 
 interface Variant {
@@ -109,8 +104,7 @@ if (import.meta.main) {
       bundles.push({ label: rev, file: await committedBundle(rev, dir, bundles.length) });
     }
     for (const file of options.files) {
-      await Deno.mkdir(`${dir}/${bundles.length}`);
-      const copy = `${dir}/${bundles.length}/codexd.js`;
+      const copy = await variantFile(dir, bundles.length);
       await Deno.copyFile(file, copy);
       bundles.push({ label: file.replace(`${REPO_ROOT}/`, ""), file: copy });
     }

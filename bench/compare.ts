@@ -25,6 +25,7 @@ import {
   serveRepo,
 } from "../tests/support/helpers.ts";
 import { layoutRealRelease, REAL_CODEX_VERSION } from "../tests/support/real_codex.ts";
+import { median } from "./stats.ts";
 
 const runsFlag = Deno.args.indexOf("--runs");
 const RUNS = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 11;
@@ -81,12 +82,6 @@ async function timed(
   }
   const peak = /PEAK_KIB=(\d+)/.exec(stderr);
   return { ms, peakKiB: peak ? Number(peak[1]) : 0 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 interface Row {

@@ -139,12 +139,7 @@ export interface Edit {
  */
 function nestedEdits(code: string, root: Node): Edit[] {
   const edits: Edit[] = [];
-  const visit = (node: unknown, parent: Record<string, unknown> | undefined): void => {
-    if (Array.isArray(node)) {
-      for (const child of node) visit(child, parent);
-      return;
-    }
-    if (!isNode(node)) return;
+  const visit = (node: Node & Record<string, unknown>, parent?: Record<string, unknown>): void => {
     const isFunction = node.type === "ArrowFunctionExpression" ||
       node.type === "FunctionExpression";
     const wrapped = parent?.type === "ParenthesizedExpression";
@@ -153,11 +148,9 @@ function nestedEdits(code: string, root: Node): Edit[] {
     if (isFunction && node !== root && !wrapped && !isMethod) {
       edits.push(...eagerEdits(code, node as unknown as FunctionNode));
     }
-    for (const [field, child] of Object.entries(node)) {
-      if (field !== "loc" && typeof child === "object") visit(child, node);
-    }
+    eachChild(node, (child) => visit(child, node));
   };
-  visit(root, undefined);
+  visit(root as Node & Record<string, unknown>);
   return edits;
 }
 
@@ -171,6 +164,17 @@ interface FunctionNode extends Node {
 function isNode(value: unknown): value is Node & Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value) &&
     typeof (value as { type?: unknown }).type === "string";
+}
+
+/** Calls `visit` on each child node of `node` (acorn's tree, walked generically). */
+function eachChild(
+  node: Node & Record<string, unknown>,
+  visit: (child: Node & Record<string, unknown>) => void,
+): void {
+  for (const [field, value] of Object.entries(node)) {
+    if (field === "loc") continue;
+    for (const child of Array.isArray(value) ? value : [value]) if (isNode(child)) visit(child);
+  }
 }
 
 /** The edits that make one nested function eager (see {@linkcode nestedEdits}). */
@@ -205,13 +209,8 @@ function eagerEdits(code: string, fn: FunctionNode): Edit[] {
  */
 function plainArrow(fn: FunctionNode): boolean {
   let plain = true;
-  const visit = (node: unknown, inParams: boolean): void => {
+  const visit = (node: Node & Record<string, unknown>, inParams: boolean): void => {
     if (!plain) return;
-    if (Array.isArray(node)) {
-      for (const child of node) visit(child, inParams);
-      return;
-    }
-    if (!isNode(node)) return;
     if (
       node.type === "ThisExpression" || node.type === "Super" || node.type === "MetaProperty" ||
       node.type === "ClassExpression" || node.type === "ClassDeclaration" ||
@@ -222,12 +221,10 @@ function plainArrow(fn: FunctionNode): boolean {
       return;
     }
     if (node.type === "FunctionExpression" || node.type === "FunctionDeclaration") return;
-    for (const [field, child] of Object.entries(node)) {
-      if (field !== "loc" && typeof child === "object") visit(child, inParams);
-    }
+    eachChild(node, (child) => visit(child, inParams));
   };
-  visit(fn.params, true);
-  visit(fn.body, false);
+  for (const param of fn.params) visit(param as Node & Record<string, unknown>, true);
+  visit(fn.body as Node & Record<string, unknown>, false);
   return plain;
 }
 

@@ -1,10 +1,11 @@
 /**
- * The A/B bench's pure parts: how runs are ordered and summed up.
+ * The benchmarks' pure parts: how the A/B orders runs, how runs are summed up.
  *
  * @module
  */
 import { assertEquals } from "../support/assert.ts";
-import { rotation, summarize } from "../../bench/ab.ts";
+import { rotation } from "../../bench/ab.ts";
+import { summarize } from "../../bench/stats.ts";
 
 Deno.test("rotation() puts every variant in every slot once per round", () => {
   const items = ["empty", "a", "b"];
